@@ -1,0 +1,62 @@
+# personalab — one place for set-up and the everyday commands.
+#   make repro   build .venv (exact pins), register the `personalab` kernel, run `dvc repro`
+#   make test    build .venv when missing, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.personalab-installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: help env repro test test-fast lab ui lint format bench lock clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name personalab --display-name "Python (personalab)" >/dev/null
+	touch $(STAMP)
+
+env: $(STAMP) ## build .venv with the exact pins and register the personalab kernel
+
+repro: $(STAMP) ## build the environment and run the pipeline on the embedded default data
+	$(BIN)/dvc repro
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## unit tests only
+	$(BIN)/python -m pytest tests/unit
+
+lab: $(STAMP) ## JupyterLab with the personalab kernel
+	$(BIN)/jupyter lab --ip=$(HOST) notebooks/
+
+ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
+
+lint: $(STAMP) ## ruff lint + format check (code and notebooks)
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks notebooks
+	$(BIN)/ruff format src tests benchmarks notebooks
+
+bench: $(STAMP) ## run the benchmarks (each prints JSON)
+	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/ingest.py
+
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header -o requirements.lock
+
+clean: ## remove the environment (data, mlflow.db and reports are kept)
+	rm -rf $(VENV)

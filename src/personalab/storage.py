@@ -1,0 +1,87 @@
+"""Atomic file output: write to a temporary name beside the target, then rename.
+
+A stage killed half-way never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write ``frame`` to Parquet atomically (no index)."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write ``frame`` to CSV atomically (no index)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def write_text(text: str, path: Path | str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(obj: Any, path: Path | str) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON atomically."""
+    return write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", path)
+
+
+def write_metrics(metrics: Mapping[str, Any], path: Path | str) -> Path:
+    """Write a flat metrics dict: numbers (and short strings) only, NaN as null."""
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, Mapping | list | tuple):
+            raise TypeError(f"metric {key!r} is not flat: {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        flat[key] = _json_default(value) if hasattr(value, "item") else value
+    return write_json(flat, path)
+
+
+def save_figure(fig: Any, path: Path | str, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

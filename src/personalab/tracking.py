@@ -1,0 +1,252 @@
+"""MLflow tracking for stage runs: the embedded SQLite default, tags, and notebook attachment.
+
+Every stage notebook calls :func:`start_stage_run` right after validating its
+parameters and :func:`end_stage_run` in its last cell. DVC then runs
+``python -m personalab.tracking attach <stage>``, which renders the executed
+notebook to HTML and attaches both files to that run (the run id is passed along
+in ``reports/runs/<stage>.json``).
+
+Tracking goes to ``sqlite:///<project>/mlflow.db`` with artifacts under
+``<project>/mlartifacts/`` unless ``MLFLOW_TRACKING_URI`` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from personalab.params import StageParams
+from personalab.paths import ProjectPaths, project_paths
+from personalab.storage import write_json, write_text
+
+_MAX_PARAM_LENGTH = 6000
+
+
+def tracking_uri(paths: ProjectPaths) -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else the project's SQLite file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
+
+
+def configure_mlflow(paths: ProjectPaths | None = None) -> str:
+    """Point MLflow at the project's tracking store; return the URI."""
+    import mlflow
+
+    paths = paths or project_paths()
+    uri = tracking_uri(paths)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str, paths: ProjectPaths) -> str:
+    """Return the id of experiment ``name``, creating it with artifacts under mlartifacts/."""
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        location = (paths.mlartifacts / name).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def file_md5(path: Path | str, chunk_size: int = 1 << 20) -> str:
+    """MD5 of a file's bytes (the hash DVC records for a file)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_version(inputs: Sequence[Path | str], root: Path) -> dict[str, str]:
+    """Tags ``data.<path>`` -> md5 for each existing input file (folders: md5 of their file hashes)."""
+    tags: dict[str, str] = {}
+    for item in inputs:
+        path = Path(item)
+        path = path if path.is_absolute() else root / path
+        if path.is_file():
+            digest = file_md5(path)
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".gitkeep")
+            if not files:
+                continue
+            listing = "\n".join(f"{p.relative_to(path)} {file_md5(p)}" for p in files)
+            digest = hashlib.md5(listing.encode()).hexdigest() + ".dir"
+        else:
+            continue
+        try:
+            name = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            name = path.as_posix()
+        tags[f"data.{name}"] = digest
+    return tags
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """The commit the code came from and whether tracked files were modified."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": "unknown"}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": commit,
+        "mlflow.source.git.commit": commit,
+        "git_dirty": str(bool(dirty)).lower(),
+    }
+
+
+def start_stage_run(
+    stage: str,
+    params: StageParams,
+    inputs: Sequence[Path | str] = (),
+    paths: ProjectPaths | None = None,
+) -> str:
+    """Open the MLflow run of one stage execution, log its params and tags; return the run id.
+
+    The experiment is named after the stage family. Tags: ``stage``, ``git_commit``,
+    ``git_dirty``, ``data.<input>`` (md5 of each input file), ``dvc_exp_name`` when
+    run by ``dvc exp run``. A previous run of this stage left RUNNING by a crash is
+    marked FAILED first.
+    """
+    import mlflow
+
+    paths = paths or project_paths()
+    configure_mlflow(paths)
+    _close_dangling_run(stage, paths)
+    if mlflow.active_run() is not None:
+        mlflow.end_run()
+    tags = {
+        "stage": stage,
+        "params_file": paths.params_file(stage).relative_to(paths.root).as_posix(),
+        **git_state(paths.root),
+        **data_version(inputs, paths.root),
+    }
+    if exp_name := os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = exp_name
+    started = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run = mlflow.start_run(
+        experiment_id=ensure_experiment(stage, paths), run_name=f"{stage}-{started}", tags=tags
+    )
+    flat = {key: _param_value(value) for key, value in params.flat().items()}
+    mlflow.log_params(flat)
+    write_json(
+        {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "stage": stage},
+        paths.runs / f"{stage}.json",
+    )
+    return run.info.run_id
+
+
+def log_stage_outputs(
+    metrics: Mapping[str, Any] | None = None,
+    artifacts: Sequence[Path | str] = (),
+    artifact_path: str | None = None,
+) -> None:
+    """Log numeric metrics and files to the active run."""
+    import mlflow
+
+    if metrics:
+        numeric = {
+            key: float(value)
+            for key, value in metrics.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        mlflow.log_metrics(numeric)
+    for item in artifacts:
+        path = Path(item)
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=artifact_path or path.name)
+        elif path.exists():
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def end_stage_run(status: str = "FINISHED") -> None:
+    import mlflow
+
+    mlflow.end_run(status=status)
+
+
+def render_html(notebook: Path | str) -> str:
+    """Render an executed notebook to standalone HTML."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    return body
+
+
+def attach_executed_notebook(stage: str, paths: ProjectPaths | None = None) -> Path:
+    """Render ``reports/executed/NN_<stage>.ipynb`` to HTML and attach both to the stage's run."""
+    from mlflow.tracking import MlflowClient
+
+    paths = paths or project_paths()
+    notebook = paths.executed_notebook(stage)
+    if not notebook.is_file():
+        raise FileNotFoundError(f"{notebook}: executed notebook not found (run the stage first)")
+    pointer = paths.runs / f"{stage}.json"
+    if not pointer.is_file():
+        raise FileNotFoundError(f"{pointer}: no MLflow run recorded for stage {stage!r}")
+    run_id = json.loads(pointer.read_text())["run_id"]
+    html = write_text(render_html(notebook), notebook.with_suffix(".html"))
+    client = MlflowClient(tracking_uri=tracking_uri(paths))
+    for path in (notebook, html):
+        client.log_artifact(run_id, str(path), artifact_path="notebook")
+    return html
+
+
+def _close_dangling_run(stage: str, paths: ProjectPaths) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    pointer = paths.runs / f"{stage}.json"
+    if not pointer.is_file():
+        return
+    try:
+        run_id = json.loads(pointer.read_text())["run_id"]
+        client = MlflowClient(tracking_uri=tracking_uri(paths))
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status="FAILED")
+    except (MlflowException, KeyError, ValueError):
+        return
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:_MAX_PARAM_LENGTH]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m personalab.tracking")
+    sub = parser.add_subparsers(dest="command", required=True)
+    attach = sub.add_parser("attach", help="attach a stage's executed notebook (+HTML) to its run")
+    attach.add_argument("stage")
+    args = parser.parse_args(argv)
+    try:
+        html = attach_executed_notebook(args.stage)
+    except (FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"attached {html.with_suffix('.ipynb').name} and {html.name} to the {args.stage} run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
