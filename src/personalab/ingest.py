@@ -233,7 +233,7 @@ def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
 
 
 def daily_event_counts(events: pd.DataFrame) -> pd.DataFrame:
-    """Events per UTC day and event type (long format, for `dvc plots`)."""
+    """Events per UTC day and event type (long format)."""
     day = events["timestamp"].dt.floor("D").dt.strftime("%Y-%m-%d")
     counts = events.groupby([day, events["event_type"]], observed=True).size()
     return counts.rename("events").rename_axis(["date", "event_type"]).reset_index()
@@ -291,7 +291,8 @@ def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
         ),
     }
     plots = paths.plots_dir(STAGE)
-    out["daily_events"] = write_csv(daily_event_counts(result.events), plots / "daily_events.csv")
+    daily = daily_event_counts(result.events).groupby("date", as_index=False)["events"].sum()
+    out["daily_events"] = write_csv(daily, plots / "daily_events.csv")
     out["session_lengths"] = write_csv(session_length_histogram(result.sessions), plots / "session_lengths.csv")
     reasons = ev.summarise_reasons(result.quarantine["reason"]) if len(result.quarantine) else pd.Series(dtype="int64")
     out["quarantine_reasons"] = write_csv(
@@ -311,3 +312,17 @@ def _empty_truth() -> pd.DataFrame:
             "purchase_prob": pd.Series(dtype=float),
         }
     )
+
+
+def input_paths(params: IngestParams, root: Path) -> list[Path]:
+    """The data files the stage reads (none for the synthetic source)."""
+    if params.source.format == "synthetic":
+        return []
+    path = Path(params.source.path)
+    return [path if path.is_absolute() else root / path]
+
+
+def summary_table(result: IngestResult) -> pd.DataFrame:
+    """The stage's metrics as a two-column table for display."""
+    rows = [(k, v) for k, v in result.metrics.items()]
+    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")

@@ -141,6 +141,9 @@ def generate_log(config: SynthConfig | None = None) -> SyntheticLog:
     clean = _make_events(config, users, sessions, items, taste, rng)
     bots = _make_bots(config, items, rng, first_user=config.n_users)
     events = pd.concat([clean, bots["events"]], ignore_index=True)
+    # the log is an export of [start, end): activity spilling past either edge is cut
+    inside = (events["timestamp_s"] >= 0) & (events["timestamp_s"] < config.n_days * _DAY)
+    events = events.loc[inside].reset_index(drop=True)
     truth = pd.concat([users["truth"], bots["truth"]], ignore_index=True)
     events, counts = _add_dirt(config, events, rng)
     counts["bot_events"] = len(bots["events"])
