@@ -38,11 +38,13 @@ CANONICAL_COLUMNS = (
     "price", "quantity", "rating", "dwell_seconds", "scroll_depth", "device", "channel",
 )  # fmt: skip
 REQUIRED_COLUMNS = ("user_id", "timestamp", "event_type")
+_ID_COLUMNS = ("event_id", "user_id", "session_id", "item_id")
 FILE_FORMATS = ("csv", "parquet", "jsonl")
 ADAPTERS = ("retailrocket", "rees46", "movielens", "online_retail")
 FORMATS = ("synthetic", *FILE_FORMATS, *ADAPTERS)
 #: adapters may flag rows they reject themselves in this column (the reason, else null)
 REJECT_COLUMN = "_reject"
+_BOOKKEEPING_COLUMNS = ("_file", "_row")
 _EXTENSIONS = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".json", ".jsonl.gz", ".ndjson")}
 
 
@@ -79,19 +81,19 @@ def read_source(
     if fmt in ADAPTERS:
         raw = _ADAPTER_READERS[fmt](path)
     elif fmt in FILE_FORMATS:
-        frame = read_files(path, fmt)
+        # identifiers stay text in CSV (no "007" -> 7); other columns are inferred as usual
+        id_sources = [src for src, dst in (columns or {}).items() if dst in _ID_COLUMNS]
+        id_sources += [c for c in _ID_COLUMNS if c not in (columns or {})]
+        frame = read_files(path, fmt, **({"dtype": dict.fromkeys(id_sources, "string")} if fmt == "csv" else {}))
         frame = map_columns(frame, columns or {}, str(path))
         raw = RawEvents(frame=frame, description=str(path))
     else:
-        raise SourceError(f"unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+        raise SourceError(f"{path}: unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}")
     frame = raw.frame
     for name, value in (constants or {}).items():
         if name not in CANONICAL_COLUMNS:
             raise SourceError(f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})")
         frame[name] = value
-    if event_types:
-        mapped = frame["event_type"].map(lambda v: event_types.get(v, v) if isinstance(v, str) else v)
-        frame["event_type"] = mapped
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         present = [c for c in frame.columns if not c.startswith("_")]
@@ -99,6 +101,9 @@ def read_source(
             f"{path}: required column(s) {', '.join(missing)} missing after mapping "
             f"(have: {', '.join(present) or 'none'}); map them in source.columns or set them in source.constants"
         )
+    if event_types:
+        mapped = frame["event_type"].map(lambda v: event_types.get(v, v) if isinstance(v, str) else v)
+        frame["event_type"] = mapped
     raw.frame = frame
     raw.timestamp_unit = timestamp_unit or raw.timestamp_unit
     raw.timestamp_format = timestamp_format or raw.timestamp_format
@@ -163,8 +168,14 @@ def map_columns(frame: pd.DataFrame, columns: Mapping[str, str], where: str) -> 
     if bad:
         src, dst = next(iter(bad.items()))
         raise SourceError(f"{where}: source.columns maps {src!r} to {dst!r}, which is not a canonical column ({', '.join(CANONICAL_COLUMNS)})")
-    renamed = frame.rename(columns=dict(columns))
-    keep = [c for c in renamed.columns if c in CANONICAL_COLUMNS or c.startswith("_")]
+    targets = list(columns.values())
+    shared = sorted({dst for dst in targets if targets.count(dst) > 1})
+    if shared:
+        raise SourceError(f"{where}: source.columns maps several columns to {', '.join(map(repr, shared))}")
+    # an explicit mapping wins over a file column that already has the target's name
+    shadowed = [c for c in frame.columns if c in targets and c not in columns]
+    renamed = frame.drop(columns=shadowed).rename(columns=dict(columns))
+    keep = [c for c in renamed.columns if c in CANONICAL_COLUMNS or c in _BOOKKEEPING_COLUMNS]
     return renamed[keep]
 
 

@@ -43,6 +43,7 @@ timestamps, unknown event types, negative prices, missing user ids).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -557,3 +558,51 @@ def _add_dirt(config: SynthConfig, events: pd.DataFrame, rng: np.random.Generato
         **{f"malformed_{k}": int((kinds == i).sum()) for i, k in enumerate(MALFORMED_KINDS)},
     }
     return raw, counts
+
+
+def write_log(events: pd.DataFrame, path: Path | str, rename: dict[str, str] | None = None) -> Path:
+    """Write a raw log as CSV, Parquet or JSON lines (by extension), renaming columns on the way."""
+    from personalab.storage import atomic_path
+
+    path = Path(path)
+    frame = events.rename(columns=rename or {})
+    with atomic_path(path) as tmp:
+        if path.suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif path.suffix in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        elif path.suffix in (".jsonl", ".json"):
+            frame.to_json(tmp, orient="records", lines=True)
+        else:
+            raise ValueError(f"{path}: unknown extension; use .csv, .parquet or .jsonl")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m personalab.synth OUT [--users N] [--rename old=new ...]``: write a sample raw log."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m personalab.synth", description=main.__doc__)
+    parser.add_argument("out", help="output file: .csv, .parquet or .jsonl")
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--truth", help="also write the ground truth (Parquet) here")
+    parser.add_argument("--rename", nargs="*", default=[], metavar="OLD=NEW", help="rename columns, e.g. user_id=visitor")
+    args = parser.parse_args(argv)
+    try:
+        rename = dict(item.split("=", 1) for item in args.rename)
+    except ValueError:
+        parser.error("--rename takes OLD=NEW pairs")
+    config = SynthConfig(n_users=args.users, n_items=args.items, n_days=args.days, seed=args.seed, bot_users=max(1, args.users // 1000))
+    log = generate_log(config)
+    write_log(log.events, args.out, rename)
+    if args.truth:
+        log.truth.to_parquet(args.truth, index=False)
+    print(f"wrote {len(log.events)} events of {args.users} users to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -131,9 +131,9 @@ def start_stage_run(
 
     paths = paths or project_paths()
     configure_mlflow(paths)
+    if mlflow.active_run() is not None:  # e.g. the start cell re-run in JupyterLab
+        mlflow.end_run(status="KILLED")
     _close_dangling_run(stage, paths)
-    if mlflow.active_run() is not None:
-        mlflow.end_run()
     tags = {
         "stage": stage,
         "params_file": paths.params_file(stage).relative_to(paths.root).as_posix(),

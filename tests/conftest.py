@@ -1,0 +1,60 @@
+"""Shared fixtures: the project root, a throw-away copy of the project, isolated MLflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def project_files(root: Path = ROOT) -> list[str]:
+    """Files a fresh clone would have (tracked, or new and not ignored)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout
+    return [line for line in out.splitlines() if (root / line).is_file()]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the project's versioned files (not data, runs or the environment) to ``dest``."""
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    return dest
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for running the project's tools in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PERSONALAB_ROOT")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("MPLBACKEND", "Agg")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project in a temporary folder (no data, no mlflow.db)."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point MLflow at a throw-away SQLite store."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    if mlflow.active_run():
+        mlflow.end_run()

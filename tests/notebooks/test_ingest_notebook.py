@@ -1,0 +1,88 @@
+"""Run notebooks/01_ingest.ipynb through papermill with tiny parameters, as DVC does."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from personalab.ingest import IngestParams, run_ingest
+from tests.conftest import tool_env
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+TINY = {"n_users": 300, "n_items": 150, "n_days": 21, "bot_users": 2}
+
+
+def run_stage(root, *extra):
+    cmd = [
+        "papermill", "notebooks/01_ingest.ipynb", "reports/executed/01_ingest.ipynb",
+        "-f", "params/ingest.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", *extra,
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600)
+
+
+def write_tiny_params(root):
+    path = root / "params" / "ingest.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["synthetic"].update(TINY)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
+
+
+def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
+    params = write_tiny_params(project_copy)
+    done = run_stage(project_copy)
+    assert done.returncode == 0, done.stderr[-3000:]
+    attach = subprocess.run(
+        ["python", "-m", "personalab.tracking", "attach", "ingest"],
+        cwd=project_copy, env=tool_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert attach.returncode == 0, attach.stderr[-3000:]
+
+    metrics = json.loads((project_copy / "reports/metrics/ingest.json").read_text())
+    assert metrics["rows_read"] == (
+        metrics["rows_valid"] + metrics["rows_quarantined"] + metrics["duplicates_removed"] + metrics["bot_events_removed"]
+    )
+    assert metrics["bot_users"] == TINY["bot_users"]
+    assert 0 < metrics["users"] <= TINY["n_users"]
+    events = pd.read_parquet(project_copy / "data/interim/events.parquet")
+    assert len(events) == metrics["rows_valid"]
+    assert events["event_id"].is_unique
+    sessions = pd.read_parquet(project_copy / "data/interim/sessions.parquet")
+    assert len(sessions) == metrics["sessions"] == events["session_id"].nunique()
+    quarantine = pd.read_parquet(project_copy / "data/interim/quarantine.parquet")
+    assert len(quarantine) == metrics["rows_quarantined"] and quarantine["reason"].notna().all()
+    truth = pd.read_parquet(project_copy / "data/interim/truth.parquet")
+    assert len(truth) == TINY["n_users"] + TINY["bot_users"]
+    for name in ("daily_events.csv", "session_lengths.csv", "quarantine_reasons.csv"):
+        assert (project_copy / "reports/plots/ingest" / name).stat().st_size > 0
+    assert (project_copy / "reports/figures/ingest/overview.png").stat().st_size > 10_000
+
+    # same params and seed give the same metrics when run directly
+    direct = run_ingest(IngestParams.from_mapping(params), project_copy).metrics
+    timing = {"events_per_second", "processing_seconds"}
+    assert {k: v for k, v in direct.items() if k not in timing} == pytest.approx(
+        {k: v for k, v in metrics.items() if k not in timing}
+    )
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ingest")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["stage"] == "ingest"
+    assert run.data.params["synthetic.n_users"] == str(TINY["n_users"])
+    assert run.data.metrics["rows_read"] == metrics["rows_read"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "notebook")}
+    assert artifacts == {"notebook/01_ingest.ipynb", "notebook/01_ingest.html"}
+    assert any(a.path == "overview.png" for a in client.list_artifacts(run.info.run_id))
+
+
+def test_bad_parameter_stops_the_notebook_naming_the_key(project_copy):
+    write_tiny_params(project_copy)
+    done = run_stage(project_copy, "-p", "session_gap_minutes", "-5")
+    assert done.returncode != 0
+    assert "session_gap_minutes: Input should be greater than 0" in done.stderr + done.stdout
+    assert not (project_copy / "data/interim/events.parquet").exists()

@@ -1,0 +1,62 @@
+"""Every stage is a notebook, a params file and a module; the notebook follows the house style."""
+
+import ast
+
+import nbformat
+import pytest
+import yaml
+
+from personalab.paths import STAGES, project_paths
+
+PATHS = project_paths()
+
+
+def parameters_cell(nb):
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell must be tagged 'parameters'"
+    return tagged[0]
+
+
+def literal_assignments(source: str) -> dict:
+    values = {}
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"not a plain assignment: {ast.unparse(node)}"
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_parameters_cell_equals_params_file(stage):
+    nb = nbformat.read(PATHS.notebook(stage), as_version=4)
+    in_notebook = literal_assignments(parameters_cell(nb).source)
+    in_yaml = yaml.safe_load(PATHS.params_file(stage).read_text())
+    assert in_notebook == in_yaml
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_notebook_is_committed_clean_and_thin(stage):
+    nb = nbformat.read(PATHS.notebook(stage), as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "personalab"
+    assert nb.cells[0].cell_type == "markdown", "a notebook opens with its purpose"
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not cell.get("outputs"), "notebooks are committed without outputs"
+        assert cell.get("execution_count") is None
+        tree = ast.parse(cell.source)
+        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)]
+        assert not defs, "no function or class definitions in notebooks: put them in src/personalab"
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_is_wired_into_dvc(stage):
+    dvc = yaml.safe_load((PATHS.root / "dvc.yaml").read_text())["stages"][stage]
+    cmd = " ".join(dvc["cmd"])
+    notebook = PATHS.notebook(stage).relative_to(PATHS.root).as_posix()
+    assert f"papermill {notebook} reports/executed/{PATHS.notebook(stage).name}" in cmd
+    assert f"-f params/{stage}.yaml" in cmd and "-k personalab" in cmd and "--cwd ." in cmd
+    assert f"python -m personalab.tracking attach {stage}" in cmd
+    assert notebook in dvc["deps"]
+    assert f"src/personalab/{stage}.py" in dvc["deps"]
+    assert {f"params/{stage}.yaml": None} in dvc["params"]
+    assert any(f"reports/metrics/{stage}.json" in m for m in dvc["metrics"])

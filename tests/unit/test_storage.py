@@ -1,0 +1,41 @@
+import json
+
+import pandas as pd
+import pytest
+
+from personalab.storage import atomic_path, write_json, write_metrics, write_parquet
+
+
+def test_atomic_path_leaves_no_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "out" / "events.parquet"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half written")
+        raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_atomic_path_keeps_the_old_file_until_the_new_one_is_complete(tmp_path):
+    target = tmp_path / "metrics.json"
+    write_json({"a": 1}, target)
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("{")
+        raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"a": 1}
+
+
+def test_write_parquet_round_trips(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    path = write_parquet(frame, tmp_path / "f.parquet")
+    back = pd.read_parquet(path)
+    assert back["a"].tolist() == [1, 2]
+    assert back["b"].isna().tolist() == [False, True]
+
+
+def test_write_metrics_is_flat_and_json_safe(tmp_path):
+    import numpy as np
+
+    path = write_metrics({"rows": np.int64(3), "rate": float("nan"), "name": "kmeans"}, tmp_path / "m.json")
+    assert json.loads(path.read_text()) == {"name": "kmeans", "rate": None, "rows": 3}
+    with pytest.raises(TypeError, match="'nested' is not flat"):
+        write_metrics({"nested": {"a": 1}}, tmp_path / "bad.json")

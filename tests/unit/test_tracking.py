@@ -1,0 +1,88 @@
+import hashlib
+import json
+
+import mlflow
+import nbformat
+import pytest
+from mlflow.tracking import MlflowClient
+
+from personalab import tracking
+from personalab.ingest import IngestParams
+from personalab.paths import ProjectPaths, project_paths
+
+
+@pytest.fixture
+def paths(tmp_path):
+    root = tmp_path / "proj"
+    (root / "params").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    return ProjectPaths(root)
+
+
+def test_default_tracking_uri_is_the_project_sqlite_file(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    paths = project_paths()
+    assert tracking.tracking_uri(paths) == f"sqlite:///{paths.root / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.tracking_uri(paths) == "http://127.0.0.1:5000"
+
+
+def test_stage_run_logs_params_tags_and_notebook(paths, mlflow_tmp, monkeypatch):
+    data = paths.root / "data" / "raw" / "events.csv"
+    data.parent.mkdir(parents=True)
+    data.write_text("user_id,timestamp,event_type\nu1,2026-01-01,view\n")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    run_id = tracking.start_stage_run("ingest", IngestParams(), inputs=[data], paths=paths)
+    tracking.log_stage_outputs({"rows_read": 10, "name": "text is skipped"})
+    tracking.end_stage_run()
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# executed")])
+    paths.executed.mkdir(parents=True)
+    nbformat.write(nb, paths.executed_notebook("ingest"))
+    html = tracking.attach_executed_notebook("ingest", paths)
+    assert html.read_text().lstrip().lower().startswith("<!doctype html>")
+
+    run = MlflowClient().get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["source.format"] == "synthetic"
+    assert run.data.params["bots.max_events_per_minute"] == "40"
+    assert run.data.metrics == {"rows_read": 10.0}
+    tags = run.data.tags
+    assert tags["stage"] == "ingest"
+    assert tags["dvc_exp_name"] == "exp-test"
+    assert tags["data.data/raw/events.csv"] == tracking.file_md5(data)
+    assert "git_commit" in tags
+    assert mlflow.get_experiment(run.info.experiment_id).name == "ingest"
+    names = {a.path for a in MlflowClient().list_artifacts(run_id, "notebook")}
+    assert names == {"notebook/01_ingest.ipynb", "notebook/01_ingest.html"}
+    assert json.loads((paths.runs / "ingest.json").read_text())["run_id"] == run_id
+
+
+def test_a_crashed_run_is_marked_failed_by_the_next_one(paths, mlflow_tmp):
+    from personalab.storage import write_json
+
+    client = MlflowClient()
+    crashed = client.create_run(tracking.ensure_experiment("ingest", paths)).info.run_id
+    write_json({"run_id": crashed}, paths.runs / "ingest.json")  # what a killed kernel leaves
+    second = tracking.start_stage_run("ingest", IngestParams(), paths=paths)
+    third = tracking.start_stage_run("ingest", IngestParams(), paths=paths)  # start cell re-run
+    tracking.end_stage_run()
+    assert client.get_run(crashed).info.status == "FAILED"
+    assert client.get_run(second).info.status == "KILLED"
+    assert client.get_run(third).info.status == "FINISHED"
+
+
+def test_attach_without_a_run_is_a_clear_error(paths, mlflow_tmp, capsys):
+    with pytest.raises(FileNotFoundError, match="executed notebook not found"):
+        tracking.attach_executed_notebook("ingest", paths)
+
+
+def test_data_version_hashes_files_and_folders(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "d" / ".gitkeep").write_text("")
+    (tmp_path / "empty").mkdir()
+    tags = tracking.data_version(["d", "d/a.csv", "empty", "missing.csv"], tmp_path)
+    assert tags["data.d/a.csv"] == hashlib.md5(b"x\n1\n").hexdigest()
+    assert tags["data.d"].endswith(".dir")
+    assert set(tags) == {"data.d", "data.d/a.csv"}
