@@ -18,7 +18,10 @@ def project_files(root: Path = ROOT) -> list[str]:
     """Files a fresh clone would have (tracked, or new and not ignored)."""
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root, capture_output=True, text=True, check=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [line for line in out.splitlines() if (root / line).is_file()]
 
@@ -34,7 +37,9 @@ def copy_project(dest: Path) -> Path:
 
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for running the project's tools in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PERSONALAB_ROOT")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PERSONALAB_ROOT")
+    }
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("MPLBACKEND", "Agg")
     env.update(extra)

@@ -42,9 +42,18 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from personalab.sources import CANONICAL_COLUMNS, REJECT_COLUMN, RawEvents
+from personalab.sources import CANONICAL_COLUMNS, RawEvents
 
-EVENT_TYPES = ("view", "click", "scroll", "search", "add_to_cart", "remove_from_cart", "purchase", "rate")
+EVENT_TYPES = (
+    "view",
+    "click",
+    "scroll",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "rate",
+)
 ITEM_EVENTS = ("view", "click", "add_to_cart", "remove_from_cart", "purchase", "rate")
 NUMERIC_COLUMNS = ("price", "quantity", "rating", "dwell_seconds", "scroll_depth")
 ID_COLUMNS = ("event_id", "user_id", "session_id", "item_id")
@@ -55,6 +64,8 @@ RULE_ORDER = (
     "negative_dwell", "scroll_depth_out_of_range", "late_event",
 )  # fmt: skip
 EVENT_TYPE_DTYPE = pd.CategoricalDtype(list(EVENT_TYPES))
+_HASH_KEY = "personalab-event"  # pandas wants exactly 16 characters
+_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})\s*$"  # a timestamp string that names its zone
 
 
 class BotRules(BaseModel):
@@ -82,10 +93,20 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
     n = len(src)
     out = pd.DataFrame(index=src.index)
     for name in ID_COLUMNS:
-        out[name] = _to_id_string(src[name]) if name in src else pd.Series(np.nan, index=src.index, dtype="str")
+        out[name] = (
+            _to_id_string(src[name])
+            if name in src
+            else pd.Series(np.nan, index=src.index, dtype="str")
+        )
     for name in LABEL_COLUMNS:
-        out[name] = _to_id_string(src[name]).astype("category") if name in src else pd.Categorical([np.nan] * n)
-    out["timestamp"] = parse_timestamps(src["timestamp"], raw.timestamp_unit, raw.timestamp_format, timezone)
+        out[name] = (
+            _to_id_string(src[name]).astype("category")
+            if name in src
+            else pd.Categorical([np.nan] * n)
+        )
+    out["timestamp"] = parse_timestamps(
+        src["timestamp"], raw.timestamp_unit, raw.timestamp_format, timezone
+    )
     out["event_type"] = _normalise_labels(src["event_type"])
     bad_number = np.zeros(n, dtype=bool)
     for name in NUMERIC_COLUMNS:
@@ -98,21 +119,31 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
     return Parsed(frame=out, bad_number=bad_number)
 
 
-def parse_timestamps(values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC") -> pd.Series:
+def parse_timestamps(
+    values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC"
+) -> pd.Series:
     """Parse epochs (``unit``), strptime strings (``fmt``) or ISO 8601 to UTC; failures become NaT."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize(timezone).dt.tz_convert("UTC")
+        return values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
+            "UTC"
+        )
     if unit is not None or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = pd.to_numeric(values, errors="coerce")
         return pd.to_datetime(numbers, unit=unit or "s", utc=True, errors="coerce")
-    text = values.astype("string")
-    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=timezone == "UTC")
+    text = values.astype("str")
+    # strings with an offset (or Z) are exact; naive strings are read in ``timezone``
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
     if timezone != "UTC":
-        if parsed.dt.tz is None:
-            parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        parsed = parsed.dt.tz_convert("UTC")
+        naive = ~text.str.contains(_OFFSET, regex=True, na=False)
+        if naive.any():
+            local = pd.to_datetime(text[naive], format=fmt or "ISO8601", errors="coerce")
+            local = local.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
+            parsed = parsed.copy()
+            parsed[naive] = local
     return parsed
 
 
@@ -132,7 +163,8 @@ def _normalise_labels(values: pd.Series) -> pd.Series:
     cleaned = pd.Index(labels.cat.categories.astype(str)).str.strip().str.lower()
     uniques, inverse = np.unique(np.asarray(cleaned, dtype=object), return_inverse=True)
     codes = labels.cat.codes.to_numpy()
-    new_codes = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1)
+    new_codes = inverse[np.maximum(codes, 0)] if inverse.size else np.zeros_like(codes)
+    new_codes = np.where(codes >= 0, new_codes, -1)
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniques), index=values.index)
 
 
@@ -147,22 +179,42 @@ def events_schema(rating_range: tuple[float, float] = (0.0, 5.0)) -> pa.DataFram
         {
             "user_id": pa.Column(nullable=False),
             "timestamp": pa.Column(nullable=False),
-            "event_type": pa.Column(checks=check(lambda s: s.isin(EVENT_TYPES), "unknown_event_type"), nullable=False),
+            "event_type": pa.Column(
+                checks=check(lambda s: s.isin(EVENT_TYPES), "unknown_event_type"), nullable=False
+            ),
             "price": pa.Column(float, check(lambda s: s >= 0, "negative_price"), nullable=True),
-            "quantity": pa.Column(float, check(lambda s: s > 0, "non_positive_quantity"), nullable=True),
-            "rating": pa.Column(float, check(lambda s: s.between(lo, hi), "rating_out_of_range"), nullable=True),
-            "dwell_seconds": pa.Column(float, check(lambda s: s >= 0, "negative_dwell"), nullable=True),
-            "scroll_depth": pa.Column(float, check(lambda s: s.between(0, 1), "scroll_depth_out_of_range"), nullable=True),
+            "quantity": pa.Column(
+                float, check(lambda s: s > 0, "non_positive_quantity"), nullable=True
+            ),
+            "rating": pa.Column(
+                float, check(lambda s: s.between(lo, hi), "rating_out_of_range"), nullable=True
+            ),
+            "dwell_seconds": pa.Column(
+                float, check(lambda s: s >= 0, "negative_dwell"), nullable=True
+            ),
+            "scroll_depth": pa.Column(
+                float, check(lambda s: s.between(0, 1), "scroll_depth_out_of_range"), nullable=True
+            ),
         },
         checks=[
-            pa.Check(lambda df: df["item_id"].notna() | ~df["event_type"].isin(ITEM_EVENTS), name="missing_item_id"),
-            pa.Check(lambda df: df["rating"].notna() | (df["event_type"] != "rate"), name="missing_rating"),
+            pa.Check(
+                lambda df: df["item_id"].notna() | ~df["event_type"].isin(ITEM_EVENTS),
+                name="missing_item_id",
+            ),
+            pa.Check(
+                lambda df: df["rating"].notna() | (df["event_type"] != "rate"),
+                name="missing_rating",
+            ),
         ],
         strict=False,
     )
 
 
-_NULL_REASONS = {"user_id": "missing_user_id", "timestamp": "bad_timestamp", "event_type": "unknown_event_type"}
+_NULL_REASONS = {
+    "user_id": "missing_user_id",
+    "timestamp": "bad_timestamp",
+    "event_type": "unknown_event_type",
+}
 
 
 def find_violations(parsed: Parsed, rating_range: tuple[float, float] = (0.0, 5.0)) -> pd.DataFrame:
@@ -183,7 +235,9 @@ def find_violations(parsed: Parsed, rating_range: tuple[float, float] = (0.0, 5.
             else:
                 reason = None
             if reason is None:
-                raise RuntimeError(f"unexpected schema failure {check!r} on column {column!r}") from None
+                raise RuntimeError(
+                    f"unexpected schema failure {check!r} on column {column!r}"
+                ) from None
             flags.loc[group["index"].astype("int64").unique(), reason] = True
     return flags
 
@@ -216,8 +270,21 @@ def reasons_text(flags: pd.DataFrame, extra: pd.Series | None = None) -> pd.Seri
 
 def content_event_ids(frame: pd.DataFrame) -> pd.Series:
     """A 16-hex-digit content hash per row (for sources without event ids)."""
-    columns = [c for c in ("user_id", "session_id", "timestamp", "event_type", "item_id", "price", "quantity", "rating") if c in frame]
-    hashed = pd.util.hash_pandas_object(frame[columns], index=False, hash_key="personalab-events").to_numpy()
+    columns = [
+        c
+        for c in (
+            "user_id",
+            "session_id",
+            "timestamp",
+            "event_type",
+            "item_id",
+            "price",
+            "quantity",
+            "rating",
+        )
+        if c in frame
+    ]
+    hashed = pd.util.hash_pandas_object(frame[columns], index=False, hash_key=_HASH_KEY).to_numpy()
     return pd.Series(hex64(hashed), index=frame.index, dtype="string")
 
 
@@ -249,18 +316,22 @@ def find_bot_users(events: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
     return flag_bots(stats, rules)
 
 
-def bot_user_stats(codes: np.ndarray, ns: np.ndarray, is_view: np.ndarray, dwell: np.ndarray, n_users: int) -> pd.DataFrame:
+def bot_user_stats(
+    codes: np.ndarray, ns: np.ndarray, is_view: np.ndarray, dwell: np.ndarray, n_users: int
+) -> pd.DataFrame:
     """Per user code: events, peak events in a clock minute and in a UTC day, zero-dwell views.
 
     The arrays must be sorted by user code, then time.
     """
 
     def peak_per(bucket_ns: int) -> np.ndarray:
+        peak = np.zeros(n_users, dtype=np.int64)
+        if codes.size == 0:
+            return peak
         bucket = ns // bucket_ns
         new_run = np.r_[True, (codes[1:] != codes[:-1]) | (bucket[1:] != bucket[:-1])]
         run_starts = np.flatnonzero(new_run)
         run_len = np.diff(np.r_[run_starts, codes.size])
-        peak = np.zeros(n_users, dtype=np.int64)
         np.maximum.at(peak, codes[run_starts], run_len)
         return peak
 
@@ -293,7 +364,9 @@ def flag_bots(stats: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
     flagged = hit.any(axis=1).to_numpy()
     out = stats.loc[flagged].copy()
     names = np.asarray(hit.columns, dtype=object)
-    out["rules"] = pd.Series([";".join(names[row]) for row in hit.to_numpy()[flagged]], index=out.index, dtype="str")
+    out["rules"] = pd.Series(
+        [";".join(names[row]) for row in hit.to_numpy()[flagged]], index=out.index, dtype="str"
+    )
     return out.reset_index(drop=True)
 
 

@@ -34,9 +34,15 @@ class SourceParams(BaseModel):
 
     format: Literal[FORMATS] = "synthetic"  # type: ignore[valid-type]
     path: str = Field("data/raw", description="file or folder; ignored for synthetic")
-    columns: dict[str, str] = Field(default_factory=dict, description="file column -> canonical column")
-    constants: dict[str, Any] = Field(default_factory=dict, description="canonical column -> constant value")
-    event_types: dict[str, str] = Field(default_factory=dict, description="source event name -> canonical")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="file column -> canonical column"
+    )
+    constants: dict[str, Any] = Field(
+        default_factory=dict, description="canonical column -> constant value"
+    )
+    event_types: dict[str, str] = Field(
+        default_factory=dict, description="source event name -> canonical"
+    )
     timestamp_unit: Literal["s", "ms", "us", "ns"] | None = None
     timestamp_format: str | None = None
     timezone: str = "UTC"
@@ -58,7 +64,9 @@ class IngestParams(StageParams):
     def _check_rating_range(self) -> IngestParams:
         lo, hi = self.rating_range
         if lo >= hi:
-            raise ValueError(f"rating_range must be [low, high] with low < high, got {list(self.rating_range)}")
+            raise ValueError(
+                f"rating_range must be [low, high] with low < high, got {list(self.rating_range)}"
+            )
         return self
 
 
@@ -86,7 +94,9 @@ def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame 
         frame = log.events
         frame["_file"] = "synthetic"
         frame["_row"] = np.arange(len(frame))
-        return RawEvents(frame=frame, description=f"synthetic log (seed {params.synthetic.seed})"), log.truth
+        return RawEvents(
+            frame=frame, description=f"synthetic log (seed {params.synthetic.seed})"
+        ), log.truth
     path = Path(src.path)
     raw = read_source(
         src.format,
@@ -111,7 +121,9 @@ def run_ingest(params: IngestParams, root: Path | str = ".") -> IngestResult:
     return result
 
 
-def process_events(raw: RawEvents, params: IngestParams, timings: dict[str, float] | None = None) -> IngestResult:
+def process_events(
+    raw: RawEvents, params: IngestParams, timings: dict[str, float] | None = None
+) -> IngestResult:
     """Everything after reading: the pure core of the stage.
 
     To keep peak memory near one copy of the data, ``raw.frame`` is released
@@ -124,10 +136,12 @@ def process_events(raw: RawEvents, params: IngestParams, timings: dict[str, floa
         raise ValueError(f"{raw.description}: no data rows")
     parsed = ev.parse_events(raw, timezone=params.source.timezone)
     flags = ev.find_violations(parsed, params.rating_range)
-    late = ev.flag_late(parsed.frame["timestamp"], pd.Timedelta(minutes=params.allowed_lateness_minutes))
+    late = ev.flag_late(
+        parsed.frame["timestamp"], pd.Timedelta(minutes=params.allowed_lateness_minutes)
+    )
     if params.late_events == "quarantine":
         flags["late_event"] = late
-    reject = raw.frame[REJECT_COLUMN] if REJECT_COLUMN in raw.frame else None
+    reject = raw.frame.get(REJECT_COLUMN)
     bad = flags.to_numpy().any(axis=1)
     if reject is not None:
         bad |= reject.notna().to_numpy()
@@ -175,7 +189,9 @@ def process_events(raw: RawEvents, params: IngestParams, timings: dict[str, floa
     timings["bots"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    events["session_id"] = ss.assign_sessions(events, pd.Timedelta(minutes=params.session_gap_minutes)).to_numpy()
+    events["session_id"] = ss.assign_sessions(
+        events, pd.Timedelta(minutes=params.session_gap_minutes)
+    ).to_numpy()
     events = ev.canonical_order(events)
     sessions = ss.build_sessions(events)
     timings["sessions"] = time.perf_counter() - tick
@@ -189,7 +205,9 @@ def process_events(raw: RawEvents, params: IngestParams, timings: dict[str, floa
         "duplicates_removed": int(dup.sum()),
         "bot_events_removed": int(bot_rows.sum()),
         "bot_users": len(bots),
-        "late_events": int(late.sum()) if params.late_events == "quarantine" else int(late[~bad].sum()),
+        "late_events": int(late.sum())
+        if params.late_events == "quarantine"
+        else int(late[~bad].sum()),
         "users": int(events["user_id"].nunique()),
         "items": int(events["item_id"].nunique()),
         "sessions": len(sessions),
@@ -199,7 +217,12 @@ def process_events(raw: RawEvents, params: IngestParams, timings: dict[str, floa
     }
     for name, count in ev.summarise_reasons(quarantine["reason"]).items():
         metrics[f"quarantined_{name}"] = int(count)
-    accounted = metrics["rows_valid"] + metrics["rows_quarantined"] + metrics["duplicates_removed"] + metrics["bot_events_removed"]
+    accounted = (
+        metrics["rows_valid"]
+        + metrics["rows_quarantined"]
+        + metrics["duplicates_removed"]
+        + metrics["bot_events_removed"]
+    )
     if accounted != rows_read:  # an invariant, not an input problem
         raise AssertionError(f"row accounting broken: {accounted} accounted for, {rows_read} read")
     return IngestResult(
@@ -219,8 +242,12 @@ def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
     data_cols = [c for c in rows.columns if c in CANONICAL_COLUMNS]
     out = pd.DataFrame(
         {
-            "file": rows["_file"].astype("str") if "_file" in rows else pd.Series(pd.NA, index=rows.index, dtype="str"),
-            "row": rows["_row"].astype("int64") if "_row" in rows else pd.Series(rows.index, index=rows.index),
+            "file": rows["_file"].astype("str")
+            if "_file" in rows
+            else pd.Series(pd.NA, index=rows.index, dtype="str"),
+            "row": rows["_row"].astype("int64")
+            if "_row" in rows
+            else pd.Series(rows.index, index=rows.index),
             "reason": reasons.reindex(rows.index).astype("str"),
         }
     )
@@ -257,18 +284,26 @@ def plot_overview(events: pd.DataFrame, sessions: pd.DataFrame, quarantine: pd.D
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    daily = daily_event_counts(events).pivot(index="date", columns="event_type", values="events").fillna(0)
+    daily = (
+        daily_event_counts(events)
+        .pivot(index="date", columns="event_type", values="events")
+        .fillna(0)
+    )
     daily.index = pd.to_datetime(daily.index)
     daily.plot(ax=axes[0, 0], lw=1)
     axes[0, 0].set(title="Events per day by type", xlabel="", ylabel="events")
     axes[0, 0].legend(fontsize=7, ncol=2)
     hist = session_length_histogram(sessions)
     axes[0, 1].bar(hist["events_per_session"], hist["sessions"], color="tab:blue")
-    axes[0, 1].set(title="Session length (last bar: 40+)", xlabel="events per session", ylabel="sessions")
+    axes[0, 1].set(
+        title="Session length (last bar: 40+)", xlabel="events per session", ylabel="sessions"
+    )
     funnel = funnel_counts(events)
     axes[1, 0].barh(funnel["step"][::-1], funnel["users"][::-1], color="tab:green")
     axes[1, 0].set(title="Users reaching each funnel step", xlabel="users")
-    reasons = ev.summarise_reasons(quarantine["reason"]) if len(quarantine) else pd.Series(dtype=int)
+    reasons = (
+        ev.summarise_reasons(quarantine["reason"]) if len(quarantine) else pd.Series(dtype=int)
+    )
     if len(reasons):
         axes[1, 1].barh(reasons.index[::-1], reasons.to_numpy()[::-1], color="tab:red")
     axes[1, 1].set(title=f"Quarantined rows by rule ({len(quarantine)} rows)", xlabel="rows")
@@ -284,17 +319,25 @@ def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
         "quarantine": write_parquet(result.quarantine, paths.interim / "quarantine.parquet"),
         "bot_users": write_parquet(result.bot_users, paths.interim / "bot_users.parquet"),
         "truth": write_parquet(
-            result.truth if result.truth is not None else _empty_truth(), paths.interim / "truth.parquet"
+            result.truth if result.truth is not None else _empty_truth(),
+            paths.interim / "truth.parquet",
         ),
         "metrics": write_metrics(
-            {k: v for k, v in result.metrics.items() if k != "processing_seconds"}, paths.metrics_file(STAGE)
+            {k: v for k, v in result.metrics.items() if k != "processing_seconds"},
+            paths.metrics_file(STAGE),
         ),
     }
     plots = paths.plots_dir(STAGE)
     daily = daily_event_counts(result.events).groupby("date", as_index=False)["events"].sum()
     out["daily_events"] = write_csv(daily, plots / "daily_events.csv")
-    out["session_lengths"] = write_csv(session_length_histogram(result.sessions), plots / "session_lengths.csv")
-    reasons = ev.summarise_reasons(result.quarantine["reason"]) if len(result.quarantine) else pd.Series(dtype="int64")
+    out["session_lengths"] = write_csv(
+        session_length_histogram(result.sessions), plots / "session_lengths.csv"
+    )
+    reasons = (
+        ev.summarise_reasons(result.quarantine["reason"])
+        if len(result.quarantine)
+        else pd.Series(dtype="int64")
+    )
     out["quarantine_reasons"] = write_csv(
         reasons.rename("rows").rename_axis("reason").reset_index(), plots / "quarantine_reasons.csv"
     )

@@ -55,7 +55,9 @@ class StageParams(BaseModel):
         return cls.from_mapping(values or {}, source=str(path))
 
     @classmethod
-    def from_namespace(cls, namespace: Mapping[str, Any], source: str = "notebook parameters") -> Self:
+    def from_namespace(
+        cls, namespace: Mapping[str, Any], source: str = "notebook parameters"
+    ) -> Self:
         """Validate the parameters a notebook holds (its `parameters` cell plus papermill's injection).
 
         Every public, plain-data global is treated as a parameter, so a key papermill

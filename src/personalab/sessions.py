@@ -13,15 +13,21 @@ import pandas as pd
 
 from personalab.events import EVENT_TYPES
 
+DEFAULT_GAP = pd.Timedelta(minutes=30)
 
-def sort_order(events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp") -> np.ndarray:
+
+def sort_order(
+    events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp"
+) -> np.ndarray:
     """Row positions that order events by user, then time (ties keep their input order)."""
     codes, _ = pd.factorize(events[user_col], sort=True)
     times = events[time_col].to_numpy(dtype="datetime64[ns]").view("int64")
     return np.lexsort((times, codes))
 
 
-def sort_events(events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp") -> pd.DataFrame:
+def sort_events(
+    events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp"
+) -> pd.DataFrame:
     """Events ordered by user, then time (ties keep their input order)."""
     return events.take(sort_order(events, user_col, time_col)).reset_index(drop=True)
 
@@ -41,7 +47,7 @@ def session_starts(
 
 def assign_sessions(
     events: pd.DataFrame,
-    gap: pd.Timedelta = pd.Timedelta(minutes=30),
+    gap: pd.Timedelta = DEFAULT_GAP,
     user_col: str = "user_id",
     time_col: str = "timestamp",
     session_col: str = "session_id",
@@ -59,7 +65,9 @@ def assign_sessions(
     ordinal = running - np.maximum.accumulate(np.where(user_first, running - 1, 0))
     users = events[user_col].iloc[first].astype("str").reset_index(drop=True)
     names = users + "-s" + pd.Series(ordinal).astype("str")
-    derived = pd.Series(names.to_numpy()[index] if first.size else [], index=events.index, dtype="str")
+    derived = pd.Series(
+        names.to_numpy()[index] if first.size else [], index=events.index, dtype="str"
+    )
     if session_col in events:
         own = events[session_col].astype("str")
         derived = own.where(own.notna(), derived)
@@ -92,14 +100,17 @@ def build_sessions(events: pd.DataFrame) -> pd.DataFrame:
     out["n_events"] = np.bincount(codes, minlength=n)
     type_codes = pd.Categorical(events["event_type"], categories=list(EVENT_TYPES)).codes
     known = type_codes >= 0
-    counts = np.bincount(codes[known] * len(EVENT_TYPES) + type_codes[known], minlength=n * len(EVENT_TYPES))
+    counts = np.bincount(
+        codes[known] * len(EVENT_TYPES) + type_codes[known], minlength=n * len(EVENT_TYPES)
+    )
     counts = counts.reshape(n, len(EVENT_TYPES))
     for k, name in enumerate(EVENT_TYPES):
         out[f"n_{name}"] = counts[:, k]
     item_codes, _ = pd.factorize(events["item_id"])
     has_item = item_codes >= 0
-    pairs = np.unique(codes[has_item].astype(np.int64) * (item_codes.max() + 1) + item_codes[has_item])
-    out["n_items"] = np.bincount(pairs // (item_codes.max() + 1), minlength=n) if pairs.size else 0
+    n_item_codes = int(item_codes.max()) + 1 if item_codes.size else 1
+    pairs = np.unique(codes[has_item].astype(np.int64) * n_item_codes + item_codes[has_item])
+    out["n_items"] = np.bincount(pairs // n_item_codes, minlength=n)
     is_purchase = (events["event_type"] == "purchase").to_numpy()
     quantity = np.nan_to_num(events["quantity"].to_numpy(dtype=float), nan=1.0)
     amount = np.nan_to_num(events["price"].to_numpy(dtype=float) * quantity)

@@ -45,7 +45,11 @@ FORMATS = ("synthetic", *FILE_FORMATS, *ADAPTERS)
 #: adapters may flag rows they reject themselves in this column (the reason, else null)
 REJECT_COLUMN = "_reject"
 _BOOKKEEPING_COLUMNS = ("_file", "_row")
-_EXTENSIONS = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".json", ".jsonl.gz", ".ndjson")}
+_EXTENSIONS = {
+    "csv": (".csv", ".csv.gz", ".tsv"),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".json", ".jsonl.gz", ".ndjson"),
+}
 
 
 class SourceError(ValueError):
@@ -84,15 +88,21 @@ def read_source(
         # identifiers stay text in CSV (no "007" -> 7); other columns are inferred as usual
         id_sources = [src for src, dst in (columns or {}).items() if dst in _ID_COLUMNS]
         id_sources += [c for c in _ID_COLUMNS if c not in (columns or {})]
-        frame = read_files(path, fmt, **({"dtype": dict.fromkeys(id_sources, "string")} if fmt == "csv" else {}))
+        frame = read_files(
+            path, fmt, **({"dtype": dict.fromkeys(id_sources, "string")} if fmt == "csv" else {})
+        )
         frame = map_columns(frame, columns or {}, str(path))
         raw = RawEvents(frame=frame, description=str(path))
     else:
-        raise SourceError(f"{path}: unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+        raise SourceError(
+            f"{path}: unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}"
+        )
     frame = raw.frame
     for name, value in (constants or {}).items():
         if name not in CANONICAL_COLUMNS:
-            raise SourceError(f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})")
+            raise SourceError(
+                f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})"
+            )
         frame[name] = value
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -102,7 +112,9 @@ def read_source(
             f"(have: {', '.join(present) or 'none'}); map them in source.columns or set them in source.constants"
         )
     if event_types:
-        mapped = frame["event_type"].map(lambda v: event_types.get(v, v) if isinstance(v, str) else v)
+        mapped = frame["event_type"].map(
+            lambda v: event_types.get(v, v) if isinstance(v, str) else v
+        )
         frame["event_type"] = mapped
     raw.frame = frame
     raw.timestamp_unit = timestamp_unit or raw.timestamp_unit
@@ -115,7 +127,9 @@ def list_files(path: Path, fmt: str) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_EXTENSIONS[fmt]))
+        files = sorted(
+            p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_EXTENSIONS[fmt])
+        )
         if not files:
             raise SourceError(f"{path}: folder holds no {fmt} file ({', '.join(_EXTENSIONS[fmt])})")
         return files
@@ -163,15 +177,21 @@ def map_columns(frame: pd.DataFrame, columns: Mapping[str, str], where: str) -> 
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         have = ", ".join(c for c in frame.columns if not c.startswith("_"))
-        raise SourceError(f"{where}: source.columns maps column(s) {', '.join(map(repr, missing))} that the file lacks (have: {have})")
+        raise SourceError(
+            f"{where}: source.columns maps column(s) {', '.join(map(repr, missing))} that the file lacks (have: {have})"
+        )
     bad = {src: dst for src, dst in columns.items() if dst not in CANONICAL_COLUMNS}
     if bad:
         src, dst = next(iter(bad.items()))
-        raise SourceError(f"{where}: source.columns maps {src!r} to {dst!r}, which is not a canonical column ({', '.join(CANONICAL_COLUMNS)})")
+        raise SourceError(
+            f"{where}: source.columns maps {src!r} to {dst!r}, which is not a canonical column ({', '.join(CANONICAL_COLUMNS)})"
+        )
     targets = list(columns.values())
     shared = sorted({dst for dst in targets if targets.count(dst) > 1})
     if shared:
-        raise SourceError(f"{where}: source.columns maps several columns to {', '.join(map(repr, shared))}")
+        raise SourceError(
+            f"{where}: source.columns maps several columns to {', '.join(map(repr, shared))}"
+        )
     # an explicit mapping wins over a file column that already has the target's name
     shadowed = [c for c in frame.columns if c in targets and c not in columns]
     renamed = frame.drop(columns=shadowed).rename(columns=dict(columns))
@@ -185,23 +205,37 @@ def map_columns(frame: pd.DataFrame, columns: Mapping[str, str], where: str) -> 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], where: str, fmt: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise SourceError(f"{where}: not a {fmt} file: column(s) {', '.join(missing)} missing (have: {', '.join(c for c in frame.columns if not c.startswith('_'))})")
+        raise SourceError(
+            f"{where}: not a {fmt} file: column(s) {', '.join(missing)} missing (have: {', '.join(c for c in frame.columns if not c.startswith('_'))})"
+        )
 
 
 def read_retailrocket(path: Path) -> RawEvents:
     if path.is_dir() and (path / "events.csv").is_file():
         path = path / "events.csv"
-    frame = read_files(path, "csv", dtype={"visitorid": "string", "itemid": "string", "transactionid": "string"})
+    frame = read_files(
+        path, "csv", dtype={"visitorid": "string", "itemid": "string", "transactionid": "string"}
+    )
     _require(frame, ("timestamp", "visitorid", "event", "itemid"), str(path), "retailrocket")
     out = frame.rename(columns={"visitorid": "user_id", "event": "event_type", "itemid": "item_id"})
-    out["event_type"] = out["event_type"].replace({"addtocart": "add_to_cart", "transaction": "purchase"})
-    return RawEvents(frame=map_columns(out, {}, str(path)), description=f"retailrocket {path}", timestamp_unit="ms")
+    out["event_type"] = out["event_type"].replace(
+        {"addtocart": "add_to_cart", "transaction": "purchase"}
+    )
+    return RawEvents(
+        frame=map_columns(out, {}, str(path)),
+        description=f"retailrocket {path}",
+        timestamp_unit="ms",
+    )
 
 
 def read_rees46(path: Path) -> RawEvents:
-    frame = read_files(path, "csv", dtype={"product_id": "string", "category_id": "string", "user_id": "string"})
+    frame = read_files(
+        path, "csv", dtype={"product_id": "string", "category_id": "string", "user_id": "string"}
+    )
     _require(frame, ("event_time", "event_type", "product_id", "user_id"), str(path), "rees46")
-    out = frame.rename(columns={"event_time": "timestamp", "product_id": "item_id", "user_session": "session_id"})
+    out = frame.rename(
+        columns={"event_time": "timestamp", "product_id": "item_id", "user_session": "session_id"}
+    )
     out["event_type"] = out["event_type"].replace({"cart": "add_to_cart"})
     if "category_code" in out:
         out["category"] = out["category_code"].fillna(out.get("category_id"))
@@ -209,7 +243,11 @@ def read_rees46(path: Path) -> RawEvents:
         out["category"] = out["category_id"]
     if out["timestamp"].dtype != "datetime64[ns, UTC]":
         out["timestamp"] = out["timestamp"].astype("string").str.removesuffix(" UTC")
-    return RawEvents(frame=map_columns(out, {}, str(path)), description=f"rees46 {path}", timestamp_format="%Y-%m-%d %H:%M:%S")
+    return RawEvents(
+        frame=map_columns(out, {}, str(path)),
+        description=f"rees46 {path}",
+        timestamp_format="%Y-%m-%d %H:%M:%S",
+    )
 
 
 _MOVIELENS_FILES = ("ratings.csv", "ratings.dat", "u.data")
@@ -227,7 +265,9 @@ def read_movielens(path: Path) -> RawEvents:
         # "1::1193::5::978300760": split on ':' with the fast parser, keep every other field
         frame = read_files(path, "csv", sep=":", header=None, dtype="string")
         if frame.shape[1] != 9:  # 7 fields + _file + _row
-            raise SourceError(f"{path}: not a MovieLens ratings.dat file (expected UserID::MovieID::Rating::Timestamp)")
+            raise SourceError(
+                f"{path}: not a MovieLens ratings.dat file (expected UserID::MovieID::Rating::Timestamp)"
+            )
         frame = frame[[0, 2, 4, 6, "_file", "_row"]].set_axis([*names, "_file", "_row"], axis=1)
     elif path.name.endswith(".csv"):
         frame = read_files(path, "csv", dtype={"userId": "string", "movieId": "string"})
@@ -236,12 +276,24 @@ def read_movielens(path: Path) -> RawEvents:
     else:  # u.data: user item rating timestamp, tab-separated, no header
         frame = read_files(path, "csv", sep="\t", header=None, names=names, dtype=dtypes)
     frame["event_type"] = "rate"
-    return RawEvents(frame=map_columns(frame, {}, str(path)), description=f"movielens {path}", timestamp_unit="s")
+    return RawEvents(
+        frame=map_columns(frame, {}, str(path)), description=f"movielens {path}", timestamp_unit="s"
+    )
 
 
 def read_online_retail(path: Path) -> RawEvents:
-    frame = read_files(path, "csv", dtype={"InvoiceNo": "string", "StockCode": "string", "CustomerID": "string"}, encoding_errors="replace")
-    _require(frame, ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"), str(path), "online_retail")
+    frame = read_files(
+        path,
+        "csv",
+        dtype={"InvoiceNo": "string", "StockCode": "string", "CustomerID": "string"},
+        encoding_errors="replace",
+    )
+    _require(
+        frame,
+        ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"),
+        str(path),
+        "online_retail",
+    )
     customer = frame["CustomerID"].str.removesuffix(".0")
     invoice = frame["InvoiceNo"].str.strip()
     out = pd.DataFrame(
@@ -257,7 +309,9 @@ def read_online_retail(path: Path) -> RawEvents:
             "_row": frame["_row"],
         }
     )
-    out[REJECT_COLUMN] = invoice.str.upper().str.startswith("C").map({True: "cancelled_invoice", False: None})
+    out[REJECT_COLUMN] = (
+        invoice.str.upper().str.startswith("C").map({True: "cancelled_invoice", False: None})
+    )
     sample = out["timestamp"].dropna().astype(str).head(1).tolist()
     fmt = "%m/%d/%Y %H:%M" if sample and "/" in sample[0] else None
     return RawEvents(frame=out, description=f"online_retail {path}", timestamp_format=fmt)

@@ -164,7 +164,14 @@ def purchase_probability(
     cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
     if horizon_days <= 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    required = {"user_id", "base_rate", "purchase_prob", "active_from", "lapse_start", "lapse_tau_days"}
+    required = {
+        "user_id",
+        "base_rate",
+        "purchase_prob",
+        "active_from",
+        "lapse_start",
+        "lapse_tau_days",
+    }
     missing = required - set(truth.columns)
     if missing:
         raise KeyError(f"truth table lacks column(s) {sorted(missing)}")
@@ -389,7 +396,9 @@ def _make_events(
     click_p = np.clip(np.array([t.click_prob for t in USER_TYPES])[v_type] + 0.08 * v_z, 0.02, 0.95)
     clicked = rng.random(v_sess.size) < click_p
     scrolled = rng.random(v_sess.size) < 0.55
-    scroll_mean = np.clip(np.array([t.scroll_mean for t in USER_TYPES])[v_type] + 0.08 * v_z, 0.05, 0.95)
+    scroll_mean = np.clip(
+        np.array([t.scroll_mean for t in USER_TYPES])[v_type] + 0.08 * v_z, 0.05, 0.95
+    )
     depth = np.round(np.clip(rng.beta(scroll_mean * 6.0, (1.0 - scroll_mean) * 6.0), 0.01, 1.0), 3)
     price = items["price"].to_numpy()
     last_view = first_view + n_views - 1
@@ -400,12 +409,32 @@ def _make_events(
         parts.append({"kind": kind, "sess": sess, "time": time, "item": item, **extra})
 
     add("view", v_sess, v_time, v_item, dwell=dwell)
-    add("click", v_sess[clicked], v_time[clicked] + np.minimum(dwell[clicked], 20.0) * rng.random(clicked.sum()), v_item[clicked])
-    add("scroll", v_sess[scrolled], v_time[scrolled] + dwell[scrolled] * rng.random(scrolled.sum()), v_item[scrolled], depth=depth[scrolled])
+    add(
+        "click",
+        v_sess[clicked],
+        v_time[clicked] + np.minimum(dwell[clicked], 20.0) * rng.random(clicked.sum()),
+        v_item[clicked],
+    )
+    add(
+        "scroll",
+        v_sess[scrolled],
+        v_time[scrolled] + dwell[scrolled] * rng.random(scrolled.sum()),
+        v_item[scrolled],
+        depth=depth[scrolled],
+    )
     # --- searches at the start of some sessions -------------------------------------------------
     searched = np.flatnonzero(rng.random(n_sessions) < 0.3)
-    add("search", searched, sessions["start_s"][searched] - rng.uniform(5, 30, searched.size), None,
-        category=np.where(sessions["focus"][searched] >= 0, sessions["focus"][searched], users["fav_cat"][owner[searched]]))
+    add(
+        "search",
+        searched,
+        sessions["start_s"][searched] - rng.uniform(5, 30, searched.size),
+        None,
+        category=np.where(
+            sessions["focus"][searched] >= 0,
+            sessions["focus"][searched],
+            users["fav_cat"][owner[searched]],
+        ),
+    )
     # --- purchases: cart the last viewed item (sometimes two), then buy ---------------------------
     bought = np.flatnonzero(sessions["purchased"])
     end_of_browse = v_time[last_view[bought]] + dwell[last_view[bought]]
@@ -432,16 +461,28 @@ def _make_events(
     ab_t = v_time[pick] + dwell[pick] * rng.random(aband.size)
     add("add_to_cart", aband, ab_t, v_item[pick])
     removed = rng.random(aband.size) < 0.3
-    add("remove_from_cart", aband[removed], ab_t[removed] + rng.uniform(10, 120, removed.sum()), v_item[pick[removed]])
+    add(
+        "remove_from_cart",
+        aband[removed],
+        ab_t[removed] + rng.uniform(10, 120, removed.sum()),
+        v_item[pick[removed]],
+    )
 
     sess = np.concatenate([p["sess"] for p in parts])
     n = sess.size
     kind = np.concatenate([np.full(p["sess"].size, p["kind"], dtype=object) for p in parts])
     time_s = np.concatenate([p["time"] for p in parts])
-    item = np.concatenate([p["item"] if p["item"] is not None else np.full(p["sess"].size, -1) for p in parts])
+    item = np.concatenate(
+        [p["item"] if p["item"] is not None else np.full(p["sess"].size, -1) for p in parts]
+    )
 
     def column(name, fill=np.nan):
-        return np.concatenate([np.asarray(p.get(name), dtype=float) if name in p else np.full(p["sess"].size, fill) for p in parts])
+        return np.concatenate(
+            [
+                np.asarray(p.get(name), dtype=float) if name in p else np.full(p["sess"].size, fill)
+                for p in parts
+            ]
+        )
 
     has_item = item >= 0
     item_idx = np.where(has_item, item, 0)
@@ -455,7 +496,11 @@ def _make_events(
             "timestamp_s": time_s,
             "event_type": kind,
             "item_id": np.where(has_item, items["item_id"].to_numpy()[item_idx], None),
-            "category": np.where(np.isnan(cat_code), None, np.asarray(CATEGORIES, dtype=object)[np.nan_to_num(cat_code).astype(int)]),
+            "category": np.where(
+                np.isnan(cat_code),
+                None,
+                np.asarray(CATEGORIES, dtype=object)[np.nan_to_num(cat_code).astype(int)],
+            ),
             "price": np.where(has_item, price[item_idx], np.nan),
             "quantity": column("quantity"),
             "rating": column("rating"),
@@ -465,12 +510,18 @@ def _make_events(
             "channel": np.asarray(CHANNELS, dtype=object)[sessions["channel"][sess]],
         }
     )
-    events.loc[events["event_type"].isin(["purchase", "add_to_cart", "remove_from_cart"]) & events["quantity"].isna(), "quantity"] = 1.0
+    events.loc[
+        events["event_type"].isin(["purchase", "add_to_cart", "remove_from_cart"])
+        & events["quantity"].isna(),
+        "quantity",
+    ] = 1.0
     assert len(events) == n
     return events
 
 
-def _make_bots(config: SynthConfig, items: pd.DataFrame, rng: np.random.Generator, first_user: int) -> dict:
+def _make_bots(
+    config: SynthConfig, items: pd.DataFrame, rng: np.random.Generator, first_user: int
+) -> dict:
     n = config.bot_users
     ids = np.array([f"u{first_user + k:06d}" for k in range(n)], dtype=object)
     bursts = rng.integers(2, 6, size=n)
@@ -517,7 +568,9 @@ def _make_bots(config: SynthConfig, items: pd.DataFrame, rng: np.random.Generato
     return {"events": events, "truth": truth}
 
 
-def _add_dirt(config: SynthConfig, events: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, int]]:
+def _add_dirt(
+    config: SynthConfig, events: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Order by arrival, re-send duplicates, deliver some late, corrupt some rows; format as raw."""
     n = len(events)
     arrival = events["timestamp_s"].to_numpy() + rng.uniform(0.0, 30.0, n)
@@ -589,13 +642,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--truth", help="also write the ground truth (Parquet) here")
-    parser.add_argument("--rename", nargs="*", default=[], metavar="OLD=NEW", help="rename columns, e.g. user_id=visitor")
+    parser.add_argument(
+        "--rename",
+        nargs="*",
+        default=[],
+        metavar="OLD=NEW",
+        help="rename columns, e.g. user_id=visitor",
+    )
     args = parser.parse_args(argv)
     try:
         rename = dict(item.split("=", 1) for item in args.rename)
     except ValueError:
         parser.error("--rename takes OLD=NEW pairs")
-    config = SynthConfig(n_users=args.users, n_items=args.items, n_days=args.days, seed=args.seed, bot_users=max(1, args.users // 1000))
+    config = SynthConfig(
+        n_users=args.users,
+        n_items=args.items,
+        n_days=args.days,
+        seed=args.seed,
+        bot_users=max(1, args.users // 1000),
+    )
     log = generate_log(config)
     write_log(log.events, args.out, rename)
     if args.truth:

@@ -13,8 +13,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def run(cmd, root, timeout=900):
-    done = subprocess.run(cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    done = subprocess.run(
+        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    )
     return done.stdout + done.stderr
 
 
@@ -31,7 +35,10 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     edit_params(root, {"synthetic": {"n_users": 250, "n_items": 120, "n_days": 21, "bot_users": 2}})
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"], root)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"],
+        root,
+    )
 
     run(["dvc", "repro"], root)
     metrics = json.loads((root / "reports/metrics/ingest.json").read_text())
@@ -52,10 +59,14 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     run(["dvc", "repro"], root)
     own = json.loads((root / "reports/metrics/ingest.json").read_text())
     assert own["rows_read"] == len(pd.read_csv(root / "data/raw/shop.csv"))
-    assert len(pd.read_parquet(root / "data/interim/truth.parquet")) == 0  # no ground truth for real data
+    assert (
+        len(pd.read_parquet(root / "data/interim/truth.parquet")) == 0
+    )  # no ground truth for real data
 
     # replacing the data file makes the stage stale
     with open(root / "data/raw/shop.csv", "a") as handle:
-        handle.write("e99999999,u000001,2026-01-05T10:00:00Z,view,i00001,books,9.99,,,12.0,,mobile,direct\n")
+        handle.write(
+            "e99999999,u000001,2026-01-05T10:00:00Z,view,i00001,books,9.99,,,12.0,,mobile,direct\n"
+        )
     status = run(["dvc", "status"], root)
     assert "ingest" in status and "data/raw/shop.csv" in status

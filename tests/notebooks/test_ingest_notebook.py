@@ -21,7 +21,9 @@ def run_stage(root, *extra):
         "papermill", "notebooks/01_ingest.ipynb", "reports/executed/01_ingest.ipynb",
         "-f", "params/ingest.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", *extra,
     ]  # fmt: skip
-    return subprocess.run(cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600
+    )
 
 
 def write_tiny_params(root):
@@ -38,13 +40,20 @@ def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
     assert done.returncode == 0, done.stderr[-3000:]
     attach = subprocess.run(
         ["python", "-m", "personalab.tracking", "attach", "ingest"],
-        cwd=project_copy, env=tool_env(), capture_output=True, text=True, timeout=300,
+        cwd=project_copy,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert attach.returncode == 0, attach.stderr[-3000:]
 
     metrics = json.loads((project_copy / "reports/metrics/ingest.json").read_text())
     assert metrics["rows_read"] == (
-        metrics["rows_valid"] + metrics["rows_quarantined"] + metrics["duplicates_removed"] + metrics["bot_events_removed"]
+        metrics["rows_valid"]
+        + metrics["rows_quarantined"]
+        + metrics["duplicates_removed"]
+        + metrics["bot_events_removed"]
     )
     assert metrics["bot_users"] == TINY["bot_users"]
     assert 0 < metrics["users"] <= TINY["n_users"]

@@ -25,7 +25,17 @@ def pyproject_pins():
 
 
 def test_every_direct_dependency_is_pinned_exactly():
-    core = {"jupyterlab", "papermill", "pandas", "scikit-learn", "xgboost-cpu", "optuna", "mlflow", "scikit-surprise", "dvc"}
+    core = {
+        "jupyterlab",
+        "papermill",
+        "pandas",
+        "scikit-learn",
+        "xgboost-cpu",
+        "optuna",
+        "mlflow",
+        "scikit-surprise",
+        "dvc",
+    }
     assert core <= set(pyproject_pins())
 
 
@@ -33,7 +43,9 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict))
     assert pins(pip_section) == pyproject_pins()
-    python = next(dep for dep in env["dependencies"] if isinstance(dep, str) and dep.startswith("python"))
+    python = next(
+        dep for dep in env["dependencies"] if isinstance(dep, str) and dep.startswith("python")
+    )
     assert python == "python=3.11"
 
 
@@ -43,4 +55,6 @@ def test_lock_file_agrees_with_pyproject():
         if line.strip() and not line.startswith("#"):
             lock.update(pins([line]))
     for name, version in pyproject_pins().items():
-        assert lock.get(name) == version, f"requirements.lock has {name}=={lock.get(name)}, pyproject {version}"
+        assert lock.get(name) == version, (
+            f"requirements.lock has {name}=={lock.get(name)}, pyproject {version}"
+        )

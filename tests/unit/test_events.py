@@ -210,12 +210,6 @@ def test_parsed_timestamps_are_utc():
     assert str(frame["timestamp"].dt.tz) == "UTC"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="parse_timestamps: with timezone != 'UTC', to_datetime(utc=False) raises "
-    "'Mixed timezones detected' on ISO strings whose offsets differ (e.g. +01:00 and +02:00 across DST)",
-)
 def test_offsets_in_a_non_utc_source_are_converted_to_utc():
     got = _times(
         ["2024-01-15T12:00:00+01:00", "2024-07-15T12:00:00+02:00"], timezone="Europe/Berlin"
@@ -223,12 +217,6 @@ def test_offsets_in_a_non_utc_source_are_converted_to_utc():
     assert got == [_utc("2024-01-15 11:00"), _utc("2024-07-15 10:00")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="parse_timestamps: naive datetime64 input is tz_localize'd without ambiguous='NaT', so an "
-    "ambiguous local time raises instead of becoming NaT (bad_timestamp) as for strings",
-)
 def test_ambiguous_naive_datetime_becomes_nat_like_strings_do():
     values = pd.to_datetime(
         ["2024-01-15 12:00", "2024-10-27 02:30"]
@@ -268,12 +256,6 @@ def test_event_types_are_stripped_and_lower_cased():
     assert not find_violations(parsed).to_numpy().any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="_normalise_labels: with no non-null labels, inverse is empty and inverse[np.maximum(codes, 0)] "
-    "is evaluated before np.where masks it, so parse_events raises IndexError",
-)
 def test_all_null_event_types_are_flagged_not_crash():
     rows = [{**CLEAN, "event_type": None}, {**CLEAN, "event_type": None}]
     assert _reasons(rows) == {0: "unknown_event_type", 1: "unknown_event_type"}
@@ -333,19 +315,10 @@ def test_duplicated_ids_without_repeats():
     assert duplicated_ids(pd.Series(["z", "y", "x"])).tolist() == [False, False, False]
 
 
-CONTENT_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="content_event_ids passes hash_key='personalab-events' (17 bytes) to hash_pandas_object, "
-    "which needs a 16-byte key: every frame with a string column raises",
-)
-
-
 def _parsed_frame(rows: list[dict]) -> pd.DataFrame:
     return parse_events(_raw(rows)).frame
 
 
-@CONTENT_BUG
 def test_content_ids_are_16_hex_chars_and_deterministic():
     frame = _parsed_frame([CLEAN, {**CLEAN, "user_id": "u2"}])
     first = content_event_ids(frame)
@@ -353,13 +326,11 @@ def test_content_ids_are_16_hex_chars_and_deterministic():
     assert content_event_ids(frame.copy()).tolist() == first.tolist()
 
 
-@CONTENT_BUG
 def test_content_ids_equal_for_identical_content():
     ids = content_event_ids(_parsed_frame([CLEAN, {**CLEAN, "dwell_seconds": 99.0}, CLEAN]))
     assert ids.iloc[0] == ids.iloc[1] == ids.iloc[2]  # dwell is not part of the content
 
 
-@CONTENT_BUG
 @pytest.mark.parametrize(
     "change",
     [
@@ -473,12 +444,6 @@ def test_bot_stats_columns():
     assert (row["user_id"], stats) == ("b", [45, 45, 45])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="bot_user_stats.peak_per: np.r_[True, ...] makes one run start even with zero events, "
-    "so codes[run_starts] indexes an empty array",
-)
 def test_no_events_no_bots():
     assert find_bot_users(NORMAL.iloc[:0], BotRules()).empty
 

@@ -20,7 +20,9 @@ def parameters_cell(nb):
 def literal_assignments(source: str) -> dict:
     values = {}
     for node in ast.parse(source).body:
-        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"not a plain assignment: {ast.unparse(node)}"
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"not a plain assignment: {ast.unparse(node)}"
+        )
         values[node.targets[0].id] = ast.literal_eval(node.value)
     return values
 
@@ -44,7 +46,9 @@ def test_notebook_is_committed_clean_and_thin(stage):
         assert not cell.get("outputs"), "notebooks are committed without outputs"
         assert cell.get("execution_count") is None
         tree = ast.parse(cell.source)
-        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)]
+        defs = [
+            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)
+        ]
         assert not defs, "no function or class definitions in notebooks: put them in src/personalab"
 
 

@@ -238,12 +238,6 @@ def test_assign_then_build_single_event_session():
     assert sessions["duration_seconds"].tolist() == [0.0, 0.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="build_sessions: item_codes.max() on an empty array raises "
-    "'zero-size array to reduction operation maximum'",
-)
 def test_build_sessions_of_no_events_is_empty():
     assert len(build_sessions(SORTED_LOG.iloc[:0])) == 0
 
@@ -323,12 +317,6 @@ def test_quarantine_rate_error_names_source_and_top_reasons():
     assert message.endswith("top reasons: missing_user_id (2), negative_price (1)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="without event ids process_events calls content_event_ids, whose 17-byte hash_key "
-    "'personalab-events' makes hash_pandas_object raise (needs 16 bytes)",
-)
 def test_process_events_without_event_ids_dedups_by_content():
     frame = _dirty_frame().drop(columns="event_id")
     m = _process(frame).metrics
@@ -336,24 +324,12 @@ def test_process_events_without_event_ids_dedups_by_content():
     assert (m["rows_valid"], removed) == (5, [1, 1, 41])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="when every kept event is a bot's, build_sessions gets an empty frame and "
-    "item_codes.max() raises",
-)
 def test_process_events_when_every_user_is_a_bot():
     frame = _dirty_frame().iloc[7:].reset_index(drop=True)
     m = _process(frame).metrics
     assert _pick(m, "rows_read", "rows_valid", "bot_events_removed", "sessions") == [41, 0, 41, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="when every row is quarantined (allowed by max_quarantine_rate=1), bot_user_stats gets "
-    "zero events and peak_per indexes an empty array",
-)
 def test_process_events_when_every_row_is_quarantined():
     frame = _dirty_frame().iloc[:3].assign(user_id=None)
     m = _process(frame, max_quarantine_rate=1.0).metrics

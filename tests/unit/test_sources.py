@@ -20,12 +20,6 @@ from personalab.sources import REJECT_COLUMN, RawEvents, SourceError, read_sourc
 
 # events.content_event_ids hashes with hash_key="personalab-events" (17 bytes); pandas requires
 # exactly 16, so process_events raises ValueError for every source that has no event_id column.
-CONTENT_HASH_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug in events.content_event_ids: hash_key 'personalab-events' is 17 bytes, pandas "
-    "requires 16, so process_events fails on any source without event ids",
-)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -504,7 +498,6 @@ def test_retailrocket_wrong_columns(tmp_path):
         read_source("retailrocket", path)
 
 
-@CONTENT_HASH_BUG
 def test_retailrocket_end_to_end(tmp_path):
     path = write_text(tmp_path / "events.csv", RETAILROCKET_CSV)
 
@@ -603,7 +596,6 @@ def test_rees46_wrong_columns(tmp_path):
         read_source("rees46", path)
 
 
-@CONTENT_HASH_BUG
 def test_rees46_end_to_end(tmp_path):
     path = write_text(tmp_path / "2019-Oct.csv", REES46_CSV)
 
@@ -718,7 +710,6 @@ def test_movielens_csv_with_wrong_columns(tmp_path):
         read_source("movielens", path)
 
 
-@CONTENT_HASH_BUG
 @pytest.mark.parametrize("name", list(MOVIELENS_LAYOUTS))
 def test_movielens_end_to_end(tmp_path, name):
     text, expected = MOVIELENS_LAYOUTS[name]
@@ -817,7 +808,6 @@ def test_online_retail_wrong_columns(tmp_path):
         read_source("online_retail", path)
 
 
-@CONTENT_HASH_BUG
 def test_online_retail_end_to_end(tmp_path):
     path = write_text(tmp_path / "Online Retail.csv", ONLINE_RETAIL_CSV)
 

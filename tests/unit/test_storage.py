@@ -35,7 +35,9 @@ def test_write_parquet_round_trips(tmp_path):
 def test_write_metrics_is_flat_and_json_safe(tmp_path):
     import numpy as np
 
-    path = write_metrics({"rows": np.int64(3), "rate": float("nan"), "name": "kmeans"}, tmp_path / "m.json")
+    path = write_metrics(
+        {"rows": np.int64(3), "rate": float("nan"), "name": "kmeans"}, tmp_path / "m.json"
+    )
     assert json.loads(path.read_text()) == {"name": "kmeans", "rate": None, "rows": 3}
     with pytest.raises(TypeError, match="'nested' is not flat"):
         write_metrics({"nested": {"a": 1}}, tmp_path / "bad.json")

@@ -4,7 +4,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from personalab.events import EVENT_TYPES
-from personalab.synth import USER_TYPES, SynthConfig, expected_sessions, generate_log, purchase_probability
+from personalab.synth import (
+    USER_TYPES,
+    SynthConfig,
+    expected_sessions,
+    generate_log,
+    purchase_probability,
+)
 
 SMALL = SynthConfig(seed=3, n_users=1500, n_items=300, n_days=40, bot_users=3)
 
@@ -39,20 +45,34 @@ def test_shapes_and_columns(log):
 
 
 def test_events_stay_inside_the_log_window(log):
-    ts = pd.to_datetime(log.events["timestamp"], utc=True, errors="coerce", format="ISO8601").dropna()
+    ts = pd.to_datetime(
+        log.events["timestamp"], utc=True, errors="coerce", format="ISO8601"
+    ).dropna()
     assert ts.min() >= SMALL.start_ts
     assert ts.max() < SMALL.end_ts
 
 
 def test_dirt_rates_within_tolerance():
-    config = SynthConfig(seed=5, n_users=3000, n_items=300, n_days=30, duplicate_rate=0.02, malformed_rate=0.01, bot_users=4)
+    config = SynthConfig(
+        seed=5,
+        n_users=3000,
+        n_items=300,
+        n_days=30,
+        duplicate_rate=0.02,
+        malformed_rate=0.01,
+        bot_users=4,
+    )
     log = generate_log(config)
     rows = len(log.events)
     clean = rows - log.counts["duplicates"]
     assert log.counts["duplicates"] / clean == pytest.approx(0.02, rel=0.15)
     repeated = log.events["event_id"].duplicated().sum()
     assert repeated == log.counts["duplicates"]
-    bad_ts = pd.to_datetime(log.events["timestamp"], utc=True, errors="coerce", format="ISO8601").isna().sum()
+    bad_ts = (
+        pd.to_datetime(log.events["timestamp"], utc=True, errors="coerce", format="ISO8601")
+        .isna()
+        .sum()
+    )
     assert bad_ts == log.counts["malformed_bad_timestamp"]
     malformed = sum(v for k, v in log.counts.items() if k.startswith("malformed_"))
     assert malformed / rows == pytest.approx(0.01, rel=0.2)
@@ -88,12 +108,23 @@ def test_types_differ_in_behaviour(log):
     e = log.events.merge(log.truth[["user_id", "user_type"]], on="user_id")
     dwell = e[e["event_type"] == "view"].groupby("user_type")["dwell_seconds"].median()
     assert dwell["window_shopper"] > 2 * dwell["bargain_hunter"]
-    buy_rate = e[e["event_type"] == "purchase"].groupby("user_type").size() / e.groupby("user_type")["user_id"].nunique()
+    buy_rate = (
+        e[e["event_type"] == "purchase"].groupby("user_type").size()
+        / e.groupby("user_type")["user_id"].nunique()
+    )
     assert buy_rate["loyal_buyer"] > 4 * buy_rate["window_shopper"]
 
 
 def test_truth_probability_is_calibrated_and_informative():
-    config = SynthConfig(seed=11, n_users=8000, n_items=500, n_days=60, malformed_rate=0, duplicate_rate=0, late_rate=0)
+    config = SynthConfig(
+        seed=11,
+        n_users=8000,
+        n_items=500,
+        n_days=60,
+        malformed_rate=0,
+        duplicate_rate=0,
+        late_rate=0,
+    )
     log = generate_log(config)
     cutoff = config.start_ts + pd.Timedelta(days=40)
     prob = purchase_probability(log.truth, cutoff, horizon_days=7)
@@ -103,7 +134,11 @@ def test_truth_probability_is_calibrated_and_informative():
     observed = prob.index.isin(e.loc[window, "user_id"])
     assert observed.mean() == pytest.approx(prob.mean(), abs=0.01)
     deciles = pd.qcut(prob.rank(method="first"), 5, labels=False)
-    by_bin = pd.DataFrame({"p": prob.to_numpy(), "y": observed, "bin": deciles.to_numpy()}).groupby("bin").mean()
+    by_bin = (
+        pd.DataFrame({"p": prob.to_numpy(), "y": observed, "bin": deciles.to_numpy()})
+        .groupby("bin")
+        .mean()
+    )
     assert np.allclose(by_bin["p"], by_bin["y"], atol=0.03)
     assert roc_auc_score(observed, prob) > 0.75
 
