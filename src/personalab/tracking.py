@@ -28,6 +28,8 @@ from personalab.paths import ProjectPaths, project_paths
 from personalab.storage import write_json, write_text
 
 _MAX_PARAM_LENGTH = 6000
+#: what ``git_dirty`` looks at: the code, notebooks, params and environment of a run
+_CODE_PATHS = ("src", "notebooks", "params", "dvc.yaml", "pyproject.toml", "requirements.lock")
 
 
 def tracking_uri(paths: ProjectPaths) -> str:
@@ -92,7 +94,7 @@ def data_version(inputs: Sequence[Path | str], root: Path) -> dict[str, str]:
 
 
 def git_state(root: Path) -> dict[str, str]:
-    """The commit the code came from and whether tracked files were modified."""
+    """The commit the code came from and whether its code, notebooks or params were modified."""
 
     def git(*args: str) -> str | None:
         try:
@@ -106,7 +108,8 @@ def git_state(root: Path) -> dict[str, str]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"git_commit": "unknown"}
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # pipeline outputs versioned in git (metrics, plot data) are rewritten by the run itself
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", *_CODE_PATHS)
     return {
         "git_commit": commit,
         "mlflow.source.git.commit": commit,
