@@ -18,9 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personalab import events as ev
 from personalab import sessions as ss
+from personalab.errors import InputError
 from personalab.params import StageParams
 from personalab.paths import ProjectPaths
-from personalab.sources import CANONICAL_COLUMNS, FORMATS, REJECT_COLUMN, RawEvents, read_source
+from personalab.sources import (
+    CANONICAL_COLUMNS,
+    FORMATS,
+    REJECT_COLUMN,
+    RawEvents,
+    SourceError,
+    read_source,
+)
 from personalab.storage import write_csv, write_metrics, write_parquet
 from personalab.synth import SynthConfig, generate_log
 
@@ -70,7 +78,7 @@ class IngestParams(StageParams):
         return self
 
 
-class QuarantineRateError(RuntimeError):
+class QuarantineRateError(InputError, RuntimeError):
     """Too large a share of the source failed validation."""
 
 
@@ -133,7 +141,7 @@ def process_events(
     start = time.perf_counter()
     rows_read = len(raw.frame)
     if rows_read == 0:
-        raise ValueError(f"{raw.description}: no data rows")
+        raise SourceError(f"{raw.description}: no data rows")
     parsed = ev.parse_events(raw, timezone=params.source.timezone)
     flags = ev.find_violations(parsed, params.rating_range)
     late = ev.flag_late(

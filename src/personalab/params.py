@@ -16,12 +16,14 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from personalab.errors import InputError
+
 #: names IPython puts in a notebook's namespace that are never parameters
 _NOTEBOOK_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
 _PARAM_TYPES = (dict, list, str, int, float, bool, type(None))
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError, ValueError):
     """Parameters that cannot be used: the message names the source and the key."""
 
 

@@ -12,13 +12,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from personalab.errors import InputError
+
 #: stage name -> notebook stem; the order is the pipeline's.
 STAGES: dict[str, str] = {
     "ingest": "01_ingest",
 }
 
 
-class ProjectNotFoundError(RuntimeError):
+class ProjectNotFoundError(InputError, RuntimeError):
     """Raised when no personalab project root can be found."""
 
 

@@ -33,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from personalab.errors import InputError
+
 CANONICAL_COLUMNS = (
     "event_id", "user_id", "session_id", "timestamp", "event_type", "item_id", "category",
     "price", "quantity", "rating", "dwell_seconds", "scroll_depth", "device", "channel",
@@ -52,7 +54,7 @@ _EXTENSIONS = {
 }
 
 
-class SourceError(ValueError):
+class SourceError(InputError, ValueError):
     """The source cannot be read as asked: the message names the file and what is wrong."""
 
 

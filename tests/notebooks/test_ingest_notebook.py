@@ -3,6 +3,7 @@
 import json
 import subprocess
 
+import nbformat
 import pandas as pd
 import pytest
 import yaml
@@ -95,3 +96,7 @@ def test_bad_parameter_stops_the_notebook_naming_the_key(project_copy):
     assert done.returncode != 0
     assert "session_gap_minutes: Input should be greater than 0" in done.stderr + done.stdout
     assert not (project_copy / "data/interim/events.parquet").exists()
+    executed = nbformat.read(project_copy / "reports/executed/01_ingest.ipynb", as_version=4)
+    (error,) = [o for c in executed.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert error["ename"] == "ParamsError"
+    assert len(error["traceback"]) == 1, "input errors are shown without a stack trace"
