@@ -55,7 +55,7 @@ def ensure_experiment(name: str, paths: ProjectPaths) -> str:
     if existing is not None:
         return existing.experiment_id
     location = None
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
+    if mlflow.get_tracking_uri() == f"sqlite:///{paths.mlflow_db}":  # the embedded default
         location = (paths.mlartifacts / name).as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
 

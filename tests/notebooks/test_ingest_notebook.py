@@ -80,6 +80,7 @@ def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("ingest")
+    assert experiment.artifact_location == (project_copy / "mlartifacts" / "ingest").as_uri()
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.tags["stage"] == "ingest"
