@@ -17,6 +17,7 @@ from personalab.errors import InputError
 #: stage name -> notebook stem; the order is the pipeline's.
 STAGES: dict[str, str] = {
     "ingest": "01_ingest",
+    "features": "02_features",
 }
 
 
