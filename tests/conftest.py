@@ -63,3 +63,40 @@ def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     yield uri
     if mlflow.active_run():
         mlflow.end_run()
+
+
+def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedProcess:
+    """Run a stage's notebook with papermill exactly as dvc.yaml does."""
+    from personalab.paths import STAGES
+
+    name = STAGES[stage]
+    cmd = [
+        "papermill", f"notebooks/{name}.ipynb", f"reports/executed/{name}.ipynb",
+        "-f", f"params/{stage}.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", *extra,
+    ]  # fmt: skip
+    return subprocess.run(
+        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600
+    )
+
+
+def attach_notebook(root: Path, stage: str) -> subprocess.CompletedProcess:
+    cmd = ["python", "-m", "personalab.tracking", "attach", stage]
+    return subprocess.run(
+        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=300
+    )
+
+
+def update_params(root: Path, stage: str, update: dict) -> dict:
+    """Merge ``update`` into params/<stage>.yaml (one level deep) and return the result."""
+    import yaml
+
+    path = root / "params" / f"{stage}.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in update.items():
+        params[key] = {**params[key], **value} if isinstance(value, dict) else value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
+
+
+#: a synthetic log small enough for tests (about 8,000 events), long enough for 2 cut-offs
+TINY_SYNTH = {"n_users": 300, "n_items": 150, "n_days": 21, "bot_users": 2}

@@ -281,7 +281,10 @@ def features_at(
     if hist_frame.empty:
         return pd.DataFrame(columns=[*KEYS])
     user_codes, users = pd.factorize(hist_frame["user_id"], sort=True)
-    session_codes, _ = pd.factorize(hist_frame["session_id"])
+    # a session is a (user, session id) pair: a source may reuse ids across users
+    source_sessions, _ = pd.factorize(hist_frame["session_id"])
+    pair_key = user_codes.astype(np.int64) * (int(source_sessions.max()) + 2) + source_sessions
+    session_codes, _ = pd.factorize(pair_key)
     h = _History(
         user=user_codes,
         ns=hist_frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64"),
@@ -363,7 +366,7 @@ def features_at(
         count(has_dwell),
     )
     scroll = h.frame["scroll_depth"].to_numpy(dtype=float)
-    has_scroll = ~np.isnan(scroll)
+    has_scroll = (h.etype == "scroll").to_numpy() & ~np.isnan(scroll)
     out["scroll_depth_mean"] = ratio(
         np.bincount(h.user[has_scroll], weights=scroll[has_scroll], minlength=h.n_users),
         count(has_scroll),
@@ -570,6 +573,14 @@ def dominant_segment(table: pd.DataFrame, priority: list[str]) -> pd.Series:
     return pd.Series(pd.Categorical(labels, categories=[*SEGMENTS, "none"]), index=table.index)
 
 
+def load_events(paths: ProjectPaths) -> pd.DataFrame:
+    """The ingest stage's canonical events (a clear error when the stage has not run)."""
+    path = paths.interim / "events.parquet"
+    if not path.is_file():
+        raise FeaturesError(f"{path}: not found; run the ingest stage first (dvc repro ingest)")
+    return pd.read_parquet(path)
+
+
 # --- the whole table ----------------------------------------------------------------------------
 
 
@@ -598,9 +609,9 @@ def build_features(events: pd.DataFrame, params: FeaturesParams) -> FeaturesResu
             f"no cut-off fits the log ({log_start} to {log_end}) with a {params.horizon_days}-day horizon; "
             f"dropped: {[str(t) for t in dropped]}"
         )
-    devices = (
-        sorted(str(d) for d in pd.unique(events["device"].dropna())) if "device" in events else []
-    )
+    # devices seen before the last cut-off (no column exists only because of later events)
+    seen = events.loc[events["timestamp"] < cutoffs[-1], "device"] if "device" in events else None
+    devices = sorted(str(d) for d in pd.unique(seen.dropna())) if seen is not None else []
     parts = []
     for cutoff in cutoffs:
         part = features_at(events, cutoff, params, devices)
@@ -695,13 +706,19 @@ def plot_distributions(table: pd.DataFrame, names: list[str]):
     for ax, name in zip(np.ravel(axes), names, strict=False):
         values = table[name].astype(float)
         finite = values.dropna()
-        heavy = not finite.empty and finite.min() >= 0 and finite.quantile(0.99) > 20 * max(finite.median(), 1.0)
+        heavy = (
+            not finite.empty
+            and finite.min() >= 0
+            and finite.quantile(0.99) > 20 * max(finite.median(), 1.0)
+        )
         values = np.log1p(values) if heavy else values
         bins = np.histogram_bin_edges(values.dropna(), bins=30) if values.notna().any() else 30
         for label, color in ((0, "tab:blue"), (1, "tab:orange")):
             part = values[table[LABEL] == label].dropna()
             if not part.empty:
-                ax.hist(part, bins=bins, density=True, alpha=0.55, color=color, label=f"label {label}")
+                ax.hist(
+                    part, bins=bins, density=True, alpha=0.55, color=color, label=f"label {label}"
+                )
         ax.set_title(f"log1p({name})" if heavy else name, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in np.ravel(axes)[len(names) :]:

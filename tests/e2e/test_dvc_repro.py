@@ -5,11 +5,11 @@ import subprocess
 
 import pandas as pd
 import pytest
-import yaml
 
-from tests.conftest import tool_env
+from tests.conftest import TINY_SYNTH, tool_env, update_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+STAGES = ("ingest", "features")
 
 
 def run(cmd, root, timeout=900):
@@ -22,17 +22,15 @@ def run(cmd, root, timeout=900):
     return done.stdout + done.stderr
 
 
-def edit_params(root, update):
-    path = root / "params" / "ingest.yaml"
-    params = yaml.safe_load(path.read_text())
-    for key, value in update.items():
-        params[key] = {**params[key], **value} if isinstance(value, dict) else value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+def metrics_of(root):
+    return {
+        stage: json.loads((root / f"reports/metrics/{stage}.json").read_text()) for stage in STAGES
+    }
 
 
 def test_repro_is_idempotent_and_follows_the_data(project_copy):
     root = project_copy
-    edit_params(root, {"synthetic": {"n_users": 250, "n_items": 120, "n_days": 21, "bot_users": 2}})
+    update_params(root, "ingest", {"synthetic": TINY_SYNTH})
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(
@@ -40,30 +38,38 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
         root,
     )
 
-    run(["dvc", "repro"], root)
-    metrics = json.loads((root / "reports/metrics/ingest.json").read_text())
+    first = run(["dvc", "repro"], root)
+    assert all(f"Running stage '{stage}'" in first for stage in STAGES)
+    metrics = metrics_of(root)
     lock = (root / "dvc.lock").read_text()
-    assert metrics["bot_users"] == 2 and metrics["rows_valid"] > 0
+    assert metrics["ingest"]["bot_users"] == TINY_SYNTH["bot_users"]
+    assert metrics["features"]["cutoffs"] == 2 and metrics["features"]["rows"] > 0
 
     second = run(["dvc", "repro"], root)
-    assert "didn't change, skipping" in second
+    assert all(f"Stage '{stage}' didn't change, skipping" in second for stage in STAGES)
     assert (root / "dvc.lock").read_text() == lock
-    assert json.loads((root / "reports/metrics/ingest.json").read_text()) == metrics
+    assert metrics_of(root) == metrics
     assert "up to date" in run(["dvc", "status"], root)
 
-    # a user's own export, with other column names (the README's example)
+    # a user's own export with other column names (the README's example) re-runs both stages
     run(["python", "-m", "personalab.synth", "data/raw/shop.csv", "--users", "150", "--days", "14",
          "--rename", "user_id=visitor", "timestamp=ts", "event_type=action", "item_id=sku"], root)  # fmt: skip
-    edit_params(root, {"source": {"format": "csv", "path": "data/raw/shop.csv",
-                                  "columns": {"visitor": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}}})  # fmt: skip
-    run(["dvc", "repro"], root)
-    own = json.loads((root / "reports/metrics/ingest.json").read_text())
-    assert own["rows_read"] == len(pd.read_csv(root / "data/raw/shop.csv"))
+    mapping = {"visitor": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}
+    update_params(
+        root,
+        "ingest",
+        {"source": {"format": "csv", "path": "data/raw/shop.csv", "columns": mapping}},
+    )
+    third = run(["dvc", "repro"], root)
+    assert all(f"Running stage '{stage}'" in third for stage in STAGES)
+    own = metrics_of(root)
+    assert own["ingest"]["rows_read"] == len(pd.read_csv(root / "data/raw/shop.csv"))
+    assert own["features"]["cutoffs"] == 1
     assert (
         len(pd.read_parquet(root / "data/interim/truth.parquet")) == 0
     )  # no ground truth for real data
 
-    # replacing the data file makes the stage stale
+    # changing the data file makes the pipeline stale
     with open(root / "data/raw/shop.csv", "a") as handle:
         handle.write(
             "e99999999,u000001,2026-01-05T10:00:00Z,view,i00001,books,9.99,,,12.0,,mobile,direct\n"

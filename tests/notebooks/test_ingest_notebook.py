@@ -1,52 +1,25 @@
 """Run notebooks/01_ingest.ipynb through papermill with tiny parameters, as DVC does."""
 
 import json
-import subprocess
 
 import nbformat
 import pandas as pd
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
 from personalab.ingest import IngestParams, run_ingest
-from tests.conftest import tool_env
+from tests.conftest import TINY_SYNTH, attach_notebook, run_notebook, update_params
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
-TINY = {"n_users": 300, "n_items": 150, "n_days": 21, "bot_users": 2}
-
-
-def run_stage(root, *extra):
-    cmd = [
-        "papermill", "notebooks/01_ingest.ipynb", "reports/executed/01_ingest.ipynb",
-        "-f", "params/ingest.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", *extra,
-    ]  # fmt: skip
-    return subprocess.run(
-        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600
-    )
-
-
-def write_tiny_params(root):
-    path = root / "params" / "ingest.yaml"
-    params = yaml.safe_load(path.read_text())
-    params["synthetic"].update(TINY)
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
+TINY = TINY_SYNTH
 
 
 def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
-    params = write_tiny_params(project_copy)
-    done = run_stage(project_copy)
+    params = update_params(project_copy, "ingest", {"synthetic": TINY})
+    done = run_notebook(project_copy, "ingest")
     assert done.returncode == 0, done.stderr[-3000:]
-    attach = subprocess.run(
-        ["python", "-m", "personalab.tracking", "attach", "ingest"],
-        cwd=project_copy,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    attach = attach_notebook(project_copy, "ingest")
     assert attach.returncode == 0, attach.stderr[-3000:]
 
     metrics = json.loads((project_copy / "reports/metrics/ingest.json").read_text())
@@ -92,12 +65,14 @@ def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
 
 
 def test_bad_parameter_stops_the_notebook_naming_the_key(project_copy):
-    write_tiny_params(project_copy)
-    done = run_stage(project_copy, "-p", "session_gap_minutes", "-5")
+    update_params(project_copy, "ingest", {"synthetic": TINY})
+    done = run_notebook(project_copy, "ingest", "-p", "session_gap_minutes", "-5")
     assert done.returncode != 0
     assert "session_gap_minutes: Input should be greater than 0" in done.stderr + done.stdout
     assert not (project_copy / "data/interim/events.parquet").exists()
     executed = nbformat.read(project_copy / "reports/executed/01_ingest.ipynb", as_version=4)
-    (error,) = [o for c in executed.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    (error,) = [
+        o for c in executed.cells for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
     assert error["ename"] == "ParamsError"
     assert len(error["traceback"]) == 1, "input errors are shown without a stack trace"

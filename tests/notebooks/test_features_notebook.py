@@ -1,0 +1,53 @@
+"""Run notebooks/02_features.ipynb through papermill with tiny parameters, after ingest."""
+
+import json
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from personalab.features import LABEL, SEGMENTS, FeaturesParams, build_features
+from tests.conftest import TINY_SYNTH, attach_notebook, run_notebook, update_params
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+def test_features_notebook_builds_the_table_from_ingested_events(project_copy):
+    update_params(project_copy, "ingest", {"synthetic": TINY_SYNTH})
+    assert run_notebook(project_copy, "ingest").returncode == 0
+    params = update_params(
+        project_copy, "features", {"cutoffs": {"every_days": 7, "over_last_days": 7}}
+    )
+    done = run_notebook(project_copy, "features")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert attach_notebook(project_copy, "features").returncode == 0
+
+    table = pd.read_parquet(project_copy / "data/processed/features.parquet")
+    metrics = json.loads((project_copy / "reports/metrics/features.json").read_text())
+    assert metrics["cutoffs"] == 2 == table["cutoff"].nunique()
+    assert metrics["rows"] == len(table) and not table.duplicated(["user_id", "cutoff"]).any()
+    assert metrics["positive_rate"] == pytest.approx(table[LABEL].mean())
+    for name in SEGMENTS:
+        assert metrics[f"share_{name}"] == pytest.approx(table[f"seg_{name}"].mean())
+    # the notebook and a direct call agree
+    events = pd.read_parquet(project_copy / "data/interim/events.parquet")
+    direct = build_features(events, FeaturesParams.from_mapping(params))
+    pd.testing.assert_frame_equal(table, direct.table, check_categorical=False)
+    for name in ("positive_rate.csv", "segment_sizes.csv", "feature_by_label.csv"):
+        assert (project_copy / "reports/plots/features" / name).stat().st_size > 0
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("features").experiment_id])
+    assert run.data.tags["stage"] == "features"
+    assert run.data.tags["data.data/interim/events.parquet"]
+    assert run.data.metrics["rows"] == metrics["rows"]
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "notebook")} == {
+        "notebook/02_features.ipynb",
+        "notebook/02_features.html",
+    }
+
+
+def test_features_notebook_without_events_says_to_run_ingest(project_copy):
+    done = run_notebook(project_copy, "features")
+    assert done.returncode != 0
+    assert "events.parquet: not found; run the ingest stage first" in done.stderr + done.stdout
