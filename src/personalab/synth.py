@@ -268,7 +268,7 @@ def _make_users(config: SynthConfig, rng: np.random.Generator, taste: _Taste) ->
     utype = rng.choice(len(USER_TYPES), size=n, p=shares / shares.sum())
     z = rng.normal(size=n)
     base_rate = np.array([t.sessions_per_day for t in USER_TYPES])[utype]
-    base_rate = base_rate * np.exp(rng.normal(-0.045, 0.3, size=n))
+    base_rate = base_rate * np.exp(rng.normal(-0.01, 0.15, size=n))
     purchase_logit = np.array([t.purchase_logit for t in USER_TYPES])[utype]
     purchase_prob = _sigmoid(purchase_logit + INTENT_SLOPE * z)
     lifecycle = np.array([t.lifecycle for t in USER_TYPES])[utype]
