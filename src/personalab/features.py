@@ -15,6 +15,7 @@ name                      meaning                                               
 ========================  ==============================================================  ==========
 days_since_last_event     days from the last event to ``T``                               all
 days_since_last_purchase  days from the last purchase to ``T`` (NaN: never bought)        all
+days_since_first_event    days from the first event to ``T`` (tenure)                     all
 sessions_Wd               sessions with an event in ``[T - W, T)``                        W
 events_Wd                 events in ``[T - W, T)``                                        W
 purchases_Wd              purchase events in ``[T - W, T)``                               W
@@ -201,7 +202,7 @@ class FeaturesParams(StageParams):
 
 def feature_names(windows_days: list[int], devices: list[str] = ()) -> list[str]:
     """Numeric feature columns in table order (without rule segments and labels)."""
-    names = ["days_since_last_event", "days_since_last_purchase"]
+    names = ["days_since_last_event", "days_since_last_purchase", "days_since_first_event"]
     for w in windows_days:
         names += [f"sessions_{w}d", f"events_{w}d", f"purchases_{w}d"]
     names += [
@@ -317,6 +318,8 @@ def features_at(
     out["days_since_last_purchase"] = (
         t_ns - per_user_max(is_purchase, h.ns.astype(float))
     ) / _DAY_NS
+    first_ns = pd.Series(h.ns).groupby(h.user).min().reindex(range(h.n_users)).to_numpy()
+    out["days_since_first_event"] = (t_ns - first_ns) / _DAY_NS
     # frequency
     for w in params.windows_days:
         recent = h.ns >= t_ns - w * _DAY_NS

@@ -126,6 +126,10 @@ def test_one_row_per_user_with_history_and_the_cutoff(at_t):
     assert (at_t["cutoff"] == T).all()
 
 
+def test_tenure_is_days_since_the_first_event(at_t):
+    assert by_user(at_t, "days_since_first_event") == approx({"a": 20.0, "b": 10.0, "c": 40.0})
+
+
 def test_recency_in_days_nan_when_never_bought(at_t):
     assert by_user(at_t, "days_since_last_event") == approx(
         {"a": (12 * 3600 - 30) / 86400, "b": 119 / 1440, "c": 20.0}
@@ -663,8 +667,8 @@ def test_metrics_of_build_features():
     assert metrics["cutoffs_dropped"] == 0
     assert metrics["positive_rate"] == pytest.approx(1 / 3)
     # 33 numeric features + 2 device shares + 6 segments + rfm_segment, score, dominant
-    assert metrics["feature_count"] == 44
-    assert len(result.feature_names) == 35
+    assert metrics["feature_count"] == 45
+    assert len(result.feature_names) == 36
     assert metrics["max_null_share"] == pytest.approx(2 / 3)  # days_since_last_purchase, aov
     assert {k: v for k, v in metrics.items() if k.startswith("share_")} == approx(
         {
