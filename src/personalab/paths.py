@@ -18,6 +18,7 @@ from personalab.errors import InputError
 STAGES: dict[str, str] = {
     "ingest": "01_ingest",
     "features": "02_features",
+    "segments": "03_segments",
 }
 
 

@@ -181,6 +181,16 @@ def log_stage_outputs(
             mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
 
+def log_child_run(name: str, params: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """A nested run under the active stage run (one candidate, one trial); return its id."""
+    import mlflow
+
+    with mlflow.start_run(run_name=name, nested=True) as child:
+        mlflow.log_params({key: _param_value(value) for key, value in params.items()})
+        log_stage_outputs(metrics)
+        return child.info.run_id
+
+
 def end_stage_run(status: str = "FINISHED") -> None:
     import mlflow
 
