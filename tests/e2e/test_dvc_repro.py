@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TINY_SYNTH, tool_env, update_params
+from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features")
+STAGES = ("ingest", "features", "segments")
 
 
 def run(cmd, root, timeout=900):
@@ -30,7 +31,8 @@ def metrics_of(root):
 
 def test_repro_is_idempotent_and_follows_the_data(project_copy):
     root = project_copy
-    update_params(root, "ingest", {"synthetic": TINY_SYNTH})
+    for stage, update in TINY_PARAMS.items():
+        update_params(root, stage, update)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(
@@ -44,6 +46,7 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     lock = (root / "dvc.lock").read_text()
     assert metrics["ingest"]["bot_users"] == TINY_SYNTH["bot_users"]
     assert metrics["features"]["cutoffs"] == 2 and metrics["features"]["rows"] > 0
+    assert metrics["segments"]["users"] > 0 and "ari_vs_truth" in metrics["segments"]
 
     second = run(["dvc", "repro"], root)
     assert all(f"Stage '{stage}' didn't change, skipping" in second for stage in STAGES)
@@ -65,6 +68,7 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     own = metrics_of(root)
     assert own["ingest"]["rows_read"] == len(pd.read_csv(root / "data/raw/shop.csv"))
     assert own["features"]["cutoffs"] == 1
+    assert "ari_vs_truth" not in own["segments"]  # no truth for a user's own data
     assert (
         len(pd.read_parquet(root / "data/interim/truth.parquet")) == 0
     )  # no ground truth for real data

@@ -4,23 +4,18 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from personalab.features import LABEL, SEGMENTS, FeaturesParams, build_features
-from tests.conftest import TINY_SYNTH, attach_notebook, run_notebook, update_params
+from tests.conftest import run_notebook
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
-def test_features_notebook_builds_the_table_from_ingested_events(project_copy):
-    update_params(project_copy, "ingest", {"synthetic": TINY_SYNTH})
-    assert run_notebook(project_copy, "ingest").returncode == 0
-    params = update_params(
-        project_copy, "features", {"cutoffs": {"every_days": 7, "over_last_days": 7}}
-    )
-    done = run_notebook(project_copy, "features")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert attach_notebook(project_copy, "features").returncode == 0
+def test_features_notebook_builds_the_table_from_ingested_events(pipeline_copy):
+    project_copy = pipeline_copy  # ingest and features ran there with TINY_PARAMS
+    params = yaml.safe_load((project_copy / "params/features.yaml").read_text())
 
     table = pd.read_parquet(project_copy / "data/processed/features.parquet")
     metrics = json.loads((project_copy / "reports/metrics/features.json").read_text())

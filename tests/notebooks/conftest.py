@@ -1,0 +1,33 @@
+"""A project copy where the upstream notebooks have run with tiny parameters, shared by the notebook tests."""
+
+import pytest
+
+from tests.conftest import TINY_SYNTH, attach_notebook, copy_project, run_notebook, update_params
+
+#: tiny but complete settings per stage
+TINY_PARAMS = {
+    "ingest": {"synthetic": TINY_SYNTH},
+    "features": {"cutoffs": {"every_days": 7, "over_last_days": 7}},
+    "segments": {
+        "algorithms": ["kmeans", "gmm", "agglomerative"],
+        "k_min": 2,
+        "k_max": 5,
+        "agglomerative_sample": 500,
+        "stability_resamples": 2,
+        "stability_sample": 500,
+        "silhouette_sample": 1000,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def pipeline_copy(tmp_path_factory):
+    """A project copy with tiny params in which ingest and features have run (notebook + attach)."""
+    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+    for stage, update in TINY_PARAMS.items():
+        update_params(root, stage, update)
+    for stage in ("ingest", "features"):
+        done = run_notebook(root, stage)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert attach_notebook(root, stage).returncode == 0
+    return root

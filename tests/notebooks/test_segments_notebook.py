@@ -1,0 +1,66 @@
+"""Run notebooks/03_segments.ipynb through papermill with tiny parameters, after ingest and features."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import attach_notebook, run_notebook, tool_env
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
+    root = pipeline_copy
+    done = run_notebook(root, "segments")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert attach_notebook(root, "segments").returncode == 0
+
+    metrics = json.loads((root / "reports/metrics/segments.json").read_text())
+    for key in ("algorithm", "n_clusters", "silhouette", "davies_bouldin", "calinski_harabasz",
+                "stability_ari", "min_cluster_share", "ari_vs_truth"):  # fmt: skip
+        assert key in metrics, key
+    assert metrics["algorithm"] in ("kmeans", "gmm", "agglomerative")
+    assert 2 <= metrics["n_clusters"] <= 5
+    assert 0 < metrics["ari_vs_truth"] <= 1
+
+    assigned = pd.read_parquet(root / "data/processed/segments.parquet")
+    features = pd.read_parquet(root / "data/processed/features.parquet")
+    assert (
+        len(assigned) == (features["cutoff"] == features["cutoff"].max()).sum() == metrics["users"]
+    )
+    assert assigned["segment_id"].nunique() == metrics["n_clusters"]
+    assert assigned.groupby("segment_id")["segment"].nunique().eq(1).all()
+    candidates = pd.read_csv(root / "reports/segments/candidates.csv")
+    assert len(candidates) == metrics["candidates"] == 3 * 4
+
+    # the saved model loads in a fresh process and reproduces the assignments
+    check = (
+        "import mlflow.pyfunc, pandas as pd, yaml\n"
+        "m = mlflow.pyfunc.load_model('models/segmenter')\n"
+        "t = pd.read_parquet('data/processed/features.parquet')\n"
+        "cols = yaml.safe_load(open('params/segments.yaml'))['features']\n"
+        "latest = t[t['cutoff'] == t['cutoff'].max()]\n"
+        "s = pd.read_parquet('data/processed/segments.parquet')\n"
+        "print(int((m.predict(latest[cols].to_numpy(dtype=float)) == s['segment_id'].to_numpy()).all()))\n"
+    )
+    out = subprocess.run(
+        ["python", "-c", check],
+        cwd=root,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.stdout.strip().endswith("1"), out.stderr[-2000:]
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("segments").experiment_id
+    runs = client.search_runs([experiment])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == metrics["candidates"]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert all("silhouette" in c.data.metrics for c in children)
