@@ -17,7 +17,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from personalab.segments import SegmentsParams, choose_candidate, comparison_table, evaluate_candidates, make_preprocessor
+from personalab.segments import (
+    SegmentsParams,
+    choose_candidate,
+    comparison_table,
+    evaluate_candidates,
+    make_preprocessor,
+)
 
 
 def synthetic_features(users: int, features: int, clusters: int, seed: int) -> pd.DataFrame:
@@ -40,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     table = synthetic_features(args.users, args.features, args.clusters, args.seed)
     names = list(table.columns)
     params = SegmentsParams(
-        features=names, log1p=names[: args.features // 3], algorithms=["kmeans", "gmm"], k_min=2, k_max=10
+        features=names,
+        log1p=names[: args.features // 3],
+        algorithms=["kmeans", "gmm"],
+        k_min=2,
+        k_max=10,
     )
     start = time.perf_counter()
     X = make_preprocessor(params).fit_transform(table.to_numpy())
@@ -56,8 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": comparison.loc[best, "candidate"],
         "true_clusters": args.clusters,
         "seconds_total": round(total, 1),
-        "seconds_kmeans": round(float(comparison.loc[comparison["algorithm"] == "kmeans", "seconds"].sum()), 1),
-        "seconds_gmm": round(float(comparison.loc[comparison["algorithm"] == "gmm", "seconds"].sum()), 1),
+        "seconds_kmeans": round(
+            float(comparison.loc[comparison["algorithm"] == "kmeans", "seconds"].sum()), 1
+        ),
+        "seconds_gmm": round(
+            float(comparison.loc[comparison["algorithm"] == "gmm", "seconds"].sum()), 1
+        ),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
         "target_seconds": 300,
         "meets_target": total < 300,

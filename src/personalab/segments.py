@@ -182,7 +182,15 @@ def feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
     bad = [name for name in features if not pd.api.types.is_numeric_dtype(frame[name])]
     if bad:
         raise SegmentsError(f"params 'features' names non-numeric column(s) {bad}")
-    return frame.to_numpy(dtype=float)
+    values = frame.to_numpy(dtype=float)
+    empty = [
+        name for name, column in zip(features, values.T, strict=True) if np.isnan(column).all()
+    ]
+    if empty:
+        raise SegmentsError(
+            f"feature column(s) {empty} have no values at all; drop them from params 'features'"
+        )
+    return values
 
 
 def latest_cutoff(table: pd.DataFrame) -> pd.DataFrame:
@@ -344,8 +352,9 @@ def score_clustering(
 ) -> dict[str, float]:
     """Silhouette (sampled), Davies-Bouldin, Calinski-Harabasz, clusters and smallest share."""
     clusters = np.unique(labels)
-    sizes = np.bincount(labels - labels.min())
-    sizes = sizes[sizes > 0]
+    clustered = labels[labels != NOISE]
+    sizes = np.bincount(clustered) if clustered.size else np.zeros(1, dtype=int)
+    sizes = sizes[sizes > 0] if clustered.size else sizes
     scores = {
         "n_clusters": float(len(clusters[clusters != NOISE])),
         "min_cluster_share": float(sizes.min() / len(labels)),
@@ -488,9 +497,17 @@ def feature_lift(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -
 
 
 def name_segments(lift: pd.DataFrame, n_words: int = 2) -> dict[int, str]:
-    """A readable, unique name per segment from its most distinctive features (deterministic)."""
+    """A readable, unique name per segment from its most distinctive features (deterministic).
+
+    Words come from ``DESCRIPTORS`` for the features with the largest absolute lift;
+    when two segments would share a name, the next distinctive word is added.
+    """
+
+    def word(row: pd.Series, feature: str) -> str:
+        high, low = DESCRIPTORS.get(feature, (f"high {feature}", f"low {feature}"))
+        return high if row[feature] > 0 else low
+
     names: dict[int, str] = {}
-    used: set[str] = set()
     for segment_id in sorted(lift.index):
         if segment_id == NOISE:
             names[segment_id] = "noise"
@@ -498,23 +515,14 @@ def name_segments(lift: pd.DataFrame, n_words: int = 2) -> dict[int, str]:
         row = lift.loc[segment_id].dropna()
         order = row.abs().sort_values(ascending=False, kind="stable").index
         words: list[str] = []
-        for feature in order:
-            high, low = DESCRIPTORS.get(feature, (f"high {feature}", f"low {feature}"))
-            word = high if row[feature] > 0 else low
-            if word not in words:
-                words.append(word)
-            if len(words) == n_words:
-                break
-        name = ", ".join(words) or f"segment {segment_id}"
-        extra = iter(order[len(words) :])
-        while name in used:
-            feature = next(extra, None)
-            if feature is None:
-                name = f"{name} ({segment_id})"
-                break
-            high, low = DESCRIPTORS.get(feature, (f"high {feature}", f"low {feature}"))
-            name = f"{name}, {high if row[feature] > 0 else low}"
-        used.add(name)
+        for candidate in (word(row, feature) for feature in order):
+            if candidate not in words:
+                words.append(candidate)
+        name = ", ".join(words[:n_words]) or f"segment {segment_id}"
+        extra = iter(words[n_words:])
+        while name in names.values():
+            more = next(extra, None)
+            name = f"{name}, {more}" if more else f"{name} ({segment_id})"
         names[segment_id] = name
     return names
 

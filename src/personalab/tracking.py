@@ -185,7 +185,9 @@ def log_child_run(name: str, params: Mapping[str, Any], metrics: Mapping[str, An
     """A nested run under the active stage run (one candidate, one trial); return its id."""
     import mlflow
 
-    with mlflow.start_run(run_name=name, nested=True) as child:
+    parent = mlflow.active_run()
+    experiment = parent.info.experiment_id if parent else None
+    with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment) as child:
         mlflow.log_params({key: _param_value(value) for key, value in params.items()})
         log_stage_outputs(metrics)
         return child.info.run_id

@@ -43,7 +43,9 @@ FEATURES = ["f1", "f2", "f3"]
 NAN = float("nan")
 
 
-def blobs(n: int = 600, seed: int = 0, centres: np.ndarray = CENTRES) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    n: int = 600, seed: int = 0, centres: np.ndarray = CENTRES
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points around ``centres`` (std 1) and their blob ids."""
     X, y = make_blobs(n_samples=n, centers=centres, cluster_std=1.0, random_state=seed)
     return X, y
@@ -196,7 +198,9 @@ def test_identical_users_raise_nothing_to_cluster():
         build_segments(table, seg_params(k_max=3))
 
 
-@pytest.mark.parametrize("extra", [{"scaler": "robust"}, {"scaler": "minmax"}, {"pca_variance": 0.9}])
+@pytest.mark.parametrize(
+    "extra", [{"scaler": "robust"}, {"scaler": "minmax"}, {"pca_variance": 0.9}]
+)
 def test_identical_users_raise_with_every_preprocessing(extra):
     table = feature_table(np.tile([1.0, 2.0, 3.0], (30, 1)))
     with pytest.raises(SegmentsError, match="nothing to cluster"):
@@ -235,11 +239,6 @@ def test_empty_table_raises():
         build_segments(table, seg_params(k_max=3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when every feature is NaN the imputer drops all columns and StandardScaler "
-    "raises a raw sklearn ValueError ('Found array with 0 feature(s)') instead of SegmentsError",
-)
 def test_all_nan_features_raise_segments_error():
     table = feature_table(np.full((40, 3), NAN))
     with pytest.raises(SegmentsError):
@@ -308,7 +307,9 @@ def test_sampled_clusterer_switches_to_minibatch_above_the_threshold():
 
 
 #: 4 blobs of 100 and 8 isolated outliers at the corners of a big cube
-OUTLIERS = np.array([[sx, sy, sz] for sx in (-40, 50) for sy in (-40, 50) for sz in (-40, 50)], float)
+OUTLIERS = np.array(
+    [[sx, sy, sz] for sx in (-40, 50) for sy in (-40, 50) for sz in (-40, 50)], float
+)
 
 
 def test_hdbscan_labels_noise_and_predict_gives_noise_near_sampled_noise():
@@ -392,12 +393,6 @@ def test_score_clustering_counts_noise_apart_and_a_single_group_has_no_scores():
     assert np.isnan(single["silhouette"]) and np.isnan(single["davies_bouldin"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: score_clustering's min_cluster_share includes the HDBSCAN noise group (-1), "
-    "so a few noise points make it tiny and the choice floor rejects a clean HDBSCAN "
-    "solution, although n_clusters excludes noise and the docstring says 'smallest cluster'",
-)
 def test_min_cluster_share_ignores_noise():
     X, y = blobs(404)
     labels = y.copy()
@@ -475,7 +470,10 @@ def test_identical_segments_get_their_id_appended_when_features_run_out():
 
 def test_noise_is_named_noise_and_nan_lifts_are_ignored():
     lift = lift_frame(
-        {-1: {"orders_total": 3.0, "revenue_total": 1.0}, 0: {"orders_total": NAN, "revenue_total": -1.0}}
+        {
+            -1: {"orders_total": 3.0, "revenue_total": 1.0},
+            0: {"orders_total": NAN, "revenue_total": -1.0},
+        }
     )
     assert name_segments(lift, 2) == {-1: "noise", 0: "low spenders"}
 
@@ -489,13 +487,6 @@ def test_naming_is_deterministic():
     assert name_segments(lift.iloc[::-1], 2) == first  # row order does not matter
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: name_segments' disambiguation resumes at order[len(words)], but when two "
-    "features share a descriptor (events_per_session / session_duration_mean both 'long "
-    "sessions') more features than words were consumed, so it re-appends a word already in "
-    "the name: 'long sessions, frequent buyers, frequent buyers'",
-)
 def test_disambiguating_word_is_not_a_repeat_of_the_name():
     row = {"events_per_session": 2.0, "session_duration_mean": 1.5, "orders_total": 1.0}
     lift = lift_frame({0: {**row, "revenue_total": 0.5}, 1: {**row, "revenue_total": 0.6}})
