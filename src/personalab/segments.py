@@ -797,7 +797,10 @@ def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
         "profiles": write_csv(
             result.profiles.reset_index(), paths.reports / "segments" / "profiles.csv"
         ),
-        "comparison": write_csv(result.comparison, paths.reports / "segments" / "candidates.csv"),
+        # without timings, so the versioned file changes only when the results do
+        "comparison": write_csv(
+            result.comparison.drop(columns="seconds"), paths.reports / "segments" / "candidates.csv"
+        ),
         "metrics": write_metrics(result.metrics, paths.metrics_file(STAGE)),
         "changed": write_csv(changed_share_by_cutoff(result.history), plots / "changed_share.csv"),
     }
