@@ -34,7 +34,6 @@ with dwell recorded of which ``zero_dwell_share`` or more have zero dwell.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -381,7 +380,3 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame[list(CANONICAL_COLUMNS)].copy()
     out["event_type"] = out["event_type"].astype(EVENT_TYPE_DTYPE)
     return out
-
-
-def value_counts_dict(series: pd.Series) -> Mapping[str, int]:
-    return {str(k): int(v) for k, v in series.value_counts().items()}

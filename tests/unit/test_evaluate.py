@@ -388,9 +388,15 @@ def test_top_k_from_scores_k_larger_than_catalogue():
 
 def test_top_k_from_scores_custom_columns_and_integer_ids():
     top = top_k_from_scores(
-        [10, 20], [7, 3, 5], np.array([[1, 2, 2], [3, 1, 2]]), 1, user_col="u", item_col="i",
-        score_col="s", rank_col="r",
-    )  # fmt: skip
+        [10, 20],
+        [7, 3, 5],
+        np.array([[1, 2, 2], [3, 1, 2]]),
+        1,
+        user_col="u",
+        item_col="i",
+        score_col="s",
+        rank_col="r",
+    )
     # user 10: items 3 and 5 tie at 2 -> 3; user 20: item 7
     assert top.to_dict("list") == {"u": [10, 20], "i": [3, 7], "s": [2.0, 3.0], "r": [1, 1]}
 
