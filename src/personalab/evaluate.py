@@ -173,9 +173,14 @@ def _user_metrics(
             "relevant item, so there is nothing to average"
         )
 
-    hits = top.merge(pairs, on=[user_col, item_col], how="inner").sort_values(
-        rank_col, kind="stable"
-    )
+    try:
+        hits = top.merge(pairs, on=[user_col, item_col], how="inner")
+    except ValueError as error:  # e.g. integer user ids in one frame, strings in the other
+        raise EvaluationError(
+            f"recommendations and relevant ids cannot be matched: {error}. Give "
+            f"{user_col!r} and {item_col!r} the same dtype in both frames"
+        ) from error
+    hits = hits.sort_values(rank_col, kind="stable")
     ranks = hits[rank_col].to_numpy(dtype=np.float64)
     hits_so_far = hits.groupby(user_col, sort=False, observed=True).cumcount().to_numpy() + 1
     per_hit = pd.DataFrame(

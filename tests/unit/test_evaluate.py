@@ -542,6 +542,13 @@ def test_bad_ranks_and_scores_are_rejected():
         ndcg_at_k(RECS.assign(item_id=RECS["item_id"].where(RECS.index != 0)), RELEVANT, 5)
 
 
+def test_ids_of_different_dtypes_are_an_error():
+    recs = RECS.assign(user_id=RECS["user_id"].str[1:].map({"a": 1, "b": 2, "c": 3}))
+    rel = RELEVANT.loc[RELEVANT["user_id"] != "ud"]
+    with pytest.raises(EvaluationError, match="same dtype in both frames"):
+        ndcg_at_k(recs, rel, 5)
+
+
 def test_no_relevant_items_at_all_is_an_error():
     with pytest.raises(EvaluationError, match="relevant has no rows"):
         ndcg_at_k(RECS, RELEVANT.iloc[:0], 5)
