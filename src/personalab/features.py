@@ -313,6 +313,11 @@ def features_at(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
+    def mean(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per-user mean of ``values`` over the masked events (NaN for users with none)."""
+        total = np.bincount(h.user[mask], weights=values[mask], minlength=h.n_users)
+        return ratio(total, count(mask))
+
     # recency
     out["days_since_last_event"] = (t_ns - per_user_max(np.ones_like(is_view), h.ns)) / _DAY_NS
     out["days_since_last_purchase"] = (
@@ -364,16 +369,10 @@ def features_at(
     # engagement
     dwell = h.frame["dwell_seconds"].to_numpy(dtype=float)
     has_dwell = is_view & ~np.isnan(dwell)
-    out["dwell_mean"] = ratio(
-        np.bincount(h.user[has_dwell], weights=dwell[has_dwell], minlength=h.n_users),
-        count(has_dwell),
-    )
+    out["dwell_mean"] = mean(has_dwell, dwell)
     scroll = h.frame["scroll_depth"].to_numpy(dtype=float)
     has_scroll = (h.etype == "scroll").to_numpy() & ~np.isnan(scroll)
-    out["scroll_depth_mean"] = ratio(
-        np.bincount(h.user[has_scroll], weights=scroll[has_scroll], minlength=h.n_users),
-        count(has_scroll),
-    )
+    out["scroll_depth_mean"] = mean(has_scroll, scroll)
     out["scroll_depth_max"] = per_user_max(has_scroll, scroll)
     views, clicks, carts, purchases = (
         count(is_view),
@@ -411,22 +410,11 @@ def features_at(
     out["seg_high_clicker"] = _burst_users(
         h, window & is_click, seg.high_click_count, seg.high_click_minutes
     )
-    w_scroll = window & has_scroll
-    out["seg_deep_scroller"] = (
-        ratio(
-            np.bincount(h.user[w_scroll], weights=scroll[w_scroll], minlength=h.n_users),
-            count(w_scroll),
-        )
-        > seg.deep_scroll_depth
-    ).astype(np.int8)
-    w_dwell = window & has_dwell
-    out["seg_long_dweller"] = (
-        ratio(
-            np.bincount(h.user[w_dwell], weights=dwell[w_dwell], minlength=h.n_users),
-            count(w_dwell),
-        )
-        > seg.long_dwell_seconds
-    ).astype(np.int8)
+    deep = mean(window & has_scroll, scroll) > seg.deep_scroll_depth
+    out["seg_deep_scroller"] = deep.astype(np.int8)
+    out["seg_long_dweller"] = (mean(window & has_dwell, dwell) > seg.long_dwell_seconds).astype(
+        np.int8
+    )
     out["seg_converter"] = (count(window & is_purchase) > 0).astype(np.int8)
     out["seg_cart_abandoner"] = (count(window & abandoned) > 0).astype(np.int8)
     out["seg_at_risk"] = (
