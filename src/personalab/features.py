@@ -48,6 +48,8 @@ price_sensitivity         mean of viewed price / median price of the item's cate
 activity_trend            (events in the last ``trend_days`` - events in the              2 x trend
                           ``trend_days`` before) / their sum, in [-1, 1]
 device_share_<device>     share of events on each device (NaN: device unknown)            all
+category_share_<cat>      share of events in each of the ``category_shares`` most         all
+                          frequent categories before the last cut-off (NaN: no category)
 ========================  ==============================================================  ==========
 
 Missing values, on purpose: counts and sums are 0 when nothing happened; ratios
@@ -67,6 +69,7 @@ the weighted mean of the percentile ranks (within the cut-off) of the features i
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -168,6 +171,7 @@ class FeaturesParams(StageParams):
     horizon_days: float = Field(7.0, gt=0)
     windows_days: list[int] = Field(default_factory=lambda: [1, 7, 30], min_length=1)
     trend_days: int = Field(7, ge=1)
+    category_shares: int = Field(12, ge=0)
     segments: SegmentRules = SegmentRules()
     engagement_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -200,7 +204,9 @@ class FeaturesParams(StageParams):
         return self
 
 
-def feature_names(windows_days: list[int], devices: list[str] = ()) -> list[str]:
+def feature_names(
+    windows_days: list[int], devices: list[str] = (), categories: list[str] = ()
+) -> list[str]:
     """Numeric feature columns in table order (without rule segments and labels)."""
     names = ["days_since_last_event", "days_since_last_purchase", "days_since_first_event"]
     for w in windows_days:
@@ -215,7 +221,31 @@ def feature_names(windows_days: list[int], devices: list[str] = ()) -> list[str]
         "activity_trend",
     ]  # fmt: skip
     names += [f"device_share_{d}" for d in devices]
+    names += [category_share_column(c) for c in categories]
     return names
+
+
+def category_share_column(category: str) -> str:
+    """``category_share_<category>`` with anything but letters and digits as ``_``."""
+    return "category_share_" + re.sub(r"[^0-9a-zA-Z]+", "_", str(category)).strip("_").lower()
+
+
+def top_categories(events: pd.DataFrame, before: pd.Timestamp, n: int) -> list[str]:
+    """The ``n`` most frequent categories of the events before ``before`` (ties by name)."""
+    if n == 0 or "category" not in events:
+        return []
+    seen = events.loc[events["timestamp"] < before, "category"].dropna().astype("str")
+    counts = seen.value_counts()
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    chosen, columns = [], set()
+    for name, _ in ranked:
+        column = category_share_column(name)
+        if column not in columns:  # two names with one column name: keep the more frequent
+            chosen.append(name)
+            columns.add(column)
+        if len(chosen) == n:
+            break
+    return chosen
 
 
 # --- cut-offs and labels ------------------------------------------------------------------------
@@ -274,7 +304,11 @@ class _History:
 
 
 def features_at(
-    events: pd.DataFrame, cutoff: pd.Timestamp, params: FeaturesParams, devices: list[str]
+    events: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    params: FeaturesParams,
+    devices: list[str],
+    categories: list[str] = (),
 ) -> pd.DataFrame:
     """One row per user with an event before ``cutoff``: every feature and rule segment."""
     before = events["timestamp"] < cutoff
@@ -404,6 +438,13 @@ def features_at(
         out[f"device_share_{name}"] = ratio(
             count(known & (device == name).to_numpy()), count(known)
         )
+    if categories:
+        category = h.frame["category"].astype("str")
+        known = category.notna().to_numpy()
+        for name in categories:
+            out[category_share_column(name)] = ratio(
+                count(known & (category == name).to_numpy()), count(known)
+            )
     # rule segments
     seg = params.segments
     window = h.ns >= t_ns - seg.window_days * _DAY_NS
@@ -603,14 +644,15 @@ def build_features(events: pd.DataFrame, params: FeaturesParams) -> FeaturesResu
     # devices seen before the last cut-off (no column exists only because of later events)
     seen = events.loc[events["timestamp"] < cutoffs[-1], "device"] if "device" in events else None
     devices = sorted(str(d) for d in pd.unique(seen.dropna())) if seen is not None else []
+    categories = top_categories(events, cutoffs[-1], params.category_shares)
     parts = []
     for cutoff in cutoffs:
-        part = features_at(events, cutoff, params, devices)
+        part = features_at(events, cutoff, params, devices, categories)
         part[LABEL] = label_purchases(events, part["user_id"], cutoff, params.horizon_days)
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     seconds = time.perf_counter() - start
-    names = feature_names(params.windows_days, devices)
+    names = feature_names(params.windows_days, devices, categories)
     metrics: dict[str, Any] = {
         "rows": len(table),
         "users": int(table["user_id"].nunique()),

@@ -14,12 +14,14 @@ from personalab.features import (
     CutoffParams,
     FeaturesParams,
     build_features,
+    category_share_column,
     feature_names,
     feature_table_doc,
     features_at,
     place_cutoffs,
     quintile_score,
     rfm_segment_of,
+    top_categories,
 )
 from personalab.params import ParamsError
 from personalab.sources import CANONICAL_COLUMNS
@@ -325,6 +327,44 @@ def test_device_share_nan_when_no_device_is_known():
     row = features_at(events_frame(log), T, FeaturesParams(), DEVICES).iloc[0]
     assert math.isnan(row["device_share_desktop"])
     assert math.isnan(row["device_share_mobile"])
+
+
+def test_category_shares_of_the_chosen_categories():
+    table = features_at(events_frame(LOG), T, FeaturesParams(), DEVICES, ["books", "games", "toys"])
+    assert by_user(table, "category_share_books") == approx({"a": 7 / 9, "b": 0.5, "c": 0.0})
+    assert by_user(table, "category_share_games") == approx({"a": 2 / 9, "b": 0.5, "c": 0.0})
+    assert by_user(table, "category_share_toys") == approx({"a": 0.0, "b": 0.0, "c": 1.0})
+
+
+def test_category_share_nan_without_a_categorised_event():
+    log = [("u", "s", t(h=-1), "scroll", None, {"scroll_depth": 0.5})]
+    row = features_at(events_frame(log), T, FeaturesParams(), DEVICES, ["books"]).iloc[0]
+    assert math.isnan(row["category_share_books"])
+
+
+def test_top_categories_by_events_before_the_cutoff():
+    events = events_frame(LOG + [("c", "c9", t(d=1), "view", None, {"category": "toys"})] * 20)
+    assert top_categories(events, T, 2) == ["books", "games"]  # 10, 5; later toys ignored
+    assert top_categories(events, T, 5) == ["books", "games", "toys"]
+    assert top_categories(events, T, 0) == []
+
+
+def test_category_column_names_are_identifiers_and_collisions_keep_the_commoner():
+    assert category_share_column("Home & Garden") == "category_share_home_garden"
+    log = [
+        ("u", "s", t(m=-k - 1), "view", None, {"category": c})
+        for k, c in enumerate(["a.b"] * 3 + ["a b"] * 2 + ["z"])
+    ]
+    assert top_categories(events_frame(log), T, 2) == ["a.b", "z"]
+
+
+def test_build_features_adds_category_shares_per_params():
+    events = events_frame(LOG + FUTURE)
+    with_shares = build_features(events, params(category_shares=2, cutoffs={"dates": [str(T)]}))
+    assert {"category_share_books", "category_share_games"} <= set(with_shares.table.columns)
+    assert "category_share_toys" not in with_shares.table.columns
+    none = build_features(events, params(category_shares=0, cutoffs={"dates": [str(T)]}))
+    assert not any(c.startswith("category_share_") for c in none.table.columns)
 
 
 # --- rule segments --------------------------------------------------------------------------
@@ -638,7 +678,7 @@ def test_bad_params_raise_naming_the_key(values, named):
 
 def test_feature_table_doc_has_a_row_per_documented_feature():
     doc = feature_table_doc()
-    expected = feature_names(["W"], ["<device>"])
+    expected = [*feature_names(["W"], ["<device>"]), "category_share_<cat>"]
     expected.insert(expected.index("rfm_monetary") + 1, "rfm_segment")
     assert doc["name"].tolist() == expected
     assert (doc["meaning"].str.len() > 0).all()
@@ -666,9 +706,9 @@ def test_metrics_of_build_features():
     assert metrics["cutoffs"] == 1
     assert metrics["cutoffs_dropped"] == 0
     assert metrics["positive_rate"] == pytest.approx(1 / 3)
-    # 33 numeric features + 2 device shares + 6 segments + rfm_segment, score, dominant
-    assert metrics["feature_count"] == 45
-    assert len(result.feature_names) == 36
+    # 33 numeric + 2 device shares + 3 category shares + 6 segments + rfm, score, dominant
+    assert metrics["feature_count"] == 48
+    assert len(result.feature_names) == 39
     assert metrics["max_null_share"] == pytest.approx(2 / 3)  # days_since_last_purchase, aov
     assert {k: v for k, v in metrics.items() if k.startswith("share_")} == approx(
         {
