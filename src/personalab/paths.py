@@ -19,6 +19,7 @@ STAGES: dict[str, str] = {
     "ingest": "01_ingest",
     "features": "02_features",
     "segments": "03_segments",
+    "intent": "04_intent",
 }
 
 
