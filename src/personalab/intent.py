@@ -18,14 +18,16 @@ last cut-off, validation = the one before, training = the earlier ones, and a
 cut-off whose label window (``embargo_days``, default the features stage's
 horizon) would reach into the next part's is dropped. A table without time is
 split at random, stratified on the label: ``test_share`` for test, then
-``validation_share`` of the rest for validation. Test rows are scored once, at
+``validation_share`` of the rest for validation. With ``kind: auto`` a table whose
+cut-offs are too few for a temporal split is split this way too, and ``Split.note``
+says why. Test rows are scored once, at
 the end.
 
 Tuning. An Optuna study (TPE, seeded) searches learning rate, depth, min child
 weight, subsample, colsample, L1/L2, gamma and ``scale_pos_weight``; each trial
 trains with early stopping on the validation metric and reports it every few
 rounds so the median pruner can stop bad trials early. The study lives in
-``storage`` (default the journal file ``optuna/intent.journal``; an RDB URL such as
+``storage`` (default the journal file ``studies/intent.journal``; an RDB URL such as
 ``sqlite:///optuna.db`` or ``postgresql://...`` also works) under a name derived
 from the data and the search space, so a run that was interrupted resumes with
 the trials it had finished, and several processes can work on one study.
@@ -106,6 +108,10 @@ class IntentError(InputError, ValueError):
     """A table, column or value the intent stage cannot use; the message names it."""
 
 
+class TooFewCutoffsError(IntentError):
+    """The time column has too few cut-offs, spaced too closely, for a temporal split."""
+
+
 # --- parameters ---------------------------------------------------------------------------------
 
 
@@ -162,7 +168,7 @@ class TuningParams(BaseModel):
     startup_trials: int = Field(10, ge=0)  # random trials before TPE models the space
     pruner_warmup_rounds: int = Field(30, ge=0)  # rounds before a trial can be pruned
     report_every: int = Field(5, ge=1)  # rounds between reports to the pruner
-    storage: str | None = None  # null: journal file optuna/intent.journal
+    storage: str | None = None  # null: journal file studies/intent.journal
     study_name: str | None = None  # null: derived from the data and the search space
     n_jobs: int | None = Field(None, ge=1)  # XGBoost threads; null: all cores
     space: SearchSpace = Field(default_factory=SearchSpace)
@@ -171,7 +177,8 @@ class TuningParams(BaseModel):
 class SplitParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["auto", "temporal", "stratified"] = "auto"  # auto: temporal with a time column
+    # auto: temporal when the table has the time column with enough cut-offs, else stratified
+    kind: Literal["auto", "temporal", "stratified"] = "auto"
     test_share: float = Field(0.25, gt=0, lt=1)  # stratified only
     validation_share: float = Field(0.2, gt=0, lt=1)  # of the training part; stratified only
     embargo_days: float | None = Field(None, ge=0)  # temporal; null: the features horizon
@@ -253,7 +260,7 @@ def parse_label(values: pd.Series, column: str = LABEL) -> np.ndarray:
         if bad.any():
             row = values.index[bad.to_numpy()][0]
             raise IntentError(
-                f"label column {column!r}: expected 0/1, got {values[row]!r} at row {row}"
+                f"label column {column!r}: expected 0/1, got {_plain(values[row])!r} at row {row}"
             )
         return values.to_numpy(dtype=np.int8)
     mapped = values.astype(str).str.strip().str.lower().map(_BOOL_STRINGS)
@@ -261,7 +268,7 @@ def parse_label(values: pd.Series, column: str = LABEL) -> np.ndarray:
     if bad.any():
         row = values.index[bad.to_numpy()][0]
         raise IntentError(
-            f"label column {column!r}: cannot read {values[row]!r} at row {row} as a boolean "
+            f"label column {column!r}: cannot read {_plain(values[row])!r} at row {row} as a boolean "
             "(expected true/false, yes/no or 0/1)"
         )
     return mapped.to_numpy(dtype=np.int8)
@@ -315,7 +322,9 @@ class FeatureEncoder:
             elif spec.kind == "bool":
                 out[spec.name] = to_bool(values, spec.name)
             else:
-                out[spec.name] = pd.Categorical(_as_strings(values), categories=spec.categories)
+                text = _as_strings(values)
+                known = text.isin(spec.categories)  # unseen categories are missing
+                out[spec.name] = pd.Categorical(text.where(known), categories=spec.categories)
         return pd.DataFrame(out, index=frame.index)
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -359,6 +368,11 @@ def _as_strings(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so messages show ``2``, not ``np.int64(2)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def infer_kind(values: pd.Series) -> Literal["numeric", "bool", "categorical"]:
     """``numeric``, ``bool`` or ``categorical`` for one raw column (see the module docstring)."""
     if pd.api.types.is_bool_dtype(values):
@@ -378,7 +392,7 @@ def infer_kind(values: pd.Series) -> Literal["numeric", "bool", "categorical"]:
     if numbers.notna().mean() >= _NUMERIC_SHARE:
         row = text.index[numbers.isna().to_numpy()][0]
         raise IntentError(
-            f"column {values.name!r} holds numbers but cannot read {text[row]!r} at row {row} "
+            f"column {values.name!r} holds numbers but cannot read {_plain(text[row])!r} at row {row} "
             "as a number (fix the value, or list the column under `categorical`)"
         )
     return "categorical"
@@ -395,7 +409,9 @@ def to_numeric(values: pd.Series, name: str) -> pd.Series:
     bad = numbers.isna() & text.notna()
     if bad.any():
         row = values.index[bad.to_numpy()][0]
-        raise IntentError(f"column {name!r}: cannot read {values[row]!r} at row {row} as a number")
+        raise IntentError(
+            f"column {name!r}: cannot read {_plain(values[row])!r} at row {row} as a number"
+        )
     return numbers.astype("float64")
 
 
@@ -410,7 +426,9 @@ def to_bool(values: pd.Series, name: str) -> pd.Series:
         bad = numbers.isna() & text.notna()
     if bad.any():
         row = values.index[bad.to_numpy()][0]
-        raise IntentError(f"column {name!r}: cannot read {values[row]!r} at row {row} as a boolean")
+        raise IntentError(
+            f"column {name!r}: cannot read {_plain(values[row])!r} at row {row} as a boolean"
+        )
     return numbers
 
 
@@ -466,6 +484,7 @@ class Split:
     test: np.ndarray
     summary: pd.DataFrame  # part, rows, positives, positive_rate, (cutoffs)
     dropped: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
+    note: str = ""  # why the split is not the one asked for, if it is not
 
     @property
     def train_valid(self) -> np.ndarray:
@@ -475,23 +494,26 @@ class Split:
 def split_temporal(times: pd.Series, y: np.ndarray, embargo_days: float = 0.0) -> Split:
     """Test = the last time, validation = the latest earlier time whose label window ends by the
     test time, training = the times before that whose label window ends by the validation time."""
-    stamps = pd.to_datetime(times, utc=True)
+    stamps = pd.to_datetime(times, utc=True, errors="coerce")
     if stamps.isna().any():
         row = times.index[stamps.isna().to_numpy()][0]
-        raise IntentError(f"time column {times.name!r}: missing or unreadable value at row {row}")
+        raise IntentError(
+            f"time column {times.name!r}: missing or unreadable value at row {row} "
+            f"({_plain(times[row])!r})"
+        )
     unique = sorted(stamps.unique())
     embargo = pd.Timedelta(days=embargo_days)
     t_test = unique[-1]
     valid_times = [t for t in unique[:-1] if t + embargo <= t_test]
     if not valid_times:
-        raise IntentError(
+        raise TooFewCutoffsError(
             f"time column {times.name!r}: a temporal split needs at least 3 cut-offs spaced by at "
             f"least the {embargo_days:g}-day label window; found {len(unique)}"
         )
     t_valid = valid_times[-1]
     train_times = [t for t in unique if t + embargo <= t_valid and t < t_valid]
     if not train_times:
-        raise IntentError(
+        raise TooFewCutoffsError(
             f"time column {times.name!r}: no cut-off before {t_valid} leaves its {embargo_days:g}-day "
             f"label window before it; found cut-offs {[str(t) for t in unique]}"
         )
@@ -581,19 +603,22 @@ def prepare_data(
         raise IntentError(f"label column {params.label_column!r} holds a single class ({y[0]})")
     names, skipped = select_features(table, params)
     has_time = params.time_column in table.columns
-    kind = (
-        params.split.kind
-        if params.split.kind != "auto"
-        else ("temporal" if has_time else "stratified")
-    )
-    if kind == "temporal":
-        if not has_time:
-            raise IntentError(f"a temporal split needs the time column {params.time_column!r}")
-        split = split_temporal(table[params.time_column], y, embargo_days)
-    else:
+    kind = params.split.kind
+    if kind == "temporal" and not has_time:
+        raise IntentError(f"a temporal split needs the time column {params.time_column!r}")
+    split, note = None, ""
+    if kind == "temporal" or (kind == "auto" and has_time):
+        try:
+            split = split_temporal(table[params.time_column], y, embargo_days)
+        except TooFewCutoffsError as err:
+            if kind == "temporal":
+                raise
+            note = f"stratified because a temporal split is impossible: {err}"
+    if split is None:
         split = split_stratified(
             y, params.split.test_share, params.split.validation_share, params.seed
         )
+        split.note = note
     raw = table[names]
     encoder = FeatureEncoder(params.categorical).fit(raw.iloc[split.train])
     keys = table[[c for c in (*params.id_columns, params.time_column) if c in table.columns]]
@@ -634,7 +659,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Per non-empty equal-width bin: rows, mean predicted probability, observed positive rate."""
-    which = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    which = np.minimum(np.floor(np.round(np.asarray(p) * bins, 9)).astype(int), bins - 1)
     rows = np.bincount(which, minlength=bins)
     mean_p = np.bincount(which, weights=p, minlength=bins)
     pos = np.bincount(which, weights=y, minlength=bins)
@@ -655,7 +680,7 @@ def gains_table(y: np.ndarray, p: np.ndarray, points: int = 100) -> pd.DataFrame
     found = np.cumsum(np.asarray(y)[order])
     total = max(found[-1], 1)
     shares = np.linspace(1 / points, 1.0, points)
-    take = np.maximum(np.ceil(shares * len(order)).astype(int), 1)
+    take = np.maximum(_ceil(shares * len(order)), 1)
     gains = found[take - 1] / total
     return pd.DataFrame({"top_share": shares, "gain": gains, "lift": gains / shares})
 
@@ -663,13 +688,18 @@ def gains_table(y: np.ndarray, p: np.ndarray, points: int = 100) -> pd.DataFrame
 def top_share_metrics(y: np.ndarray, p: np.ndarray, share: float) -> tuple[float, float]:
     """(lift, gain) of the top ``share`` of rows by score."""
     order = np.argsort(-np.asarray(p), kind="stable")
-    take = max(int(np.ceil(share * len(order))), 1)
+    take = max(int(_ceil(share * len(order))), 1)
     found = float(np.asarray(y)[order[:take]].sum())
     total = float(np.sum(y))
     if total == 0:
         return float("nan"), float("nan")
     rate = found / take
     return rate / (total / len(y)), found / total
+
+
+def _ceil(x: Any) -> Any:
+    """Ceiling that ignores floating-point noise (``0.07 * 100`` is 7, not 8)."""
+    return np.ceil(np.round(x, 9)).astype(int)
 
 
 def choose_threshold(y: np.ndarray, p: np.ndarray, rule: ThresholdParams) -> float:
@@ -954,8 +984,8 @@ class PruneOnValidation:
 
 
 def study_storage(params: IntentParams, paths: Any) -> Any:
-    """The study's storage: ``tuning.storage``, else the project's ``optuna/intent.journal``."""
-    return open_storage(params.tuning.storage, paths.root / "optuna" / f"{STAGE}.journal")
+    """The study's storage: ``tuning.storage``, else the project's ``studies/intent.journal``."""
+    return open_storage(params.tuning.storage, paths.root / "studies" / f"{STAGE}.journal")
 
 
 def open_storage(url: str | None, default_path: Path) -> Any:

@@ -7,7 +7,8 @@ from tests.conftest import TINY_SYNTH, attach_notebook, copy_project, run_notebo
 #: tiny but complete settings per stage
 TINY_PARAMS = {
     "ingest": {"synthetic": TINY_SYNTH},
-    "features": {"cutoffs": {"every_days": 7, "over_last_days": 7}},
+    # 4 cut-offs 3 days apart with a 3-day label horizon: enough for a temporal intent split
+    "features": {"cutoffs": {"every_days": 3, "over_last_days": 9}, "horizon_days": 3.0},
     "segments": {
         "algorithms": ["kmeans", "gmm", "agglomerative"],
         "k_min": 2,
@@ -17,6 +18,7 @@ TINY_PARAMS = {
         "stability_sample": 500,
         "silhouette_sample": 1000,
     },
+    "intent": {"tuning": {"n_trials": 3, "max_rounds": 60, "startup_trials": 2}},
 }
 
 

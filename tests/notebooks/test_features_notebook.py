@@ -19,7 +19,7 @@ def test_features_notebook_builds_the_table_from_ingested_events(pipeline_copy):
 
     table = pd.read_parquet(project_copy / "data/processed/features.parquet")
     metrics = json.loads((project_copy / "reports/metrics/features.json").read_text())
-    assert metrics["cutoffs"] == 2 == table["cutoff"].nunique()
+    assert metrics["cutoffs"] == 4 == table["cutoff"].nunique()
     assert metrics["rows"] == len(table) and not table.duplicated(["user_id", "cutoff"]).any()
     assert metrics["positive_rate"] == pytest.approx(table[LABEL].mean())
     for name in SEGMENTS:
