@@ -27,6 +27,16 @@ SVDpp            mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j)
 NMF              q_i . p_u (+ mu + b_u + b_i when biased)
 BaselineOnly     mu + b_u + b_i
 ===============  ==================================================================
+
+Neighbourhood models (KNNBasic, KNNWithMeans, KNNWithZScore, KNNBaseline) score
+from the learned similarity matrix one user at a time: item-based, the
+neighbours of item i are the ``k`` items the user rated that are most similar to
+i; user-based, the ``k`` users who rated i that are most similar to the user
+(ties in Surprise's order). Only positive similarities count, and with fewer than
+``min_k`` of them the estimate falls back as Surprise's does. SlopeOne scores from
+its deviation and frequency matrices, CoClustering from its cluster averages.
+Every estimate equals Surprise's ``predict`` (tested), including its default (the
+global mean) where Surprise cannot predict.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ from personalab.errors import InputError
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
+KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
+VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering")
 
 
 class RecommendError(InputError, ValueError):
@@ -200,10 +212,160 @@ def score_blocks(
     algo: Any, inner_users: np.ndarray | None = None, block_size: int = 4096, clip: bool = True
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (inner user ids, scores users x items) in blocks: Surprise's estimates, vectorised."""
-    P, Q, bu, bi, offset = factor_terms(algo)
+    name = type(algo).__name__
     low, high = algo.trainset.rating_scale
     users = np.arange(algo.trainset.n_users) if inner_users is None else np.asarray(inner_users)
+    if name in FACTOR_MODELS:
+        P, Q, bu, bi, offset = factor_terms(algo)
+
+        def block_scores(block: np.ndarray) -> np.ndarray:
+            return offset + bu[block][:, None] + bi[None, :] + P[block] @ Q.T
+
+    elif name in KNN_MODELS:
+        block_scores = _knn_scorer(algo)
+    elif name == "SlopeOne":
+        block_scores = _slope_one_scorer(algo)
+    elif name == "CoClustering":
+        block_scores = _co_clustering_scorer(algo)
+    else:
+        raise RecommendError(
+            f"{name} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
+        )
     for start in range(0, users.size, block_size):
         block = users[start : start + block_size]
-        scores = offset + bu[block][:, None] + bi[None, :] + P[block] @ Q.T
+        scores = block_scores(block)
         yield block, np.clip(scores, low, high) if clip else scores
+
+
+def _user_ratings(trainset: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per inner user: (inner item ids, ratings) in the trainset's order."""
+    out = []
+    for u in range(trainset.n_users):
+        pairs = trainset.ur[u]
+        out.append(
+            (
+                np.fromiter((j for j, _ in pairs), dtype=np.int64, count=len(pairs)),
+                np.fromiter((r for _, r in pairs), dtype=float, count=len(pairs)),
+            )
+        )
+    return out
+
+
+def _knn_scorer(algo: Any):
+    """Scores of a fitted KNN model for blocks of inner users (see the module docstring)."""
+    ts = algo.trainset
+    name = type(algo).__name__
+    sim = np.asarray(algo.sim)
+    k, min_k = int(algo.k), int(algo.min_k)
+    user_based = bool(algo.sim_options.get("user_based", True))
+    mu = float(ts.global_mean)
+    n_items = ts.n_items
+    means = np.asarray(getattr(algo, "means", np.zeros(1)), dtype=float)
+    sigmas = np.asarray(getattr(algo, "sigmas", np.ones(1)), dtype=float)
+    bu = np.asarray(getattr(algo, "bu", np.zeros(ts.n_users)), dtype=float)
+    bi = np.asarray(getattr(algo, "bi", np.zeros(n_items)), dtype=float)
+    by_user = _user_ratings(ts)
+    if user_based:  # raters of every item, flattened in the trainset's order
+        lengths = np.array([len(ts.ir[i]) for i in range(n_items)], dtype=np.int64)
+        ir_item = np.repeat(np.arange(n_items), lengths)
+        ir_user = np.fromiter(
+            (v for i in range(n_items) for v, _ in ts.ir[i]), np.int64, int(lengths.sum())
+        )
+        ir_rating = np.fromiter(
+            (r for i in range(n_items) for _, r in ts.ir[i]), float, int(lengths.sum())
+        )
+        ir_pos = np.arange(ir_item.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+    def neighbours_of_user(u: int) -> tuple[np.ndarray, ...]:
+        """Per item: (sum of positive sims, weighted sum of deviations, count) over the top k."""
+        if user_based:
+            s = sim[u, ir_user]
+            order = np.lexsort((ir_pos, -s, ir_item))  # by item, most similar first, stable
+            item_sorted = ir_item[order]
+            starts = np.searchsorted(item_sorted, np.arange(n_items))
+            rank = np.arange(order.size) - starts[item_sorted]
+            top = order[rank < k]
+            items, s_top, r_top, nb = ir_item[top], s[top], ir_rating[top], ir_user[top]
+            deviation = _deviation(r_top, nb, items, u, nb_is_user=True)
+            positive = s_top > 0
+            weights = np.where(positive, s_top, 0.0)
+            sum_sim = np.bincount(items, weights, n_items)
+            num = np.bincount(items, weights * deviation, n_items)
+            count = np.bincount(items, positive.astype(float), n_items)
+            return sum_sim, num, count
+        rated, ratings = by_user[u]
+        s = sim[:, rated]  # items x rated
+        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        s_top = np.take_along_axis(s, order, axis=1)
+        nb = rated[order]
+        r_top = ratings[order]
+        deviation = _deviation(r_top, nb, None, u, nb_is_user=False)
+        weights = np.where(s_top > 0, s_top, 0.0)
+        return weights.sum(axis=1), (weights * deviation).sum(axis=1), (s_top > 0).sum(axis=1)
+
+    def _deviation(r, nb, items, u, nb_is_user):
+        if name == "KNNBasic":
+            return r
+        if name == "KNNWithMeans":
+            return r - means[nb]
+        if name == "KNNWithZScore":
+            return (r - means[nb]) / sigmas[nb]
+        # KNNBaseline: the neighbour's baseline on the same item (user-based) or user (item-based)
+        if nb_is_user:
+            return r - (mu + bu[nb] + bi[items])
+        return r - (mu + bi[nb] + bu[u])
+
+    def block_scores(block: np.ndarray) -> np.ndarray:
+        out = np.empty((block.size, n_items))
+        for row, u in enumerate(block):
+            sum_sim, num, count = neighbours_of_user(int(u))
+            enough = (count >= min_k) & (sum_sim > 0)
+            ratio = np.divide(num, sum_sim, out=np.zeros(n_items), where=enough)
+            x = u if user_based else np.arange(n_items)  # whose mean/sigma the estimate starts from
+            if name == "KNNBasic":
+                est = np.where(enough, ratio, mu)  # impossible: Surprise's default, the global mean
+            elif name == "KNNWithMeans":
+                est = means[x] + ratio
+            elif name == "KNNWithZScore":
+                est = means[x] + ratio * sigmas[x]
+            else:
+                est = mu + bu[u] + bi + ratio
+            out[row] = est
+        return out
+
+    return block_scores
+
+
+def _slope_one_scorer(algo: Any):
+    ts = algo.trainset
+    dev, freq = np.asarray(algo.dev), np.asarray(algo.freq)
+    user_mean = np.asarray(algo.user_mean, dtype=float)
+    by_user = _user_ratings(ts)
+
+    def block_scores(block: np.ndarray) -> np.ndarray:
+        out = np.empty((block.size, ts.n_items))
+        for row, u in enumerate(block):
+            rated = by_user[int(u)][0]
+            relevant = freq[:, rated] > 0
+            n = relevant.sum(axis=1)
+            total = np.where(relevant, dev[:, rated], 0.0).sum(axis=1)
+            out[row] = user_mean[u] + np.divide(total, n, out=np.zeros(ts.n_items), where=n > 0)
+        return out
+
+    return block_scores
+
+
+def _co_clustering_scorer(algo: Any):
+    cu, ci = np.asarray(algo.cltr_u), np.asarray(algo.cltr_i)
+    user_mean, item_mean = np.asarray(algo.user_mean), np.asarray(algo.item_mean)
+    avg_u, avg_i = np.asarray(algo.avg_cltr_u), np.asarray(algo.avg_cltr_i)
+    cocluster = np.asarray(algo.avg_cocltr)
+
+    def block_scores(block: np.ndarray) -> np.ndarray:
+        return (
+            cocluster[cu[block]][:, ci]
+            + (user_mean[block] - avg_u[cu[block]])[:, None]
+            + (item_mean - avg_i[ci])[None, :]
+        )
+
+    return block_scores
