@@ -369,3 +369,53 @@ def _co_clustering_scorer(algo: Any):
         )
 
     return block_scores
+
+
+def seen_matrix(trainset: Any) -> Any:
+    """CSR (users x items) of the pairs each user rated in training (inner ids)."""
+    from scipy import sparse
+
+    users, items = rated_pairs(trainset)
+    data = np.ones(users.size, dtype=np.int8)
+    return sparse.csr_array((data, (users, items)), shape=(trainset.n_users, trainset.n_items))
+
+
+def recommend_top_k(
+    algo: Any,
+    k: int,
+    users: list[Any] | None = None,
+    exclude_seen: bool = True,
+    block_size: int = 4096,
+) -> pd.DataFrame:
+    """Each known user's ``k`` best unseen items (user_id, item_id, score, rank), in user blocks.
+
+    ``users`` are raw ids (default: every user of the trainset; unknown ones are
+    skipped). Scores come from :func:`score_blocks`, so no Python loop runs over
+    user-item pairs and memory stays at a few ``block_size x items`` arrays.
+    """
+    from personalab.evaluate import top_k_from_scores
+
+    trainset = algo.trainset
+    if users is None:
+        inner = np.arange(trainset.n_users)
+    else:
+        inner = np.array(
+            [trainset.to_inner_uid(u) for u in users if trainset.knows_user(u)], dtype=np.int64
+        )
+    item_ids = [trainset.to_raw_iid(i) for i in range(trainset.n_items)]
+    seen = seen_matrix(trainset) if exclude_seen else None
+    parts = []
+    for block, scores in score_blocks(algo, inner, block_size=block_size):
+        parts.append(
+            top_k_from_scores(
+                [trainset.to_raw_uid(u) for u in block],
+                item_ids,
+                scores,
+                k,
+                exclude=None if seen is None else seen[block],
+                block_size=block_size,
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
+    return pd.concat(parts, ignore_index=True)
