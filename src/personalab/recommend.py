@@ -399,9 +399,8 @@ def recommend_top_k(
     if users is None:
         inner = np.arange(trainset.n_users)
     else:
-        inner = np.array(
-            [trainset.to_inner_uid(u) for u in users if trainset.knows_user(u)], dtype=np.int64
-        )
+        known = trainset._raw2inner_id_users
+        inner = np.array([known[u] for u in users if u in known], dtype=np.int64)
     item_ids = [trainset.to_raw_iid(i) for i in range(trainset.n_items)]
     seen = seen_matrix(trainset) if exclude_seen else None
     parts = []

@@ -1,12 +1,25 @@
 import numpy as np
 import pandas as pd
 import pytest
-from surprise import NMF, SVD, BaselineOnly, SVDpp
+from surprise import (
+    NMF,
+    SVD,
+    BaselineOnly,
+    CoClustering,
+    KNNBaseline,
+    KNNBasic,
+    KNNWithMeans,
+    KNNWithZScore,
+    NormalPredictor,
+    SlopeOne,
+    SVDpp,
+)
 
 from personalab.recommend import (
     RecommendError,
     build_interactions,
     rated_pairs,
+    recommend_top_k,
     score_blocks,
     to_surprise,
 )
@@ -100,30 +113,66 @@ def trainset():
     return to_surprise(frame, (1.0, 5.0)).build_full_trainset()
 
 
-@pytest.mark.parametrize(
-    "algo",
-    [
-        SVD(n_factors=8, n_epochs=10, random_state=0),
-        SVD(n_factors=8, n_epochs=10, biased=False, random_state=0),
-        SVDpp(n_factors=4, n_epochs=5, random_state=0),
-        NMF(n_factors=5, n_epochs=10, random_state=0),
-        NMF(n_factors=5, n_epochs=10, biased=True, random_state=0),
-        BaselineOnly(verbose=False),
-    ],
-    ids=["SVD", "SVD-unbiased", "SVDpp", "NMF", "NMF-biased", "BaselineOnly"],
-)
-def test_vectorised_scores_equal_surprise_predict(trainset, algo):
-    algo.fit(trainset)
+def _knn(cls, user_based, name, **kw):
+    return cls(sim_options={"name": name, "user_based": user_based}, verbose=False, **kw)
+
+
+ALGOS = {
+    "SVD": SVD(n_factors=8, n_epochs=10, random_state=0),
+    "SVD-unbiased": SVD(n_factors=8, n_epochs=10, biased=False, random_state=0),
+    "SVDpp": SVDpp(n_factors=4, n_epochs=5, random_state=0),
+    "NMF": NMF(n_factors=5, n_epochs=10, random_state=0),
+    "NMF-biased": NMF(n_factors=5, n_epochs=10, biased=True, random_state=0),
+    "BaselineOnly": BaselineOnly(verbose=False),
+    "KNNBasic-user-msd": _knn(KNNBasic, True, "msd", k=5, min_k=2),
+    "KNNBasic-item-cosine": _knn(KNNBasic, False, "cosine", k=5, min_k=2),
+    "KNNWithMeans-user-pearson": _knn(KNNWithMeans, True, "pearson", k=4),
+    "KNNWithMeans-item-pearson-min3": _knn(KNNWithMeans, False, "pearson", k=4, min_k=3),
+    "KNNWithZScore-user-msd": _knn(KNNWithZScore, True, "msd", k=6),
+    "KNNWithZScore-item-cosine": _knn(KNNWithZScore, False, "cosine", k=6),
+    "KNNBaseline-user": _knn(KNNBaseline, True, "pearson_baseline", k=5),
+    "KNNBaseline-item-min2": _knn(KNNBaseline, False, "pearson_baseline", k=5, min_k=2),
+    "SlopeOne": SlopeOne(),
+    "CoClustering": CoClustering(random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", list(ALGOS))
+def test_vectorised_scores_equal_surprise_predict_for_every_pair(trainset, name):
+    algo = ALGOS[name].fit(trainset)
     blocks = list(score_blocks(algo, block_size=17))
     users = np.concatenate([b for b, _ in blocks])
     scores = np.vstack([s for _, s in blocks])
     assert users.tolist() == list(range(trainset.n_users))
-    rng = np.random.default_rng(1)
-    for u, i in zip(
-        rng.integers(0, trainset.n_users, 300), rng.integers(0, trainset.n_items, 300), strict=True
-    ):
-        expected = algo.predict(trainset.to_raw_uid(u), trainset.to_raw_iid(i)).est
-        assert scores[u, i] == pytest.approx(expected, abs=1e-9)
+    raw_items = [trainset.to_raw_iid(i) for i in range(trainset.n_items)]
+    expected = np.array(
+        [
+            [algo.predict(trainset.to_raw_uid(u), i).est for i in raw_items]
+            for u in range(trainset.n_users)
+        ]
+    )
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-9)
+
+
+def test_recommend_top_k_ranks_unseen_items_by_the_vectorised_score(trainset):
+    algo = SVD(n_factors=8, n_epochs=10, random_state=0).fit(trainset)
+    top = recommend_top_k(algo, 5, block_size=7)
+    assert top.groupby("user_id").size().eq(5).all()
+    assert top["user_id"].nunique() == trainset.n_users
+    seen = {(trainset.to_raw_uid(u), trainset.to_raw_iid(i)) for u, i, _ in trainset.all_ratings()}
+    assert not any(pair in seen for pair in zip(top["user_id"], top["item_id"], strict=True))
+    user = trainset.to_raw_uid(3)
+    unseen = [
+        (algo.predict(user, trainset.to_raw_iid(i)).est, trainset.to_raw_iid(i))
+        for i in range(trainset.n_items)
+        if (user, trainset.to_raw_iid(i)) not in seen
+    ]
+    best = sorted(unseen, key=lambda t: (-t[0], t[1]))[:5]
+    mine = top[top["user_id"] == user]
+    assert mine["item_id"].tolist() == [item for _, item in best]
+    assert mine["rank"].tolist() == [1, 2, 3, 4, 5]
+    only = recommend_top_k(algo, 3, users=[user, "nobody"])
+    assert only["user_id"].unique().tolist() == [user]  # unknown users are skipped
 
 
 def test_rated_pairs_lists_every_rating(trainset):
@@ -133,9 +182,7 @@ def test_rated_pairs_lists_every_rating(trainset):
     assert sorted(zip(users.tolist(), items.tolist(), strict=True)) == expected
 
 
-def test_scoring_a_neighbourhood_model_is_refused(trainset):
-    from surprise import KNNBasic
-
-    algo = KNNBasic(verbose=False).fit(trainset)
-    with pytest.raises(RecommendError, match="not a factor model"):
+def test_scoring_a_model_without_vectorised_scores_is_refused(trainset):
+    algo = NormalPredictor().fit(trainset)
+    with pytest.raises(RecommendError, match="NormalPredictor has no vectorised scoring"):
         next(score_blocks(algo))
