@@ -1628,10 +1628,11 @@ def _pyfunc_class():
 
 def model_requirements() -> list[str]:
     """Exact pins the served model needs (personalab itself ships in the model's code/)."""
-    from importlib.metadata import version
+    from personalab.tracking import pinned_requirements
 
-    names = ("xgboost-cpu", "numpy", "pandas", "scikit-learn", "scipy", "pydantic", "pyyaml")
-    return [f"{name}=={version(name)}" for name in names]
+    return pinned_requirements(
+        "xgboost-cpu", "numpy", "pandas", "scikit-learn", "scipy", "pydantic", "pyyaml"
+    )
 
 
 def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Path | str) -> Path:

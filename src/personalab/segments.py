@@ -773,10 +773,11 @@ def plot_profile_heatmap(lift: pd.DataFrame, names: dict[int, str]):
 
 def model_requirements() -> list[str]:
     """Exact pins of what the saved segmenter needs to load (personalab itself ships in code/)."""
-    from importlib.metadata import version
+    from personalab.tracking import pinned_requirements
 
-    names = ("scikit-learn", "scipy", "numpy", "pandas", "cloudpickle", "pydantic", "pyyaml")
-    return [f"{name}=={version(name)}" for name in names]
+    return pinned_requirements(
+        "scikit-learn", "scipy", "numpy", "pandas", "cloudpickle", "pydantic", "pyyaml"
+    )
 
 
 def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:

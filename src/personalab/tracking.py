@@ -193,6 +193,13 @@ def log_child_run(name: str, params: Mapping[str, Any], metrics: Mapping[str, An
         return child.info.run_id
 
 
+def pinned_requirements(*names: str) -> list[str]:
+    """``name==version`` of installed distributions, for a saved model's requirements."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in names]
+
+
 def end_stage_run(status: str = "FINISHED") -> None:
     import mlflow
 
