@@ -2,8 +2,10 @@
 
 Interactions
 ------------
-Where the log has ``rate`` events, each user-item pair takes its latest explicit
-rating. Otherwise each pair gets an implicit strength: the sum of event weights
+With ``feedback: explicit`` (or ``auto`` when ``rate`` events are at least half
+of the item events used, as in MovieLens) each user-item pair takes its latest
+explicit rating. Otherwise (``implicit``, or ``auto`` on a behaviour log with a
+few ratings among many views) each pair gets an implicit strength: the sum of event weights
 (default view 1, click 2, add_to_cart 3, purchase 5), each event optionally
 decayed by ``0.5 ** (age_days / half_life_days)`` against the newest event of
 the log, capped at ``cap``, then mapped linearly onto ``rating_scale`` (the
@@ -77,8 +79,9 @@ def build_interactions(
     min_user_interactions: int = 1,
     min_item_interactions: int = 1,
     rating_scale: tuple[float, float] = (1.0, 5.0),
+    feedback: str = "auto",
 ) -> Interactions:
-    """Explicit ratings when the log has ``rate`` events, else implicit strengths (module docstring)."""
+    """Explicit ratings or implicit strengths per ``feedback`` (module docstring)."""
     for column in ("user_id", "item_id", "event_type", "timestamp"):
         if column not in events:
             raise RecommendError(f"events lack column {column!r}")
@@ -88,10 +91,20 @@ def build_interactions(
         raise RecommendError(
             f"rating_scale must be (low, high) with low < high, got {rating_scale}"
         )
+    if feedback not in ("auto", "explicit", "implicit"):
+        raise RecommendError(f"feedback must be auto, explicit or implicit, got {feedback!r}")
     rated = events[
         (events["event_type"] == "rate") & events["rating"].notna() & events["item_id"].notna()
     ]
-    if len(rated):
+    implicit_events = int(
+        (events["event_type"].isin(list(weights)) & events["item_id"].notna()).sum()
+    )
+    if feedback == "explicit" and rated.empty:
+        raise RecommendError("feedback is explicit but the events hold no rate event with a rating")
+    use_explicit = feedback == "explicit" or (
+        feedback == "auto" and len(rated) > 0 and len(rated) >= implicit_events
+    )
+    if use_explicit:
         latest = rated.sort_values("timestamp", kind="stable").drop_duplicates(
             ["user_id", "item_id"], keep="last"
         )

@@ -76,6 +76,28 @@ def test_explicit_ratings_win_over_implicit_events_and_keep_the_latest():
     }
 
 
+def test_feedback_auto_ignores_a_few_ratings_among_many_behaviour_events():
+    log = events(
+        [
+            ("a", "x", "rate", 0, 5.0),
+            ("a", "x", "view", 0), ("a", "y", "view", 1), ("b", "y", "click", 2),
+        ]
+    )  # fmt: skip
+    auto = build_interactions(log)
+    assert not auto.explicit
+    strengths = auto.ratings.set_index(["user_id", "item_id"])["rating"].to_dict()
+    assert strengths == pytest.approx(
+        {("a", "x"): 1.0, ("a", "y"): 1.0, ("b", "y"): 1 + 4 * (2 - 1) / 19}
+    )
+    explicit = build_interactions(log, feedback="explicit")
+    assert explicit.explicit and explicit.ratings["rating"].tolist() == [5.0]
+    assert build_interactions(log.iloc[:1], feedback="implicit").ratings.empty
+    with pytest.raises(RecommendError, match="no rate event"):
+        build_interactions(log.iloc[1:], feedback="explicit")
+    with pytest.raises(RecommendError, match="feedback must be"):
+        build_interactions(log, feedback="both")
+
+
 def test_minimum_interactions_drop_repeatedly_and_are_counted():
     log = events(
         [("a", "x", "view", 0), ("a", "y", "view", 0), ("b", "x", "view", 0), ("c", "z", "view", 0)]
