@@ -950,6 +950,11 @@ def xgb_params(params: IntentParams, **tuned: Any) -> dict[str, Any]:
     return out | tuned
 
 
+def fixed_params(space: SearchSpace) -> dict[str, Any]:
+    """The parameters whose bounds are equal (not tuned, so absent from a trial's params)."""
+    return {name: low for name, (low, high) in space.model_dump().items() if low == high}
+
+
 def suggest_params(trial: Any, space: SearchSpace) -> dict[str, Any]:
     """One point of the search space."""
     out: dict[str, Any] = {}
@@ -1161,7 +1166,7 @@ def tune_xgboost(
     best = study.best_trial
     return TuningResult(
         study=study,
-        best_params=suggest_params(_Fixed(best.params), tuning.space),
+        best_params=fixed_params(tuning.space) | best.params,
         best_rounds=int(best.user_attrs["rounds"]),
         best_value=float(best.value),
         trials=trials,
@@ -1169,19 +1174,6 @@ def tune_xgboost(
         resumed_trials=len(before),
         seconds=seconds,
     )
-
-
-class _Fixed:
-    """Replays stored trial params through :func:`suggest_params` (fills in fixed ones)."""
-
-    def __init__(self, values: Mapping[str, Any]):
-        self.values = values
-
-    def suggest_int(self, name: str, *_: Any, **__: Any) -> int:
-        return int(self.values[name])
-
-    def suggest_float(self, name: str, *_: Any, **__: Any) -> float:
-        return float(self.values[name])
 
 
 def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
@@ -1344,10 +1336,10 @@ class FinalModel:
 
 def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams) -> FinalModel:
     """Calibration and threshold from the train-only model on validation; refit on train+valid."""
-    booster_params = xgb_params(params, **tuning.best_params)
-    train_only = fit_booster(data, data.split.train, booster_params, tuning.best_rounds)
     import xgboost as xgb
 
+    booster_params = xgb_params(params, **tuning.best_params)
+    train_only = fit_booster(data, data.split.train, booster_params, tuning.best_rounds)
     X_valid, y_valid = data.part("valid")
     p_valid = train_only.predict(xgb.DMatrix(X_valid, enable_categorical=True))
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
@@ -1365,7 +1357,7 @@ def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams
 
 
 @dataclass
-class TestEvaluation:
+class HoldoutEvaluation:
     metrics: dict[str, Any]
     probabilities: np.ndarray
     curves: dict[str, pd.DataFrame]  # roc, pr, calibration, gains
@@ -1379,7 +1371,7 @@ def evaluate_on_test(
     params: IntentParams,
     tuning: TuningResult,
     oracle: np.ndarray | None = None,
-) -> TestEvaluation:
+) -> HoldoutEvaluation:
     """Score the test rows once: the model, the baselines and (when known) the true probability."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -1431,7 +1423,7 @@ def evaluate_on_test(
         "calibration": reliability_table(y, p, bins),
         "gains": gains_table(y, p),
     }
-    return TestEvaluation(metrics, p, curves, pd.DataFrame(rows))
+    return HoldoutEvaluation(metrics, p, curves, pd.DataFrame(rows))
 
 
 def _thin(curve: pd.DataFrame, points: int = 200) -> pd.DataFrame:
@@ -1797,7 +1789,7 @@ def load_inputs(
 
 def save_intent(
     final: FinalModel,
-    evaluation: TestEvaluation,
+    evaluation: HoldoutEvaluation,
     tuning: TuningResult,
     importance: pd.DataFrame,
     shap_importance: pd.DataFrame,
