@@ -55,7 +55,7 @@ from personalab.errors import InputError
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
 KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
-VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering")
+VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering", "NormalPredictor")
 
 
 class RecommendError(InputError, ValueError):
@@ -222,9 +222,17 @@ def rated_pairs(trainset: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score_blocks(
-    algo: Any, inner_users: np.ndarray | None = None, block_size: int = 4096, clip: bool = True
+    algo: Any,
+    inner_users: np.ndarray | None = None,
+    block_size: int = 4096,
+    clip: bool = True,
+    seed: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (inner user ids, scores users x items) in blocks: Surprise's estimates, vectorised."""
+    """Yield (inner user ids, scores users x items) in blocks: Surprise's estimates, vectorised.
+
+    NormalPredictor's estimates are random draws, so its scores are draws from its
+    fitted normal with ``seed`` (reproducible, not equal to any one ``predict``).
+    """
     name = type(algo).__name__
     low, high = algo.trainset.rating_scale
     users = np.arange(algo.trainset.n_users) if inner_users is None else np.asarray(inner_users)
@@ -240,6 +248,13 @@ def score_blocks(
         block_scores = _slope_one_scorer(algo)
     elif name == "CoClustering":
         block_scores = _co_clustering_scorer(algo)
+    elif name == "NormalPredictor":
+        rng = np.random.default_rng(seed)
+        mu, sigma = float(algo.trainset.global_mean), float(algo.sigma)
+
+        def block_scores(block: np.ndarray) -> np.ndarray:
+            return rng.normal(mu, sigma, size=(block.size, algo.trainset.n_items))
+
     else:
         raise RecommendError(
             f"{name} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
@@ -328,10 +343,37 @@ def _knn_scorer(algo: Any):
             return r - (mu + bu[nb] + bi[items])
         return r - (mu + bi[nb] + bu[u])
 
+    positive_sim: list[np.ndarray] = []  # item-based: max(sim, 0) and sim > 0, built on first use
+
+    def all_rated_neighbours(users: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Item-based, for users who rated at most ``k`` items: every rated item is a neighbour,
+        so the sums over neighbours are sparse-dense products for the whole group."""
+        from scipy.sparse import csr_array
+
+        if not positive_sim:
+            positive_sim.extend([np.where(sim > 0, sim, 0.0).T, (sim > 0).astype(float).T])
+        weights_t, indicator_t = positive_sim
+        parts = [by_user[int(u)] for u in users]
+        lengths = np.array([len(rated) for rated, _ in parts], dtype=np.int64)
+        rows = np.repeat(np.arange(users.size), lengths)
+        cols = np.concatenate([rated for rated, _ in parts])
+        r = np.concatenate([ratings for _, ratings in parts])
+        deviation = _deviation(r, cols, None, users[rows], nb_is_user=False)
+        shape = (users.size, n_items)
+        dev = csr_array((deviation, (rows, cols)), shape=shape)
+        rated_mask = csr_array((np.ones(r.size), (rows, cols)), shape=shape)
+        return rated_mask @ weights_t, dev @ weights_t, rated_mask @ indicator_t
+
     def block_scores(block: np.ndarray) -> np.ndarray:
         out = np.empty((block.size, n_items))
+        grouped: dict[int, tuple[np.ndarray, ...]] = {}
+        if not user_based:
+            few = np.flatnonzero([by_user[int(u)][0].size <= k for u in block])
+            if few.size:
+                sums = all_rated_neighbours(block[few])
+                grouped = {int(row): tuple(s[j] for s in sums) for j, row in enumerate(few)}
         for row, u in enumerate(block):
-            sum_sim, num, count = neighbours_of_user(int(u))
+            sum_sim, num, count = grouped.get(row) or neighbours_of_user(int(u))
             enough = (count >= min_k) & (sum_sim > 0)
             ratio = np.divide(num, sum_sim, out=np.zeros(n_items), where=enough)
             x = u if user_based else np.arange(n_items)  # whose mean/sigma the estimate starts from

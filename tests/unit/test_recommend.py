@@ -154,6 +154,11 @@ ALGOS = {
     "KNNWithZScore-item-cosine": _knn(KNNWithZScore, False, "cosine", k=6),
     "KNNBaseline-user": _knn(KNNBaseline, True, "pearson_baseline", k=5),
     "KNNBaseline-item-min2": _knn(KNNBaseline, False, "pearson_baseline", k=5, min_k=2),
+    # k above most users' counts: the item-based sums run as sparse products for those users
+    "KNNBasic-item-k20": _knn(KNNBasic, False, "cosine", k=20),
+    "KNNWithMeans-item-k20-min3": _knn(KNNWithMeans, False, "pearson", k=20, min_k=3),
+    "KNNWithZScore-item-msd-k20": _knn(KNNWithZScore, False, "msd", k=20),
+    "KNNBaseline-item-k20": _knn(KNNBaseline, False, "pearson_baseline", k=20),
     "SlopeOne": SlopeOne(),
     "CoClustering": CoClustering(random_state=0),
 }
@@ -204,7 +209,27 @@ def test_rated_pairs_lists_every_rating(trainset):
     assert sorted(zip(users.tolist(), items.tolist(), strict=True)) == expected
 
 
-def test_scoring_a_model_without_vectorised_scores_is_refused(trainset):
+def test_normal_predictor_scores_are_seeded_draws_from_its_fitted_normal(trainset):
     algo = NormalPredictor().fit(trainset)
-    with pytest.raises(RecommendError, match="NormalPredictor has no vectorised scoring"):
-        next(score_blocks(algo))
+    first = np.vstack([s for _, s in score_blocks(algo, block_size=16, seed=3)])
+    again = np.vstack([s for _, s in score_blocks(algo, block_size=16, seed=3)])
+    other = np.vstack([s for _, s in score_blocks(algo, block_size=16, seed=4)])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first.min() >= 1.0 and first.max() <= 5.0
+    assert first.shape == (trainset.n_users, trainset.n_items)
+    assert abs(np.mean(first) - algo.trainset.global_mean) < 0.1
+
+
+def test_item_based_neighbours_count_users_with_more_and_fewer_items_than_k(trainset):
+    counts = np.array([len(trainset.ur[u]) for u in range(trainset.n_users)])
+    assert (counts <= 20).any() and (counts > 20).any()  # both paths of the k20 cases run
+
+
+def test_scoring_an_unknown_algorithm_is_refused(trainset):
+    class Custom:
+        def __init__(self, trainset):
+            self.trainset = trainset
+
+    with pytest.raises(RecommendError, match="Custom has no vectorised scoring"):
+        next(score_blocks(Custom(trainset)))
