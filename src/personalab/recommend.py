@@ -323,13 +323,19 @@ def _knn_scorer(algo: Any):
             return sum_sim, num, count
         rated, ratings = by_user[u]
         s = sim[:, rated]  # items x rated
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        s_top = np.take_along_axis(s, order, axis=1)
-        nb = rated[order]
-        r_top = ratings[order]
-        deviation = _deviation(r_top, nb, None, u, nb_is_user=False)
-        weights = np.where(s_top > 0, s_top, 0.0)
-        return weights.sum(axis=1), (weights * deviation).sum(axis=1), (s_top > 0).sum(axis=1)
+        m = rated.size
+        # the k most similar rated items per item, ties in the user's rating order (Surprise's
+        # stable nlargest): everything above the k-th largest, then the first of those equal to it
+        if m <= k:
+            top = np.ones(s.shape, dtype=bool)
+        else:
+            kth = np.partition(s, m - k, axis=1)[:, m - k, None]
+            equal = s == kth
+            need = k - (s > kth).sum(axis=1, keepdims=True)
+            top = (s > kth) | (equal & (np.cumsum(equal, axis=1) <= need))
+        deviation = _deviation(ratings, rated, None, u, nb_is_user=False)
+        weights = np.where(top & (s > 0), s, 0.0)
+        return weights.sum(axis=1), weights @ deviation, (weights > 0).sum(axis=1)
 
     def _deviation(r, nb, items, u, nb_is_user):
         if name == "KNNBasic":
