@@ -75,6 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from personalab.errors import InputError
 from personalab.features import LABEL
 from personalab.params import StageParams
+from personalab.registry import RegistryDecision, promote_if_better, register_model
 
 STAGE = "intent"
 MODEL_NAME = "personalab-intent"
@@ -1497,78 +1498,6 @@ def _short(value: Any) -> str:
 # --- registry -----------------------------------------------------------------------------------
 
 
-@dataclass
-class RegistryDecision:
-    version: str
-    alias: Literal["champion", "challenger"]
-    metric: str
-    value: float
-    champion_version: str | None
-    champion_value: float | None
-    reason: str
-
-    def as_tags(self) -> dict[str, str]:
-        return {
-            "registry.version": self.version,
-            "registry.alias": self.alias,
-            "registry.reason": self.reason,
-        }
-
-
-def promote_if_better(
-    client: Any,
-    name: str,
-    version: str,
-    metric: str,
-    value: float,
-    score_champion: Callable[[str], float],
-) -> RegistryDecision:
-    """Give ``version`` the alias ``champion`` if it beats the current champion, else ``challenger``.
-
-    ``score_champion(model_uri)`` re-scores the current champion on the same
-    evaluation data; if it cannot (another schema), the new version is a challenger.
-    """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        current = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        current = None
-    champion_value = None
-    if current is None:
-        alias, reason = "champion", "no champion yet"
-    elif str(current.version) == str(version):
-        alias, reason = "champion", "already the champion"
-    else:
-        try:
-            champion_value = float(score_champion(f"models:/{name}/{current.version}"))
-        except Exception as err:  # noqa: BLE001 - any failure to score means not comparable
-            alias = "challenger"
-            reason = f"champion v{current.version} could not score this test data ({type(err).__name__}: {err})"
-        else:
-            better = value > champion_value if higher_is_better(metric) else value < champion_value
-            alias = "champion" if better else "challenger"
-            verb = "beats" if better else "does not beat"
-            reason = (
-                f"{metric} {value:.4f} {verb} champion v{current.version}'s {champion_value:.4f} "
-                "on the same test data"
-            )
-    client.set_registered_model_alias(name, alias, version)
-    decision = RegistryDecision(
-        version=str(version),
-        alias=alias,
-        metric=metric,
-        value=float(value),
-        champion_version=None if current is None else str(current.version),
-        champion_value=champion_value,
-        reason=reason,
-    )
-    client.set_model_version_tag(name, version, "primary_metric", metric)
-    client.set_model_version_tag(name, version, metric, f"{value:.6f}")
-    client.set_model_version_tag(name, version, "decision", reason)
-    return decision
-
-
 def score_model_uri(uri: str, raw: pd.DataFrame, y: np.ndarray, metric: str) -> float:
     """``metric`` of a registered intent model on raw feature rows (read by its own encoder)."""
     import mlflow.pyfunc
@@ -1583,7 +1512,7 @@ def register_and_decide(
     """Register the saved model and move ``champion`` to it only if it wins on the test rows."""
     import mlflow
 
-    client, version = register_model(folder, params)
+    client, version = register_model(folder, params.model_name)
     test = data.split.test
     decision = promote_if_better(
         client,
@@ -1592,6 +1521,7 @@ def register_and_decide(
         params.primary_metric,
         float(metrics[params.primary_metric]),
         lambda uri: score_model_uri(uri, data.raw.iloc[test], data.y[test], params.primary_metric),
+        higher_is_better=higher_is_better(params.primary_metric),
     )
     mlflow.set_tags(decision.as_tags())
     return decision
@@ -1651,19 +1581,6 @@ def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Pa
             pip_requirements=model_requirements(),
         )
     return folder
-
-
-def register_model(folder: Path | str, params: RegistryParams) -> tuple[Any, str]:
-    """Log the saved model folder to the active run and register it; return (client, version)."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    run = mlflow.active_run()
-    if run is None:
-        raise RuntimeError("register_model needs an active MLflow run (start_stage_run)")
-    mlflow.log_artifacts(str(folder), artifact_path="model")
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", params.model_name)
-    return MlflowClient(), str(version.version)
 
 
 # --- plots --------------------------------------------------------------------------------------

@@ -36,7 +36,6 @@ from personalab.intent import (
     open_storage,
     parse_label,
     prepare_data,
-    promote_if_better,
     read_table,
     reliability_table,
     select_features,
@@ -47,6 +46,7 @@ from personalab.intent import (
 )
 from personalab.params import ParamsError
 from personalab.paths import project_paths
+from personalab.registry import promote_if_better
 
 T0 = pd.Timestamp("2024-03-04", tz="UTC")
 
@@ -997,12 +997,12 @@ def test_promote_if_better_with_log_loss_lower_wins(mlflow_tmp, tmp_path):
     client, name = MlflowClient(), "t-intent-ll"
     client.create_registered_model(name)
     v1 = new_version(client, name, tmp_path)
-    promote_if_better(client, name, v1, "test_log_loss", 0.40, lambda uri: 0.0)
+    promote_if_better(client, name, v1, "test_log_loss", 0.40, lambda uri: 0.0, False)
     v2 = new_version(client, name, tmp_path)
-    lower = promote_if_better(client, name, v2, "test_log_loss", 0.35, lambda uri: 0.40)
+    lower = promote_if_better(client, name, v2, "test_log_loss", 0.35, lambda uri: 0.40, False)
     assert lower.alias == "champion" and alias(client, name, "champion") == v2
     v3 = new_version(client, name, tmp_path)
-    higher = promote_if_better(client, name, v3, "test_log_loss", 0.50, lambda uri: 0.35)
+    higher = promote_if_better(client, name, v3, "test_log_loss", 0.50, lambda uri: 0.35, False)
     assert higher.alias == "challenger"
     assert alias(client, name, "champion") == v2 and alias(client, name, "challenger") == v3
 
