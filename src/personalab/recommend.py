@@ -43,14 +43,19 @@ global mean) where Surprise cannot predict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from personalab.errors import InputError
+from personalab.params import StageParams
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
@@ -66,7 +71,7 @@ class RecommendError(InputError, ValueError):
 class Interactions:
     """User-item ratings for Surprise, and what building them dropped."""
 
-    ratings: pd.DataFrame  # user_id, item_id, rating
+    ratings: pd.DataFrame  # user_id, item_id, rating, timestamp (the pair's latest event)
     explicit: bool
     counts: dict[str, int]
 
@@ -108,7 +113,7 @@ def build_interactions(
         latest = rated.sort_values("timestamp", kind="stable").drop_duplicates(
             ["user_id", "item_id"], keep="last"
         )
-        ratings = latest[["user_id", "item_id", "rating"]].reset_index(drop=True)
+        ratings = latest[["user_id", "item_id", "rating", "timestamp"]].reset_index(drop=True)
         explicit = True
     else:
         if cap < min(weights.values(), default=1.0):
@@ -120,21 +125,20 @@ def build_interactions(
                 used["timestamp"].max() - used["timestamp"]
             ).dt.total_seconds().to_numpy() / 86_400
             strength = strength * 0.5 ** (age / half_life_days)
-        summed = (
-            pd.DataFrame(
-                {
-                    "user_id": used["user_id"].to_numpy(),
-                    "item_id": used["item_id"].to_numpy(),
-                    "s": strength,
-                }
-            )
-            .groupby(["user_id", "item_id"], sort=True, observed=True)["s"]
-            .sum()
-            .clip(upper=cap)
-        )
+        pairs = pd.DataFrame(
+            {
+                "user_id": used["user_id"].to_numpy(),
+                "item_id": used["item_id"].to_numpy(),
+                "s": strength,
+                "timestamp": used["timestamp"].to_numpy(),
+            }
+        ).groupby(["user_id", "item_id"], sort=True, observed=True)
+        summed = pairs["s"].sum().clip(upper=cap)
         floor = min(weights.values())
         scaled = lo + (hi - lo) * (summed - floor).clip(lower=0) / max(cap - floor, 1e-12)
-        ratings = scaled.rename("rating").reset_index()
+        ratings = pd.DataFrame(
+            {"rating": scaled, "timestamp": pairs["timestamp"].max()}
+        ).reset_index()
         explicit = False
     pairs_before = len(ratings)
     ratings = _filter_min_counts(ratings, min_user_interactions, min_item_interactions)
@@ -221,44 +225,54 @@ def rated_pairs(trainset: Any) -> tuple[np.ndarray, np.ndarray]:
     return users, items
 
 
-def score_blocks(
-    algo: Any,
-    inner_users: np.ndarray | None = None,
-    block_size: int = 4096,
-    clip: bool = True,
-    seed: int = 0,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (inner user ids, scores users x items) in blocks: Surprise's estimates, vectorised.
+def make_scorer(algo: Any, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from inner user ids to their (unclipped) scores of every item, for a fitted model.
 
     NormalPredictor's estimates are random draws, so its scores are draws from its
     fitted normal with ``seed`` (reproducible, not equal to any one ``predict``).
     """
     name = type(algo).__name__
-    low, high = algo.trainset.rating_scale
-    users = np.arange(algo.trainset.n_users) if inner_users is None else np.asarray(inner_users)
     if name in FACTOR_MODELS:
         P, Q, bu, bi, offset = factor_terms(algo)
 
         def block_scores(block: np.ndarray) -> np.ndarray:
             return offset + bu[block][:, None] + bi[None, :] + P[block] @ Q.T
 
-    elif name in KNN_MODELS:
-        block_scores = _knn_scorer(algo)
-    elif name == "SlopeOne":
-        block_scores = _slope_one_scorer(algo)
-    elif name == "CoClustering":
-        block_scores = _co_clustering_scorer(algo)
-    elif name == "NormalPredictor":
+        return block_scores
+    if name in KNN_MODELS:
+        return _knn_scorer(algo)
+    if name == "SlopeOne":
+        return _slope_one_scorer(algo)
+    if name == "CoClustering":
+        return _co_clustering_scorer(algo)
+    if name == "NormalPredictor":
         rng = np.random.default_rng(seed)
-        mu, sigma = float(algo.trainset.global_mean), float(algo.sigma)
-
-        def block_scores(block: np.ndarray) -> np.ndarray:
-            return rng.normal(mu, sigma, size=(block.size, algo.trainset.n_items))
-
-    else:
-        raise RecommendError(
-            f"{name} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
+        mu, sigma, n_items = (
+            float(algo.trainset.global_mean),
+            float(algo.sigma),
+            algo.trainset.n_items,
         )
+        return lambda block: rng.normal(mu, sigma, size=(block.size, n_items))
+    raise RecommendError(
+        f"{name} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
+    )
+
+
+def score_blocks(
+    algo: Any,
+    inner_users: np.ndarray | None = None,
+    block_size: int = 4096,
+    clip: bool = True,
+    seed: int = 0,
+    scorer: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (inner user ids, scores users x items) in blocks: Surprise's estimates, vectorised.
+
+    ``scorer`` is a :func:`make_scorer` result to reuse (built here when not given).
+    """
+    low, high = algo.trainset.rating_scale
+    users = np.arange(algo.trainset.n_users) if inner_users is None else np.asarray(inner_users)
+    block_scores = scorer or make_scorer(algo, seed)
     for start in range(0, users.size, block_size):
         block = users[start : start + block_size]
         scores = block_scores(block)
@@ -447,12 +461,18 @@ def recommend_top_k(
     users: list[Any] | None = None,
     exclude_seen: bool = True,
     block_size: int = 4096,
+    *,
+    scorer: Callable[[np.ndarray], np.ndarray] | None = None,
+    seen: Any = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Each known user's ``k`` best unseen items (user_id, item_id, score, rank), in user blocks.
 
     ``users`` are raw ids (default: every user of the trainset; unknown ones are
     skipped). Scores come from :func:`score_blocks`, so no Python loop runs over
     user-item pairs and memory stays at a few ``block_size x items`` arrays.
+    ``scorer`` and ``seen`` (:func:`make_scorer`, :func:`seen_matrix`) can be passed
+    to reuse them across calls.
     """
     from personalab.evaluate import top_k_from_scores
 
@@ -463,19 +483,1004 @@ def recommend_top_k(
         known = trainset._raw2inner_id_users
         inner = np.array([known[u] for u in users if u in known], dtype=np.int64)
     item_ids = [trainset.to_raw_iid(i) for i in range(trainset.n_items)]
-    seen = seen_matrix(trainset) if exclude_seen else None
+    if exclude_seen and seen is None:
+        seen = seen_matrix(trainset)
     parts = []
-    for block, scores in score_blocks(algo, inner, block_size=block_size):
+    blocks = score_blocks(algo, inner, block_size=block_size, seed=seed, scorer=scorer)
+    for block, scores in blocks:
         parts.append(
             top_k_from_scores(
                 [trainset.to_raw_uid(u) for u in block],
                 item_ids,
                 scores,
                 k,
-                exclude=None if seen is None else seen[block],
+                exclude=seen[block] if exclude_seen else None,
                 block_size=block_size,
             )
         )
     if not parts:
         return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
     return pd.concat(parts, ignore_index=True)
+
+
+# --- the stage: params --------------------------------------------------------------------------
+
+STAGE = "recommend"
+MODEL_NAME = "personalab-recommender"
+ALGORITHMS = (
+    "SVD",
+    "SVDpp",
+    "NMF",
+    "SlopeOne",
+    "KNNBasic",
+    "KNNWithMeans",
+    "KNNWithZScore",
+    "KNNBaseline",
+    "CoClustering",
+    "BaselineOnly",
+    "NormalPredictor",
+)
+BASELINES = ("popularity", "random")
+RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
+SIMILARITIES = ("cosine", "msd", "pearson", "pearson_baseline")
+SIM_OPTION_KEYS = {"name", "user_based", "min_support", "shrinkage"}
+SIMILARITY_BUDGET_BYTES = 4 << 30  # a similarity matrix larger than this is refused before fitting
+
+
+def algorithm_options(name: str) -> set[str]:
+    """Constructor options Surprise's ``name`` accepts (its signature; KNN also ``bsl_options``)."""
+    import inspect
+
+    import surprise
+
+    parameters = set(inspect.signature(getattr(surprise, name).__init__).parameters)
+    allowed = parameters - {"self", "kwargs"}
+    return allowed | {"bsl_options"} if "kwargs" in parameters else allowed
+
+
+def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` when ``name`` or one of its options is not Surprise's."""
+    if name not in ALGORITHMS:
+        raise ValueError(
+            f"{where}: unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}"
+        )
+    unknown = sorted(set(options) - algorithm_options(name))
+    if unknown:
+        raise ValueError(
+            f"{where}.{unknown[0]}: {name} has no option {unknown[0]!r}; "
+            f"its options: {', '.join(sorted(algorithm_options(name))) or 'none'}"
+        )
+    sim = options.get("sim_options") or {}
+    if not isinstance(sim, Mapping):
+        raise ValueError(f"{where}.sim_options must be a mapping, got {sim!r}")
+    if bad := sorted(set(sim) - SIM_OPTION_KEYS):
+        raise ValueError(
+            f"{where}.sim_options.{bad[0]}: not a similarity option ({', '.join(sorted(SIM_OPTION_KEYS))})"
+        )
+    if "name" in sim and sim["name"] not in SIMILARITIES:
+        raise ValueError(
+            f"{where}.sim_options.name: {sim['name']!r} is not one of {', '.join(SIMILARITIES)}"
+        )
+
+
+DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
+    "KNNBaseline": {"k": 40, "sim_options": {"name": "pearson_baseline", "user_based": False}},
+    "BaselineOnly": {},
+}
+DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
+    "SVD": {
+        "n_factors": [8, 128],
+        "n_epochs": [10, 40],
+        "lr_all": [0.002, 0.02],
+        "reg_all": [0.005, 0.2],
+    }
+}
+
+
+class InteractionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feedback: Literal["auto", "explicit", "implicit"] = "auto"
+    weights: dict[str, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    cap: PositiveFloat = 20.0
+    half_life_days: PositiveFloat | None = None
+    min_user_interactions: int = Field(3, ge=1)
+    min_item_interactions: int = Field(5, ge=1)
+    rating_scale: tuple[float, float] = (1.0, 5.0)
+
+
+class HoldoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["random", "last_n"] = "random"
+    test_share: float = Field(0.2, gt=0, lt=1)
+    last_n: int = Field(2, ge=1)
+    relevant_min_rating: float | None = None
+
+
+class CrossValidationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    folds: int = Field(5, ge=2)
+    max_pairs: int | None = Field(100_000, ge=100)
+
+
+class PopularityParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: PositiveFloat | None = None
+
+
+class RecommendTuningParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_trials: int = Field(10, ge=0)
+    timeout_minutes: PositiveFloat | None = 5.0
+    space: dict[str, dict[str, list[Any]]] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
+
+    @field_validator("space")
+    @classmethod
+    def _ranges(cls, space: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+        for algorithm, ranges in space.items():
+            for key, values in ranges.items():
+                where = f"tuning.space.{algorithm}.{key}"
+                if len(values) < 2:
+                    raise ValueError(f"{where}: give [low, high] or two or more choices")
+                if _is_range(values) and values[0] > values[1]:
+                    raise ValueError(f"{where}: low {values[0]} is above high {values[1]}")
+        return space
+
+
+class RecommendRegistryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    model_name: str = MODEL_NAME
+
+
+class RecommendParams(StageParams):
+    seed: int = 42
+    interactions: InteractionParams = Field(default_factory=InteractionParams)
+    algorithms: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ALGORITHMS.items()}
+    )
+    holdout: HoldoutParams = Field(default_factory=HoldoutParams)
+    k: int = Field(10, ge=1)
+    top_n: int = Field(10, ge=1)
+    selection_metric: str = "ndcg_at_10"
+    cross_validation: CrossValidationParams = Field(default_factory=CrossValidationParams)
+    popularity: PopularityParams = Field(default_factory=PopularityParams)
+    tuning: RecommendTuningParams = Field(default_factory=RecommendTuningParams)
+    block_size: int = Field(2048, ge=1)
+    registry: RecommendRegistryParams = Field(default_factory=RecommendRegistryParams)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecommendParams:
+        if not self.algorithms:
+            raise ValueError("algorithms: name at least one Surprise algorithm")
+        for name, options in self.algorithms.items():
+            check_algorithm(name, options or {}, f"algorithms.{name}")
+        for name, ranges in self.tuning.space.items():
+            if name not in self.algorithms:
+                raise ValueError(f"tuning.space.{name}: {name} is not in algorithms")
+            for key in ranges:
+                top = key.split(".")[0]
+                check_algorithm(name, {top: {} if "." in key else None}, f"tuning.space.{name}")
+                if "." in key and (
+                    top != "sim_options" or key.split(".", 1)[1] not in SIM_OPTION_KEYS
+                ):
+                    raise ValueError(f"tuning.space.{name}.{key}: only sim_options.<option> nests")
+        allowed = self.ranking_keys()
+        if self.selection_metric not in allowed:
+            raise ValueError(
+                f"selection_metric: {self.selection_metric!r} is not one of {', '.join(allowed)} "
+                f"(metrics at k={self.k})"
+            )
+        return self
+
+    def ranking_keys(self) -> list[str]:
+        return [f"{m}_at_{self.k}" for m in RANKING_METRICS]
+
+    def options(self, name: str) -> dict[str, Any]:
+        return dict(self.algorithms[name] or {})
+
+
+def _is_range(values: Sequence[Any]) -> bool:
+    return len(values) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+
+
+# --- held-out split and baselines ---------------------------------------------------------------
+
+
+@dataclass
+class Holdout:
+    """A per-user split of the interactions: the model learns ``train`` and is asked for ``relevant``."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    relevant: pd.DataFrame  # the test pairs that count as relevant (user_id, item_id)
+
+    @property
+    def users(self) -> list[Any]:
+        """The users evaluated: those with at least one relevant held-out item."""
+        return self.relevant["user_id"].drop_duplicates().tolist()
+
+    @property
+    def catalogue(self) -> list[Any]:
+        return self.train["item_id"].drop_duplicates().tolist()
+
+
+def split_holdout(ratings: pd.DataFrame, params: HoldoutParams, seed: int) -> Holdout:
+    """Hold out part of every user's interactions; each user keeps at least one for training.
+
+    ``random``: ``round(test_share * n)`` of a user's ``n`` pairs (at least one),
+    drawn with ``seed``. ``last_n``: the user's ``last_n`` latest pairs by time (ties
+    by item id). Users with a single pair stay in training only. With
+    ``relevant_min_rating`` only held-out pairs rated at least that count as relevant.
+    """
+    n = ratings.groupby("user_id", observed=True)["item_id"].transform("size").to_numpy()
+    if params.kind == "random":
+        n_test = np.clip(np.rint(params.test_share * n), 1, None)
+        order = ratings.assign(_key=np.random.default_rng(seed).random(len(ratings)))
+        order = order.sort_values(["user_id", "_key"], kind="stable")
+    else:
+        n_test = np.full(len(ratings), params.last_n)
+        order = ratings.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    n_test = pd.Series(np.minimum(n - 1, n_test), index=ratings.index)
+    from_end = order.groupby("user_id", observed=True).cumcount(ascending=False)
+    held = (from_end < n_test.loc[order.index]).reindex(ratings.index)
+    train = ratings[~held].reset_index(drop=True)
+    test = ratings[held].reset_index(drop=True)
+    relevant = (
+        test
+        if params.relevant_min_rating is None
+        else test[test["rating"] >= params.relevant_min_rating]
+    )
+    return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True))
+
+
+def popularity(ratings: pd.DataFrame, window_days: float | None = None) -> pd.Series:
+    """Share of users who interacted with each item, most popular first (ties by item id).
+
+    With ``window_days`` (trending) only pairs whose latest event is within that
+    many days of the newest one count; an empty window falls back to all pairs.
+    """
+    pairs = ratings
+    if window_days is not None and "timestamp" in ratings and len(ratings):
+        recent = ratings[
+            ratings["timestamp"] >= ratings["timestamp"].max() - pd.Timedelta(days=window_days)
+        ]
+        pairs = recent if len(recent) else ratings
+    users = max(pairs["user_id"].nunique(), 1)
+    share = pairs.groupby("item_id", observed=True)["user_id"].nunique() / users
+    frame = (
+        share.rename("score")
+        .reset_index()
+        .sort_values(["score", "item_id"], ascending=[False, True], kind="stable")
+    )
+    return frame.set_index("item_id")["score"]
+
+
+class BaselineModel:
+    """``popularity`` (or trending) and ``random`` rankings over the training items, seen excluded."""
+
+    def __init__(
+        self,
+        kind: str,
+        train: pd.DataFrame,
+        seed: int = 0,
+        window_days: float | None = None,
+        block_size: int = 2048,
+    ):
+        from scipy.sparse import csr_array
+
+        if kind not in BASELINES:
+            raise RecommendError(f"unknown baseline {kind!r}; choose from {', '.join(BASELINES)}")
+        self.kind, self.seed, self.block_size = kind, seed, block_size
+        self.items = pd.Index(train["item_id"].drop_duplicates().sort_values())
+        self.users = pd.Index(train["user_id"].drop_duplicates())
+        rows = self.users.get_indexer(train["user_id"])
+        cols = self.items.get_indexer(train["item_id"])
+        shape = (len(self.users) + 1, len(self.items))  # the last row: users never seen
+        self.seen = csr_array((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=shape)
+        self.item_scores = (
+            popularity(train, window_days).reindex(self.items, fill_value=0.0).to_numpy()
+            if kind == "popularity"
+            else None
+        )
+
+    def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
+        from personalab.evaluate import top_k_from_scores
+
+        users = list(dict.fromkeys(users))
+        rows = self.users.get_indexer(users)
+        rows = np.where(rows < 0, len(self.users), rows)
+        rng = np.random.default_rng(self.seed)
+        parts = []
+        for start in range(0, len(users), self.block_size):
+            block = rows[start : start + self.block_size]
+            if self.item_scores is None:
+                scores = rng.random((block.size, len(self.items)))
+            else:
+                scores = np.tile(self.item_scores, (block.size, 1))
+            parts.append(
+                top_k_from_scores(
+                    users[start : start + self.block_size],
+                    self.items,
+                    scores,
+                    k,
+                    exclude=self.seen[block],
+                    block_size=self.block_size,
+                )
+            )
+        return pd.concat(parts, ignore_index=True) if parts else _empty_top()
+
+
+def _empty_top() -> pd.DataFrame:
+    return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
+
+
+# --- Surprise algorithms ------------------------------------------------------------------------
+
+
+def make_algorithm(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
+    """Surprise's ``name`` with ``options``; seeded and quiet unless the options say otherwise."""
+    import surprise
+
+    check = dict(options or {})
+    try:
+        check_algorithm(name, check, f"algorithms.{name}")
+    except ValueError as err:
+        raise RecommendError(str(err)) from None
+    allowed = algorithm_options(name)
+    if "random_state" in allowed:
+        check.setdefault("random_state", seed)
+    if "verbose" in allowed:
+        check.setdefault("verbose", False)
+    return getattr(surprise, name)(**check)
+
+
+def similarity_size(algo: Any, trainset: Any) -> int:
+    """Entries of the square matrix ``algo`` builds (similarities; SlopeOne's deviations), or 0."""
+    name = type(algo).__name__
+    if name in KNN_MODELS:
+        user_based = algo.sim_options.get("user_based", True)
+        return (trainset.n_users if user_based else trainset.n_items) ** 2
+    if name == "SlopeOne":
+        return 2 * trainset.n_items**2
+    return 0
+
+
+def fit_algorithm(algo: Any, trainset: Any) -> Any:
+    """``algo.fit(trainset)``, refused up front when its square matrices would not fit in memory."""
+    check_memory(algo, trainset)
+    return algo.fit(trainset)
+
+
+def check_memory(algo: Any, trainset: Any) -> None:
+    """Raise when ``algo``'s square matrices over ``trainset`` exceed the memory budget."""
+    entries = similarity_size(algo, trainset)
+    if entries * 8 > SIMILARITY_BUDGET_BYTES:
+        name = type(algo).__name__
+        based = "user" if getattr(algo, "sim_options", {}).get("user_based", True) else "item"
+        hint = (
+            "set sim_options.user_based: false (item-based)"
+            if based == "user" and name in KNN_MODELS
+            else "raise min_item_interactions or drop it from algorithms"
+        )
+        raise RecommendError(
+            f"algorithms.{name}: its {based}-by-{based} matrices would take "
+            f"{entries * 8 / 2**30:.1f} GiB ({trainset.n_users:,} users, {trainset.n_items:,} items); "
+            f"{hint} in params/recommend.yaml"
+        )
+
+
+def trainset_of(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -> Any:
+    return to_surprise(ratings, rating_scale).build_full_trainset()
+
+
+class SurpriseModel:
+    """A fitted Surprise algorithm answering top-k with the vectorised scores."""
+
+    def __init__(self, algo: Any, seed: int = 0, block_size: int = 2048):
+        self.algo, self.seed, self.block_size = algo, seed, block_size
+        self.scorer = make_scorer(algo, seed)
+        self.seen = seen_matrix(algo.trainset)
+
+    def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
+        return recommend_top_k(
+            self.algo,
+            k,
+            list(users),
+            block_size=self.block_size,
+            scorer=self.scorer,
+            seen=self.seen,
+            seed=self.seed,
+        )
+
+
+@dataclass
+class Fitted:
+    name: str
+    model: Any  # SurpriseModel or BaselineModel
+    options: dict[str, Any]
+    fit_seconds: float
+
+
+def fit_candidate(
+    name: str, options: Mapping[str, Any], train: pd.DataFrame, params: RecommendParams
+) -> Fitted:
+    """Fit one algorithm (Surprise's, or a baseline) on ``train``."""
+    started = time.perf_counter()
+    if name in BASELINES:
+        model = BaselineModel(
+            name, train, params.seed, params.popularity.window_days, params.block_size
+        )
+    else:
+        algo = fit_algorithm(
+            make_algorithm(name, options, params.seed),
+            trainset_of(train, params.interactions.rating_scale),
+        )
+        model = SurpriseModel(algo, params.seed, params.block_size)
+    return Fitted(name, model, dict(options), time.perf_counter() - started)
+
+
+def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, float]:
+    """Ranking metrics at ``k`` of top-k lists for every evaluated user (see evaluate.py)."""
+    from personalab.evaluate import ranking_report
+
+    started = time.perf_counter()
+    recs = fitted.model.top_k(holdout.users, k)
+    seconds = time.perf_counter() - started
+    if recs.empty:
+        raise RecommendError(
+            f"{fitted.name} recommended nothing for the {len(holdout.users):,} held-out users"
+        )
+    report = ranking_report(recs, holdout.relevant, holdout.train, k, holdout.catalogue)
+    return {**report, "predict_seconds": seconds}
+
+
+def cross_validate_rating(
+    name: str, options: Mapping[str, Any], ratings: pd.DataFrame, params: RecommendParams
+) -> dict[str, float]:
+    """Mean RMSE and MAE over seeded k folds (Surprise's ``cross_validate``, its benchmark protocol).
+
+    With ``cross_validation.max_pairs`` the folds are drawn from a seeded sample of that many pairs.
+    """
+    from surprise.model_selection import KFold, cross_validate
+
+    cv = params.cross_validation
+    sample = ratings
+    if cv.max_pairs is not None and len(ratings) > cv.max_pairs:
+        sample = ratings.sample(n=cv.max_pairs, random_state=params.seed)
+    data = to_surprise(sample, params.interactions.rating_scale)
+    algo = make_algorithm(name, options, params.seed)
+    check_memory(algo, data.build_full_trainset())
+    np.random.seed(params.seed)  # noqa: NPY002 - NormalPredictor draws from NumPy's global generator
+    started = time.perf_counter()
+    result = cross_validate(
+        algo,
+        data,
+        measures=["rmse", "mae"],
+        cv=KFold(n_splits=cv.folds, random_state=params.seed, shuffle=True),
+        n_jobs=1,
+    )
+    return {
+        "rmse": float(np.mean(result["test_rmse"])),
+        "mae": float(np.mean(result["test_mae"])),
+        "cv_pairs": float(len(sample)),
+        "cv_seconds": time.perf_counter() - started,
+    }
+
+
+# --- tuning -------------------------------------------------------------------------------------
+
+
+def suggest_options(trial: Any, ranges: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """Options for one trial: ``[low, high]`` numbers are ranges (log-scaled when
+    ``high / low >= 10``, integers when both bounds are); other lists are choices.
+    ``sim_options.<key>`` sets a similarity option."""
+    chosen: dict[str, Any] = {}
+    for key, values in ranges.items():
+        if _is_range(values):
+            low, high = values
+            log = low > 0 and high / low >= 10
+            if isinstance(low, int) and isinstance(high, int):
+                value = trial.suggest_int(key, low, high, log=log)
+            else:
+                value = trial.suggest_float(key, float(low), float(high), log=log)
+        else:
+            value = trial.suggest_categorical(key, list(values))
+        chosen[key] = value
+    return chosen
+
+
+def merge_options(base: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` options with a trial's values (``sim_options.name`` into ``sim_options``)."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
+    for key, value in chosen.items():
+        if "." in key:
+            outer, inner = key.split(".", 1)
+            out.setdefault(outer, {})
+            out[outer] = {**out[outer], inner: value}
+        else:
+            out[key] = value
+    return out
+
+
+def _flat_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    from personalab.params import flatten
+
+    return flatten(options)
+
+
+@dataclass
+class TuningResult:
+    best_options: dict[str, dict[str, Any]]
+    validation: dict[str, float]  # the selection metric on validation, per algorithm
+    trials: pd.DataFrame  # algorithm, number, state, value, seconds, options
+
+
+def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
+    """Choose every algorithm's options on the validation split; tune those with a space.
+
+    Each algorithm with a ``tuning.space`` gets a seeded TPE study of ``n_trials``
+    (its first trial is the configured options when they lie in the space), objective
+    the selection metric on ``holdout`` (fit on its ``train``, ranked for its held-out
+    users). The others and the baselines are evaluated once with their options.
+    """
+    import optuna
+
+    metric = params.selection_metric
+    best, validation, rows = {}, {}, []
+    budget = params.tuning.timeout_minutes
+    for name in (*params.algorithms, *BASELINES):
+        base = params.options(name) if name in params.algorithms else {}
+        ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
+        if not ranges:
+            started = time.perf_counter()
+            fitted = fit_candidate(name, base, holdout.train, params)
+            value = evaluate_ranking(fitted, holdout, params.k)[metric]
+            best[name], validation[name] = base, value
+            rows.append(_trial_row(name, 0, "COMPLETE", value, started, base, tuned=False))
+            continue
+
+        def objective(
+            trial: Any, name: str = name, base: dict = base, ranges: dict = ranges
+        ) -> float:
+            options = merge_options(base, suggest_options(trial, ranges))
+            trial.set_user_attr("options", options)
+            fitted = fit_candidate(name, options, holdout.train, params)
+            return evaluate_ranking(fitted, holdout, params.k)[metric]
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=params.seed),
+            study_name=f"{STAGE}-{name}",
+        )
+        configured = _flat_options(base)
+        start_point = {key: configured[key] for key in ranges if key in configured}
+        if start_point and all(_inside(start_point[key], ranges[key]) for key in start_point):
+            study.enqueue_trial(start_point)
+        study.optimize(
+            objective,
+            n_trials=params.tuning.n_trials,
+            timeout=None if budget is None else budget * 60,
+        )
+        for trial in study.trials:
+            seconds = (
+                (trial.datetime_complete - trial.datetime_start).total_seconds()
+                if trial.datetime_complete
+                else float("nan")
+            )
+            rows.append(
+                {
+                    "algorithm": name,
+                    "number": trial.number,
+                    "state": trial.state.name,
+                    "value": trial.value,
+                    "seconds": seconds,
+                    "tuned": True,
+                    "options": json.dumps(trial.user_attrs.get("options", {}), sort_keys=True),
+                }
+            )
+        best[name] = study.best_trial.user_attrs["options"]
+        validation[name] = float(study.best_value)
+    return TuningResult(best, validation, pd.DataFrame(rows))
+
+
+def _inside(value: Any, values: Sequence[Any]) -> bool:
+    if _is_range(values):
+        return isinstance(value, int | float) and values[0] <= value <= values[1]
+    return value in values
+
+
+def _trial_row(
+    name: str, number: int, state: str, value: float, started: float, options: dict, tuned: bool
+) -> dict[str, Any]:
+    return {
+        "algorithm": name,
+        "number": number,
+        "state": state,
+        "value": value,
+        "seconds": time.perf_counter() - started,
+        "tuned": tuned,
+        "options": json.dumps(options, sort_keys=True),
+    }
+
+
+def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
+    """One nested MLflow run per tuning trial (and per algorithm evaluated once on validation)."""
+    from personalab.tracking import log_child_run
+
+    ids = []
+    for row in trials.itertuples(index=False):
+        options = json.loads(row.options)
+        label = f"{row.algorithm} trial {row.number}" if row.tuned else f"{row.algorithm} (fixed)"
+        metrics = {} if pd.isna(row.value) else {f"validation_{metric}": float(row.value)}
+        metrics["seconds"] = float(row.seconds)
+        ids.append(
+            log_child_run(
+                label,
+                {"algorithm": row.algorithm, "state": row.state, **_flat_options(options)},
+                metrics,
+            )
+        )
+    return ids
+
+
+# --- comparison and the champion ----------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    table: pd.DataFrame  # one row per algorithm and baseline
+    champion: str
+    metrics: dict[str, Any]
+
+
+def compare(
+    ratings: pd.DataFrame, holdout: Holdout, tuning: TuningResult, params: RecommendParams
+) -> Comparison:
+    """Every algorithm (with its chosen options) and baseline, fitted on the training part and
+    ranked for the test users; Surprise's algorithms also cross-validated for RMSE and MAE.
+
+    The champion is the Surprise algorithm with the best selection metric on
+    *validation* (so the test figures stay unbiased), not the lowest RMSE.
+    """
+    metric = params.selection_metric
+    rows = []
+    for name in (*params.algorithms, *BASELINES):
+        options = tuning.best_options[name]
+        fitted = fit_candidate(name, options, holdout.train, params)
+        row = {
+            "model": name,
+            "kind": "baseline" if name in BASELINES else "surprise",
+            f"validation_{metric}": tuning.validation[name],
+            **evaluate_ranking(fitted, holdout, params.k),
+            "fit_seconds": fitted.fit_seconds,
+        }
+        if name not in BASELINES:
+            row.update(cross_validate_rating(name, options, ratings, params))
+        row["options"] = json.dumps(options, sort_keys=True)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    surprise_rows = table[table["kind"] == "surprise"]
+    champion = str(surprise_rows.loc[surprise_rows[f"validation_{metric}"].idxmax(), "model"])
+    table.insert(2, "champion", table["model"] == champion)
+    return Comparison(table, champion, comparison_metrics(table, champion, params))
+
+
+def comparison_metrics(
+    table: pd.DataFrame, champion: str, params: RecommendParams
+) -> dict[str, Any]:
+    """``<Algo>_rmse``, ``<Algo>_mae``, ``<Algo>_<metric>`` per algorithm; the champion's figures;
+    ``popularity_<metric>`` and ``random_<metric>`` for the baselines (metric = ndcg at k)."""
+    ndcg = f"ndcg_at_{params.k}"
+    rows = table.set_index("model")
+    out: dict[str, Any] = {}
+    for name, row in rows.iterrows():
+        if row["kind"] == "surprise":
+            out[f"{name}_rmse"] = float(row["rmse"])
+            out[f"{name}_mae"] = float(row["mae"])
+        out[f"{name}_{ndcg}"] = float(row[ndcg])
+    best = rows.loc[champion]
+    out["algorithm"] = champion
+    for key in ("rmse", "mae", *params.ranking_keys(), "coverage", "novelty"):
+        out[key] = float(best[key])
+    out["selection_metric"] = params.selection_metric
+    return out
+
+
+# --- the served recommender ---------------------------------------------------------------------
+
+OUTPUT_COLUMNS = ["user_id", "rank", "item_id", "score", "fallback"]
+
+
+class Recommender:
+    """A fitted Surprise model with a popularity fallback: top-N for any user id.
+
+    Users the model knows get their best unseen items by the vectorised scores;
+    users it does not know (new, or below ``min_user_interactions``) get the most
+    popular (or trending) items, flagged ``fallback`` with the popularity share as
+    their score.
+    """
+
+    def __init__(self, algo: Any, popular: pd.Series, config: Mapping[str, Any]):
+        self.algo, self.popular, self.config = algo, popular, dict(config)
+        self._model: SurpriseModel | None = None
+
+    def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
+        k = int(k or self.config["top_n"])
+        if k < 1:
+            raise RecommendError(f"k must be at least 1, got {k}")
+        users = list(dict.fromkeys(user_ids))
+        known = self.algo.trainset._raw2inner_id_users
+        if self._model is None:
+            self._model = SurpriseModel(
+                self.algo, self.config.get("seed", 0), self.config.get("block_size", 2048)
+            )
+        cf = self._model.top_k([u for u in users if u in known], k).assign(fallback=False)
+        cold = [u for u in users if u not in known]
+        top = self.popular.head(k)
+        fallback = pd.DataFrame(
+            {
+                "user_id": np.repeat(np.asarray(cold, dtype=object), len(top)),
+                "item_id": np.tile(top.index.to_numpy(dtype=object), len(cold)),
+                "score": np.tile(top.to_numpy(dtype=float), len(cold)),
+                "rank": np.tile(np.arange(1, len(top) + 1), len(cold)),
+                "fallback": True,
+            }
+        )
+        out = pd.concat([df for df in (cf, fallback) if len(df)], ignore_index=True)
+        if out.empty:
+            return pd.DataFrame(columns=OUTPUT_COLUMNS)
+        order = pd.Index(users).get_indexer(out["user_id"])
+        out = out.assign(_order=order).sort_values(["_order", "rank"], kind="stable")
+        return (
+            out[OUTPUT_COLUMNS].astype({"rank": "int64", "score": "float64"}).reset_index(drop=True)
+        )
+
+    def save(self, folder: Path | str) -> dict[str, Path]:
+        """``algorithm.pkl`` (Surprise's dump of the fitted model) and ``recommender.json``."""
+        from surprise import dump
+
+        from personalab.storage import atomic_path, write_json
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        algorithm = folder / "algorithm.pkl"
+        with atomic_path(algorithm) as tmp:
+            dump.dump(str(tmp), algo=self.algo)
+        config = {
+            **self.config,
+            "popular": [[item, float(score)] for item, score in self.popular.items()],
+        }
+        return {"algorithm": algorithm, "config": write_json(config, folder / "recommender.json")}
+
+    @classmethod
+    def load(cls, algorithm: Path | str, config: Path | str) -> Recommender:
+        from surprise import dump
+
+        settings = json.loads(Path(config).read_text(encoding="utf-8"))
+        popular = settings.pop("popular")
+        _, algo = dump.load(str(algorithm))
+        series = pd.Series(
+            [s for _, s in popular], index=pd.Index([i for i, _ in popular], name="item_id")
+        )
+        return cls(algo, series.rename("score"), settings)
+
+
+def fit_recommender(
+    ratings: pd.DataFrame, name: str, options: Mapping[str, Any], params: RecommendParams
+) -> Recommender:
+    """The champion refitted on every interaction, with the popularity fallback of all of them."""
+    algo = fit_algorithm(
+        make_algorithm(name, options, params.seed),
+        trainset_of(ratings, params.interactions.rating_scale),
+    )
+    popular = popularity(ratings, params.popularity.window_days).head(max(params.top_n, 100))
+    config = {
+        "algorithm": name,
+        "options": dict(options),
+        "top_n": params.top_n,
+        "seed": params.seed,
+        "block_size": params.block_size,
+        "rating_scale": list(params.interactions.rating_scale),
+        "users": algo.trainset.n_users,
+        "items": algo.trainset.n_items,
+        "pairs": algo.trainset.n_ratings,
+    }
+    return Recommender(algo, popular, config)
+
+
+def recommend_everyone(recommender: Recommender, events: pd.DataFrame) -> pd.DataFrame:
+    """Top-N for every user of the event log (the model's, and fallbacks for the rest)."""
+    users = events["user_id"].drop_duplicates().sort_values().tolist()
+    return recommender.recommend(users)
+
+
+def _pyfunc_class():
+    import mlflow.pyfunc
+
+    class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+        """Serves :class:`Recommender`: rows with ``user_id`` in; their top-k rows out.
+
+        The request's ``params`` may set ``k`` (default: the trained ``top_n``).
+        """
+
+        def load_context(self, context):
+            self.recommender = Recommender.load(
+                context.artifacts["algorithm"], context.artifacts["config"]
+            )
+
+        def predict(self, context, model_input, params=None):
+            frame = (
+                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            )
+            if "user_id" not in frame:
+                raise RecommendError(
+                    f"the request has no user_id column (columns: {list(frame.columns)})"
+                )
+            k = (params or {}).get("k")
+            return self.recommender.recommend(frame["user_id"].astype(str).tolist(), k)
+
+    return RecommenderPyfunc
+
+
+def save_serving_model(recommender: Recommender, folder: Path | str) -> Path:
+    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example)."""
+    import tempfile
+
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    from personalab.storage import atomic_dir
+    from personalab.tracking import pinned_requirements
+
+    known = [recommender.algo.trainset.to_raw_uid(0)]
+    example = pd.DataFrame({"user_id": [str(u) for u in known]})
+    output = recommender.recommend(example["user_id"].tolist())
+    signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
+        files = recommender.save(scratch)
+        mlflow.pyfunc.save_model(
+            str(tmp),
+            python_model=_pyfunc_class()(),
+            artifacts={k: str(v) for k, v in files.items()},
+            code_paths=[str(Path(__file__).parent)],
+            signature=signature,
+            input_example=example,
+            pip_requirements=pinned_requirements(
+                "scikit-surprise", "numpy", "pandas", "scipy", "pydantic", "pyyaml"
+            ),
+        )
+    return folder
+
+
+def register_and_decide(
+    folder: Path | str, holdout: Holdout, value: float, params: RecommendParams
+) -> Any:
+    """Register the saved recommender; ``champion`` moves to it only if it beats the current
+    champion's recipe (algorithm and options) refitted on this training part and ranked for
+    these test users (a served model has seen every interaction, so it cannot be re-scored)."""
+    import mlflow
+
+    from personalab.registry import promote_if_better, register_model
+
+    def score_champion(uri: str) -> float:
+        champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
+        fitted = fit_candidate(champion["algorithm"], champion["options"], holdout.train, params)
+        return evaluate_ranking(fitted, holdout, params.k)[params.selection_metric]
+
+    client, version = register_model(folder, params.registry.model_name)
+    decision = promote_if_better(
+        client, params.registry.model_name, version, params.selection_metric, value, score_champion
+    )
+    mlflow.set_tags(decision.as_tags())
+    return decision
+
+
+# --- plots and outputs --------------------------------------------------------------------------
+
+
+def plot_comparison(table: pd.DataFrame, params: RecommendParams):
+    """Test ranking metric (validation as dots), CV RMSE, and fit / top-k times per model."""
+    import matplotlib.pyplot as plt
+
+    metric = params.selection_metric
+    ordered = table.sort_values(metric)
+    colours = [
+        "C3" if c else ("0.6" if k == "baseline" else "C0")
+        for c, k in zip(ordered["champion"], ordered["kind"], strict=True)
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 0.45 * len(table) + 2.2))
+    axes[0].barh(ordered["model"], ordered[metric], color=colours)
+    axes[0].scatter(
+        ordered[f"validation_{metric}"],
+        ordered["model"],
+        color="k",
+        s=14,
+        zorder=3,
+        label="validation",
+    )
+    axes[0].set(title=f"{metric} on the test users (red: champion)", xlabel=metric)
+    axes[0].legend(fontsize=8, loc="lower right")
+    rated = ordered[ordered["kind"] == "surprise"]
+    axes[1].barh(rated["model"], rated["rmse"], color="C0")
+    axes[1].set(title=f"RMSE, {params.cross_validation.folds}-fold cross-validation", xlabel="RMSE")
+    axes[2].barh(ordered["model"], ordered["fit_seconds"], label="fit")
+    axes[2].barh(
+        ordered["model"],
+        ordered["predict_seconds"],
+        left=ordered["fit_seconds"],
+        label="top-k for test users",
+    )
+    axes[2].set(title="Seconds", xlabel="seconds")
+    axes[2].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tuning(trials: pd.DataFrame, metric: str):
+    """Validation metric per trial and the best so far, for each tuned algorithm."""
+    import matplotlib.pyplot as plt
+
+    tuned = trials[trials["tuned"]]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, group) in enumerate(tuned.groupby("algorithm", sort=False)):
+        done = group[group["state"] == "COMPLETE"].sort_values("number")
+        ax.scatter(done["number"], done["value"], s=18, color=f"C{i}", label=name)
+        ax.step(done["number"], done["value"].cummax(), where="post", color=f"C{i}", alpha=0.6)
+    ax.set(
+        title="Tuning (Optuna TPE): each trial and the best so far",
+        xlabel="trial",
+        ylabel=f"validation {metric}",
+    )
+    if len(tuned):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def load_events(paths: Any) -> pd.DataFrame:
+    path = paths.interim / "events.parquet"
+    if not path.is_file():
+        raise RecommendError(f"{path}: not found; run the ingest stage first (dvc repro ingest)")
+    return pd.read_parquet(path)
+
+
+def save_recommend(
+    recommendations: pd.DataFrame,
+    comparison: Comparison,
+    tuning: TuningResult,
+    metrics: Mapping[str, Any],
+    serving_folder: Path,
+    paths: Any,
+) -> dict[str, Path]:
+    """Write the recommendations, metrics, comparison and plot data (atomically)."""
+    from personalab.storage import write_csv, write_metrics, write_parquet
+
+    plots = paths.plots_dir(STAGE)
+    metric = metrics["selection_metric"]
+    return {
+        "model": serving_folder,
+        "recommendations": write_parquet(
+            recommendations, paths.processed / "recommendations.parquet"
+        ),
+        "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
+        "comparison": write_csv(comparison.table, paths.reports / STAGE / "comparison.csv"),
+        "comparison_plot": write_csv(
+            comparison.table[["model", metric, "fit_seconds", "predict_seconds"]],
+            plots / "comparison.csv",
+        ),
+        "tuning": write_csv(
+            tuning.trials[["algorithm", "number", "state", "value", "seconds"]],
+            plots / "tuning.csv",
+        ),
+    }
