@@ -446,11 +446,19 @@ def _co_clustering_scorer(algo: Any):
     return block_scores
 
 
-def seen_matrix(trainset: Any) -> Any:
-    """CSR (users x items) of the pairs each user rated in training (inner ids)."""
+def seen_matrix(trainset: Any, min_rating: float | None = None) -> Any:
+    """CSR (users x items) of the pairs each user rated in training (inner ids).
+
+    With ``min_rating`` only pairs rated at least that (not sampled negatives) count.
+    """
     from scipy import sparse
 
     users, items = rated_pairs(trainset)
+    if min_rating is not None:
+        ratings = np.fromiter(
+            (r for u in range(trainset.n_users) for _, r in trainset.ur[u]), float, users.size
+        )
+        users, items = users[ratings >= min_rating], items[ratings >= min_rating]
     data = np.ones(users.size, dtype=np.int8)
     return sparse.csr_array((data, (users, items)), shape=(trainset.n_users, trainset.n_items))
 
@@ -564,14 +572,13 @@ def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
 
 
 DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
-    "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
-    "KNNBaseline": {"k": 40, "sim_options": {"name": "pearson_baseline", "user_based": False}},
+    "SVD": {"n_factors": 32, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
     "BaselineOnly": {},
 }
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
     "SVD": {
-        "n_factors": [8, 128],
-        "n_epochs": [10, 40],
+        "n_factors": [8, 96],
+        "n_epochs": [10, 30],
         "lr_all": [0.002, 0.02],
         "reg_all": [0.005, 0.2],
     }
@@ -588,6 +595,24 @@ class InteractionParams(BaseModel):
     min_user_interactions: int = Field(3, ge=1)
     min_item_interactions: int = Field(5, ge=1)
     rating_scale: tuple[float, float] = (1.0, 5.0)
+    negatives_per_positive: float = Field(1.0, ge=0)
+    negative_sampling: Literal["popularity", "uniform"] = "popularity"
+    negative_rating: float = 0.5  # above 0: Surprise's cosine divides by zero on all-0 pairs
+
+    @model_validator(mode="after")
+    def _below_scale(self) -> InteractionParams:
+        if self.negatives_per_positive and self.negative_rating >= self.rating_scale[0]:
+            raise ValueError(
+                f"negative_rating {self.negative_rating} must be below rating_scale's low end "
+                f"{self.rating_scale[0]}"
+            )
+        return self
+
+    def surprise_scale(self, explicit: bool) -> tuple[float, float]:
+        """The rating scale Surprise is given: extended down to ``negative_rating`` with negatives."""
+        if explicit or not self.negatives_per_positive:
+            return self.rating_scale
+        return (self.negative_rating, self.rating_scale[1])
 
 
 class HoldoutParams(BaseModel):
@@ -603,7 +628,7 @@ class CrossValidationParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     folds: int = Field(5, ge=2)
-    max_pairs: int | None = Field(100_000, ge=100)
+    max_pairs: int | None = Field(50_000, ge=100)
 
 
 class PopularityParams(BaseModel):
@@ -615,7 +640,7 @@ class PopularityParams(BaseModel):
 class RecommendTuningParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_trials: int = Field(10, ge=0)
+    n_trials: int = Field(4, ge=0)
     timeout_minutes: PositiveFloat | None = 5.0
     space: dict[str, dict[str, list[Any]]] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
 
@@ -702,6 +727,7 @@ class Holdout:
     train: pd.DataFrame
     test: pd.DataFrame
     relevant: pd.DataFrame  # the test pairs that count as relevant (user_id, item_id)
+    explicit: bool = False  # ratings given by users (no negatives are sampled)
 
     @property
     def users(self) -> list[Any]:
@@ -713,7 +739,9 @@ class Holdout:
         return self.train["item_id"].drop_duplicates().tolist()
 
 
-def split_holdout(ratings: pd.DataFrame, params: HoldoutParams, seed: int) -> Holdout:
+def split_holdout(
+    ratings: pd.DataFrame, params: HoldoutParams, seed: int, explicit: bool = False
+) -> Holdout:
     """Hold out part of every user's interactions; each user keeps at least one for training.
 
     ``random``: ``round(test_share * n)`` of a user's ``n`` pairs (at least one),
@@ -739,7 +767,7 @@ def split_holdout(ratings: pd.DataFrame, params: HoldoutParams, seed: int) -> Ho
         if params.relevant_min_rating is None
         else test[test["rating"] >= params.relevant_min_rating]
     )
-    return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True))
+    return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True), explicit)
 
 
 def popularity(ratings: pd.DataFrame, window_days: float | None = None) -> pd.Series:
@@ -857,7 +885,15 @@ def similarity_size(algo: Any, trainset: Any) -> int:
 def fit_algorithm(algo: Any, trainset: Any) -> Any:
     """``algo.fit(trainset)``, refused up front when its square matrices would not fit in memory."""
     check_memory(algo, trainset)
-    return algo.fit(trainset)
+    try:
+        return algo.fit(trainset)
+    except ZeroDivisionError:
+        name = getattr(algo, "sim_options", {}).get("name", "msd")
+        raise RecommendError(
+            f"algorithms.{type(algo).__name__}: Surprise's {name} similarity divided by zero, "
+            "which happens when ratings of 0 are all two items or users share; use a rating "
+            "scale (and negative_rating) above 0 in params/recommend.yaml"
+        ) from None
 
 
 def check_memory(algo: Any, trainset: Any) -> None:
@@ -878,17 +914,74 @@ def check_memory(algo: Any, trainset: Any) -> None:
         )
 
 
-def trainset_of(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -> Any:
-    return to_surprise(ratings, rating_scale).build_full_trainset()
+def sample_negatives(
+    positives: pd.DataFrame,
+    per_positive: float,
+    rating: float,
+    sampling: str = "popularity",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Unobserved user-item pairs rated ``rating``, about ``per_positive`` per observed pair.
+
+    Implicit feedback has no negatives, and a rating model fitted to positives alone
+    learns little about what a user would not pick. Each sampled pair takes the user
+    of a random observed pair (so active users get more) and an item drawn uniformly
+    or, with ``popularity``, in proportion to its pairs (so popular items are also
+    learnt as skipped, the usual remedy against recommending the most popular to
+    everyone). Pairs the user interacted with, and repeats, are dropped.
+    """
+    n = int(round(per_positive * len(positives)))
+    if n == 0 or positives.empty:
+        return positives.iloc[:0][["user_id", "item_id", "rating"]]
+    rng = np.random.default_rng(seed)
+    counts = positives["item_id"].value_counts(sort=False)
+    weights = counts.to_numpy(dtype=float) / counts.sum() if sampling == "popularity" else None
+    drawn = pd.DataFrame(
+        {
+            "user_id": rng.choice(positives["user_id"].to_numpy(), n),
+            "item_id": rng.choice(counts.index.to_numpy(), n, p=weights),
+        }
+    ).drop_duplicates()
+    seen = pd.MultiIndex.from_frame(positives[["user_id", "item_id"]])
+    drawn = drawn[~pd.MultiIndex.from_frame(drawn).isin(seen)]
+    return drawn.assign(rating=float(rating)).reset_index(drop=True)
+
+
+def training_ratings(
+    positives: pd.DataFrame, params: RecommendParams, explicit: bool, seed: int | None = None
+) -> pd.DataFrame:
+    """What Surprise is fitted to: the ratings, plus sampled negatives for implicit feedback."""
+    ip = params.interactions
+    ratings = positives[["user_id", "item_id", "rating"]]
+    if explicit or not ip.negatives_per_positive:
+        return ratings
+    negatives = sample_negatives(
+        positives,
+        ip.negatives_per_positive,
+        ip.negative_rating,
+        ip.negative_sampling,
+        params.seed if seed is None else seed,
+    )
+    return pd.concat([ratings, negatives], ignore_index=True)
+
+
+def trainset_of(
+    positives: pd.DataFrame, params: RecommendParams, explicit: bool, seed: int | None = None
+) -> Any:
+    """A Surprise trainset of ``positives`` (with negatives when implicit, see :func:`training_ratings`)."""
+    ratings = training_ratings(positives, params, explicit, seed)
+    return to_surprise(ratings, params.interactions.surprise_scale(explicit)).build_full_trainset()
 
 
 class SurpriseModel:
     """A fitted Surprise algorithm answering top-k with the vectorised scores."""
 
-    def __init__(self, algo: Any, seed: int = 0, block_size: int = 2048):
+    def __init__(
+        self, algo: Any, seed: int = 0, block_size: int = 2048, min_rating: float | None = None
+    ):
         self.algo, self.seed, self.block_size = algo, seed, block_size
         self.scorer = make_scorer(algo, seed)
-        self.seen = seen_matrix(algo.trainset)
+        self.seen = seen_matrix(algo.trainset, min_rating)  # sampled negatives are not seen
 
     def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
         return recommend_top_k(
@@ -911,7 +1004,11 @@ class Fitted:
 
 
 def fit_candidate(
-    name: str, options: Mapping[str, Any], train: pd.DataFrame, params: RecommendParams
+    name: str,
+    options: Mapping[str, Any],
+    train: pd.DataFrame,
+    params: RecommendParams,
+    explicit: bool = False,
 ) -> Fitted:
     """Fit one algorithm (Surprise's, or a baseline) on ``train``."""
     started = time.perf_counter()
@@ -922,9 +1019,11 @@ def fit_candidate(
     else:
         algo = fit_algorithm(
             make_algorithm(name, options, params.seed),
-            trainset_of(train, params.interactions.rating_scale),
+            trainset_of(train, params, explicit),
         )
-        model = SurpriseModel(algo, params.seed, params.block_size)
+        model = SurpriseModel(
+            algo, params.seed, params.block_size, params.interactions.rating_scale[0]
+        )
     return Fitted(name, model, dict(options), time.perf_counter() - started)
 
 
@@ -944,19 +1043,26 @@ def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, floa
 
 
 def cross_validate_rating(
-    name: str, options: Mapping[str, Any], ratings: pd.DataFrame, params: RecommendParams
+    name: str,
+    options: Mapping[str, Any],
+    ratings: pd.DataFrame,
+    params: RecommendParams,
+    explicit: bool = False,
 ) -> dict[str, float]:
     """Mean RMSE and MAE over seeded k folds (Surprise's ``cross_validate``, its benchmark protocol).
 
-    With ``cross_validation.max_pairs`` the folds are drawn from a seeded sample of that many pairs.
+    The folds split what the model is fitted to (for implicit feedback, the
+    interactions with their sampled negatives); with ``cross_validation.max_pairs``
+    they are drawn from a seeded sample of that many pairs.
     """
     from surprise.model_selection import KFold, cross_validate
 
     cv = params.cross_validation
+    ratings = training_ratings(ratings, params, explicit)
     sample = ratings
     if cv.max_pairs is not None and len(ratings) > cv.max_pairs:
         sample = ratings.sample(n=cv.max_pairs, random_state=params.seed)
-    data = to_surprise(sample, params.interactions.rating_scale)
+    data = to_surprise(sample, params.interactions.surprise_scale(explicit))
     algo = make_algorithm(name, options, params.seed)
     check_memory(algo, data.build_full_trainset())
     np.random.seed(params.seed)  # noqa: NPY002 - NormalPredictor draws from NumPy's global generator
@@ -1042,7 +1148,7 @@ def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
         ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
         if not ranges:
             started = time.perf_counter()
-            fitted = fit_candidate(name, base, holdout.train, params)
+            fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
             value = evaluate_ranking(fitted, holdout, params.k)[metric]
             best[name], validation[name] = base, value
             rows.append(_trial_row(name, 0, "COMPLETE", value, started, base, tuned=False))
@@ -1053,7 +1159,7 @@ def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
         ) -> float:
             options = merge_options(base, suggest_options(trial, ranges))
             trial.set_user_attr("options", options)
-            fitted = fit_candidate(name, options, holdout.train, params)
+            fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
             return evaluate_ranking(fitted, holdout, params.k)[metric]
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -1156,7 +1262,7 @@ def compare(
     rows = []
     for name in (*params.algorithms, *BASELINES):
         options = tuning.best_options[name]
-        fitted = fit_candidate(name, options, holdout.train, params)
+        fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
         row = {
             "model": name,
             "kind": "baseline" if name in BASELINES else "surprise",
@@ -1165,7 +1271,7 @@ def compare(
             "fit_seconds": fitted.fit_seconds,
         }
         if name not in BASELINES:
-            row.update(cross_validate_rating(name, options, ratings, params))
+            row.update(cross_validate_rating(name, options, ratings, params, holdout.explicit))
         row["options"] = json.dumps(options, sort_keys=True)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -1222,7 +1328,10 @@ class Recommender:
         known = self.algo.trainset._raw2inner_id_users
         if self._model is None:
             self._model = SurpriseModel(
-                self.algo, self.config.get("seed", 0), self.config.get("block_size", 2048)
+                self.algo,
+                self.config.get("seed", 0),
+                self.config.get("block_size", 2048),
+                self.config.get("seen_min_rating"),
             )
         cf = self._model.top_k([u for u in users if u in known], k).assign(fallback=False)
         cold = [u for u in users if u not in known]
@@ -1276,12 +1385,15 @@ class Recommender:
 
 
 def fit_recommender(
-    ratings: pd.DataFrame, name: str, options: Mapping[str, Any], params: RecommendParams
+    ratings: pd.DataFrame,
+    name: str,
+    options: Mapping[str, Any],
+    params: RecommendParams,
+    explicit: bool = False,
 ) -> Recommender:
     """The champion refitted on every interaction, with the popularity fallback of all of them."""
     algo = fit_algorithm(
-        make_algorithm(name, options, params.seed),
-        trainset_of(ratings, params.interactions.rating_scale),
+        make_algorithm(name, options, params.seed), trainset_of(ratings, params, explicit)
     )
     popular = popularity(ratings, params.popularity.window_days).head(max(params.top_n, 100))
     config = {
@@ -1291,6 +1403,7 @@ def fit_recommender(
         "seed": params.seed,
         "block_size": params.block_size,
         "rating_scale": list(params.interactions.rating_scale),
+        "seen_min_rating": params.interactions.rating_scale[0],
         "users": algo.trainset.n_users,
         "items": algo.trainset.n_items,
         "pairs": algo.trainset.n_ratings,
@@ -1375,7 +1488,9 @@ def register_and_decide(
 
     def score_champion(uri: str) -> float:
         champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
-        fitted = fit_candidate(champion["algorithm"], champion["options"], holdout.train, params)
+        fitted = fit_candidate(
+            champion["algorithm"], champion["options"], holdout.train, params, holdout.explicit
+        )
         return evaluate_ranking(fitted, holdout, params.k)[params.selection_metric]
 
     client, version = register_model(folder, params.registry.model_name)
@@ -1484,3 +1599,35 @@ def save_recommend(
             plots / "tuning.csv",
         ),
     }
+
+
+def prepare(events: pd.DataFrame, params: RecommendParams) -> tuple[Interactions, Holdout, Holdout]:
+    """Interactions, the test split, and the validation split of its training part."""
+    ip = params.interactions
+    interactions = build_interactions(
+        events,
+        ip.weights,
+        ip.cap,
+        ip.half_life_days,
+        ip.min_user_interactions,
+        ip.min_item_interactions,
+        ip.rating_scale,
+        ip.feedback,
+    )
+    if interactions.ratings.empty:
+        raise RecommendError(
+            "no user-item interactions left to learn from; lower interactions.min_user_interactions "
+            "or min_item_interactions, or check the event weights in params/recommend.yaml"
+        )
+    holdout = split_holdout(
+        interactions.ratings, params.holdout, params.seed, interactions.explicit
+    )
+    validation = split_holdout(
+        holdout.train, params.holdout, params.seed + 1, interactions.explicit
+    )
+    if not holdout.users or not validation.users:
+        raise RecommendError(
+            "no user has a held-out interaction: users need at least two interactions "
+            "(raise interactions.min_user_interactions or use more data)"
+        )
+    return interactions, holdout, validation
