@@ -572,7 +572,7 @@ def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
 
 
 DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
-    "SVD": {"n_factors": 32, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
+    "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
     "BaselineOnly": {},
 }
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
@@ -597,7 +597,7 @@ class InteractionParams(BaseModel):
     rating_scale: tuple[float, float] = (1.0, 5.0)
     negatives_per_positive: float = Field(1.0, ge=0)
     negative_sampling: Literal["popularity", "uniform"] = "popularity"
-    negative_rating: float = 0.5  # above 0: Surprise's cosine divides by zero on all-0 pairs
+    negative_rating: float = 0.0
 
     @model_validator(mode="after")
     def _below_scale(self) -> InteractionParams:
@@ -891,8 +891,8 @@ def fit_algorithm(algo: Any, trainset: Any) -> Any:
         name = getattr(algo, "sim_options", {}).get("name", "msd")
         raise RecommendError(
             f"algorithms.{type(algo).__name__}: Surprise's {name} similarity divided by zero, "
-            "which happens when ratings of 0 are all two items or users share; use a rating "
-            "scale (and negative_rating) above 0 in params/recommend.yaml"
+            "which happens when ratings of 0 are all two items or users share; choose msd or "
+            "pearson, or set interactions.negative_rating above 0 in params/recommend.yaml"
         ) from None
 
 
