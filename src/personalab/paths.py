@@ -20,6 +20,7 @@ STAGES: dict[str, str] = {
     "features": "02_features",
     "segments": "03_segments",
     "intent": "04_intent",
+    "recommend": "05_recommend",
 }
 
 

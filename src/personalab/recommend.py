@@ -1631,3 +1631,22 @@ def prepare(events: pd.DataFrame, params: RecommendParams) -> tuple[Interactions
             "(raise interactions.min_user_interactions or use more data)"
         )
     return interactions, holdout, validation
+
+
+def stage_metrics(
+    interactions: Interactions,
+    holdout: Holdout,
+    comparison: Comparison,
+    recommendations: pd.DataFrame,
+) -> dict[str, Any]:
+    """The stage's metrics JSON: the comparison's figures, the data's size and the fallback share."""
+    users = recommendations.drop_duplicates("user_id")
+    return {
+        **comparison.metrics,
+        "fallback_share": float(users["fallback"].mean()) if len(users) else 0.0,
+        "fallback_users": int(users["fallback"].sum()),
+        "recommended_users": len(users),
+        "explicit_feedback": int(interactions.explicit),
+        "test_users": len(holdout.users),
+        **{f"interaction_{key}": value for key, value in interactions.counts.items()},
+    }
