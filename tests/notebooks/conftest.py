@@ -19,6 +19,15 @@ TINY_PARAMS = {
         "silhouette_sample": 1000,
     },
     "intent": {"tuning": {"n_trials": 3, "max_rounds": 60, "startup_trials": 2}},
+    "recommend": {
+        "algorithms": {
+            "SVD": {"n_factors": 8, "n_epochs": 10},
+            "BaselineOnly": {},
+            "KNNBasic": {"k": 20, "sim_options": {"name": "msd", "user_based": False}},
+        },
+        "tuning": {"n_trials": 2},
+        "cross_validation": {"folds": 3, "max_pairs": 5000},
+    },
 }
 
 

@@ -1,0 +1,95 @@
+"""Run notebooks/05_recommend.ipynb through papermill with tiny params, after ingest."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import attach_notebook, run_notebook, tool_env
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+ALGORITHMS = ("SVD", "BaselineOnly", "KNNBasic")
+CHAMPION_KEYS = (
+    "algorithm", "rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10",
+    "hit_rate_at_10", "coverage", "novelty", "fallback_share", "popularity_ndcg_at_10",
+)  # fmt: skip
+
+
+def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_copy):
+    root = pipeline_copy
+    done = run_notebook(root, "recommend")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert attach_notebook(root, "recommend").returncode == 0
+
+    metrics = json.loads((root / "reports/metrics/recommend.json").read_text())
+    expected = {f"{a}_{m}" for a in ALGORITHMS for m in ("rmse", "mae", "ndcg_at_10")}
+    assert expected | set(CHAMPION_KEYS) <= set(metrics), expected - set(metrics)
+    assert metrics["algorithm"] in ALGORITHMS
+    assert metrics["ndcg_at_10"] == metrics[f"{metrics['algorithm']}_ndcg_at_10"]
+    assert metrics["random_ndcg_at_10"] < metrics["ndcg_at_10"]
+    assert 0 < metrics["coverage"] <= 1 and metrics["novelty"] > 0
+
+    # every user of the event log has a top-N list; those the model cannot serve are flagged
+    events = pd.read_parquet(root / "data/interim/events.parquet")
+    recs = pd.read_parquet(root / "data/processed/recommendations.parquet")
+    assert list(recs.columns) == ["user_id", "rank", "item_id", "score", "fallback"]
+    assert set(recs["user_id"]) == set(events["user_id"])
+    assert recs.groupby("user_id")["rank"].max().le(10).all()
+    per_user = recs.drop_duplicates("user_id").set_index("user_id")["fallback"]
+    assert metrics["fallback_share"] == pytest.approx(per_user.mean())
+    pairs = events.groupby("user_id")["item_id"].nunique()
+    if (pairs < 3).any():  # below min_user_interactions: the popularity list
+        assert per_user[pairs[pairs < 3].index.intersection(per_user.index)].all()
+    served = recs[~recs["fallback"]]
+    seen = events.dropna(subset=["item_id"])[["user_id", "item_id"]].drop_duplicates()
+    clash = served.merge(seen, on=["user_id", "item_id"])
+    assert clash.empty, clash.head()  # no item the user already interacted with
+    for name in ("comparison", "tuning"):
+        assert (root / f"reports/figures/recommend/{name}.png").stat().st_size > 10_000
+    table = pd.read_csv(root / "reports/recommend/comparison.csv")
+    assert set(table["model"]) == {*ALGORITHMS, "popularity", "random"}
+    assert table["champion"].sum() == 1
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("recommend").experiment_id
+    runs = client.search_runs([experiment])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2 + 2 + 2  # SVD trials, fixed ones, baselines
+    assert parents[0].data.tags["registry.alias"] == "champion"
+    champion = client.get_model_version_by_alias("personalab-recommender", "champion")
+    assert str(champion.version) == "1" and champion.tags["primary_metric"] == "ndcg_at_10"
+
+    # the served model loads in a fresh process from the registry: known and unknown users, k param
+    known = recs.loc[~recs["fallback"], "user_id"].iloc[0]
+    check = (
+        "import mlflow.pyfunc, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model('models:/personalab-recommender@champion')\n"
+        f"out = m.predict(pd.DataFrame({{'user_id': [{known!r}, 'newcomer']}}), params={{'k': 3}})\n"
+        "print(out.groupby('user_id')['fallback'].first().to_dict(), len(out))\n"
+    )
+    out = subprocess.run(
+        ["python", "-c", check],
+        cwd=root,
+        env=tool_env(MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.stdout.strip().endswith(f"{{'newcomer': True, {known!r}: False}} 6"), out.stderr[
+        -2000:
+    ]
+
+    # the same recipe on the same data does not beat itself: the new version is the challenger
+    again = run_notebook(root, "recommend")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (
+        str(client.get_model_version_by_alias("personalab-recommender", "challenger").version)
+        == "2"
+    )
+    assert (
+        str(client.get_model_version_by_alias("personalab-recommender", "champion").version) == "1"
+    )
