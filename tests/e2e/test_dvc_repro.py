@@ -10,7 +10,7 @@ from tests.conftest import TINY_SYNTH, tool_env, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent")
+STAGES = ("ingest", "features", "segments", "intent", "recommend")
 
 
 def run(cmd, root, timeout=900):
@@ -49,6 +49,11 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     assert metrics["segments"]["users"] > 0 and "ari_vs_truth" in metrics["segments"]
     assert metrics["intent"]["n_trials"] == 3 and "oracle_roc_auc" in metrics["intent"]
     assert (root / "models/intent/MLmodel").is_file()
+    assert metrics["recommend"]["ndcg_at_10"] > metrics["recommend"]["random_ndcg_at_10"]
+    assert (root / "models/recommend/MLmodel").is_file()
+    recs = pd.read_parquet(root / "data/processed/recommendations.parquet")
+    events = pd.read_parquet(root / "data/interim/events.parquet")
+    assert set(recs["user_id"]) == set(events["user_id"])
 
     second = run(["dvc", "repro"], root)
     assert all(f"Stage '{stage}' didn't change, skipping" in second for stage in STAGES)
@@ -72,6 +77,7 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     assert own["features"]["cutoffs"] >= 1
     assert "ari_vs_truth" not in own["segments"]  # no truth for a user's own data
     assert "oracle_roc_auc" not in own["intent"] and own["intent"]["test_rows"] > 0
+    assert own["recommend"]["test_users"] > 0 and own["recommend"]["interaction_users"] <= 150
     assert (
         len(pd.read_parquet(root / "data/interim/truth.parquet")) == 0
     )  # no ground truth for real data
