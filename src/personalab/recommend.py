@@ -1321,7 +1321,7 @@ class Recommender:
         self._model: SurpriseModel | None = None
 
     def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
-        k = int(k or self.config["top_n"])
+        k = int(self.config["top_n"] if k is None else k)
         if k < 1:
             raise RecommendError(f"k must be at least 1, got {k}")
         users = list(dict.fromkeys(user_ids))
@@ -1345,9 +1345,10 @@ class Recommender:
                 "fallback": True,
             }
         )
-        out = pd.concat([df for df in (cf, fallback) if len(df)], ignore_index=True)
-        if out.empty:
+        parts = [df for df in (cf, fallback) if len(df)]
+        if not parts:
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
+        out = pd.concat(parts, ignore_index=True)
         order = pd.Index(users).get_indexer(out["user_id"])
         out = out.assign(_order=order).sort_values(["_order", "rank"], kind="stable")
         return (
