@@ -498,27 +498,35 @@ def _exclusion(
     return mask
 
 
-def _select_top(block: np.ndarray, k: int) -> np.ndarray:
-    """Column positions of each row's ``k`` largest values, best first, ties by column."""
+def _select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) -> np.ndarray:
+    """Column positions of each row's ``k`` largest values, best first.
+
+    Ties are broken by ``item_order`` (the columns in ascending item id; default:
+    column order). Only rows with more columns at their k-th value than fit are
+    permuted, so the usual case costs one partition of the block.
+    """
     n_cols = block.shape[1]
+    if item_order is None:
+        item_order = np.arange(n_cols)
+    position = np.empty_like(item_order)
+    position[item_order] = np.arange(n_cols)
     if k < n_cols:
-        candidates = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        candidates = np.argpartition(block, n_cols - k, axis=1)[:, n_cols - k :]
         threshold = np.take_along_axis(block, candidates, axis=1).min(axis=1, keepdims=True)
-        above = block > threshold
-        tied = block == threshold
-        need = k - above.sum(axis=1, keepdims=True)
-        chosen = above | tied
-        # where more columns tie at the threshold than are needed, keep the leftmost ones
-        ambiguous = np.flatnonzero(tied.sum(axis=1) > need[:, 0])
-        if ambiguous.size:
-            sub = tied[ambiguous]
-            keep = sub & (np.cumsum(sub, axis=1) <= need[ambiguous])
-            chosen[ambiguous] = above[ambiguous] | keep
-        cols = np.nonzero(chosen)[1].reshape(-1, k)
+        cols = np.take_along_axis(
+            candidates, np.argsort(position[candidates], axis=1), axis=1
+        )  # by item id
+        ambiguous = np.flatnonzero((block >= threshold).sum(axis=1) > k)
+        if ambiguous.size:  # more columns reach the threshold than fit: lowest item ids win
+            sub, bar = block[ambiguous][:, item_order], threshold[ambiguous]
+            above, tied = sub > bar, sub == bar
+            need = k - above.sum(axis=1, keepdims=True)
+            chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+            cols[ambiguous] = item_order[np.nonzero(chosen)[1].reshape(-1, k)]
     else:
-        cols = np.broadcast_to(np.arange(n_cols), block.shape)
+        cols = np.broadcast_to(item_order, block.shape)
     values = np.take_along_axis(block, cols, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")  # cols ascend, so ties stay by column
+    order = np.argsort(-values, axis=1, kind="stable")  # cols ascend by item id: ties stay so
     return np.take_along_axis(cols, order, axis=1)
 
 
@@ -573,29 +581,29 @@ def top_k_from_scores(
         raise EvaluationError(f"scores must be a real numeric array, got dtype {scores.dtype}")
     excluded = _exclusion(exclude, users, items, user_col, item_col)
 
-    item_order = np.argsort(items.to_numpy(), kind="stable")  # column position = item id order
+    item_order = np.argsort(items.to_numpy(), kind="stable")  # columns by item id
     k_eff = min(k, len(items))
     user_pos, item_pos, values, ranks = [], [], [], []
     for start in range(0, len(users) if k_eff else 0, block_size):
         stop = min(start + block_size, len(users))
-        block = scores[start:stop][:, item_order].astype(np.float64, copy=False)  # a copy
+        block = np.array(scores[start:stop], dtype=np.float64)  # a copy to mark excluded pairs
         if not np.isfinite(block).all():
             raise EvaluationError(
                 f"scores has NaN or infinite values in user rows {start}..{stop - 1}; "
                 f"scores must be finite"
             )
-        if excluded is not None:
-            if isinstance(excluded, np.ndarray):
-                mask = excluded[start:stop][:, item_order]
-            else:
-                mask = (excluded[start:stop].toarray() != 0)[:, item_order]
-            block[mask] = -np.inf
-        cols = _select_top(block, k_eff)
+        if isinstance(excluded, np.ndarray):
+            block[excluded[start:stop]] = -np.inf
+        elif excluded is not None:
+            part = sparse.coo_array(excluded[start:stop])
+            hit = part.data != 0
+            block[part.row[hit], part.col[hit]] = -np.inf
+        cols = _select_top(block, k_eff, item_order)
         chosen = np.take_along_axis(block, cols, axis=1)
         keep = chosen > -np.inf
         rows = np.broadcast_to(np.arange(start, stop)[:, None], cols.shape)
         user_pos.append(rows[keep])
-        item_pos.append(item_order[cols[keep]])
+        item_pos.append(cols[keep])
         values.append(chosen[keep])
         ranks.append(np.broadcast_to(np.arange(1, k_eff + 1), cols.shape)[keep])
 

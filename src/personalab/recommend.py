@@ -236,7 +236,10 @@ def make_scorer(algo: Any, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
         P, Q, bu, bi, offset = factor_terms(algo)
 
         def block_scores(block: np.ndarray) -> np.ndarray:
-            return offset + bu[block][:, None] + bi[None, :] + P[block] @ Q.T
+            out = P[block] @ Q.T  # in place from here: one block-sized array
+            out += bi[None, :]
+            out += (bu[block] + offset)[:, None]
+            return out
 
         return block_scores
     if name in KNN_MODELS:
@@ -276,7 +279,7 @@ def score_blocks(
     for start in range(0, users.size, block_size):
         block = users[start : start + block_size]
         scores = block_scores(block)
-        yield block, np.clip(scores, low, high) if clip else scores
+        yield block, np.clip(scores, low, high, out=scores) if clip else scores
 
 
 def _user_ratings(trainset: Any) -> list[tuple[np.ndarray, np.ndarray]]:
