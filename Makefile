@@ -57,6 +57,7 @@ bench: $(STAMP) ## run the benchmarks (each prints JSON)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/segments.py
 	$(BIN)/python benchmarks/intent.py
+	$(BIN)/python benchmarks/recommend.py
 
 lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header -o requirements.lock
