@@ -1559,28 +1559,15 @@ def model_requirements() -> list[str]:
 
 def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Path | str) -> Path:
     """Write the model as an MLflow pyfunc folder (signature and input example included)."""
-    import tempfile
-
-    import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    from personalab.storage import atomic_dir
+    from personalab.registry import save_pyfunc
 
     example = model.encoder.example(raw_example)
     signature = infer_signature(example, model.predict(example))
-    folder = Path(folder)
-    with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
-        files = model.save(scratch)
-        mlflow.pyfunc.save_model(
-            str(tmp),
-            python_model=_pyfunc_class()(),
-            artifacts={k: str(v) for k, v in files.items()},
-            code_paths=[str(Path(__file__).parent)],
-            signature=signature,
-            input_example=example,
-            pip_requirements=model_requirements(),
-        )
-    return folder
+    return save_pyfunc(
+        folder, _pyfunc_class()(), model.save, signature, example, model_requirements()
+    )
 
 
 # --- plots --------------------------------------------------------------------------------------

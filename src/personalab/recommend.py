@@ -1451,33 +1451,20 @@ def _pyfunc_class():
 
 def save_serving_model(recommender: Recommender, folder: Path | str) -> Path:
     """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example)."""
-    import tempfile
-
-    import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    from personalab.storage import atomic_dir
+    from personalab.registry import save_pyfunc
     from personalab.tracking import pinned_requirements
 
-    known = [recommender.algo.trainset.to_raw_uid(0)]
-    example = pd.DataFrame({"user_id": [str(u) for u in known]})
+    example = pd.DataFrame({"user_id": [str(recommender.algo.trainset.to_raw_uid(0))]})
     output = recommender.recommend(example["user_id"].tolist())
     signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
-    folder = Path(folder)
-    with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
-        files = recommender.save(scratch)
-        mlflow.pyfunc.save_model(
-            str(tmp),
-            python_model=_pyfunc_class()(),
-            artifacts={k: str(v) for k, v in files.items()},
-            code_paths=[str(Path(__file__).parent)],
-            signature=signature,
-            input_example=example,
-            pip_requirements=pinned_requirements(
-                "scikit-surprise", "numpy", "pandas", "scipy", "pydantic", "pyyaml"
-            ),
-        )
-    return folder
+    requirements = pinned_requirements(
+        "scikit-surprise", "numpy", "pandas", "scipy", "pydantic", "pyyaml"
+    )
+    return save_pyfunc(
+        folder, _pyfunc_class()(), recommender.save, signature, example, requirements
+    )
 
 
 def register_and_decide(

@@ -98,3 +98,37 @@ def register_model(folder: Path | str, model_name: str) -> tuple[Any, str]:
     mlflow.log_artifacts(str(folder), artifact_path="model")
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
     return MlflowClient(), str(version.version)
+
+
+def save_pyfunc(
+    folder: Path | str,
+    python_model: Any,
+    save_files: Callable[[Path], dict[str, Path]],
+    signature: Any,
+    input_example: Any,
+    requirements: list[str],
+) -> Path:
+    """Write an MLflow pyfunc folder atomically, bundling this package's code.
+
+    ``save_files(scratch)`` writes the model's own files into a scratch folder and
+    returns them by artifact name; the pyfunc's ``load_context`` reads them back.
+    """
+    import tempfile
+
+    import mlflow.pyfunc
+
+    from personalab.storage import atomic_dir
+
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
+        files = save_files(Path(scratch))
+        mlflow.pyfunc.save_model(
+            str(tmp),
+            python_model=python_model,
+            artifacts={name: str(path) for name, path in files.items()},
+            code_paths=[str(Path(__file__).parent)],
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=requirements,
+        )
+    return folder
