@@ -55,7 +55,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from personalab.errors import InputError
-from personalab.params import StageParams
+from personalab.params import StageParams, flatten
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
@@ -1002,7 +1002,6 @@ class SurpriseModel:
 class Fitted:
     name: str
     model: Any  # SurpriseModel or BaselineModel
-    options: dict[str, Any]
     fit_seconds: float
 
 
@@ -1027,7 +1026,7 @@ def fit_candidate(
         model = SurpriseModel(
             algo, params.seed, params.block_size, params.interactions.rating_scale[0]
         )
-    return Fitted(name, model, dict(options), time.perf_counter() - started)
+    return Fitted(name, model, time.perf_counter() - started)
 
 
 def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, float]:
@@ -1120,12 +1119,6 @@ def merge_options(base: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[st
     return out
 
 
-def _flat_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    from personalab.params import flatten
-
-    return flatten(options)
-
-
 @dataclass
 class TuningResult:
     best_options: dict[str, dict[str, Any]]
@@ -1154,7 +1147,8 @@ def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
             fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
             value = evaluate_ranking(fitted, holdout, params.k)[metric]
             best[name], validation[name] = base, value
-            rows.append(_trial_row(name, 0, "COMPLETE", value, started, base, tuned=False))
+            seconds = time.perf_counter() - started
+            rows.append(_trial_row(name, 0, "COMPLETE", value, seconds, base, tuned=False))
             continue
 
         def objective(
@@ -1171,7 +1165,7 @@ def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
             sampler=optuna.samplers.TPESampler(seed=params.seed),
             study_name=f"{STAGE}-{name}",
         )
-        configured = _flat_options(base)
+        configured = flatten(base)
         start_point = {key: configured[key] for key in ranges if key in configured}
         if start_point and all(_inside(start_point[key], ranges[key]) for key in start_point):
             study.enqueue_trial(start_point)
@@ -1186,16 +1180,9 @@ def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
                 if trial.datetime_complete
                 else float("nan")
             )
+            options = trial.user_attrs.get("options", {})
             rows.append(
-                {
-                    "algorithm": name,
-                    "number": trial.number,
-                    "state": trial.state.name,
-                    "value": trial.value,
-                    "seconds": seconds,
-                    "tuned": True,
-                    "options": json.dumps(trial.user_attrs.get("options", {}), sort_keys=True),
-                }
+                _trial_row(name, trial.number, trial.state.name, trial.value, seconds, options)
             )
         best[name] = study.best_trial.user_attrs["options"]
         validation[name] = float(study.best_value)
@@ -1209,14 +1196,20 @@ def _inside(value: Any, values: Sequence[Any]) -> bool:
 
 
 def _trial_row(
-    name: str, number: int, state: str, value: float, started: float, options: dict, tuned: bool
+    name: str,
+    number: int,
+    state: str,
+    value: float | None,
+    seconds: float,
+    options: Mapping[str, Any],
+    tuned: bool = True,
 ) -> dict[str, Any]:
     return {
         "algorithm": name,
         "number": number,
         "state": state,
         "value": value,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "tuned": tuned,
         "options": json.dumps(options, sort_keys=True),
     }
@@ -1235,7 +1228,7 @@ def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
         ids.append(
             log_child_run(
                 label,
-                {"algorithm": row.algorithm, "state": row.state, **_flat_options(options)},
+                {"algorithm": row.algorithm, "state": row.state, **flatten(options)},
                 metrics,
             )
         )
