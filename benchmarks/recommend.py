@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from surprise import SVD
 
-from personalab.recommend import recommend_top_k, seen_matrix, to_surprise
+from personalab.recommend import model_arrays, to_surprise
+from personalab.serving import ArrayModel
 
 
 def ratings(n_users: int, n_items: int, n_ratings: int, seed: int) -> pd.DataFrame:
@@ -65,10 +66,10 @@ def run(n_users, n_items, n_ratings, block_size, loop_users, seed, epochs):
     trainset = to_surprise(frame, (1.0, 5.0)).build_full_trainset()
     algo = SVD(n_factors=50, n_epochs=epochs, random_state=seed).fit(trainset)
     fit_seconds = time.perf_counter() - started
-    seen = seen_matrix(trainset)  # built once, as the stage and the served model do
+    model = ArrayModel(model_arrays(algo), block_size=block_size)  # built once, as served
     tracemalloc.start()
     started = time.perf_counter()
-    top = recommend_top_k(algo, 10, block_size=block_size, seen=seen)
+    top = model.top_k(model.users, 10)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

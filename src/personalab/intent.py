@@ -282,6 +282,7 @@ class ColumnSpec:
     name: str
     kind: Literal["numeric", "bool", "categorical"]
     categories: tuple[str, ...] = ()
+    optional: bool = False  # missing in training rows, so a request may leave it out
 
 
 class FeatureEncoder:
@@ -290,6 +291,8 @@ class FeatureEncoder:
     ``fit`` takes the raw training frame; ``transform`` returns float columns and
     pandas categoricals with the learned categories, in the learned order.
     ``to_dict``/``from_dict`` round-trip through JSON, so the served model needs no pickle.
+    A column with missing values in training is ``optional``: XGBoost learned where to
+    send a missing value, so a request may leave the column out (read as missing).
     """
 
     def __init__(self, categorical: tuple[str, ...] | list[str] = ()):
@@ -303,7 +306,8 @@ class FeatureEncoder:
             if kind == "categorical":
                 labels = _as_strings(frame[name]).dropna().unique()
                 categories = tuple(sorted(str(v) for v in labels))
-            specs.append(ColumnSpec(str(name), kind, categories))
+            optional = bool(frame[name].isna().any())
+            specs.append(ColumnSpec(str(name), kind, categories, optional))
         self.columns_ = specs
         return self
 
@@ -312,12 +316,12 @@ class FeatureEncoder:
         return [spec.name for spec in self.columns_]
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [name for name in self.feature_names_ if name not in frame.columns]
+        missing = [s.name for s in self.columns_ if s.name not in frame and not s.optional]
         if missing:
-            raise IntentError(f"input lacks feature column(s) {missing}")
+            raise IntentError(f"input lacks required feature column(s) {missing}")
         out = {}
         for spec in self.columns_:
-            values = frame[spec.name]
+            values = frame[spec.name] if spec.name in frame else pd.Series(np.nan, frame.index)
             if spec.kind == "numeric":
                 out[spec.name] = to_numeric(values, spec.name)
             elif spec.kind == "bool":
@@ -334,7 +338,12 @@ class FeatureEncoder:
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": [
-                {"name": s.name, "kind": s.kind, "categories": list(s.categories)}
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "categories": list(s.categories),
+                    "optional": s.optional,
+                }
                 for s in self.columns_
             ]
         }
@@ -343,7 +352,8 @@ class FeatureEncoder:
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureEncoder:
         encoder = cls()
         encoder.columns_ = [
-            ColumnSpec(c["name"], c["kind"], tuple(c["categories"])) for c in data["columns"]
+            ColumnSpec(c["name"], c["kind"], tuple(c["categories"]), bool(c.get("optional")))
+            for c in data["columns"]
         ]
         return encoder
 
@@ -1557,6 +1567,21 @@ def model_requirements() -> list[str]:
     )
 
 
+def input_schema(encoder: FeatureEncoder) -> Any:
+    """The served model's input: a double per numeric or 0/1 column, a string per categorical
+    one; optional columns (missing in training) may be left out of a request."""
+    from mlflow.types import ColSpec, Schema
+
+    return Schema(
+        [
+            ColSpec(
+                "string" if s.kind == "categorical" else "double", s.name, required=not s.optional
+            )
+            for s in encoder.columns_
+        ]
+    )
+
+
 def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Path | str) -> Path:
     """Write the model as an MLflow pyfunc folder (signature and input example included)."""
     from mlflow.models import infer_signature
@@ -1565,6 +1590,7 @@ def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Pa
 
     example = model.encoder.example(raw_example)
     signature = infer_signature(example, model.predict(example))
+    signature.inputs = input_schema(model.encoder)
     return save_pyfunc(
         folder, _pyfunc_class()(), model.save, signature, example, model_requirements()
     )
@@ -1707,7 +1733,7 @@ def save_intent(
     curves = evaluation.curves
     out = {
         "model": save_serving_model(
-            final.model, data.raw.iloc[data.split.test[:5]], paths.models / STAGE
+            final.model, data.raw.iloc[data.split.test[:5]], paths.candidates / STAGE
         ),
         "metrics": write_metrics(evaluation.metrics, paths.metrics_file(STAGE)),
         "roc": write_csv(curves["roc"], plots / "roc.csv"),

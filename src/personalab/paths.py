@@ -70,6 +70,11 @@ class ProjectPaths:
         return self.root / "models"
 
     @property
+    def candidates(self) -> Path:
+        """Each training stage's newest model (registered; the export stage serves the champions)."""
+        return self.models / "candidates"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

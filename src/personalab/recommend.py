@@ -16,29 +16,13 @@ counted.
 
 Vectorised scoring
 ------------------
-For factor models the score of every item for a block of users is one matrix
-product, equal to Surprise's own ``predict`` (clipped to the rating scale) for
-the same pairs:
-
-===============  ==================================================================
-algorithm        estimate for known user u and item i
-===============  ==================================================================
-SVD (biased)     mu + b_u + b_i + q_i . p_u
-SVD (unbiased)   q_i . p_u
-SVDpp            mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j)
-NMF              q_i . p_u (+ mu + b_u + b_i when biased)
-BaselineOnly     mu + b_u + b_i
-===============  ==================================================================
-
-Neighbourhood models (KNNBasic, KNNWithMeans, KNNWithZScore, KNNBaseline) score
-from the learned similarity matrix one user at a time: item-based, the
-neighbours of item i are the ``k`` items the user rated that are most similar to
-i; user-based, the ``k`` users who rated i that are most similar to the user
-(ties in Surprise's order). Only positive similarities count, and with fewer than
-``min_k`` of them the estimate falls back as Surprise's does. SlopeOne scores from
-its deviation and frequency matrices, CoClustering from its cluster averages.
-Every estimate equals Surprise's ``predict`` (tested), including its default (the
-global mean) where Surprise cannot predict.
+:func:`model_arrays` copies a fitted Surprise algorithm into plain arrays;
+:mod:`personalab.serving` scores every item for blocks of users from them (a
+matrix product for factor models, the similarity matrix for neighbourhood models,
+deviation and cluster tables for SlopeOne and CoClustering), equal to Surprise's
+own ``predict`` (tested), including its default (the global mean) where Surprise
+cannot predict. The served recommender loads the same arrays, so serving needs no
+pickled Surprise object.
 """
 
 from __future__ import annotations
@@ -56,11 +40,17 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 
 from personalab.errors import InputError
 from personalab.params import StageParams, flatten
+from personalab.serving import (
+    KNN_MODELS,
+    ArrayModel,
+    ModelArrays,
+    Recommender,
+    block_scorer,
+    family_of,
+    save_serving_model,  # noqa: F401 - the notebook saves the model through this module
+)
 
 DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
-FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
-KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
-VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering", "NormalPredictor")
 
 
 class RecommendError(InputError, ValueError):
@@ -171,94 +161,178 @@ def to_surprise(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -> Any
     )
 
 
-# --- vectorised scoring -------------------------------------------------------------------------
+def build_trainset(ratings: pd.DataFrame, rating_scale: tuple[float, float]) -> Any:
+    """The Surprise ``Trainset`` of (user_id, item_id, rating), built with arrays.
 
-
-def factor_terms(algo: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """User vectors P, item vectors Q, user biases, item biases and the offset of a fitted factor model.
-
-    The estimate of (u, i) is ``offset + bu[u] + bi[i] + Q[i] . P[u]``.
+    Equal to ``to_surprise(ratings, rating_scale).build_full_trainset()`` (inner ids in
+    order of first appearance, each user's and item's ratings in row order) at a
+    fraction of its time on a million ratings.
     """
-    name = type(algo).__name__
-    trainset = algo.trainset
-    mu = float(trainset.global_mean)
-    n_users, n_items = trainset.n_users, trainset.n_items
-    zeros_u, zeros_i = np.zeros(n_users), np.zeros(n_items)
-    if name == "BaselineOnly":
-        bu, bi = np.asarray(algo.bu), np.asarray(algo.bi)
-        return np.zeros((n_users, 0)), np.zeros((n_items, 0)), bu, bi, mu
-    if name == "SVDpp":
-        from scipy.sparse import csr_matrix
+    from collections import defaultdict
 
-        # implicit feedback: P[u] + |N(u)|^-1/2 * sum of y_j over the items u rated, as one sparse product
-        users, items = rated_pairs(trainset)
-        per_user = np.bincount(users, minlength=n_users)
-        norm = 1.0 / np.sqrt(per_user[users])
-        implicit = csr_matrix((norm, (users, items)), shape=(n_users, n_items)) @ np.asarray(
-            algo.yj
+    from surprise import Trainset
+
+    users, user_ids = pd.factorize(ratings["user_id"], sort=False)
+    items, item_ids = pd.factorize(ratings["item_id"], sort=False)
+    values = ratings["rating"].to_numpy(dtype=float)
+
+    def grouped(keys: np.ndarray, others: np.ndarray, n: int) -> defaultdict:
+        order = np.argsort(keys, kind="stable")
+        pairs = list(zip(others[order].tolist(), values[order].tolist(), strict=True))
+        ends = np.cumsum(np.bincount(keys, minlength=n)).tolist()
+        starts = [0, *ends[:-1]]
+        return defaultdict(
+            list, {key: pairs[a:b] for key, (a, b) in enumerate(zip(starts, ends, strict=True))}
         )
-        P = np.asarray(algo.pu) + implicit
-        return P, np.asarray(algo.qi), np.asarray(algo.bu), np.asarray(algo.bi), mu
-    if name in ("SVD", "NMF"):
-        P, Q = np.asarray(algo.pu), np.asarray(algo.qi)
-        if algo.biased:
-            return P, Q, np.asarray(algo.bu), np.asarray(algo.bi), mu
-        return P, Q, zeros_u, zeros_i, 0.0
-    raise RecommendError(
-        f"{name} is not a factor model; vectorised scoring supports {', '.join(FACTOR_MODELS)}"
+
+    return Trainset(
+        grouped(users, items, len(user_ids)),
+        grouped(items, users, len(item_ids)),
+        len(user_ids),
+        len(item_ids),
+        len(values),
+        tuple(rating_scale),
+        {raw: inner for inner, raw in enumerate(user_ids.tolist())},
+        {raw: inner for inner, raw in enumerate(item_ids.tolist())},
     )
 
 
-def rated_pairs(trainset: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Inner (user, item) ids of every rating in a Surprise trainset, as two arrays."""
+# --- vectorised scoring: a fitted Surprise model as arrays ---------------------------------------
+
+
+def trainset_arrays(trainset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of a Surprise trainset's ratings by inner user, in its order: (indptr, items, ratings, users)."""
     lengths = np.fromiter(
         (len(trainset.ur[u]) for u in range(trainset.n_users)),
         dtype=np.int64,
         count=trainset.n_users,
     )
+    total = int(lengths.sum())
+    pairs = np.fromiter(
+        (pair for u in range(trainset.n_users) for pair in trainset.ur[u]),
+        dtype=np.dtype((np.float64, 2)),
+        count=total,
+    ).reshape(total, 2)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
     users = np.repeat(np.arange(trainset.n_users), lengths)
-    items = np.fromiter(
-        (j for u in range(trainset.n_users) for j, _ in trainset.ur[u]),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
+    return indptr, pairs[:, 0].astype(np.int64), pairs[:, 1].copy(), users
+
+
+def rated_pairs(trainset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Inner (user, item) ids of every rating in a Surprise trainset, as two arrays."""
+    _, items, _, users = trainset_arrays(trainset)
     return users, items
 
 
-def make_scorer(algo: Any, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from inner user ids to their (unclipped) scores of every item, for a fitted model.
+def factor_terms(algo: Any, users: np.ndarray, items: np.ndarray) -> dict[str, Any]:
+    """P, Q, bu, bi and the offset of a fitted factor model: ``offset + bu[u] + bi[i] + Q[i] . P[u]``.
 
-    NormalPredictor's estimates are random draws, so its scores are draws from its
-    fitted normal with ``seed`` (reproducible, not equal to any one ``predict``).
+    ``users``/``items`` are the trainset's rated pairs (SVDpp's implicit term needs them).
     """
     name = type(algo).__name__
-    if name in FACTOR_MODELS:
-        P, Q, bu, bi, offset = factor_terms(algo)
+    trainset = algo.trainset
+    mu = float(trainset.global_mean)
+    n_users, n_items = trainset.n_users, trainset.n_items
+    if name == "BaselineOnly":
+        bu, bi = np.asarray(algo.bu), np.asarray(algo.bi)
+        return {
+            "P": np.zeros((n_users, 0)),
+            "Q": np.zeros((n_items, 0)),
+            "bu": bu,
+            "bi": bi,
+            "offset": mu,
+        }
+    P, Q = np.asarray(algo.pu), np.asarray(algo.qi)
+    if name == "SVDpp":
+        from scipy.sparse import csr_matrix
 
-        def block_scores(block: np.ndarray) -> np.ndarray:
-            out = P[block] @ Q.T  # in place from here: one block-sized array
-            out += bi[None, :]
-            out += (bu[block] + offset)[:, None]
-            return out
+        # implicit feedback: P[u] + |N(u)|^-1/2 * sum of y_j over the items u rated, as one sparse product
+        per_user = np.bincount(users, minlength=n_users)
+        norm = 1.0 / np.sqrt(per_user[users])
+        P = P + csr_matrix((norm, (users, items)), shape=(n_users, n_items)) @ np.asarray(algo.yj)
+    if name == "SVDpp" or algo.biased:
+        return {"P": P, "Q": Q, "bu": np.asarray(algo.bu), "bi": np.asarray(algo.bi), "offset": mu}
+    return {"P": P, "Q": Q, "bu": np.zeros(n_users), "bi": np.zeros(n_items), "offset": 0.0}
 
-        return block_scores
-    if name in KNN_MODELS:
-        return _knn_scorer(algo)
-    if name == "SlopeOne":
-        return _slope_one_scorer(algo)
-    if name == "CoClustering":
-        return _co_clustering_scorer(algo)
-    if name == "NormalPredictor":
-        rng = np.random.default_rng(seed)
-        mu, sigma, n_items = (
-            float(algo.trainset.global_mean),
-            float(algo.sigma),
-            algo.trainset.n_items,
-        )
-        return lambda block: rng.normal(mu, sigma, size=(block.size, n_items))
-    raise RecommendError(
-        f"{name} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
-    )
+
+def model_arrays(algo: Any, seen_min_rating: float | None = None) -> ModelArrays:
+    """Everything a fitted Surprise algorithm scores with, as arrays (see :mod:`personalab.serving`).
+
+    The seen pairs (never recommended) are the trainset's pairs rated at least
+    ``seen_min_rating`` (all of them when None), so sampled negatives are not "seen".
+    """
+    name = type(algo).__name__
+    family = family_of(name)
+    ts = algo.trainset
+    indptr, items, ratings, users = trainset_arrays(ts)
+    keep = slice(None) if seen_min_rating is None else ratings >= seen_min_rating
+    seen_users, seen_items = users[keep], items[keep]
+    low, high = ts.rating_scale
+    arrays: dict[str, np.ndarray] = {
+        "user_ids": np.asarray([ts.to_raw_uid(u) for u in range(ts.n_users)]),
+        "item_ids": np.asarray([ts.to_raw_iid(i) for i in range(ts.n_items)]),
+        "seen_indptr": np.concatenate(
+            [[0], np.cumsum(np.bincount(seen_users, minlength=ts.n_users))]
+        ),
+        "seen_indices": seen_items,
+    }
+    scalars: dict[str, Any] = {"algorithm": name, "low": float(low), "high": float(high)}
+    mu = float(ts.global_mean)
+    if family in ("knn", "slope_one"):
+        arrays |= {"ur_indptr": indptr, "ur_items": items, "ur_ratings": ratings}
+    if family == "factors":
+        terms = factor_terms(algo, users, items)
+        scalars["offset"] = float(terms.pop("offset"))
+        arrays |= terms
+    elif family == "knn":
+        user_based = bool(algo.sim_options.get("user_based", True))
+        scalars |= {"k": int(algo.k), "min_k": int(algo.min_k), "user_based": user_based, "mu": mu}
+        arrays |= {
+            "sim": np.asarray(algo.sim),
+            "means": np.asarray(getattr(algo, "means", np.zeros(1)), dtype=float),
+            "sigmas": np.asarray(getattr(algo, "sigmas", np.ones(1)), dtype=float),
+            "bu": np.asarray(getattr(algo, "bu", np.zeros(ts.n_users)), dtype=float),
+            "bi": np.asarray(getattr(algo, "bi", np.zeros(ts.n_items)), dtype=float),
+        }
+        if user_based:  # raters of every item in the trainset's order
+            lengths = np.array([len(ts.ir[i]) for i in range(ts.n_items)], dtype=np.int64)
+            raters = np.fromiter(
+                (pair for i in range(ts.n_items) for pair in ts.ir[i]),
+                dtype=np.dtype((np.float64, 2)),
+                count=int(lengths.sum()),
+            ).reshape(-1, 2)
+            arrays |= {
+                "ir_item": np.repeat(np.arange(ts.n_items), lengths),
+                "ir_user": raters[:, 0].astype(np.int64),
+                "ir_rating": raters[:, 1].copy(),
+            }
+    elif family == "slope_one":
+        arrays |= {
+            "dev": np.asarray(algo.dev),
+            "freq": np.asarray(algo.freq),
+            "user_mean": np.asarray(algo.user_mean, dtype=float),
+        }
+    elif family == "co_clustering":
+        arrays |= {
+            key: np.asarray(getattr(algo, key))
+            for key in (
+                "cltr_u",
+                "cltr_i",
+                "user_mean",
+                "item_mean",
+                "avg_cltr_u",
+                "avg_cltr_i",
+                "avg_cocltr",
+            )
+        }
+    else:
+        scalars |= {"mu": mu, "sigma": float(algo.sigma)}
+    return ModelArrays(arrays, scalars)
+
+
+def make_scorer(algo: Any, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from inner user ids to their (unclipped) scores of every item, for a fitted model."""
+    return block_scorer(model_arrays(algo), seed)
 
 
 def score_blocks(
@@ -282,173 +356,6 @@ def score_blocks(
         yield block, np.clip(scores, low, high, out=scores) if clip else scores
 
 
-def _user_ratings(trainset: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per inner user: (inner item ids, ratings) in the trainset's order."""
-    out = []
-    for u in range(trainset.n_users):
-        pairs = trainset.ur[u]
-        out.append(
-            (
-                np.fromiter((j for j, _ in pairs), dtype=np.int64, count=len(pairs)),
-                np.fromiter((r for _, r in pairs), dtype=float, count=len(pairs)),
-            )
-        )
-    return out
-
-
-def _knn_scorer(algo: Any):
-    """Scores of a fitted KNN model for blocks of inner users (see the module docstring)."""
-    ts = algo.trainset
-    name = type(algo).__name__
-    sim = np.asarray(algo.sim)
-    k, min_k = int(algo.k), int(algo.min_k)
-    user_based = bool(algo.sim_options.get("user_based", True))
-    mu = float(ts.global_mean)
-    n_items = ts.n_items
-    means = np.asarray(getattr(algo, "means", np.zeros(1)), dtype=float)
-    sigmas = np.asarray(getattr(algo, "sigmas", np.ones(1)), dtype=float)
-    bu = np.asarray(getattr(algo, "bu", np.zeros(ts.n_users)), dtype=float)
-    bi = np.asarray(getattr(algo, "bi", np.zeros(n_items)), dtype=float)
-    by_user = _user_ratings(ts)
-    if user_based:  # raters of every item, flattened in the trainset's order
-        lengths = np.array([len(ts.ir[i]) for i in range(n_items)], dtype=np.int64)
-        ir_item = np.repeat(np.arange(n_items), lengths)
-        ir_user = np.fromiter(
-            (v for i in range(n_items) for v, _ in ts.ir[i]), np.int64, int(lengths.sum())
-        )
-        ir_rating = np.fromiter(
-            (r for i in range(n_items) for _, r in ts.ir[i]), float, int(lengths.sum())
-        )
-        ir_pos = np.arange(ir_item.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-    def neighbours_of_user(u: int) -> tuple[np.ndarray, ...]:
-        """Per item: (sum of positive sims, weighted sum of deviations, count) over the top k."""
-        if user_based:
-            s = sim[u, ir_user]
-            order = np.lexsort((ir_pos, -s, ir_item))  # by item, most similar first, stable
-            item_sorted = ir_item[order]
-            starts = np.searchsorted(item_sorted, np.arange(n_items))
-            rank = np.arange(order.size) - starts[item_sorted]
-            top = order[rank < k]
-            items, s_top, r_top, nb = ir_item[top], s[top], ir_rating[top], ir_user[top]
-            deviation = _deviation(r_top, nb, items, u, nb_is_user=True)
-            positive = s_top > 0
-            weights = np.where(positive, s_top, 0.0)
-            sum_sim = np.bincount(items, weights, n_items)
-            num = np.bincount(items, weights * deviation, n_items)
-            count = np.bincount(items, positive.astype(float), n_items)
-            return sum_sim, num, count
-        rated, ratings = by_user[u]
-        s = sim[:, rated]  # items x rated
-        m = rated.size
-        # the k most similar rated items per item, ties in the user's rating order (Surprise's
-        # stable nlargest): everything above the k-th largest, then the first of those equal to it
-        if m <= k:
-            top = np.ones(s.shape, dtype=bool)
-        else:
-            kth = np.partition(s, m - k, axis=1)[:, m - k, None]
-            equal = s == kth
-            need = k - (s > kth).sum(axis=1, keepdims=True)
-            top = (s > kth) | (equal & (np.cumsum(equal, axis=1) <= need))
-        deviation = _deviation(ratings, rated, None, u, nb_is_user=False)
-        weights = np.where(top & (s > 0), s, 0.0)
-        return weights.sum(axis=1), weights @ deviation, (weights > 0).sum(axis=1)
-
-    def _deviation(r, nb, items, u, nb_is_user):
-        if name == "KNNBasic":
-            return r
-        if name == "KNNWithMeans":
-            return r - means[nb]
-        if name == "KNNWithZScore":
-            return (r - means[nb]) / sigmas[nb]
-        # KNNBaseline: the neighbour's baseline on the same item (user-based) or user (item-based)
-        if nb_is_user:
-            return r - (mu + bu[nb] + bi[items])
-        return r - (mu + bi[nb] + bu[u])
-
-    positive_sim: list[np.ndarray] = []  # item-based: max(sim, 0) and sim > 0, built on first use
-
-    def all_rated_neighbours(users: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Item-based, for users who rated at most ``k`` items: every rated item is a neighbour,
-        so the sums over neighbours are sparse-dense products for the whole group."""
-        from scipy.sparse import csr_array
-
-        if not positive_sim:
-            positive_sim.extend([np.where(sim > 0, sim, 0.0).T, (sim > 0).astype(float).T])
-        weights_t, indicator_t = positive_sim
-        parts = [by_user[int(u)] for u in users]
-        lengths = np.array([len(rated) for rated, _ in parts], dtype=np.int64)
-        rows = np.repeat(np.arange(users.size), lengths)
-        cols = np.concatenate([rated for rated, _ in parts])
-        r = np.concatenate([ratings for _, ratings in parts])
-        deviation = _deviation(r, cols, None, users[rows], nb_is_user=False)
-        shape = (users.size, n_items)
-        dev = csr_array((deviation, (rows, cols)), shape=shape)
-        rated_mask = csr_array((np.ones(r.size), (rows, cols)), shape=shape)
-        return rated_mask @ weights_t, dev @ weights_t, rated_mask @ indicator_t
-
-    def block_scores(block: np.ndarray) -> np.ndarray:
-        out = np.empty((block.size, n_items))
-        grouped: dict[int, tuple[np.ndarray, ...]] = {}
-        if not user_based:
-            few = np.flatnonzero([by_user[int(u)][0].size <= k for u in block])
-            if few.size:
-                sums = all_rated_neighbours(block[few])
-                grouped = {int(row): tuple(s[j] for s in sums) for j, row in enumerate(few)}
-        for row, u in enumerate(block):
-            sum_sim, num, count = grouped.get(row) or neighbours_of_user(int(u))
-            enough = (count >= min_k) & (sum_sim > 0)
-            ratio = np.divide(num, sum_sim, out=np.zeros(n_items), where=enough)
-            x = u if user_based else np.arange(n_items)  # whose mean/sigma the estimate starts from
-            if name == "KNNBasic":
-                est = np.where(enough, ratio, mu)  # impossible: Surprise's default, the global mean
-            elif name == "KNNWithMeans":
-                est = means[x] + ratio
-            elif name == "KNNWithZScore":
-                est = means[x] + ratio * sigmas[x]
-            else:
-                est = mu + bu[u] + bi + ratio
-            out[row] = est
-        return out
-
-    return block_scores
-
-
-def _slope_one_scorer(algo: Any):
-    ts = algo.trainset
-    dev, freq = np.asarray(algo.dev), np.asarray(algo.freq)
-    user_mean = np.asarray(algo.user_mean, dtype=float)
-    by_user = _user_ratings(ts)
-
-    def block_scores(block: np.ndarray) -> np.ndarray:
-        out = np.empty((block.size, ts.n_items))
-        for row, u in enumerate(block):
-            rated = by_user[int(u)][0]
-            relevant = freq[:, rated] > 0
-            n = relevant.sum(axis=1)
-            total = np.where(relevant, dev[:, rated], 0.0).sum(axis=1)
-            out[row] = user_mean[u] + np.divide(total, n, out=np.zeros(ts.n_items), where=n > 0)
-        return out
-
-    return block_scores
-
-
-def _co_clustering_scorer(algo: Any):
-    cu, ci = np.asarray(algo.cltr_u), np.asarray(algo.cltr_i)
-    user_mean, item_mean = np.asarray(algo.user_mean), np.asarray(algo.item_mean)
-    avg_u, avg_i = np.asarray(algo.avg_cltr_u), np.asarray(algo.avg_cltr_i)
-    cocluster = np.asarray(algo.avg_cocltr)
-
-    def block_scores(block: np.ndarray) -> np.ndarray:
-        return (
-            cocluster[cu[block]][:, ci]
-            + (user_mean[block] - avg_u[cu[block]])[:, None]
-            + (item_mean - avg_i[ci])[None, :]
-        )
-
-    return block_scores
-
-
 def seen_matrix(trainset: Any, min_rating: float | None = None) -> Any:
     """CSR (users x items) of the pairs each user rated in training (inner ids).
 
@@ -456,11 +363,8 @@ def seen_matrix(trainset: Any, min_rating: float | None = None) -> Any:
     """
     from scipy import sparse
 
-    users, items = rated_pairs(trainset)
+    _, items, ratings, users = trainset_arrays(trainset)
     if min_rating is not None:
-        ratings = np.fromiter(
-            (r for u in range(trainset.n_users) for _, r in trainset.ur[u]), float, users.size
-        )
         users, items = users[ratings >= min_rating], items[ratings >= min_rating]
     data = np.ones(users.size, dtype=np.int8)
     return sparse.csr_array((data, (users, items)), shape=(trainset.n_users, trainset.n_items))
@@ -473,45 +377,19 @@ def recommend_top_k(
     exclude_seen: bool = True,
     block_size: int = 4096,
     *,
-    scorer: Callable[[np.ndarray], np.ndarray] | None = None,
-    seen: Any = None,
     seed: int = 0,
+    seen_min_rating: float | None = None,
 ) -> pd.DataFrame:
     """Each known user's ``k`` best unseen items (user_id, item_id, score, rank), in user blocks.
 
     ``users`` are raw ids (default: every user of the trainset; unknown ones are
-    skipped). Scores come from :func:`score_blocks`, so no Python loop runs over
-    user-item pairs and memory stays at a few ``block_size x items`` arrays.
-    ``scorer`` and ``seen`` (:func:`make_scorer`, :func:`seen_matrix`) can be passed
-    to reuse them across calls.
+    skipped). Scores come from the model's arrays (:mod:`personalab.serving`), so no
+    Python loop runs over user-item pairs and memory stays at a few
+    ``block_size x items`` arrays.
     """
-    from personalab.evaluate import top_k_from_scores
-
-    trainset = algo.trainset
-    if users is None:
-        inner = np.arange(trainset.n_users)
-    else:
-        known = trainset._raw2inner_id_users
-        inner = np.array([known[u] for u in users if u in known], dtype=np.int64)
-    item_ids = [trainset.to_raw_iid(i) for i in range(trainset.n_items)]
-    if exclude_seen and seen is None:
-        seen = seen_matrix(trainset)
-    parts = []
-    blocks = score_blocks(algo, inner, block_size=block_size, seed=seed, scorer=scorer)
-    for block, scores in blocks:
-        parts.append(
-            top_k_from_scores(
-                [trainset.to_raw_uid(u) for u in block],
-                item_ids,
-                scores,
-                k,
-                exclude=seen[block] if exclude_seen else None,
-                block_size=block_size,
-            )
-        )
-    if not parts:
-        return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
-    return pd.concat(parts, ignore_index=True)
+    model = ArrayModel(model_arrays(algo, seen_min_rating), seed, block_size)
+    chosen = model.users if users is None else users
+    return model.top_k(list(chosen), k, exclude_seen=exclude_seen)
 
 
 # --- the stage: params --------------------------------------------------------------------------
@@ -973,35 +851,19 @@ def trainset_of(
 ) -> Any:
     """A Surprise trainset of ``positives`` (with negatives when implicit, see :func:`training_ratings`)."""
     ratings = training_ratings(positives, params, explicit, seed)
-    return to_surprise(ratings, params.interactions.surprise_scale(explicit)).build_full_trainset()
+    return build_trainset(ratings, params.interactions.surprise_scale(explicit))
 
 
-class SurpriseModel:
-    """A fitted Surprise algorithm answering top-k with the vectorised scores."""
-
-    def __init__(
-        self, algo: Any, seed: int = 0, block_size: int = 2048, min_rating: float | None = None
-    ):
-        self.algo, self.seed, self.block_size = algo, seed, block_size
-        self.scorer = make_scorer(algo, seed)
-        self.seen = seen_matrix(algo.trainset, min_rating)  # sampled negatives are not seen
-
-    def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
-        return recommend_top_k(
-            self.algo,
-            k,
-            list(users),
-            block_size=self.block_size,
-            scorer=self.scorer,
-            seen=self.seen,
-            seed=self.seed,
-        )
+def surprise_model(algo: Any, params: RecommendParams) -> ArrayModel:
+    """A fitted Surprise algorithm as arrays answering top-k (sampled negatives are not seen)."""
+    seen_min = params.interactions.rating_scale[0]
+    return ArrayModel(model_arrays(algo, seen_min), params.seed, params.block_size)
 
 
 @dataclass
 class Fitted:
     name: str
-    model: Any  # SurpriseModel or BaselineModel
+    model: Any  # ArrayModel or BaselineModel
     fit_seconds: float
 
 
@@ -1023,9 +885,7 @@ def fit_candidate(
             make_algorithm(name, options, params.seed),
             trainset_of(train, params, explicit),
         )
-        model = SurpriseModel(
-            algo, params.seed, params.block_size, params.interactions.rating_scale[0]
-        )
+        model = surprise_model(algo, params)
     return Fitted(name, model, time.perf_counter() - started)
 
 
@@ -1300,86 +1160,6 @@ def comparison_metrics(
 
 # --- the served recommender ---------------------------------------------------------------------
 
-OUTPUT_COLUMNS = ["user_id", "rank", "item_id", "score", "fallback"]
-
-
-class Recommender:
-    """A fitted Surprise model with a popularity fallback: top-N for any user id.
-
-    Users the model knows get their best unseen items by the vectorised scores;
-    users it does not know (new, or below ``min_user_interactions``) get the most
-    popular (or trending) items, flagged ``fallback`` with the popularity share as
-    their score.
-    """
-
-    def __init__(self, algo: Any, popular: pd.Series, config: Mapping[str, Any]):
-        self.algo, self.popular, self.config = algo, popular, dict(config)
-        self._model: SurpriseModel | None = None
-
-    def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
-        k = int(self.config["top_n"] if k is None else k)
-        if k < 1:
-            raise RecommendError(f"k must be at least 1, got {k}")
-        users = list(dict.fromkeys(user_ids))
-        known = self.algo.trainset._raw2inner_id_users
-        if self._model is None:
-            self._model = SurpriseModel(
-                self.algo,
-                self.config.get("seed", 0),
-                self.config.get("block_size", 2048),
-                self.config.get("seen_min_rating"),
-            )
-        cf = self._model.top_k([u for u in users if u in known], k).assign(fallback=False)
-        cold = [u for u in users if u not in known]
-        top = self.popular.head(k)
-        fallback = pd.DataFrame(
-            {
-                "user_id": np.repeat(np.asarray(cold, dtype=object), len(top)),
-                "item_id": np.tile(top.index.to_numpy(dtype=object), len(cold)),
-                "score": np.tile(top.to_numpy(dtype=float), len(cold)),
-                "rank": np.tile(np.arange(1, len(top) + 1), len(cold)),
-                "fallback": True,
-            }
-        )
-        parts = [df for df in (cf, fallback) if len(df)]
-        if not parts:
-            return pd.DataFrame(columns=OUTPUT_COLUMNS)
-        out = pd.concat(parts, ignore_index=True)
-        order = pd.Index(users).get_indexer(out["user_id"])
-        out = out.assign(_order=order).sort_values(["_order", "rank"], kind="stable")
-        return (
-            out[OUTPUT_COLUMNS].astype({"rank": "int64", "score": "float64"}).reset_index(drop=True)
-        )
-
-    def save(self, folder: Path | str) -> dict[str, Path]:
-        """``algorithm.pkl`` (Surprise's dump of the fitted model) and ``recommender.json``."""
-        from surprise import dump
-
-        from personalab.storage import atomic_path, write_json
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        algorithm = folder / "algorithm.pkl"
-        with atomic_path(algorithm) as tmp:
-            dump.dump(str(tmp), algo=self.algo)
-        config = {
-            **self.config,
-            "popular": [[item, float(score)] for item, score in self.popular.items()],
-        }
-        return {"algorithm": algorithm, "config": write_json(config, folder / "recommender.json")}
-
-    @classmethod
-    def load(cls, algorithm: Path | str, config: Path | str) -> Recommender:
-        from surprise import dump
-
-        settings = json.loads(Path(config).read_text(encoding="utf-8"))
-        popular = settings.pop("popular")
-        _, algo = dump.load(str(algorithm))
-        series = pd.Series(
-            [s for _, s in popular], index=pd.Index([i for i, _ in popular], name="item_id")
-        )
-        return cls(algo, series.rename("score"), settings)
-
 
 def fit_recommender(
     ratings: pd.DataFrame,
@@ -1405,59 +1185,13 @@ def fit_recommender(
         "items": algo.trainset.n_items,
         "pairs": algo.trainset.n_ratings,
     }
-    return Recommender(algo, popular, config)
+    return Recommender(model_arrays(algo, config["seen_min_rating"]), popular, config)
 
 
 def recommend_everyone(recommender: Recommender, events: pd.DataFrame) -> pd.DataFrame:
     """Top-N for every user of the event log (the model's, and fallbacks for the rest)."""
     users = events["user_id"].drop_duplicates().sort_values().tolist()
     return recommender.recommend(users)
-
-
-def _pyfunc_class():
-    import mlflow.pyfunc
-
-    class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-        """Serves :class:`Recommender`: rows with ``user_id`` in; their top-k rows out.
-
-        The request's ``params`` may set ``k`` (default: the trained ``top_n``).
-        """
-
-        def load_context(self, context):
-            self.recommender = Recommender.load(
-                context.artifacts["algorithm"], context.artifacts["config"]
-            )
-
-        def predict(self, context, model_input, params=None):
-            frame = (
-                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-            )
-            if "user_id" not in frame:
-                raise RecommendError(
-                    f"the request has no user_id column (columns: {list(frame.columns)})"
-                )
-            k = (params or {}).get("k")
-            return self.recommender.recommend(frame["user_id"].astype(str).tolist(), k)
-
-    return RecommenderPyfunc
-
-
-def save_serving_model(recommender: Recommender, folder: Path | str) -> Path:
-    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example)."""
-    from mlflow.models import infer_signature
-
-    from personalab.registry import save_pyfunc
-    from personalab.tracking import pinned_requirements
-
-    example = pd.DataFrame({"user_id": [str(recommender.algo.trainset.to_raw_uid(0))]})
-    output = recommender.recommend(example["user_id"].tolist())
-    signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
-    requirements = pinned_requirements(
-        "scikit-surprise", "numpy", "pandas", "scipy", "pydantic", "pyyaml"
-    )
-    return save_pyfunc(
-        folder, _pyfunc_class()(), recommender.save, signature, example, requirements
-    )
 
 
 def register_and_decide(

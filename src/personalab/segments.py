@@ -599,6 +599,7 @@ class SegmentsResult:
     metrics: dict[str, Any]
     X: np.ndarray
     fallback: bool
+    features: list[str]
 
 
 def build_segments(
@@ -670,6 +671,7 @@ def build_segments(
         metrics=metrics,
         X=X,
         fallback=fallback,
+        features=list(params.features),
     )
 
 
@@ -825,6 +827,11 @@ def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
             serialization_format="cloudpickle",
             code_paths=[str(Path(__file__).parent)],  # the model unpickles personalab classes
             pip_requirements=model_requirements(),
+            # what a caller needs to use it: the input columns in order, and the segment names
+            metadata={
+                "features": result.features,
+                "segment_names": {str(key): name for key, name in result.names.items()},
+            },
         )
     out["model"] = model_dir
     return out

@@ -48,9 +48,9 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
     assert metrics["features"]["cutoffs"] == 4 and metrics["features"]["rows"] > 0
     assert metrics["segments"]["users"] > 0 and "ari_vs_truth" in metrics["segments"]
     assert metrics["intent"]["n_trials"] == 3 and "oracle_roc_auc" in metrics["intent"]
-    assert (root / "models/intent/MLmodel").is_file()
+    assert (root / "models/candidates/intent/MLmodel").is_file()
     assert metrics["recommend"]["ndcg_at_10"] > metrics["recommend"]["random_ndcg_at_10"]
-    assert (root / "models/recommend/MLmodel").is_file()
+    assert (root / "models/candidates/recommender/MLmodel").is_file()
     recs = pd.read_parquet(root / "data/processed/recommendations.parquet")
     events = pd.read_parquet(root / "data/interim/events.parquet")
     assert set(recs["user_id"]) == set(events["user_id"])

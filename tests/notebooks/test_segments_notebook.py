@@ -42,9 +42,12 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
         "m = mlflow.pyfunc.load_model('models/segmenter')\n"
         "t = pd.read_parquet('data/processed/features.parquet')\n"
         "cols = yaml.safe_load(open('params/segments.yaml'))['features']\n"
+        "assert m.metadata.metadata['features'] == cols\n"
         "latest = t[t['cutoff'] == t['cutoff'].max()]\n"
         "s = pd.read_parquet('data/processed/segments.parquet')\n"
         "print(int((m.predict(latest[cols].to_numpy(dtype=float)) == s['segment_id'].to_numpy()).all()))\n"
+        "names = m.metadata.metadata['segment_names']\n"
+        "assert (s['segment_id'].astype(str).map(names) == s['segment']).all()\n"
     )
     out = subprocess.run(
         ["python", "-c", check],

@@ -32,6 +32,7 @@ from personalab.intent import (
     gains_table,
     higher_is_better,
     infer_kind,
+    input_schema,
     metric_value,
     open_storage,
     parse_label,
@@ -223,13 +224,29 @@ def test_unseen_category_at_transform_is_missing_without_an_error_or_warning():
 def test_transform_names_every_missing_feature_column_and_ignores_extra_ones():
     encoder = FeatureEncoder().fit(FIT)
     with pytest.raises(
-        IntentError, match=re.escape("input lacks feature column(s) ['weekend', 'region']")
+        IntentError, match=re.escape("input lacks required feature column(s) ['weekend', 'region']")
     ):
-        encoder.transform(FIT.drop(columns=["region", "weekend"]))
+        encoder.transform(FIT.drop(columns=["region", "weekend", "duration"]))
     X = encoder.transform(
         FIT.assign(extra="x")[["extra", "region", "month", "weekend", "duration"]]
     )
     assert list(X.columns) == ["duration", "weekend", "month", "region"]  # the learned order
+
+
+def test_columns_missing_in_training_are_optional_and_read_as_missing():
+    encoder = FeatureEncoder().fit(FIT)
+    assert [s.name for s in encoder.columns_ if s.optional] == ["duration"]
+    X = encoder.transform(FIT.drop(columns="duration"))
+    assert X["duration"].isna().all() and list(X.columns) == encoder.feature_names_
+    copy = FeatureEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
+    assert [s.optional for s in copy.columns_] == [True, False, False, False]
+    schema = input_schema(encoder)
+    assert [(c.name, c.type.name, c.required) for c in schema.inputs] == [
+        ("duration", "double", False),
+        ("weekend", "double", True),
+        ("month", "string", True),
+        ("region", "double", True),
+    ]
 
 
 def test_encoder_round_trips_through_json():
@@ -923,7 +940,9 @@ def test_shoppers_model_predicts_raw_string_rows_and_survives_save_and_load(shop
     np.testing.assert_array_equal(loaded.predict_proba(raw), p)
     assert loaded.threshold == model.threshold
     assert loaded.feature_names == model.feature_names
-    with pytest.raises(IntentError, match=re.escape("lacks feature column(s) ['PageValues']")):
+    with pytest.raises(
+        IntentError, match=re.escape("lacks required feature column(s) ['PageValues']")
+    ):
         loaded.predict(raw.drop(columns="PageValues"))
 
 

@@ -18,11 +18,13 @@ from surprise import (
 from personalab.recommend import (
     RecommendError,
     build_interactions,
+    build_trainset,
     rated_pairs,
     recommend_top_k,
     score_blocks,
     to_surprise,
 )
+from personalab.serving import ServingError
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -231,5 +233,27 @@ def test_scoring_an_unknown_algorithm_is_refused(trainset):
         def __init__(self, trainset):
             self.trainset = trainset
 
-    with pytest.raises(RecommendError, match="Custom has no vectorised scoring"):
+    with pytest.raises(ServingError, match="Custom has no vectorised scoring"):
         next(score_blocks(Custom(trainset)))
+
+
+def test_build_trainset_equals_surprises_own(trainset):
+    frame = pd.DataFrame(
+        [
+            (trainset.to_raw_uid(u), trainset.to_raw_iid(i), r)
+            for u in trainset.all_users()
+            for i, r in trainset.ur[u]
+        ],
+        columns=["user_id", "item_id", "rating"],
+    ).sample(frac=1.0, random_state=1)  # another row order: other inner ids
+    ours = build_trainset(frame, (1.0, 5.0))
+    theirs = to_surprise(frame, (1.0, 5.0)).build_full_trainset()
+    assert ours.ur == theirs.ur and ours.ir == theirs.ir
+    assert ours._raw2inner_id_users == theirs._raw2inner_id_users
+    assert ours._raw2inner_id_items == theirs._raw2inner_id_items
+    assert (ours.n_users, ours.n_items, ours.n_ratings) == (
+        theirs.n_users,
+        theirs.n_items,
+        theirs.n_ratings,
+    )
+    assert ours.global_mean == theirs.global_mean and ours.rating_scale == theirs.rating_scale

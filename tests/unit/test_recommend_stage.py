@@ -29,6 +29,7 @@ from personalab.recommend import (
     trainset_of,
     tune,
 )
+from personalab.serving import ServingError
 from tests.conftest import ROOT
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -467,7 +468,7 @@ def test_output_keeps_the_input_order_and_respects_k(recommender):
     assert out["rank"].dtype == "int64" and out["score"].dtype == "float64"
     assert len(recommender.recommend(["u01"], 1)) == 1
     assert len(recommender.recommend(["u01"])) == 10
-    with pytest.raises(RecommendError, match="at least 1"):
+    with pytest.raises(ServingError, match="at least 1"):
         recommender.recommend(["u01"], -1)
 
 
@@ -477,17 +478,17 @@ def test_no_users_give_an_empty_frame(recommender):
 
 
 def test_k_zero_is_refused(recommender):
-    with pytest.raises(RecommendError, match="at least 1"):
+    with pytest.raises(ServingError, match="at least 1"):
         recommender.recommend(["u01"], 0)
 
 
 def test_save_and_load_give_identical_recommendations(recommender, tmp_path):
     files = recommender.save(tmp_path / "model")
-    assert files["algorithm"].is_file() and files["config"].is_file()
+    assert files["model"].is_file() and files["config"].is_file()
     config = json.loads(files["config"].read_text())
     assert config["algorithm"] == "SVD" and config["options"] == {"n_factors": 4, "n_epochs": 5}
     assert config["seen_min_rating"] == 1.0 and config["users"] == N_USERS
-    loaded = Recommender.load(files["algorithm"], files["config"])
+    loaded = Recommender.load(files["model"], files["config"])
     users = ["u03", "newcomer", "u10", "u39"]
     pd.testing.assert_frame_equal(loaded.recommend(users, 7), recommender.recommend(users, 7))
     pd.testing.assert_series_equal(loaded.popular, recommender.popular, check_names=False)
