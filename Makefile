@@ -9,11 +9,13 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.personalab-installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+MODEL ?= personalise
+SERVE_PORT ?= 5001
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: help env repro test test-fast lab ui lint format bench lock clean
+.PHONY: help env repro test test-fast lab ui serve lint format bench lock clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +45,10 @@ lab: $(STAMP) ## JupyterLab with the personalab kernel
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
 
+serve: $(STAMP) ## MLflow model server for models/<MODEL> on 127.0.0.1 (MODEL=personalise|intent|recommender, SERVE_PORT=5001)
+	@test -f models/$(MODEL)/MLmodel || { echo "models/$(MODEL) not found: run make repro first (MODEL=intent|recommender|personalise)" >&2; exit 2; }
+	$(BIN)/mlflow models serve -m models/$(MODEL) --env-manager local --host $(HOST) --port $(SERVE_PORT)
+
 lint: $(STAMP) ## ruff lint + format check (code and notebooks)
 	$(BIN)/ruff check src tests benchmarks notebooks
 	$(BIN)/ruff format --check src tests benchmarks notebooks
@@ -58,6 +64,7 @@ bench: $(STAMP) ## run the benchmarks (each prints JSON)
 	$(BIN)/python benchmarks/segments.py
 	$(BIN)/python benchmarks/intent.py
 	$(BIN)/python benchmarks/recommend.py
+	$(BIN)/python benchmarks/serving.py
 
 lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header -o requirements.lock

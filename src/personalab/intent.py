@@ -315,21 +315,43 @@ class FeatureEncoder:
     def feature_names_(self) -> list[str]:
         return [spec.name for spec in self.columns_]
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def check_columns(self, frame: pd.DataFrame) -> None:
         missing = [s.name for s in self.columns_ if s.name not in frame and not s.optional]
         if missing:
             raise IntentError(f"input lacks required feature column(s) {missing}")
-        out = {}
-        for spec in self.columns_:
-            values = frame[spec.name] if spec.name in frame else pd.Series(np.nan, frame.index)
-            if spec.kind == "numeric":
-                out[spec.name] = to_numeric(values, spec.name)
-            elif spec.kind == "bool":
-                out[spec.name] = to_bool(values, spec.name)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows as the booster reads them: floats in the learned column order, categories as
+        their codes (missing or unseen: NaN). The same values as :meth:`transform`, with numeric
+        columns taken as one block (what keeps one served row under a millisecond)."""
+        self.check_columns(frame)
+        out = np.full((len(frame), len(self.columns_)), np.nan)
+        dtypes = frame.dtypes
+        numeric = [
+            j
+            for j, s in enumerate(self.columns_)
+            if s.kind == "numeric"
+            and s.name in dtypes.index
+            and pd.api.types.is_numeric_dtype(dtypes[s.name])
+            and not pd.api.types.is_bool_dtype(dtypes[s.name])
+        ]
+        if numeric:
+            names = [self.columns_[j].name for j in numeric]
+            out[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
+        for j, spec in enumerate(self.columns_):
+            if j in numeric or spec.name not in frame:
+                continue
+            values = _encode(spec, frame)
+            if spec.kind == "categorical":
+                codes = np.asarray(values.codes)
+                out[:, j] = np.where(codes >= 0, codes, np.nan)
             else:
-                text = _as_strings(values)
-                known = text.isin(spec.categories)  # unseen categories are missing
-                out[spec.name] = pd.Categorical(text.where(known), categories=spec.categories)
+                out[:, j] = values.to_numpy(dtype=float, na_value=np.nan)
+        return out
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        self.check_columns(frame)
+        out = {spec.name: _encode(spec, frame) for spec in self.columns_}
         return pd.DataFrame(out, index=frame.index)
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -369,6 +391,18 @@ class FeatureEncoder:
             else:
                 out[spec.name] = _as_strings(values).astype(object)
         return pd.DataFrame(out, index=frame.index)
+
+
+def _encode(spec: ColumnSpec, frame: pd.DataFrame) -> pd.Series | pd.Categorical:
+    """One feature column as the model reads it (a missing optional column: all missing)."""
+    values = frame[spec.name] if spec.name in frame else pd.Series(np.nan, frame.index)
+    if spec.kind == "numeric":
+        return to_numeric(values, spec.name)
+    if spec.kind == "bool":
+        return to_bool(values, spec.name)
+    text = _as_strings(values)
+    known = text.isin(spec.categories)  # unseen categories are missing
+    return pd.Categorical(text.where(known), categories=spec.categories)
 
 
 def _as_strings(values: pd.Series) -> pd.Series:
@@ -898,7 +932,9 @@ class IntentModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated purchase probability of every row of a raw feature frame."""
-        return self.calibrator.transform(self.booster.predict(self.dmatrix(frame)))
+        if frame.empty:
+            return np.zeros(0)
+        return self.calibrator.transform(self.booster.inplace_predict(self.encoder.matrix(frame)))
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``purchase_probability`` and ``purchase_intent`` (probability >= threshold) per row."""

@@ -21,6 +21,7 @@ STAGES: dict[str, str] = {
     "segments": "03_segments",
     "intent": "04_intent",
     "recommend": "05_recommend",
+    "export": "06_export",
 }
 
 

@@ -27,7 +27,8 @@ popularity fallback for users the model does not know.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -465,13 +466,17 @@ def serving_requirements() -> list[str]:
     return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")
 
 
-def save_serving_model(recommender: Recommender, folder: Path | str) -> Path:
-    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example)."""
+def save_serving_model(
+    recommender: Recommender, folder: Path | str, example: pd.DataFrame | None = None
+) -> Path:
+    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example:
+    ``example``'s user ids, or the first known user)."""
     from mlflow.models import infer_signature
 
     from personalab.registry import save_pyfunc
 
-    example = pd.DataFrame({"user_id": [str(recommender.model.users[0])]})
+    if example is None:
+        example = pd.DataFrame({"user_id": [str(recommender.model.users[0])]})
     output = recommender.recommend(example["user_id"].tolist())
     signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
     return save_pyfunc(
@@ -489,3 +494,70 @@ def load_recommender(folder: Path | str) -> Recommender:
             "before array export (Surprise pickle) cannot be served: re-run `dvc repro recommend`"
         )
     return Recommender.load(model, config)
+
+
+# --- MLflow's model server ----------------------------------------------------------------------
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def model_server(
+    folder: Path | str, host: str = "127.0.0.1", port: int | None = None, timeout: float = 180.0
+) -> Iterator[str]:
+    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL.
+
+    Waits until ``/ping`` answers; the server is stopped (its whole process group)
+    on exit. A server that dies while starting raises with the end of its log.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    port = port or free_port(host)
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
+    cmd += ["--host", host, "--port", str(port)]
+    url = f"http://{host}:{port}"
+    # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
+    env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace")[-3000:]
+                    raise ServingError(f"mlflow models serve -m {folder} exited:\n{tail}")
+                try:
+                    with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ServingError(f"mlflow models serve -m {folder}: no answer in {timeout} s")
+                time.sleep(0.25)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()

@@ -1,0 +1,159 @@
+"""Benchmark: latency and throughput of the exported models, in process and over HTTP.
+
+Reads the project's exported models (``models/intent``, ``models/recommender``,
+``models/personalise``, written by ``make repro``) and real request rows from
+``data/processed/features.parquet``. For each model:
+
+* in process, through ``mlflow.pyfunc.load_model(...).predict`` (schema enforcement
+  included): p50/p99 of single-user requests (target p99 < 5 ms);
+* over HTTP, against ``mlflow models serve --env-manager local`` on 127.0.0.1
+  (one request at a time on a kept-alive connection): p50/p99 of single-user
+  requests (target p99 < 50 ms);
+* batch throughput in process (intent target >= 100,000 rows/s) and over HTTP.
+
+Prints one JSON object. Usage: python benchmarks/serving.py [--requests 500] [--batch 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from personalab.paths import project_paths
+from personalab.serving import model_server
+
+MODELS = ("intent", "recommender", "personalise")
+TARGETS = {"inprocess_p99_ms": 5.0, "http_p99_ms": 50.0, "intent_rows_per_second": 100_000}
+
+
+def request_rows(folder: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the features table shaped like the model's input example (floats for numbers)."""
+    example = json.loads((folder / "serving_input_example.json").read_text())["dataframe_split"]
+    columns = example["columns"]
+    latest = table[table["cutoff"] == table["cutoff"].max()]
+    rows = latest.reindex(columns=columns)
+    for name in columns:
+        if name == "user_id" or not pd.api.types.is_numeric_dtype(rows[name]):
+            rows[name] = rows[name].astype(str)
+        else:
+            rows[name] = rows[name].astype(float)
+    return rows.reset_index(drop=True)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+    }
+
+
+def in_process(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str, float]:
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(str(folder))
+    singles = [rows.iloc[[i % len(rows)]] for i in range(n)]
+    for frame in singles[:20]:  # warm-up
+        model.predict(frame)
+    times = []
+    for frame in singles:
+        start = time.perf_counter()
+        model.predict(frame)
+        times.append(time.perf_counter() - start)
+    big = rows.sample(batch, replace=True, random_state=0).reset_index(drop=True)
+    if "user_id" in big:  # distinct users, as a batch of real requests would be
+        big["user_id"] = rows["user_id"].sample(batch, replace=True, random_state=1).to_numpy()
+        big = big.drop_duplicates("user_id") if folder.name != "intent" else big
+    start = time.perf_counter()
+    model.predict(big)
+    seconds = time.perf_counter() - start
+    return {
+        **percentiles(times),
+        "batch_rows": len(big),
+        "rows_per_second": round(len(big) / seconds),
+    }
+
+
+def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str, float]:
+    def body(frame: pd.DataFrame) -> bytes:
+        return json.dumps({"dataframe_split": frame.to_dict(orient="split", index=False)}).encode()
+
+    bodies = [body(rows.iloc[[i % len(rows)]]) for i in range(n)]
+    big = rows.sample(min(batch, len(rows)), random_state=0)
+    headers = {"Content-Type": "application/json"}
+    started = time.perf_counter()
+    with model_server(folder) as url:
+        startup = time.perf_counter() - started
+        address = urlparse(url)
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        for payload in bodies[:20]:  # warm-up
+            conn.request("POST", "/invocations", payload, headers)
+            conn.getresponse().read()
+        times = []
+        for payload in bodies:
+            start = time.perf_counter()
+            conn.request("POST", "/invocations", payload, headers)
+            response = conn.getresponse()
+            response.read()
+            times.append(time.perf_counter() - start)
+            if response.status != 200:
+                raise RuntimeError(f"{folder.name}: HTTP {response.status}")
+        payload = body(big)
+        start = time.perf_counter()
+        conn.request("POST", "/invocations", payload, headers)
+        response = conn.getresponse()
+        response.read()
+        seconds = time.perf_counter() - start
+        conn.close()
+    return {
+        **percentiles(times),
+        "batch_rows": len(big),
+        "rows_per_second": round(len(big) / seconds),
+        "server_start_seconds": round(startup, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--http-batch", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    paths = project_paths()
+    missing = [name for name in MODELS if not (paths.models / name / "MLmodel").is_file()]
+    if missing:
+        print(
+            f"models {missing} not found under {paths.models}: run `make repro` first",
+            file=sys.stderr,
+        )
+        return 2
+    table = pd.read_parquet(paths.processed / "features.parquet")
+    out: dict[str, object] = {"benchmark": "serving", "requests": args.requests}
+    ok = True
+    for name in MODELS:
+        folder = paths.models / name
+        rows = request_rows(folder, table)
+        local = in_process(folder, rows, args.requests, args.batch)
+        remote = over_http(folder, rows, args.requests, args.http_batch)
+        out[name] = {"in_process": local, "http": remote}
+        ok &= (
+            local["p99_ms"] < TARGETS["inprocess_p99_ms"]
+            and remote["p99_ms"] < TARGETS["http_p99_ms"]
+        )
+    ok &= out["intent"]["in_process"]["rows_per_second"] >= TARGETS["intent_rows_per_second"]
+    out["targets"] = TARGETS
+    out["meets_targets"] = bool(ok)
+    print(json.dumps(out))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
