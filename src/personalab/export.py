@@ -155,16 +155,13 @@ def load_recommender(champion: Champion, k: int) -> Recommender:
 
 
 def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
-    """Share of active users who touched each item in the last ``window_days`` of the log.
-
-    Ties go by item id; an empty window falls back to the whole log.
-    """
+    """Share of the users active in the last ``window_days`` of the log who touched each item
+    then (most first, ties by item id); the newest event is always in the window."""
     items = events.dropna(subset=["item_id"])
     if items.empty:
         return pd.Series(dtype=float, name="score", index=pd.Index([], name="item_id"))
     newest = items["timestamp"].max()
     recent = items[items["timestamp"] >= newest - pd.Timedelta(days=window_days)]
-    recent = recent if len(recent) else items
     share = recent.groupby("item_id", observed=True)["user_id"].nunique() / max(
         recent["user_id"].nunique(), 1
     )

@@ -1,21 +1,30 @@
-"""`dvc repro` in a temporary copy of the project: twice on the default source, then on a user's CSV."""
+"""`dvc repro` of the whole pipeline in a temporary copy of the project, on tiny data.
+
+One module-scoped run feeds the checks of the exported models (fresh-process
+predictions, signature enforcement, MLflow's own server); the last test re-runs
+the pipeline (nothing to do) and then on a user's CSV.
+"""
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
 
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY_SYNTH, tool_env, update_params
+from personalab.serving import model_server
+from tests.conftest import TINY_SYNTH, copy_project, tool_env, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent", "recommend")
+STAGES = ("ingest", "features", "segments", "intent", "recommend", "export")
+EXPORTED = ("intent", "recommender", "personalise")
 
 
-def run(cmd, root, timeout=900):
+def run(cmd, root, timeout=900, **env):
     done = subprocess.run(
-        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=timeout
+        cmd, cwd=root, env=tool_env(**env), capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, (
         f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
@@ -29,8 +38,10 @@ def metrics_of(root):
     }
 
 
-def test_repro_is_idempotent_and_follows_the_data(project_copy):
-    root = project_copy
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    """A project copy with tiny params, committed to git, after one `dvc repro`."""
+    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
     for stage, update in TINY_PARAMS.items():
         update_params(root, stage, update)
     run(["git", "init", "-q"], root)
@@ -39,29 +50,174 @@ def test_repro_is_idempotent_and_follows_the_data(project_copy):
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"],
         root,
     )
+    return root, run(["dvc", "repro"], root)
 
-    first = run(["dvc", "repro"], root)
+
+def example(root, name):
+    """A model's serving input example as a DataFrame (and as the JSON body it came from)."""
+    body = json.loads((root / "models" / name / "serving_input_example.json").read_text())
+    split = body["dataframe_split"]
+    return pd.DataFrame(split["data"], columns=split["columns"]), body
+
+
+def test_repro_runs_every_stage_and_exports_the_champions(repro):
+    root, first = repro
     assert all(f"Running stage '{stage}'" in first for stage in STAGES)
     metrics = metrics_of(root)
-    lock = (root / "dvc.lock").read_text()
     assert metrics["ingest"]["bot_users"] == TINY_SYNTH["bot_users"]
     assert metrics["features"]["cutoffs"] == 4 and metrics["features"]["rows"] > 0
     assert metrics["segments"]["users"] > 0 and "ari_vs_truth" in metrics["segments"]
     assert metrics["intent"]["n_trials"] == 3 and "oracle_roc_auc" in metrics["intent"]
-    assert (root / "models/candidates/intent/MLmodel").is_file()
     assert metrics["recommend"]["ndcg_at_10"] > metrics["recommend"]["random_ndcg_at_10"]
-    assert (root / "models/candidates/recommender/MLmodel").is_file()
     recs = pd.read_parquet(root / "data/processed/recommendations.parquet")
     events = pd.read_parquet(root / "data/interim/events.parquet")
     assert set(recs["user_id"]) == set(events["user_id"])
 
+    exported = metrics["export"]
+    assert exported["intent_version"] == exported["recommender_version"] == 1
+    assert exported["intent_parity"] == exported["recommender_parity"] == 0.0
+    assert exported["personalise_parity"] == 0.0
+    shares = [exported.get(f"{s}_share", 0.0) for s in ("personalised", "trending", "popular")]
+    assert sum(shares) == pytest.approx(1.0)
+    for name in (*EXPORTED, "candidates/intent", "candidates/recommender"):
+        folder = root / "models" / name
+        assert (folder / "MLmodel").is_file(), name
+    for name in EXPORTED:
+        folder = root / "models" / name
+        assert (folder / "serving_input_example.json").is_file()
+        requirements = (folder / "requirements.txt").read_text().split()
+        assert requirements and all("==" in line for line in requirements if line != "mlflow")
+    assert "scikit-surprise" not in (root / "models/recommender/requirements.txt").read_text()
+    pickles = [p.name for p in (root / "models/recommender").rglob("*.pkl")]
+    assert pickles == ["python_model.pkl"]  # the pyfunc wrapper; the model itself is arrays
+
+    summary = (root / "reports/summary.md").read_text()
+    commit = run(["git", "rev-parse", "HEAD"], root).strip()
+    for text in ("personalab-intent v1", "personalab-recommender v1", commit, "test_pr_auc"):
+        assert text in summary, text
+    runs = {s: json.loads((root / f"reports/runs/{s}.json").read_text()) for s in STAGES}
+    for stage in STAGES:
+        assert f"| {stage} | `{runs[stage]['run_id']}` |" in summary, stage
+    assert "data/interim/events.parquet" in summary
+
+
+def test_exported_models_predict_like_the_registry_models_in_a_fresh_process(repro):
+    root, _ = repro
+    check = """
+import json, mlflow.pyfunc, numpy as np, pandas as pd
+from mlflow.exceptions import MlflowException
+
+def rows(name):
+    body = json.load(open(f"models/{name}/serving_input_example.json"))["dataframe_split"]
+    return pd.DataFrame(body["data"], columns=body["columns"])
+
+table = pd.read_parquet("data/processed/features.parquet")
+latest = table[table["cutoff"] == table["cutoff"].max()]
+intent = mlflow.pyfunc.load_model("models/intent")
+registered = mlflow.pyfunc.load_model("models:/personalab-intent@champion")
+columns = rows("intent").columns
+raw = latest[columns].head(200)
+raw = raw.astype({c: float for c in columns if raw[c].dtype.kind in "biuf"})
+a, b = intent.predict(raw), registered.predict(raw)
+assert a.equals(b), (a.head(), b.head())
+assert a["purchase_intent"].dtype == bool and a["purchase_probability"].between(0, 1).all()
+
+optional = [c.name for c in intent.metadata.get_input_schema().inputs if not c.required]
+assert optional, "the features table has columns that may be missing"
+assert len(intent.predict(raw.drop(columns=optional))) == len(raw)
+required = [c.name for c in intent.metadata.get_input_schema().inputs if c.required][0]
+try:
+    intent.predict(raw.drop(columns=[required]))
+    raise SystemExit("a missing required column was accepted")
+except MlflowException as err:
+    assert required in str(err), err
+
+users = pd.DataFrame({"user_id": [*latest["user_id"].head(50), "newcomer"]})
+rec = mlflow.pyfunc.load_model("models/recommender")
+ref = mlflow.pyfunc.load_model("models:/personalab-recommender@champion")
+a, b = rec.predict(users, params={"k": 4}), ref.predict(users, params={"k": 4})
+assert a.equals(b) and len(a) == 51 * 4
+assert a.loc[a["user_id"] == "newcomer", "fallback"].all()
+
+person = mlflow.pyfunc.load_model("models/personalise")
+request = latest[rows("personalise").columns].head(300)
+request = request.astype({c: float for c in request.columns if request[c].dtype.kind in "biuf"})
+out = person.predict(request, params={"k": 3})
+assert out.groupby("user_id").size().le(3).all() and set(out["user_id"]) == set(request["user_id"])
+first = out.drop_duplicates("user_id").set_index("user_id")
+p = registered.predict(request.set_index("user_id")[columns])["purchase_probability"]
+assert np.allclose(first["intent_score"], p.loc[first.index].to_numpy())
+seg = pd.read_parquet("data/processed/segments.parquet").set_index("user_id")["segment"]
+assert (first["segment"] == seg.loc[first.index]).all()
+served = first[first["strategy"] == "personalised"].index
+if len(served):
+    mine = out[out["user_id"].isin(served)].reset_index(drop=True)
+    theirs = ref.predict(pd.DataFrame({"user_id": served}), params={"k": 3})
+    assert (mine["item_id"] == theirs["item_id"]).all()
+print("ok", sorted(set(first["strategy"])))
+"""
+    out = run(["python", "-c", check], root, MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
+    assert "ok" in out
+
+
+def post(url, body: bytes):
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_mlflow_serves_each_model_and_refuses_bad_requests(repro, name):
+    root, _ = repro
+    frame, body = example(root, name)
+    column = "user_id" if name == "recommender" else "days_since_last_event"
+    at = frame.columns.get_loc(column)
+    missing = {
+        "dataframe_split": {
+            "columns": [c for c in frame.columns if c != column],
+            "data": [row[:at] + row[at + 1 :] for row in body["dataframe_split"]["data"]],
+        }
+    }
+    wrong = json.loads(json.dumps(body))
+    if name == "recommender":
+        wrong["params"] = {"k": "ten"}
+    else:
+        for row in wrong["dataframe_split"]["data"]:
+            row[at] = "not a number"
+    with model_server(root / "models" / name) as url:
+        status, answer = post(url, json.dumps(body).encode())
+        assert status == 200, answer
+        predictions = pd.DataFrame(answer["predictions"])
+        assert len(predictions) > 0
+        status, answer = post(url, json.dumps(missing).encode())
+        assert status == 400 and "missing inputs" in answer["message"], answer
+        assert column in answer["message"].split("missing inputs")[1]
+        status, answer = post(url, json.dumps(wrong).encode())
+        assert status == 400, answer
+        assert ("k" if name == "recommender" else column) in answer["message"]
+        for bad in (b"", b"{not json"):
+            status, answer = post(url, bad)
+            assert status == 400 and "valid JSON" in answer["message"], answer
+        status, answer = post(url, json.dumps(body).encode())  # still serving
+        assert status == 200 and len(answer["predictions"]) == len(predictions)
+
+
+def test_repro_is_idempotent_and_follows_the_data(repro):
+    root, _ = repro
+    metrics = metrics_of(root)
+    lock = (root / "dvc.lock").read_text()
     second = run(["dvc", "repro"], root)
     assert all(f"Stage '{stage}' didn't change, skipping" in second for stage in STAGES)
     assert (root / "dvc.lock").read_text() == lock
     assert metrics_of(root) == metrics
     assert "up to date" in run(["dvc", "status"], root)
 
-    # a user's own export with other column names (the README's example) re-runs both stages
+    # a user's own export with other column names (the README's example) re-runs the stages
     run(["python", "-m", "personalab.synth", "data/raw/shop.csv", "--users", "150", "--days", "14",
          "--rename", "user_id=visitor", "timestamp=ts", "event_type=action", "item_id=sku"], root)  # fmt: skip
     mapping = {"visitor": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}

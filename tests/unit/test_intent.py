@@ -240,6 +240,16 @@ def test_columns_missing_in_training_are_optional_and_read_as_missing():
     assert X["duration"].isna().all() and list(X.columns) == encoder.feature_names_
     copy = FeatureEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
     assert [s.optional for s in copy.columns_] == [True, False, False, False]
+    # the booster's matrix: the same values, categories as codes, missing as NaN
+    frame = encoder.transform(FIT)
+    expected = np.column_stack(
+        [
+            np.where(c.cat.codes >= 0, c.cat.codes, np.nan) if c.dtype == "category" else c
+            for _, c in frame.items()
+        ]
+    )
+    np.testing.assert_array_equal(encoder.matrix(FIT), expected)
+    np.testing.assert_array_equal(encoder.matrix(FIT.astype(str)), expected)  # slow path too
     schema = input_schema(encoder)
     assert [(c.name, c.type.name, c.required) for c in schema.inputs] == [
         ("duration", "double", False),
