@@ -35,17 +35,10 @@ TARGETS = {"inprocess_p99_ms": 5.0, "http_p99_ms": 50.0, "intent_rows_per_second
 
 
 def request_rows(folder: Path, table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the features table shaped like the model's input example (floats for numbers)."""
+    """The latest cut-off's rows of the features table, with the model's input columns."""
     example = json.loads((folder / "serving_input_example.json").read_text())["dataframe_split"]
-    columns = example["columns"]
     latest = table[table["cutoff"] == table["cutoff"].max()]
-    rows = latest.reindex(columns=columns)
-    for name in columns:
-        if name == "user_id" or not pd.api.types.is_numeric_dtype(rows[name]):
-            rows[name] = rows[name].astype(str)
-        else:
-            rows[name] = rows[name].astype(float)
-    return rows.reset_index(drop=True)
+    return latest[example["columns"]].reset_index(drop=True)
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:

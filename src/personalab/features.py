@@ -584,7 +584,7 @@ def rfm_segment_of(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
     labels = np.select(
         [cond for _, cond in rules], [name for name, _ in rules], default="needs_attention"
     )
-    return pd.Series(pd.Categorical(labels, categories=list(RFM_SEGMENTS)))
+    return pd.Series(labels, dtype="str")
 
 
 def engagement_score(table: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
@@ -602,7 +602,7 @@ def dominant_segment(table: pd.DataFrame, priority: list[str]) -> pd.Series:
     labels = (
         np.select(conditions, priority, default="none") if priority else np.full(len(table), "none")
     )
-    return pd.Series(pd.Categorical(labels, categories=[*SEGMENTS, "none"]), index=table.index)
+    return pd.Series(labels, index=table.index, dtype="str")
 
 
 def load_events(paths: ProjectPaths) -> pd.DataFrame:

@@ -160,7 +160,7 @@ class TuningParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_trials: int = Field(40, ge=1)  # finished (complete or pruned) trials the study should hold
+    n_trials: int = Field(25, ge=1)  # finished (complete or pruned) trials the study should hold
     timeout_minutes: float = Field(10.0, gt=0)  # wall-time budget of this run's trials
     metric: Literal["logloss", "auc", "aucpr"] = "logloss"  # validation metric, per round
     max_rounds: int = Field(2000, ge=1)
@@ -283,6 +283,7 @@ class ColumnSpec:
     kind: Literal["numeric", "bool", "categorical"]
     categories: tuple[str, ...] = ()
     optional: bool = False  # missing in training rows, so a request may leave it out
+    schema_type: str = "double"  # how a served request carries it: double, long, boolean, string
 
 
 class FeatureEncoder:
@@ -307,7 +308,9 @@ class FeatureEncoder:
                 labels = _as_strings(frame[name]).dropna().unique()
                 categories = tuple(sorted(str(v) for v in labels))
             optional = bool(frame[name].isna().any())
-            specs.append(ColumnSpec(str(name), kind, categories, optional))
+            specs.append(
+                ColumnSpec(str(name), kind, categories, optional, _schema_type(frame[name]))
+            )
         self.columns_ = specs
         return self
 
@@ -365,6 +368,7 @@ class FeatureEncoder:
                     "kind": s.kind,
                     "categories": list(s.categories),
                     "optional": s.optional,
+                    "schema_type": s.schema_type,
                 }
                 for s in self.columns_
             ]
@@ -374,23 +378,36 @@ class FeatureEncoder:
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureEncoder:
         encoder = cls()
         encoder.columns_ = [
-            ColumnSpec(c["name"], c["kind"], tuple(c["categories"]), bool(c.get("optional")))
+            ColumnSpec(
+                c["name"],
+                c["kind"],
+                tuple(c["categories"]),
+                bool(c.get("optional")),
+                c.get("schema_type", "string" if c["kind"] == "categorical" else "double"),
+            )
             for c in data["columns"]
         ]
         return encoder
 
     def example(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame``'s feature columns as a client sends them (numbers as floats, strings as str)."""
-        out = {}
-        for spec in self.columns_:
-            values = frame[spec.name]
-            if spec.kind == "numeric":
-                out[spec.name] = to_numeric(values, spec.name).astype("float64")
-            elif spec.kind == "bool":
-                out[spec.name] = to_bool(values, spec.name).astype("float64")
-            else:
-                out[spec.name] = _as_strings(values).astype(object)
-        return pd.DataFrame(out, index=frame.index)
+        """``frame``'s feature columns as a client sends them: with the types of the training
+        table (whole numbers as integers, fractions as floats, booleans, strings)."""
+        types = {"long": "int64", "double": "float64", "boolean": "bool", "string": "str"}
+        return pd.DataFrame(
+            {s.name: frame[s.name].astype(types[s.schema_type]) for s in self.columns_},
+            index=frame.index,
+        )
+
+
+def _schema_type(values: pd.Series) -> str:
+    """The MLflow schema type that carries a raw column as the training table holds it."""
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "long"
+    if pd.api.types.is_float_dtype(values):
+        return "double"
+    return "string"
 
 
 def _encode(spec: ColumnSpec, frame: pd.DataFrame) -> pd.Series | pd.Categorical:
@@ -1604,17 +1621,12 @@ def model_requirements() -> list[str]:
 
 
 def input_schema(encoder: FeatureEncoder) -> Any:
-    """The served model's input: a double per numeric or 0/1 column, a string per categorical
-    one; optional columns (missing in training) may be left out of a request."""
+    """The served model's input: each column with the type the training table gave it (long,
+    double, boolean or string); optional columns (missing in training) may be left out."""
     from mlflow.types import ColSpec, Schema
 
     return Schema(
-        [
-            ColSpec(
-                "string" if s.kind == "categorical" else "double", s.name, required=not s.optional
-            )
-            for s in encoder.columns_
-        ]
+        [ColSpec(s.schema_type, s.name, required=not s.optional) for s in encoder.columns_]
     )
 
 

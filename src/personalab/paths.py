@@ -93,12 +93,23 @@ class ProjectPaths:
         return self.root / "notebooks"
 
     @property
+    def tracking_root(self) -> Path:
+        """Where mlflow.db lives: the project, also when DVC runs a queued experiment in a
+        temporary copy of it (``<project>/.dvc/tmp/exps/<tmp>/``), so those runs and
+        registered versions land in the project's own store, not one deleted afterwards."""
+        parts = self.root.parts
+        for i in range(len(parts) - 2):
+            if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+                return Path(*parts[:i])
+        return self.root
+
+    @property
     def mlflow_db(self) -> Path:
-        return self.root / "mlflow.db"
+        return self.tracking_root / "mlflow.db"
 
     @property
     def mlartifacts(self) -> Path:
-        return self.root / "mlartifacts"
+        return self.tracking_root / "mlartifacts"
 
     def params_file(self, stage: str) -> Path:
         return self.root / "params" / f"{_check_stage(stage)}.yaml"

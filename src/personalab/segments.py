@@ -123,7 +123,7 @@ class SegmentsParams(StageParams):
     k_max: int = Field(8, ge=2)
     fit_sample: int = Field(50_000, ge=100)
     minibatch_above: int = Field(100_000, ge=1)
-    gmm_covariance: Literal["full", "diag"] = "full"
+    gmm_covariance: Literal["full", "diag"] = "diag"
     agglomerative_sample: int = Field(3000, ge=50)
     hdbscan_min_cluster_share: float = Field(0.02, gt=0, lt=1)
     silhouette_sample: int = Field(5000, ge=100)

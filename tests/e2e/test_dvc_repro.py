@@ -116,8 +116,7 @@ latest = table[table["cutoff"] == table["cutoff"].max()]
 intent = mlflow.pyfunc.load_model("models/intent")
 registered = mlflow.pyfunc.load_model("models:/personalab-intent@champion")
 columns = rows("intent").columns
-raw = latest[columns].head(200)
-raw = raw.astype({c: float for c in columns if raw[c].dtype.kind in "biuf"})
+raw = latest[columns].head(200)  # rows as the features stage writes them
 a, b = intent.predict(raw), registered.predict(raw)
 assert a.equals(b), (a.head(), b.head())
 assert a["purchase_intent"].dtype == bool and a["purchase_probability"].between(0, 1).all()
@@ -141,7 +140,6 @@ assert a.loc[a["user_id"] == "newcomer", "fallback"].all()
 
 person = mlflow.pyfunc.load_model("models/personalise")
 request = latest[rows("personalise").columns].head(300)
-request = request.astype({c: float for c in request.columns if request[c].dtype.kind in "biuf"})
 out = person.predict(request, params={"k": 3})
 assert out.groupby("user_id").size().le(3).all() and set(out["user_id"]) == set(request["user_id"])
 first = out.drop_duplicates("user_id").set_index("user_id")

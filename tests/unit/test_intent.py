@@ -253,9 +253,9 @@ def test_columns_missing_in_training_are_optional_and_read_as_missing():
     schema = input_schema(encoder)
     assert [(c.name, c.type.name, c.required) for c in schema.inputs] == [
         ("duration", "double", False),
-        ("weekend", "double", True),
+        ("weekend", "string", True),  # TRUE/FALSE text, as the table holds it
         ("month", "string", True),
-        ("region", "double", True),
+        ("region", "long", True),
     ]
 
 

@@ -86,3 +86,14 @@ def test_data_version_hashes_files_and_folders(tmp_path):
     assert tags["data.d/a.csv"] == hashlib.md5(b"x\n1\n").hexdigest()
     assert tags["data.d"].endswith(".dir")
     assert set(tags) == {"data.d", "data.d/a.csv"}
+
+
+def test_a_queued_dvc_experiment_tracks_to_the_projects_store(tmp_path):
+    from personalab.paths import ProjectPaths
+
+    workspace = tmp_path / "shop" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
+    paths = ProjectPaths(workspace)
+    assert paths.mlflow_db == tmp_path / "shop" / "mlflow.db"
+    assert paths.mlartifacts == tmp_path / "shop" / "mlartifacts"
+    assert paths.params_file("intent") == workspace / "params" / "intent.yaml"  # its own files
+    assert ProjectPaths(tmp_path / "shop").mlflow_db == tmp_path / "shop" / "mlflow.db"
