@@ -498,7 +498,7 @@ def _exclusion(
     return mask
 
 
-def _select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) -> np.ndarray:
+def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) -> np.ndarray:
     """Column positions of each row's ``k`` largest values, best first.
 
     Ties are broken by ``item_order`` (the columns in ascending item id; default:
@@ -598,7 +598,7 @@ def top_k_from_scores(
             part = sparse.coo_array(excluded[start:stop])
             hit = part.data != 0
             block[part.row[hit], part.col[hit]] = -np.inf
-        cols = _select_top(block, k_eff, item_order)
+        cols = select_top(block, k_eff, item_order)
         chosen = np.take_along_axis(block, cols, axis=1)
         keep = chosen > -np.inf
         rows = np.broadcast_to(np.arange(start, stop)[:, None], cols.shape)

@@ -198,6 +198,7 @@ class Personaliser:
         self.trending, self.threshold, self.k = trending, float(threshold), int(k)
         items = recommender.model.items
         self._trending_items = items.get_indexer(pd.Index(trending.index))
+        self._trending_order = np.argsort(trending.index.to_numpy(dtype=str), kind="stable")
 
     def input_columns(self) -> list[str]:
         extra = [c for c in self.segment_features if c not in self.intent.feature_names]
@@ -214,58 +215,78 @@ class Personaliser:
             raise ExportError(f"k must be at least 1, got {k}")
         if "user_id" not in frame:
             raise ExportError(f"the request has no user_id column (columns: {list(frame.columns)})")
-        frame = frame.assign(user_id=frame["user_id"].astype(str)).drop_duplicates("user_id")
-        if frame.empty:
+        users = frame["user_id"].to_numpy(dtype=object).astype(str).astype(object)
+        _, first = np.unique(users, return_index=True)
+        if first.size < users.size:  # one answer per user: their first row
+            first.sort()
+            frame, users = frame.iloc[first], users[first]
+        if users.size == 0:
             return pd.DataFrame(columns=PERSONALISE_COLUMNS)
-        users = frame["user_id"].to_numpy(dtype=object)
         score = self.intent.predict_proba(frame)
         segment = self.segments(frame)
-        known = self.recommender.model.known(users)
+        model = self.recommender.model
+        inner = model.inner(users)
         strategy = np.where(
-            ~known, "popular", np.where(score >= self.threshold, "personalised", "trending")
+            inner < 0, "popular", np.where(score >= self.threshold, "personalised", "trending")
         )
         parts = [
-            self.recommender.model.top_k(users[strategy == "personalised"], k),
-            self._trending(users[strategy == "trending"], k),
-            self._popular(users[strategy == "popular"], k),
+            self._personalised(inner, np.flatnonzero(strategy == "personalised"), k),
+            self._trending(inner, np.flatnonzero(strategy == "trending"), k),
+            self._popular(np.flatnonzero(strategy == "popular"), k),
         ]
-        out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-        per_user = pd.DataFrame(
-            {"intent_score": score, "segment": segment, "strategy": strategy}, index=users
-        )
-        out = out.join(per_user, on="user_id")
-        out["_order"] = pd.Index(users).get_indexer(out["user_id"])
-        out = out.sort_values(["_order", "rank"], kind="stable")
-        return (
-            out[PERSONALISE_COLUMNS]
-            .astype({"rank": "int64", "score": "float64"})
-            .reset_index(drop=True)
-        )
-
-    def _trending(self, users: np.ndarray, k: int) -> pd.DataFrame:
-        """The trending items each (known) user has not seen yet."""
-        from personalab.evaluate import top_k_from_scores
-
-        if users.size == 0:
-            return pd.DataFrame()
-        model = self.recommender.model
-        inner = model.users.get_indexer(pd.Index(users))
-        columns = self._trending_items
-        seen = np.zeros((users.size, columns.size), dtype=bool)
-        in_model = columns >= 0
-        seen[:, in_model] = model.seen[inner][:, columns[in_model]].toarray() > 0
-        scores = np.broadcast_to(self.trending.to_numpy(dtype=float), seen.shape)
-        return top_k_from_scores(users, self.trending.index, scores, k, exclude=seen)
-
-    def _popular(self, users: np.ndarray, k: int) -> pd.DataFrame:
-        top = self.recommender.popular.head(k)
+        position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
+        order = np.lexsort((rank, position))  # the request's order, then rank
+        at = position[order]
         return pd.DataFrame(
             {
-                "user_id": np.repeat(users, len(top)),
-                "item_id": np.tile(top.index.to_numpy(dtype=object), users.size),
-                "score": np.tile(top.to_numpy(dtype=float), users.size),
-                "rank": np.tile(np.arange(1, len(top) + 1), users.size),
+                "user_id": users[at],
+                "intent_score": score[at],
+                "segment": segment[at],
+                "strategy": strategy[at],
+                "rank": rank[order].astype(np.int64),
+                "item_id": items[order],
+                "score": scores[order].astype(float),
             }
+        )
+
+    def _personalised(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
+        """(request position, rank, item, score) of the recommender's top-k unseen items."""
+        model = self.recommender.model
+        rows, cols, scores, ranks = model.top_k_arrays(inner[who], k)
+        return who[rows], ranks, model.items.to_numpy(dtype=object)[cols], scores
+
+    def _trending(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
+        """The trending items each (known) user has not seen yet, most trending first."""
+        from personalab.evaluate import select_top
+
+        columns = self._trending_items
+        n = columns.size
+        scores = np.tile(self.trending.to_numpy(dtype=float), (who.size, 1))
+        in_model = np.flatnonzero(columns >= 0)
+        if who.size and in_model.size:
+            seen = self.recommender.model.seen[inner[who]][:, columns[in_model]].tocoo()
+            scores[seen.row, in_model[seen.col]] = -np.inf
+        k_eff = min(k, n)
+        cols = select_top(scores, k_eff, self._trending_order)
+        chosen = np.take_along_axis(scores, cols, axis=1)
+        keep = chosen > -np.inf
+        rows = np.broadcast_to(np.arange(who.size)[:, None], cols.shape)[keep]
+        ranks = np.broadcast_to(np.arange(1, k_eff + 1), cols.shape)[keep]
+        return (
+            who[rows],
+            ranks,
+            self.trending.index.to_numpy(dtype=object)[cols[keep]],
+            chosen[keep],
+        )
+
+    def _popular(self, who: np.ndarray, k: int) -> tuple:
+        top = self.recommender.popular.head(k)
+        n = len(top)
+        return (
+            np.repeat(who, n),
+            np.tile(np.arange(1, n + 1), who.size),
+            np.tile(top.index.to_numpy(dtype=object), who.size),
+            np.tile(top.to_numpy(dtype=float), who.size),
         )
 
     # --- files ---

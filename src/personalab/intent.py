@@ -329,28 +329,36 @@ class FeatureEncoder:
         columns taken as one block (what keeps one served row under a millisecond)."""
         self.check_columns(frame)
         out = np.full((len(frame), len(self.columns_)), np.nan)
-        dtypes = frame.dtypes
+        kinds = {name: dtype.kind for name, dtype in zip(frame.columns, frame.dtypes, strict=True)}
         numeric = [
             j
             for j, s in enumerate(self.columns_)
-            if s.kind == "numeric"
-            and s.name in dtypes.index
-            and pd.api.types.is_numeric_dtype(dtypes[s.name])
-            and not pd.api.types.is_bool_dtype(dtypes[s.name])
+            if s.kind == "numeric" and kinds.get(s.name, "") in "iuf"
         ]
         if numeric:
             names = [self.columns_[j].name for j in numeric]
             out[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
+        done = set(numeric)
         for j, spec in enumerate(self.columns_):
-            if j in numeric or spec.name not in frame:
+            if j in done or spec.name not in kinds:
                 continue
-            values = _encode(spec, frame)
             if spec.kind == "categorical":
-                codes = np.asarray(values.codes)
-                out[:, j] = np.where(codes >= 0, codes, np.nan)
+                out[:, j] = self._codes(spec, frame[spec.name])
             else:
-                out[:, j] = values.to_numpy(dtype=float, na_value=np.nan)
+                out[:, j] = _encode(spec, frame).to_numpy(dtype=float, na_value=np.nan)
         return out
+
+    def _codes(self, spec: ColumnSpec, values: pd.Series) -> np.ndarray:
+        """Category codes (NaN: missing or unseen); exact labels by one hash lookup, anything
+        else (numbers, padded text) read as :meth:`transform` reads it."""
+        raw = values.to_numpy(dtype=object)
+        codes = pd.Index(spec.categories, dtype=object).get_indexer(raw).astype(float)
+        odd = (codes < 0) & pd.notna(raw)
+        if odd.any():
+            slow = np.asarray(_encode(spec, values.to_frame()).codes, dtype=float)
+            codes[odd] = slow[odd]
+        codes[codes < 0] = np.nan
+        return codes
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         self.check_columns(frame)
@@ -1606,7 +1614,7 @@ def _pyfunc_class():
             frame = (
                 model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
             )
-            return self.model.predict(frame).astype({"purchase_intent": bool})
+            return self.model.predict(frame)
 
     return IntentPyfunc
 

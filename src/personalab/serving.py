@@ -319,41 +319,64 @@ class ArrayModel:
         self.model, self.seed, self.block_size = model, seed, block_size
         self.users = pd.Index(model.arrays["user_ids"])
         self.items = pd.Index(model.arrays["item_ids"])
+        self.item_order = np.argsort(self.items.to_numpy(), kind="stable")  # ties by item id
         self.seen = model.seen()
         self.scorer = block_scorer(model, seed)
         self.low, self.high = float(model.scalars["low"]), float(model.scalars["high"])
 
     def known(self, users: Sequence[Any]) -> np.ndarray:
         """Whether each raw user id is one the model was fitted on."""
-        return self.users.get_indexer(pd.Index(list(users))) >= 0
+        return self.inner(users) >= 0
+
+    def inner(self, users: Sequence[Any]) -> np.ndarray:
+        """Inner ids of raw user ids (-1: unknown)."""
+        return self.users.get_indexer(list(users)) if len(users) else np.zeros(0, dtype=np.int64)
 
     def scores(self, inner: np.ndarray) -> np.ndarray:
         """Clipped scores (users x items) of inner user ids, as Surprise's ``predict`` gives."""
         out = self.scorer(np.asarray(inner, dtype=np.int64))
         return np.clip(out, self.low, self.high, out=out)
 
+    def top_k_arrays(self, inner: np.ndarray, k: int, exclude_seen: bool = True) -> tuple:
+        """(row in ``inner``, item position, score, rank) of each known user's ``k`` best items.
+
+        Ranked as :func:`personalab.evaluate.top_k_from_scores` ranks (ties by item id),
+        without its checks: the ids are the model's own, so each call costs only the scores.
+        """
+        from personalab.evaluate import select_top
+
+        parts = []
+        k_eff = min(int(k), len(self.items))
+        for start in range(0, inner.size if k_eff else 0, self.block_size):
+            block = inner[start : start + self.block_size]
+            scores = self.scores(block)
+            if exclude_seen:
+                seen = self.seen[block].tocoo()
+                scores[seen.row, seen.col] = -np.inf
+            cols = select_top(scores, k_eff, self.item_order)
+            chosen = np.take_along_axis(scores, cols, axis=1)
+            keep = chosen > -np.inf
+            rows = np.broadcast_to(np.arange(start, start + block.size)[:, None], cols.shape)
+            ranks = np.broadcast_to(np.arange(1, k_eff + 1), cols.shape)
+            parts.append((rows[keep], cols[keep], chosen[keep], ranks[keep]))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0), empty
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
     def top_k(self, users: Sequence[Any], k: int, exclude_seen: bool = True) -> pd.DataFrame:
         """Columns user_id, item_id, score, rank for the known ones of ``users`` (others skipped)."""
-        from personalab.evaluate import top_k_from_scores
-
-        inner = self.users.get_indexer(pd.Index(list(users)))
+        inner = self.inner(list(users))
         inner = inner[inner >= 0]
-        parts = []
-        for start in range(0, inner.size, self.block_size):
-            block = inner[start : start + self.block_size]
-            parts.append(
-                top_k_from_scores(
-                    self.users[block],
-                    self.items,
-                    self.scores(block),
-                    k,
-                    exclude=self.seen[block] if exclude_seen else None,
-                    block_size=self.block_size,
-                )
-            )
-        if not parts:
-            return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
-        return pd.concat(parts, ignore_index=True)
+        rows, cols, scores, ranks = self.top_k_arrays(inner, k, exclude_seen)
+        return pd.DataFrame(
+            {
+                "user_id": self.users.take(inner[rows]),
+                "item_id": self.items.take(cols),
+                "score": scores,
+                "rank": ranks.astype(np.int64),
+            }
+        )
 
 
 class Recommender:
@@ -375,31 +398,33 @@ class Recommender:
         k = int(self.config["top_n"] if k is None else k)
         if k < 1:
             raise ServingError(f"k must be at least 1, got {k}")
-        users = list(dict.fromkeys(user_ids))
-        known = self.model.known(users) if users else np.zeros(0, dtype=bool)
-        cf = self.model.top_k([u for u, ok in zip(users, known, strict=True) if ok], k)
-        cf = cf.assign(fallback=False)
-        cold = [u for u, ok in zip(users, known, strict=True) if not ok]
+        users = np.asarray(list(dict.fromkeys(user_ids)), dtype=object)
+        inner = self.model.inner(users)
+        known = np.flatnonzero(inner >= 0)
+        rows, cols, scores, ranks = self.model.top_k_arrays(inner[known], k)
+        cold = np.flatnonzero(inner < 0)
         top = self.popular.head(k)
-        fallback = pd.DataFrame(
+        n_top = len(top)
+        position = np.concatenate([known[rows], np.repeat(cold, n_top)])
+        rank = np.concatenate([ranks, np.tile(np.arange(1, n_top + 1), cold.size)])
+        order = np.lexsort((rank, position))  # the request's order, then rank
+        out = pd.DataFrame(
             {
-                "user_id": np.repeat(np.asarray(cold, dtype=object), len(top)),
-                "item_id": np.tile(top.index.to_numpy(dtype=object), len(cold)),
-                "score": np.tile(top.to_numpy(dtype=float), len(cold)),
-                "rank": np.tile(np.arange(1, len(top) + 1), len(cold)),
-                "fallback": True,
+                "user_id": users[position[order]],
+                "rank": rank[order].astype(np.int64),
+                "item_id": np.concatenate(
+                    [
+                        self.model.items.to_numpy(dtype=object)[cols],
+                        np.tile(top.index.to_numpy(dtype=object), cold.size),
+                    ]
+                )[order],
+                "score": np.concatenate([scores, np.tile(top.to_numpy(dtype=float), cold.size)])[
+                    order
+                ],
+                "fallback": np.repeat([False, True], [rows.size, cold.size * n_top])[order],
             }
         )
-        parts = [df for df in (cf, fallback) if len(df)]
-        if not parts:
-            return pd.DataFrame(columns=OUTPUT_COLUMNS)
-        out = pd.concat(parts, ignore_index=True)
-        if cold and len(cf):  # back to the request's order
-            order = pd.Index(users).get_indexer(out["user_id"])
-            out = out.assign(_order=order).sort_values(["_order", "rank"], kind="stable")
-        return (
-            out[OUTPUT_COLUMNS].astype({"rank": "int64", "score": "float64"}).reset_index(drop=True)
-        )
+        return out
 
     def save(self, folder: Path | str) -> dict[str, Path]:
         from personalab.storage import write_json
