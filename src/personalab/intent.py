@@ -333,7 +333,7 @@ class FeatureEncoder:
         numeric = [
             j
             for j, s in enumerate(self.columns_)
-            if s.kind == "numeric" and kinds.get(s.name, "") in "iuf"
+            if s.kind == "numeric" and s.name in kinds and kinds[s.name] in "iuf"
         ]
         if numeric:
             names = [self.columns_[j].name for j in numeric]

@@ -238,6 +238,7 @@ def test_columns_missing_in_training_are_optional_and_read_as_missing():
     assert [s.name for s in encoder.columns_ if s.optional] == ["duration"]
     X = encoder.transform(FIT.drop(columns="duration"))
     assert X["duration"].isna().all() and list(X.columns) == encoder.feature_names_
+    assert np.isnan(encoder.matrix(FIT.drop(columns="duration"))[:, 0]).all()
     copy = FeatureEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
     assert [s.optional for s in copy.columns_] == [True, False, False, False]
     # the booster's matrix: the same values, categories as codes, missing as NaN
