@@ -61,8 +61,7 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
         "m = mlflow.pyfunc.load_model('models:/personalab-intent@champion')\n"
         "t = pd.read_parquet('data/processed/features.parquet')\n"
         "cols = m.metadata.get_input_schema().input_names()\n"
-        "rows = t[cols].head(20)\n"
-        "rows = rows.astype({c: float if rows[c].dtype.kind in 'iub' else object for c in cols})\n"
+        "rows = t[cols].head(20)  # as the features stage writes them\n"
         "out = m.predict(rows)\n"
         "print(int(out['purchase_probability'].between(0, 1).all() and len(out) == 20))\n"
     )
