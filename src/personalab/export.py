@@ -39,7 +39,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from personalab.errors import InputError
-from personalab.intent import IntentModel
+from personalab.intent import IntentModel, float_block
 from personalab.params import StageParams
 from personalab.serving import Recommender
 
@@ -196,17 +196,19 @@ class Personaliser:
         self.segment_features = list(segment_features)
         self.segment_names = {str(key): str(value) for key, value in segment_names.items()}
         self.trending, self.threshold, self.k = trending, float(threshold), int(k)
-        items = recommender.model.items
-        self._trending_items = items.get_indexer(pd.Index(trending.index))
-        self._trending_order = np.argsort(trending.index.to_numpy(dtype=str), kind="stable")
+        self._trending_ids = trending.index.to_numpy(dtype=object)
+        self._trending_scores = trending.to_numpy(dtype=float)
+        in_model = recommender.model.items.get_indexer(pd.Index(self._trending_ids))
+        self._trending_at = np.full(len(recommender.model.items), -1)  # item -> trending position
+        self._trending_at[in_model[in_model >= 0]] = np.flatnonzero(in_model >= 0)
+        self._trending_order = np.argsort(self._trending_ids.astype(str), kind="stable")
 
     def input_columns(self) -> list[str]:
         extra = [c for c in self.segment_features if c not in self.intent.feature_names]
         return ["user_id", *self.intent.feature_names, *extra]
 
     def segments(self, frame: pd.DataFrame) -> np.ndarray:
-        X = frame.reindex(columns=self.segment_features).to_numpy(dtype=float, na_value=np.nan)
-        labels = self.segmenter.predict(X)
+        labels = self.segmenter.predict(float_block(frame, self.segment_features))
         return np.array([self.segment_names.get(str(label), "unknown") for label in labels])
 
     def personalise(self, frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
@@ -253,20 +255,18 @@ class Personaliser:
         """(request position, rank, item, score) of the recommender's top-k unseen items."""
         model = self.recommender.model
         rows, cols, scores, ranks = model.top_k_arrays(inner[who], k)
-        return who[rows], ranks, model.items.to_numpy(dtype=object)[cols], scores
+        return who[rows], ranks, model.item_ids[cols], scores
 
     def _trending(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
         """The trending items each (known) user has not seen yet, most trending first."""
         from personalab.evaluate import select_top
 
-        columns = self._trending_items
-        n = columns.size
-        scores = np.tile(self.trending.to_numpy(dtype=float), (who.size, 1))
-        in_model = np.flatnonzero(columns >= 0)
-        if who.size and in_model.size:
-            seen = self.recommender.model.seen[inner[who]][:, columns[in_model]].tocoo()
-            scores[seen.row, in_model[seen.col]] = -np.inf
-        k_eff = min(k, n)
+        scores = np.tile(self._trending_scores, (who.size, 1))
+        if who.size:
+            seen = self.recommender.model.seen[inner[who]].tocoo()
+            at = self._trending_at[seen.col]
+            scores[seen.row[at >= 0], at[at >= 0]] = -np.inf
+        k_eff = min(k, self._trending_scores.size)
         cols = select_top(scores, k_eff, self._trending_order)
         chosen = np.take_along_axis(scores, cols, axis=1)
         keep = chosen > -np.inf
@@ -275,7 +275,7 @@ class Personaliser:
         return (
             who[rows],
             ranks,
-            self.trending.index.to_numpy(dtype=object)[cols[keep]],
+            self._trending_ids[cols[keep]],
             chosen[keep],
         )
 

@@ -318,7 +318,9 @@ class ArrayModel:
     def __init__(self, model: ModelArrays, seed: int = 0, block_size: int = 2048):
         self.model, self.seed, self.block_size = model, seed, block_size
         self.users = pd.Index(model.arrays["user_ids"])
+        self._user_position = {user: i for i, user in enumerate(self.users.tolist())}
         self.items = pd.Index(model.arrays["item_ids"])
+        self.item_ids = self.items.to_numpy(dtype=object)
         self.item_order = np.argsort(self.items.to_numpy(), kind="stable")  # ties by item id
         self.seen = model.seen()
         self.scorer = block_scorer(model, seed)
@@ -330,7 +332,8 @@ class ArrayModel:
 
     def inner(self, users: Sequence[Any]) -> np.ndarray:
         """Inner ids of raw user ids (-1: unknown)."""
-        return self.users.get_indexer(list(users)) if len(users) else np.zeros(0, dtype=np.int64)
+        position = self._user_position
+        return np.fromiter((position.get(user, -1) for user in users), np.int64, len(users))
 
     def scores(self, inner: np.ndarray) -> np.ndarray:
         """Clipped scores (users x items) of inner user ids, as Surprise's ``predict`` gives."""
@@ -414,7 +417,7 @@ class Recommender:
                 "rank": rank[order].astype(np.int64),
                 "item_id": np.concatenate(
                     [
-                        self.model.items.to_numpy(dtype=object)[cols],
+                        self.model.item_ids[cols],
                         np.tile(top.index.to_numpy(dtype=object), cold.size),
                     ]
                 )[order],

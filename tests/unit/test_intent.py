@@ -221,6 +221,22 @@ def test_unseen_category_at_transform_is_missing_without_an_error_or_warning():
     assert list(only_unseen["month"].cat.categories) == ["Feb", "Mar", "Nov"]
 
 
+def test_matrix_reads_one_row_and_many_rows_alike():
+    """One served row goes through an object array, a batch through pandas' blocks: the same
+    numbers either way, unseen, numeric and padded category labels included."""
+    from personalab.intent import _FEW_ROWS
+
+    encoder = FeatureEncoder(categorical=["region"]).fit(FIT)
+    odd = FIT.assign(month=[" Mar", "Jan", None, "Nov"], region=[2.0, 7.0, 1.0, np.nan])
+    batch = pd.concat([FIT, odd] * (_FEW_ROWS // 4), ignore_index=True)
+    assert len(batch) > _FEW_ROWS
+    many = encoder.matrix(batch)
+    one_by_one = np.vstack([encoder.matrix(batch.iloc[[i]]) for i in range(len(batch))])
+    np.testing.assert_array_equal(many, one_by_one)
+    np.testing.assert_array_equal(many[4:8, 2], [1, np.nan, np.nan, 2])  # month: Feb Mar Nov
+    np.testing.assert_array_equal(many[4:8, 3], [1, np.nan, 0, np.nan])  # region: 1 2 3
+
+
 def test_transform_names_every_missing_feature_column_and_ignores_extra_ones():
     encoder = FeatureEncoder().fit(FIT)
     with pytest.raises(
