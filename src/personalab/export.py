@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 from personalab.errors import InputError
 from personalab.intent import IntentModel, float_block
 from personalab.params import StageParams
+from personalab.paths import upstream
 from personalab.serving import Recommender
 
 STAGE = "export"
@@ -203,10 +205,6 @@ class Personaliser:
         self._trending_at[in_model[in_model >= 0]] = np.flatnonzero(in_model >= 0)
         self._trending_order = np.argsort(self._trending_ids.astype(str), kind="stable")
 
-    def input_columns(self) -> list[str]:
-        extra = [c for c in self.segment_features if c not in self.intent.feature_names]
-        return ["user_id", *self.intent.feature_names, *extra]
-
     def segments(self, frame: pd.DataFrame) -> np.ndarray:
         labels = self.segmenter.predict(float_block(frame, self.segment_features))
         return np.array([self.segment_names.get(str(label), "unknown") for label in labels])
@@ -346,9 +344,7 @@ def segmenter_metadata(folder: Path | str) -> tuple[list[str], dict[str, str]]:
     """The segments stage's model's input columns and segment names (from its MLmodel file)."""
     from mlflow.models import Model
 
-    path = Path(folder) / "MLmodel"
-    if not path.is_file():
-        raise ExportError(f"{path}: not found; run the segments stage first (dvc repro segments)")
+    path = upstream(Path(folder) / "MLmodel", "segments", ExportError)
     metadata = Model.load(str(path)).metadata or {}
     missing = [key for key in ("features", "segment_names") if key not in metadata]
     if missing:
@@ -394,9 +390,11 @@ def personalise_signature(personaliser: Personaliser, example: pd.DataFrame) -> 
         for name in personaliser.segment_features
         if name not in names
     ]
-    signature = infer_signature(
-        example, personaliser.personalise(example), params={"k": personaliser.k}
-    )
+    with warnings.catch_warnings():  # its hint on integer inputs: those are replaced below
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(
+            example, personaliser.personalise(example), params={"k": personaliser.k}
+        )
     signature.inputs = Schema([ColSpec("string", "user_id"), *intent_inputs, *extra])
     return signature
 
@@ -623,10 +621,7 @@ def champions_table(*champions: Champion) -> pd.DataFrame:
 
 
 def load_features(paths: Any) -> pd.DataFrame:
-    path = paths.processed / "features.parquet"
-    if not path.is_file():
-        raise ExportError(f"{path}: not found; run the features stage first (dvc repro features)")
-    return pd.read_parquet(path)
+    return pd.read_parquet(upstream(paths.processed / "features.parquet", "features", ExportError))
 
 
 def build_personaliser(

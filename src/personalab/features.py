@@ -80,7 +80,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from personalab.errors import InputError
 from personalab.params import StageParams
-from personalab.paths import ProjectPaths
+from personalab.paths import ProjectPaths, upstream
 from personalab.storage import write_csv, write_metrics, write_parquet
 
 STAGE = "features"
@@ -607,10 +607,7 @@ def dominant_segment(table: pd.DataFrame, priority: list[str]) -> pd.Series:
 
 def load_events(paths: ProjectPaths) -> pd.DataFrame:
     """The ingest stage's canonical events (a clear error when the stage has not run)."""
-    path = paths.interim / "events.parquet"
-    if not path.is_file():
-        raise FeaturesError(f"{path}: not found; run the ingest stage first (dvc repro ingest)")
-    return pd.read_parquet(path)
+    return pd.read_parquet(upstream(paths.interim / "events.parquet", "ingest", FeaturesError))
 
 
 # --- the whole table ----------------------------------------------------------------------------

@@ -76,6 +76,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from personalab.errors import InputError
 from personalab.features import LABEL
 from personalab.params import StageParams
+from personalab.paths import upstream
 from personalab.registry import RegistryDecision, promote_if_better, register_model
 
 STAGE = "intent"
@@ -1795,9 +1796,7 @@ def load_inputs(
         path = Path(params.table_path)
         table = read_table(path if path.is_absolute() else paths.root / path)
         return table, None, params.split.embargo_days or 0.0
-    path = paths.processed / "features.parquet"
-    if not path.is_file():
-        raise IntentError(f"{path}: not found; run the features stage first (dvc repro features)")
+    path = upstream(paths.processed / "features.parquet", "features", IntentError)
     horizon = features_horizon(paths)
     truth_path = paths.interim / "truth.parquet"
     truth = pd.read_parquet(truth_path) if truth_path.is_file() else None

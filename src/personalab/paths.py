@@ -130,6 +130,13 @@ class ProjectPaths:
         return self.reports / "figures" / _check_stage(stage)
 
 
+def upstream(path: Path, stage: str, error: type[InputError] = InputError) -> Path:
+    """``path``, which ``stage`` writes; when it is missing, ``error`` names it and the stage."""
+    if not path.exists():
+        raise error(f"{path}: not found; run the {stage} stage first (dvc repro {stage})")
+    return path
+
+
 def _check_stage(stage: str) -> str:
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}; known stages: {', '.join(STAGES)}")

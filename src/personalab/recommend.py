@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 
 from personalab.errors import InputError
 from personalab.params import StageParams, flatten
+from personalab.paths import upstream
 from personalab.serving import (
     KNN_MODELS,
     ArrayModel,
@@ -1282,10 +1283,7 @@ def plot_tuning(trials: pd.DataFrame, metric: str):
 
 
 def load_events(paths: Any) -> pd.DataFrame:
-    path = paths.interim / "events.parquet"
-    if not path.is_file():
-        raise RecommendError(f"{path}: not found; run the ingest stage first (dvc repro ingest)")
-    return pd.read_parquet(path)
+    return pd.read_parquet(upstream(paths.interim / "events.parquet", "ingest", RecommendError))
 
 
 def save_recommend(

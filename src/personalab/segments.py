@@ -53,6 +53,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScale
 from personalab.errors import InputError
 from personalab.features import LABEL, SEGMENTS
 from personalab.params import StageParams
+from personalab.paths import upstream
 
 STAGE = "segments"
 ALGORITHMS = ("kmeans", "gmm", "agglomerative", "hdbscan")
@@ -689,9 +690,7 @@ def ari_vs_truth(assignments: pd.DataFrame, truth: pd.DataFrame) -> float:
 
 def load_inputs(paths: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The features table and, when the source had one, the ground truth (else None)."""
-    path = paths.processed / "features.parquet"
-    if not path.is_file():
-        raise SegmentsError(f"{path}: not found; run the features stage first (dvc repro features)")
+    path = upstream(paths.processed / "features.parquet", "features", SegmentsError)
     truth_path = paths.interim / "truth.parquet"
     truth = pd.read_parquet(truth_path) if truth_path.is_file() else None
     return pd.read_parquet(path), (truth if truth is not None and len(truth) else None)

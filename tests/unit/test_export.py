@@ -323,9 +323,16 @@ def test_personalise_of_an_empty_request_is_empty_with_the_columns(parts):
     assert list(out.columns) == export.PERSONALISE_COLUMNS
 
 
-def test_input_columns_are_user_id_intent_features_then_extra_segment_features(parts):
+def test_personalise_signature_is_user_id_intent_features_then_optional_segment_features(parts):
     rule = personaliser(parts, threshold=0.5)
-    assert rule.input_columns() == ["user_id", *INTENT_FEATURES, "visits"]
+    signature = export.personalise_signature(rule, request().head(2))
+    inputs = signature.inputs.inputs
+    assert [c.name for c in inputs] == ["user_id", *INTENT_FEATURES, "visits"]
+    assert (inputs[0].type.name, inputs[0].required) == ("string", True)
+    assert (inputs[-1].type.name, inputs[-1].required) == ("double", False)  # imputed if absent
+    assert signature.params.to_dict() == [
+        {"name": "k", "type": "long", "default": rule.k, "shape": None}
+    ]
 
 
 def test_personaliser_save_and_load_give_the_same_answers(parts, tmp_path):

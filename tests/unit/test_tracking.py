@@ -97,3 +97,15 @@ def test_a_queued_dvc_experiment_tracks_to_the_projects_store(tmp_path):
     assert paths.mlartifacts == tmp_path / "shop" / "mlartifacts"
     assert paths.params_file("intent") == workspace / "params" / "intent.yaml"  # its own files
     assert ProjectPaths(tmp_path / "shop").mlflow_db == tmp_path / "shop" / "mlflow.db"
+
+
+def test_a_missing_upstream_output_names_the_file_and_the_stage_to_run(tmp_path):
+    from personalab.export import ExportError
+    from personalab.paths import upstream
+
+    path = tmp_path / "features.parquet"
+    with pytest.raises(ExportError) as err:
+        upstream(path, "features", ExportError)
+    assert str(err.value) == f"{path}: not found; run the features stage first (dvc repro features)"
+    path.write_bytes(b"")
+    assert upstream(path, "features") == path
