@@ -100,3 +100,17 @@ def update_params(root: Path, stage: str, update: dict) -> dict:
 
 #: a synthetic log small enough for tests (about 8,000 events), long enough for 2 cut-offs
 TINY_SYNTH = {"n_users": 300, "n_items": 150, "n_days": 21, "bot_users": 2}
+
+
+def stage_runs(root: Path, stage: str) -> tuple:
+    """(client, the stage's one parent run, its child runs) in the project's mlflow.db; every
+    child must belong to that parent."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name(stage).experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1, [r.info.run_name for r in parents]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} <= {parents[0].info.run_id}
+    return client, parents[0], children

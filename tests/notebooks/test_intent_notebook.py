@@ -5,9 +5,8 @@ import subprocess
 
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import attach_notebook, run_notebook, tool_env
+from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -38,14 +37,8 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     for name in ("tuning", "evaluation", "shap"):
         assert (root / f"reports/figures/intent/{name}.png").stat().st_size > 10_000
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("intent").experiment_id
-    runs = client.search_runs([experiment])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 3
-    parent = parents[0]
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    client, parent, children = stage_runs(root, "intent")
+    assert len(children) == 3
     assert all(
         "valid_logloss" in c.data.metrics for c in children if c.data.params["state"] == "COMPLETE"
     )

@@ -5,9 +5,8 @@ import subprocess
 
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import attach_notebook, run_notebook, tool_env
+from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -53,13 +52,9 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert set(table["model"]) == {*ALGORITHMS, "popularity", "random"}
     assert table["champion"].sum() == 1
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("recommend").experiment_id
-    runs = client.search_runs([experiment])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 2 + 2 + 2  # SVD trials, fixed ones, baselines
-    assert parents[0].data.tags["registry.alias"] == "champion"
+    client, parent, children = stage_runs(root, "recommend")
+    assert len(children) == 2 + 2 + 2  # SVD trials, fixed ones, baselines
+    assert parent.data.tags["registry.alias"] == "champion"
     champion = client.get_model_version_by_alias("personalab-recommender", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "ndcg_at_10"
 

@@ -5,9 +5,8 @@ import subprocess
 
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import attach_notebook, run_notebook, tool_env
+from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -59,11 +58,6 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
     )
     assert out.stdout.strip().endswith("1"), out.stderr[-2000:]
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("segments").experiment_id
-    runs = client.search_runs([experiment])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == metrics["candidates"]
-    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    _, _, children = stage_runs(root, "segments")
+    assert len(children) == metrics["candidates"]
     assert all("silhouette" in c.data.metrics for c in children)
