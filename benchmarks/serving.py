@@ -60,10 +60,8 @@ def in_process(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str
     times = single_requests(model.predict, singles)
     unwrapped = model.unwrap_python_model()
     own = single_requests(lambda frame: unwrapped.predict(None, frame), singles)
-    big = rows.sample(batch, replace=True, random_state=0).reset_index(drop=True)
-    if "user_id" in big:  # distinct users, as a batch of real requests would be
-        big["user_id"] = rows["user_id"].sample(batch, replace=True, random_state=1).to_numpy()
-        big = big.drop_duplicates("user_id") if folder.name != "intent" else big
+    # feature rows drawn with replacement; the user models get each user once, as real requests
+    big = rows if "user_id" in rows else rows.sample(batch, replace=True, random_state=0)
     start = time.perf_counter()
     model.predict(big)
     seconds = time.perf_counter() - start
@@ -75,14 +73,14 @@ def in_process(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str
     }
 
 
-def single_requests(predict, frames: list[pd.DataFrame]) -> list[float]:
+def single_requests(send, requests: list) -> list[float]:
     """Seconds each one-user request takes, after a warm-up."""
-    for frame in frames[:20]:
-        predict(frame)
+    for request in requests[:20]:
+        send(request)
     times = []
-    for frame in frames:
+    for request in requests:
         start = time.perf_counter()
-        predict(frame)
+        send(request)
         times.append(time.perf_counter() - start)
     return times
 
@@ -99,24 +97,16 @@ def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str,
         startup = time.perf_counter() - started
         address = urlparse(url)
         conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-        for payload in bodies[:20]:  # warm-up
-            conn.request("POST", "/invocations", payload, headers)
-            conn.getresponse().read()
-        times = []
-        for payload in bodies:
-            start = time.perf_counter()
+
+        def post(payload: bytes) -> None:
             conn.request("POST", "/invocations", payload, headers)
             response = conn.getresponse()
-            response.read()
-            times.append(time.perf_counter() - start)
+            answer = response.read()
             if response.status != 200:
-                raise RuntimeError(f"{folder.name}: HTTP {response.status}")
-        payload = body(big)
-        start = time.perf_counter()
-        conn.request("POST", "/invocations", payload, headers)
-        response = conn.getresponse()
-        response.read()
-        seconds = time.perf_counter() - start
+                raise RuntimeError(f"{folder.name}: HTTP {response.status}: {answer[:500]!r}")
+
+        times = single_requests(post, bodies)
+        seconds = single_requests(post, [body(big)])[0]  # (its warm-up: the same request)
         conn.close()
     return {
         **percentiles(times),

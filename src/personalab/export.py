@@ -46,6 +46,7 @@ from personalab.paths import upstream
 from personalab.serving import Recommender
 
 STAGE = "export"
+INTENT_FILES = ("booster.ubj", "intent.json")  # an intent model's artifacts
 PERSONALISE_COLUMNS = [
     "user_id",
     "intent_score",
@@ -120,9 +121,9 @@ def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
             f"registered model {name!r} has no version with alias {alias!r} in "
             f"{mlflow.get_tracking_uri()}; run the stage that trains it first (dvc repro)"
         ) from None
-    folder = Path(
+    folder = Path(  # by version: the alias may move while this runs
         mlflow.artifacts.download_artifacts(
-            f"models:/{name}@{alias}", dst_path=str(Path(dest) / name)
+            f"models:/{name}/{version.version}", dst_path=str(Path(dest) / name)
         )
     )
     run = client.get_run(version.run_id)
@@ -141,8 +142,14 @@ def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
 
 
 def load_intent(champion: Champion) -> IntentModel:
-    artifacts = champion.folder / "artifacts"
-    return IntentModel.load(artifacts / "booster.ubj", artifacts / "intent.json")
+    booster, config = (champion.folder / "artifacts" / name for name in INTENT_FILES)
+    if not (booster.is_file() and config.is_file()):
+        raise ExportError(
+            f"{champion.folder}: no {' and '.join(INTENT_FILES)} under artifacts/: version "
+            f"{champion.version} of {champion.name!r} is not an intent model this code serves; "
+            "re-run `dvc repro intent`"
+        )
+    return IntentModel.load(booster, config)
 
 
 def load_recommender(champion: Champion, k: int) -> Recommender:
@@ -157,20 +164,13 @@ def load_recommender(champion: Champion, k: int) -> Recommender:
 
 
 def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
-    """Share of the users active in the last ``window_days`` of the log who touched each item
-    then (most first, ties by item id); the newest event is always in the window."""
-    items = events.dropna(subset=["item_id"])
-    if items.empty:
-        return pd.Series(dtype=float, name="score", index=pd.Index([], name="item_id"))
-    newest = items["timestamp"].max()
-    recent = items[items["timestamp"] >= newest - pd.Timedelta(days=window_days)]
-    share = recent.groupby("item_id", observed=True)["user_id"].nunique() / max(
-        recent["user_id"].nunique(), 1
-    )
-    frame = share.rename("score").reset_index()
-    frame["item_id"] = frame["item_id"].astype(str)
-    frame = frame.sort_values(["score", "item_id"], ascending=[False, True], kind="stable")
-    return frame.set_index("item_id")["score"].head(n)
+    """The ``n`` items most users touched in the last ``window_days`` of the log, as the share
+    of the users with item events then (ties by item id): the recommend stage's trending
+    baseline, over every event kind."""
+    from personalab.recommend import popularity
+
+    items = events.loc[events["item_id"].notna(), ["user_id", "item_id", "timestamp"]]
+    return popularity(items.astype({"item_id": str}), window_days).head(n)
 
 
 class Personaliser:
@@ -179,8 +179,9 @@ class Personaliser:
     Each request row is a user id with its feature row. The intent score decides the
     strategy: ``personalised`` (the recommender's top-k unseen items) at or above
     ``threshold``, ``trending`` below it (the trending items the user has not seen),
-    and ``popular`` for users the recommender does not know. The row's segment comes
-    from the segments stage's model.
+    and ``popular`` for users the recommender does not know (or who have seen every
+    item their strategy would offer). The row's segment comes from the segments
+    stage's model.
     """
 
     def __init__(
@@ -232,8 +233,12 @@ class Personaliser:
         parts = [
             self._personalised(inner, np.flatnonzero(strategy == "personalised"), k),
             self._trending(inner, np.flatnonzero(strategy == "trending"), k),
-            self._popular(np.flatnonzero(strategy == "popular"), k),
         ]
+        served = np.zeros(users.size, dtype=bool)
+        for part in parts:
+            served[part[0]] = True
+        strategy[~served] = "popular"  # nothing unseen left to offer them: the popular items
+        parts.append(self._popular(np.flatnonzero(strategy == "popular"), k))
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
@@ -311,7 +316,7 @@ class Personaliser:
                 "k": self.k,
                 "segment_features": self.segment_features,
                 "segment_names": self.segment_names,
-                "trending": [[item, float(s)] for item, s in self.trending.items()],
+                "trending": [[str(item), float(s)] for item, s in self.trending.items()],
             },
             folder / "personalise.json",
         )

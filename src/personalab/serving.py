@@ -41,7 +41,6 @@ from personalab.errors import InputError
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
 KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
 VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering", "NormalPredictor")
-OUTPUT_COLUMNS = ["user_id", "rank", "item_id", "score", "fallback"]
 
 
 class ServingError(InputError, ValueError):
@@ -127,8 +126,9 @@ class ModelArrays:
 
 
 def _plain_array(value: Any, name: str) -> np.ndarray:
+    """Ids as strings, as requests carry them (and so the file loads without pickle)."""
     array = np.asarray(value)
-    if array.dtype == object:  # ids: strings, so the file loads without pickle
+    if array.dtype == object or name.endswith("_ids"):
         array = array.astype(str)
     return array
 
@@ -316,7 +316,7 @@ class ArrayModel:
     """A fitted model (:class:`ModelArrays`) answering each known user's top-k unseen items."""
 
     def __init__(self, model: ModelArrays, seed: int = 0, block_size: int = 2048):
-        self.model, self.seed, self.block_size = model, seed, block_size
+        self.model, self.block_size = model, block_size
         self.users = pd.Index(model.arrays["user_ids"])
         self._user_position = {user: i for i, user in enumerate(self.users.tolist())}
         self.items = pd.Index(model.arrays["item_ids"])
@@ -325,10 +325,6 @@ class ArrayModel:
         self.seen = model.seen()
         self.scorer = block_scorer(model, seed)
         self.low, self.high = float(model.scalars["low"]), float(model.scalars["high"])
-
-    def known(self, users: Sequence[Any]) -> np.ndarray:
-        """Whether each raw user id is one the model was fitted on."""
-        return self.inner(users) >= 0
 
     def inner(self, users: Sequence[Any]) -> np.ndarray:
         """Inner ids of raw user ids (-1: unknown)."""
@@ -392,7 +388,7 @@ class Recommender:
     """
 
     def __init__(self, model: ModelArrays, popular: pd.Series, config: Mapping[str, Any]):
-        self.arrays, self.popular, self.config = model, popular, dict(config)
+        self.popular, self.config = popular, dict(config)
         self.model = ArrayModel(
             model, int(self.config.get("seed", 0)), int(self.config.get("block_size", 2048))
         )
@@ -436,10 +432,10 @@ class Recommender:
         folder.mkdir(parents=True, exist_ok=True)
         config = {
             **self.config,
-            "popular": [[item, float(score)] for item, score in self.popular.items()],
+            "popular": [[str(item), float(score)] for item, score in self.popular.items()],
         }
         return {
-            "model": self.arrays.save(folder / "model.npz"),
+            "model": self.model.model.save(folder / "model.npz"),
             "config": write_json(config, folder / "recommender.json"),
         }
 
@@ -519,7 +515,9 @@ def load_recommender(folder: Path | str) -> Recommender:
     if not (model.is_file() and config.is_file()):
         raise ServingError(
             f"{folder}: no model.npz and recommender.json under artifacts/; a recommender saved "
-            "before array export (Surprise pickle) cannot be served: re-run `dvc repro recommend`"
+            "before array export (Surprise pickle) cannot be served: re-run `dvc repro recommend` "
+            "and, if the registry keeps the old version as champion, move the alias to the new "
+            "one (MlflowClient().set_registered_model_alias(name, 'champion', version))"
         )
     return Recommender.load(model, config)
 
@@ -565,12 +563,15 @@ def model_server(
             cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         try:
+
+            def tail() -> str:
+                log.seek(0)
+                return log.read().decode(errors="replace")[-3000:]
+
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    log.seek(0)
-                    tail = log.read().decode(errors="replace")[-3000:]
-                    raise ServingError(f"mlflow models serve -m {folder} exited:\n{tail}")
+                    raise ServingError(f"mlflow models serve -m {folder} exited:\n{tail()}")
                 try:
                     with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
                         if response.status == 200:
@@ -578,7 +579,9 @@ def model_server(
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise ServingError(f"mlflow models serve -m {folder}: no answer in {timeout} s")
+                    raise ServingError(
+                        f"mlflow models serve -m {folder}: no answer in {timeout} s:\n{tail()}"
+                    )
                 time.sleep(0.25)
             yield url
         finally:

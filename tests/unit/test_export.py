@@ -286,6 +286,17 @@ def test_low_intent_users_get_the_trending_items_they_have_not_seen(parts):
     assert set(rows_of(out, "stranger")["strategy"]) == {"popular"}
 
 
+def test_a_user_who_has_seen_every_trending_item_gets_the_popular_items(parts):
+    seen = sorted(seen_by(parts["ratings"], "u0"))
+    trending = pd.Series([0.9] * len(seen), index=pd.Index(seen, name="item_id"), name="score")
+    rule = personaliser({**parts, "trending": trending}, threshold=1.0)
+    out = rule.personalise(request(), k=2)
+    mine = rows_of(out, "u0")
+    assert set(mine["strategy"]) == {"popular"}
+    assert mine["item_id"].tolist() == parts["recommender"].popular.head(2).index.tolist()
+    assert out["user_id"].drop_duplicates().tolist() == ["u3", "stranger", "u0", "u5", "u1"]
+
+
 def test_personalise_collapses_duplicate_users_and_respects_k(parts):
     frame = request()
     doubled = pd.concat([frame, frame.iloc[[2, 0]]], ignore_index=True)
@@ -424,7 +435,7 @@ def test_model_arrays_round_trip_through_npz(tmp_path):
 
 
 def test_fitted_model_arrays_round_trip_and_score_the_same(parts, tmp_path):
-    model = parts["recommender"].arrays
+    model = parts["recommender"].model.model
     loaded = serving.ModelArrays.load(model.save(tmp_path / "model.npz"))
     assert loaded.scalars == model.scalars
     for name, value in model.arrays.items():

@@ -1116,3 +1116,14 @@ def test_table_path_accepts_csv_and_parquet():
 def test_equal_search_bounds_fix_a_parameter():
     space = IntentParams.from_mapping({"tuning": {"space": {"max_depth": [4, 4]}}}).tuning.space
     assert space.max_depth == [4, 4]
+
+
+def test_float_block_reads_absent_columns_as_missing_and_names_a_column_that_is_not_numeric():
+    from personalab.intent import float_block
+
+    frame = pd.DataFrame({"a": [1.0, np.nan], "b": ["x", "2"], "c": [2, 3]})
+    np.testing.assert_array_equal(
+        float_block(frame, ["c", "zz", "a"]), [[2, np.nan, 1], [3, np.nan, np.nan]]
+    )
+    with pytest.raises(IntentError, match="column 'b': could not convert string to float: 'x'"):
+        float_block(frame, ["a", "b"])

@@ -61,6 +61,6 @@ def test_stage_is_wired_into_dvc(stage):
     assert f"-f params/{stage}.yaml" in cmd and "-k personalab" in cmd and "--cwd ." in cmd
     assert f"python -m personalab.tracking attach {stage}" in cmd
     assert notebook in dvc["deps"]
-    assert f"src/personalab/{stage}.py" in dvc["deps"]
+    assert {f"src/personalab/{stage}.py", "src/personalab"} & set(dvc["deps"])  # its module
     assert {f"params/{stage}.yaml": None} in dvc["params"]
     assert any(f"reports/metrics/{stage}.json" in m for m in dvc["metrics"])
