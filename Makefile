@@ -20,10 +20,13 @@ export MPLBACKEND := Agg
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# Bytecode is compiled once, at install: where PYTHONDONTWRITEBYTECODE is set (as on the project
+# machine and CI), every kernel, papermill, dvc and model-server process would otherwise
+# recompile its imports (~6 s each).
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name personalab --display-name "Python (personalab)" >/dev/null
 	touch $(STAMP)
