@@ -13,7 +13,7 @@ Reads the project's exported models (``models/intent``, ``models/recommender``,
   requests (target p99 < 50 ms);
 * batch throughput in process (intent target >= 100,000 rows/s) and over HTTP.
 
-Prints one JSON object. Usage: python benchmarks/serving.py [--requests 500] [--batch 100000]
+Prints one JSON object. Usage: python benchmarks/serving.py [--requests 1000] [--batch 100000]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--http-batch", type=int, default=10_000)
     args = parser.parse_args(argv)
