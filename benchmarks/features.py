@@ -26,8 +26,8 @@ EVENTS_PER_USER = 90
 
 def prepare(n_events: int, seed: int, out: Path) -> None:
     from personalab.ingest import IngestParams, process_events
-    from personalab.sources import RawEvents
-    from personalab.synth import SynthConfig, generate_log
+    from personalab.ingest.sources import RawEvents
+    from personalab.ingest.synth import SynthConfig, generate_log
 
     users = max(100, n_events // EVENTS_PER_USER)
     log = generate_log(SynthConfig(seed=seed, n_users=users, bot_users=max(1, users // 1000)))

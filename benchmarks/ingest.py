@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from personalab.ingest import IngestParams, SourceParams, process_events
-from personalab.sources import read_source
-from personalab.synth import SynthConfig, generate_log
+from personalab.ingest.sources import read_source
+from personalab.ingest.synth import SynthConfig, generate_log
 
 EVENTS_PER_USER = 90  # about what the default synthetic config yields
 

@@ -29,8 +29,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from personalab.paths import project_paths
-from personalab.serving import model_server
+from personalab.core.paths import project_paths
+from personalab.core.server import model_server
 
 MODELS = ("intent", "recommender", "personalise")
 TARGETS = {"inprocess_p99_ms": 5.0, "http_p99_ms": 50.0, "intent_rows_per_second": 100_000}

@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 
-from personalab.synth import SynthConfig, generate_log
+from personalab.ingest.synth import SynthConfig, generate_log
 
 
 def main(argv: list[str] | None = None) -> int:

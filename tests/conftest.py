@@ -67,7 +67,7 @@ def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedProcess:
     """Run a stage's notebook with papermill exactly as dvc.yaml does."""
-    from personalab.paths import STAGES
+    from personalab.core.paths import STAGES
 
     name = STAGES[stage]
     cmd = [
@@ -80,7 +80,7 @@ def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedPro
 
 
 def attach_notebook(root: Path, stage: str) -> subprocess.CompletedProcess:
-    cmd = ["python", "-m", "personalab.tracking", "attach", stage]
+    cmd = ["python", "-m", "personalab.core.tracking", "attach", stage]
     return subprocess.run(
         cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=300
     )

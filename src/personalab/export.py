@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
-from personalab.errors import InputError
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams
+from personalab.core.paths import upstream
 from personalab.intent import IntentModel, float_block
-from personalab.params import StageParams
-from personalab.paths import upstream
 from personalab.serving import Recommender
 
 STAGE = "export"
@@ -262,7 +262,7 @@ class Personaliser:
 
     def _trending(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
         """The trending items each (known) user has not seen yet, most trending first."""
-        from personalab.evaluate import select_top
+        from personalab.evaluation.topk import select_top
 
         scores = np.tile(self._trending_scores, (who.size, 1))
         if who.size:
@@ -295,7 +295,7 @@ class Personaliser:
     # --- files ---
 
     def save(self, folder: Path | str, segmenter_folder: Path | str) -> dict[str, Path]:
-        from personalab.storage import write_json
+        from personalab.core.storage import write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -427,9 +427,9 @@ def save_personalise(
     segmenter_folder: Path | str,
     folder: Path | str,
 ) -> Path:
+    from personalab.core.registry import save_pyfunc
+    from personalab.core.tracking import pinned_requirements
     from personalab.intent import model_requirements
-    from personalab.registry import save_pyfunc
-    from personalab.tracking import pinned_requirements
 
     requirements = sorted({*model_requirements(), *pinned_requirements("cloudpickle")})
     return save_pyfunc(
@@ -472,7 +472,7 @@ def stage_times(paths: Any) -> pd.DataFrame:
     timing of the executed notebook; a notebook still running counts until now)."""
     import nbformat
 
-    from personalab.paths import STAGES
+    from personalab.core.paths import STAGES
 
     now = datetime.now(UTC)
     rows = []
@@ -776,7 +776,7 @@ def save_outputs(
     paths: Any,
 ) -> dict[str, Path]:
     """Write reports/metrics/export.json and reports/summary.md."""
-    from personalab.storage import write_metrics, write_text
+    from personalab.core.storage import write_metrics, write_text
 
     text = summary_markdown(
         intent, recommender, exported.folders, stage_times(paths), metrics, paths.root, algorithm

@@ -73,11 +73,20 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from personalab.errors import InputError
-from personalab.features import LABEL
-from personalab.params import StageParams
-from personalab.paths import upstream
-from personalab.registry import RegistryDecision, promote_if_better, register_model
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams
+from personalab.core.paths import upstream
+from personalab.core.registry import RegistryDecision, promote_if_better, register_model
+from personalab.evaluation.classification import (
+    LOWER_IS_BETTER,
+    choose_threshold,
+    classification_report,
+    gains_table,
+    higher_is_better,
+    metric_value,
+    reliability_table,
+)
+from personalab.features.schema import LABEL
 
 STAGE = "intent"
 MODEL_NAME = "personalab-intent"
@@ -103,8 +112,6 @@ _IDENTIFIER_SHARE = 0.5
 _IDENTIFIER_MIN = 50
 #: a string column with at least this share of numbers is a numeric column with bad values
 _NUMERIC_SHARE = 0.9
-#: metrics where lower is better
-_LOWER_IS_BETTER = {"log_loss", "brier", "ece", "logloss"}
 
 
 class IntentError(InputError, ValueError):
@@ -766,135 +773,6 @@ def columns_report(data: IntentData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# --- metrics ------------------------------------------------------------------------------------
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Mean |mean probability - positive rate| over equal-width bins, weighted by bin share."""
-    table = reliability_table(y, p, bins)
-    return float(
-        (table["rows"] / len(y) * (table["mean_predicted"] - table["positive_rate"]).abs()).sum()
-    )
-
-
-def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Per non-empty equal-width bin: rows, mean predicted probability, observed positive rate."""
-    which = np.minimum(np.floor(np.round(np.asarray(p) * bins, 9)).astype(int), bins - 1)
-    rows = np.bincount(which, minlength=bins)
-    mean_p = np.bincount(which, weights=p, minlength=bins)
-    pos = np.bincount(which, weights=y, minlength=bins)
-    keep = rows > 0
-    return pd.DataFrame(
-        {
-            "bin": np.arange(bins)[keep],
-            "rows": rows[keep],
-            "mean_predicted": mean_p[keep] / rows[keep],
-            "positive_rate": pos[keep] / rows[keep],
-        }
-    )
-
-
-def gains_table(y: np.ndarray, p: np.ndarray, points: int = 100) -> pd.DataFrame:
-    """Cumulative gains: share of positives found in the top share of scores, and the lift."""
-    order = np.argsort(-np.asarray(p), kind="stable")
-    found = np.cumsum(np.asarray(y)[order])
-    total = max(found[-1], 1)
-    shares = np.linspace(1 / points, 1.0, points)
-    take = np.maximum(_ceil(shares * len(order)), 1)
-    gains = found[take - 1] / total
-    return pd.DataFrame({"top_share": shares, "gain": gains, "lift": gains / shares})
-
-
-def top_share_metrics(y: np.ndarray, p: np.ndarray, share: float) -> tuple[float, float]:
-    """(lift, gain) of the top ``share`` of rows by score."""
-    order = np.argsort(-np.asarray(p), kind="stable")
-    take = max(int(_ceil(share * len(order))), 1)
-    found = float(np.asarray(y)[order[:take]].sum())
-    total = float(np.sum(y))
-    if total == 0:
-        return float("nan"), float("nan")
-    rate = found / take
-    return rate / (total / len(y)), found / total
-
-
-def _ceil(x: Any) -> Any:
-    """Ceiling that ignores floating-point noise (``0.07 * 100`` is 7, not 8)."""
-    return np.ceil(np.round(x, 9)).astype(int)
-
-
-def choose_threshold(y: np.ndarray, p: np.ndarray, rule: ThresholdParams) -> float:
-    """Best-F1 threshold, or the lowest threshold whose precision reaches the target."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, thresholds = precision_recall_curve(y, p)
-    precision, recall = precision[:-1], recall[:-1]
-    if rule.rule == "f1":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0)
-        return float(thresholds[int(np.argmax(f1))])
-    reaching = np.flatnonzero(precision >= rule.target_precision)
-    if not len(reaching):
-        raise IntentError(
-            f"threshold.target_precision {rule.target_precision}: no threshold reaches it on "
-            f"validation (best precision {precision.max():.3f}); lower the target or use rule f1"
-        )
-    return float(thresholds[reaching[0]])
-
-
-def classification_report(
-    y: np.ndarray,
-    p: np.ndarray,
-    threshold: float,
-    bins: int = 10,
-    top_share: float = 0.1,
-) -> dict[str, float]:
-    """The metrics of the module docstring for labels ``y`` and probabilities ``p``."""
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        f1_score,
-        log_loss,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
-
-    y = np.asarray(y)
-    p = np.clip(np.asarray(p, dtype=float), 1e-7, 1 - 1e-7)
-    predicted = (p >= threshold).astype(int)
-    lift, gain = top_share_metrics(y, p, top_share)
-    return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "f1": float(f1_score(y, predicted, zero_division=0)),
-        "precision": float(precision_score(y, predicted, zero_division=0)),
-        "recall": float(recall_score(y, predicted, zero_division=0)),
-        "ece": expected_calibration_error(y, p, bins),
-        "lift_at_top": lift,
-        "gains_at_top": gain,
-    }
-
-
-def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
-    """One registry metric (``test_pr_auc``, ``test_roc_auc``, ``test_log_loss``, ``test_brier``)."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-
-    p = np.clip(np.asarray(p, dtype=float), 1e-7, 1 - 1e-7)
-    functions = {
-        "test_pr_auc": average_precision_score,
-        "test_roc_auc": roc_auc_score,
-        "test_log_loss": lambda a, b: log_loss(a, b, labels=[0, 1]),
-        "test_brier": brier_score_loss,
-    }
-    return float(functions[metric](y, p))
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric.removeprefix("test_") not in _LOWER_IS_BETTER
-
-
 # --- calibration --------------------------------------------------------------------------------
 
 
@@ -1216,7 +1094,7 @@ def create_study(data: IntentData, params: IntentParams, storage: Any) -> Any:
         sampler=sampler,
         pruner=pruner,
         study_name=name,
-        direction="minimize" if tuning.metric in _LOWER_IS_BETTER else "maximize",
+        direction="minimize" if tuning.metric in LOWER_IS_BETTER else "maximize",
         load_if_exists=True,
     )
     fail_dead_trials(study)
@@ -1345,7 +1223,7 @@ def log_tuning(tuning: TuningResult, metric: str) -> list[str]:
 
 def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
     """One nested MLflow run per trial of the study (params, validation score, rounds, state)."""
-    from personalab.tracking import log_child_run
+    from personalab.core.tracking import log_child_run
 
     ids = []
     fixed = {"number", "state", "value", "last_round", "rounds", "seconds", "resumed"}
@@ -1466,7 +1344,9 @@ def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams
     p_valid = train_only.predict(xgb.DMatrix(X_valid, enable_categorical=True))
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
     p_cal = calibrator.transform(p_valid)
-    threshold = choose_threshold(y_valid, p_cal, params.threshold)
+    threshold = choose_threshold(
+        y_valid, p_cal, params.threshold.rule, params.threshold.target_precision
+    )
     report = classification_report(
         y_valid, p_cal, threshold, params.calibration_bins, params.top_share
     )
@@ -1560,7 +1440,7 @@ def oracle_probabilities(
     truth: pd.DataFrame, keys: pd.DataFrame, horizon_days: float, time_column: str = TIME_COLUMN
 ) -> np.ndarray:
     """The generator's true purchase probability of each (user, cut-off) row (NaN: unknown user)."""
-    from personalab.synth import purchase_probability
+    from personalab.ingest.synth import purchase_probability
 
     out = np.full(len(keys), np.nan)
     times = pd.to_datetime(keys[time_column], utc=True)
@@ -1671,7 +1551,7 @@ def _pyfunc_class():
 
 def model_requirements() -> list[str]:
     """Exact pins the served model needs (personalab itself ships in the model's code/)."""
-    from personalab.tracking import pinned_requirements
+    from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements(
         "xgboost-cpu", "numpy", "pandas", "scikit-learn", "scipy", "pydantic", "pyyaml"
@@ -1692,7 +1572,7 @@ def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Pa
     """Write the model as an MLflow pyfunc folder (signature and input example included)."""
     from mlflow.models import infer_signature
 
-    from personalab.registry import save_pyfunc
+    from personalab.core.registry import save_pyfunc
 
     example = model.encoder.example(raw_example)
     signature = infer_signature(example, model.predict(example))
@@ -1800,7 +1680,7 @@ def plot_shap_summary(
 
 def features_horizon(paths: Any) -> float:
     """The label horizon of the features stage (params/features.yaml)."""
-    from personalab.features import FeaturesParams
+    from personalab.features.params import FeaturesParams
 
     return FeaturesParams.from_yaml(paths.params_file("features")).horizon_days
 
@@ -1831,7 +1711,7 @@ def save_intent(
     paths: Any,
 ) -> dict[str, Path]:
     """Write the serving model, metrics and plot data (atomically)."""
-    from personalab.storage import write_csv, write_metrics
+    from personalab.core.storage import write_csv, write_metrics
 
     plots = paths.plots_dir(STAGE)
     curves = evaluation.curves

@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
-from personalab.errors import InputError
-from personalab.params import StageParams, flatten
-from personalab.paths import upstream
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams, flatten
+from personalab.core.paths import upstream
 from personalab.serving import (
     KNN_MODELS,
     ArrayModel,
@@ -703,7 +703,7 @@ class BaselineModel:
         )
 
     def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
-        from personalab.evaluate import top_k_from_scores
+        from personalab.evaluation.topk import top_k_from_scores
 
         users = list(dict.fromkeys(users))
         rows = self.users.get_indexer(users)
@@ -891,8 +891,8 @@ def fit_candidate(
 
 
 def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, float]:
-    """Ranking metrics at ``k`` of top-k lists for every evaluated user (see evaluate.py)."""
-    from personalab.evaluate import ranking_report
+    """Ranking metrics at ``k`` of top-k lists for every evaluated user (see personalab.evaluation.ranking)."""
+    from personalab.evaluation.ranking import ranking_report
 
     started = time.perf_counter()
     recs = fitted.model.top_k(holdout.users, k)
@@ -1078,7 +1078,7 @@ def _trial_row(
 
 def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
     """One nested MLflow run per tuning trial (and per algorithm evaluated once on validation)."""
-    from personalab.tracking import log_child_run
+    from personalab.core.tracking import log_child_run
 
     ids = []
     for row in trials.itertuples(index=False):
@@ -1203,7 +1203,7 @@ def register_and_decide(
     these test users (a served model has seen every interaction, so it cannot be re-scored)."""
     import mlflow
 
-    from personalab.registry import promote_if_better, register_model
+    from personalab.core.registry import promote_if_better, register_model
 
     def score_champion(uri: str) -> float:
         champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
@@ -1295,7 +1295,7 @@ def save_recommend(
     paths: Any,
 ) -> dict[str, Path]:
     """Write the recommendations, metrics, comparison and plot data (atomically)."""
-    from personalab.storage import write_csv, write_metrics, write_parquet
+    from personalab.core.storage import write_csv, write_metrics, write_parquet
 
     plots = paths.plots_dir(STAGE)
     metric = metrics["selection_metric"]

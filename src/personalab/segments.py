@@ -50,10 +50,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
-from personalab.errors import InputError
-from personalab.features import LABEL, SEGMENTS
-from personalab.params import StageParams
-from personalab.paths import upstream
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams
+from personalab.core.paths import upstream
+from personalab.features.schema import LABEL, SEGMENTS
 
 STAGE = "segments"
 ALGORITHMS = ("kmeans", "gmm", "agglomerative", "hdbscan")
@@ -698,7 +698,7 @@ def load_inputs(paths: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 def log_candidate_runs(comparison: pd.DataFrame) -> list[str]:
     """One nested MLflow run per candidate with its parameters and scores."""
-    from personalab.tracking import log_child_run
+    from personalab.core.tracking import log_child_run
 
     ids = []
     for row in comparison.to_dict("records"):
@@ -774,7 +774,7 @@ def plot_profile_heatmap(lift: pd.DataFrame, names: dict[int, str]):
 
 def model_requirements() -> list[str]:
     """Exact pins of what the saved segmenter needs to load (personalab itself ships in code/)."""
-    from personalab.tracking import pinned_requirements
+    from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements(
         "scikit-learn", "scipy", "numpy", "pandas", "cloudpickle", "pydantic", "pyyaml"
@@ -785,7 +785,7 @@ def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
     """Write assignments, history, profiles, plot data, the model and metrics atomically."""
     import mlflow.sklearn
 
-    from personalab.storage import atomic_dir, write_csv, write_metrics, write_parquet
+    from personalab.core.storage import atomic_dir, write_csv, write_metrics, write_parquet
 
     plots = paths.plots_dir(STAGE)
     out = {

@@ -27,8 +27,7 @@ popularity fallback for users the model does not know.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalab.errors import InputError
+from personalab.core.errors import InputError
 
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
 KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
@@ -103,7 +102,7 @@ class ModelArrays:
 
     def save(self, path: Path | str) -> Path:
         """One ``.npz`` file: the arrays, and the scalars as JSON (loads without pickle)."""
-        from personalab.storage import atomic_path
+        from personalab.core.storage import atomic_path
 
         path = Path(path)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
@@ -339,10 +338,10 @@ class ArrayModel:
     def top_k_arrays(self, inner: np.ndarray, k: int, exclude_seen: bool = True) -> tuple:
         """(row in ``inner``, item position, score, rank) of each known user's ``k`` best items.
 
-        Ranked as :func:`personalab.evaluate.top_k_from_scores` ranks (ties by item id),
+        Ranked as :func:`personalab.evaluation.topk.top_k_from_scores` ranks (ties by item id),
         without its checks: the ids are the model's own, so each call costs only the scores.
         """
-        from personalab.evaluate import select_top
+        from personalab.evaluation.topk import select_top
 
         parts = []
         k_eff = min(int(k), len(self.items))
@@ -426,7 +425,7 @@ class Recommender:
         return out
 
     def save(self, folder: Path | str) -> dict[str, Path]:
-        from personalab.storage import write_json
+        from personalab.core.storage import write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -485,7 +484,7 @@ def _pyfunc_class():
 
 def serving_requirements() -> list[str]:
     """Exact pins the served recommender needs (personalab itself ships in the model's code/)."""
-    from personalab.tracking import pinned_requirements
+    from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")
 
@@ -497,7 +496,7 @@ def save_serving_model(
     ``example``'s user ids, or the first known user)."""
     from mlflow.models import infer_signature
 
-    from personalab.registry import save_pyfunc
+    from personalab.core.registry import save_pyfunc
 
     if example is None:
         example = pd.DataFrame({"user_id": [str(recommender.model.users[0])]})
@@ -520,75 +519,3 @@ def load_recommender(folder: Path | str) -> Recommender:
             "one (MlflowClient().set_registered_model_alias(name, 'champion', version))"
         )
     return Recommender.load(model, config)
-
-
-# --- MLflow's model server ----------------------------------------------------------------------
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def model_server(
-    folder: Path | str, host: str = "127.0.0.1", port: int | None = None, timeout: float = 180.0
-) -> Iterator[str]:
-    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL.
-
-    Waits until ``/ping`` answers; the server is stopped (its whole process group)
-    on exit. A server that dies while starting raises with the end of its log.
-    """
-    import os
-    import signal
-    import subprocess
-    import sys
-    import tempfile
-    import time
-    import urllib.request
-
-    port = port or free_port(host)
-    mlflow_cli = Path(sys.executable).with_name("mlflow")
-    cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
-    cmd += ["--host", host, "--port", str(port)]
-    url = f"http://{host}:{port}"
-    # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
-    env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-
-            def tail() -> str:
-                log.seek(0)
-                return log.read().decode(errors="replace")[-3000:]
-
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise ServingError(f"mlflow models serve -m {folder} exited:\n{tail()}")
-                try:
-                    with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ServingError(
-                        f"mlflow models serve -m {folder}: no answer in {timeout} s:\n{tail()}"
-                    )
-                time.sleep(0.25)
-            yield url
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()

@@ -13,7 +13,7 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from personalab.serving import model_server
+from personalab.core.server import model_server
 from tests.conftest import TINY_SYNTH, copy_project, tool_env, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
@@ -216,7 +216,7 @@ def test_repro_is_idempotent_and_follows_the_data(repro):
     assert "up to date" in run(["dvc", "status"], root)
 
     # a user's own export with other column names (the README's example) re-runs the stages
-    run(["python", "-m", "personalab.synth", "data/raw/shop.csv", "--users", "150", "--days", "14",
+    run(["python", "-m", "personalab.ingest.synth", "data/raw/shop.csv", "--users", "150", "--days", "14",
          "--rename", "user_id=visitor", "timestamp=ts", "event_type=action", "item_id=sku"], root)  # fmt: skip
     mapping = {"visitor": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}
     update_params(

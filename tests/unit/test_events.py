@@ -1,4 +1,4 @@
-"""Unit tests of personalab.events: parsing, validation reasons, late events, ids, bots."""
+"""Unit tests of personalab.ingest.events: parsing, validation reasons, late events, ids, bots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.events import (
+from personalab.ingest.events import (
     RULE_ORDER,
     BotRules,
     content_event_ids,
@@ -21,7 +21,7 @@ from personalab.events import (
     reasons_text,
     summarise_reasons,
 )
-from personalab.sources import RawEvents
+from personalab.ingest.sources import RawEvents
 
 CLEAN = {
     "user_id": "u1",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.events import EVENT_TYPE_DTYPE, EVENT_TYPES
+from personalab.core.params import ParamsError
 from personalab.features import (
     LABEL,
     CutoffParams,
@@ -23,8 +23,8 @@ from personalab.features import (
     rfm_segment_of,
     top_categories,
 )
-from personalab.params import ParamsError
-from personalab.sources import CANONICAL_COLUMNS
+from personalab.ingest.events import EVENT_TYPE_DTYPE, EVENT_TYPES
+from personalab.ingest.sources import CANONICAL_COLUMNS
 
 T = pd.Timestamp("2024-03-01 00:00", tz="UTC")
 NAN = float("nan")

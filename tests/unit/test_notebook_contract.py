@@ -6,7 +6,7 @@ import nbformat
 import pytest
 import yaml
 
-from personalab.paths import STAGES, project_paths
+from personalab.core.paths import STAGES, project_paths
 
 PATHS = project_paths()
 
@@ -59,7 +59,7 @@ def test_stage_is_wired_into_dvc(stage):
     notebook = PATHS.notebook(stage).relative_to(PATHS.root).as_posix()
     assert f"papermill {notebook} reports/executed/{PATHS.notebook(stage).name}" in cmd
     assert f"-f params/{stage}.yaml" in cmd and "-k personalab" in cmd and "--cwd ." in cmd
-    assert f"python -m personalab.tracking attach {stage}" in cmd
+    assert f"python -m personalab.core.tracking attach {stage}" in cmd
     assert notebook in dvc["deps"]
     assert {f"src/personalab/{stage}.py", "src/personalab"} & set(dvc["deps"])  # its module
     assert {f"params/{stage}.yaml": None} in dvc["params"]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.params import ParamsError
+from personalab.core.params import ParamsError
 from personalab.recommend import (
     BASELINES,
     BaselineModel,

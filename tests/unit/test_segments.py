@@ -13,8 +13,8 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from personalab.core.params import ParamsError
 from personalab.features import LABEL, SEGMENTS
-from personalab.params import ParamsError
 from personalab.segments import (
     NOISE,
     ChoiceRule,

@@ -1,4 +1,4 @@
-"""Unit tests of personalab.sessions and of ingest.process_events on a small dirty log."""
+"""Unit tests of personalab.ingest.sessions and of ingest.process_events on a small dirty log."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.events import EVENT_TYPES
 from personalab.ingest import IngestParams, QuarantineRateError, process_events
-from personalab.sessions import assign_sessions, build_sessions, sort_events
-from personalab.sources import RawEvents
+from personalab.ingest.events import EVENT_TYPES
+from personalab.ingest.sessions import assign_sessions, build_sessions, sort_events
+from personalab.ingest.sources import RawEvents
 
 T0 = pd.Timestamp("2024-01-01 12:00", tz="UTC")
 

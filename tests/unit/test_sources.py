@@ -1,4 +1,4 @@
-"""Unit tests for :mod:`personalab.sources`: generic readers, their errors, and the adapters.
+"""Unit tests for :mod:`personalab.ingest.sources`: generic readers, their errors, and the adapters.
 
 Every fixture file is a few hand-made rows written into ``tmp_path``. Adapters are also run
 end to end through :func:`personalab.ingest.process_events` to check the rows they produce
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from personalab.ingest import IngestParams, IngestResult, process_events
-from personalab.sources import REJECT_COLUMN, RawEvents, SourceError, read_source
+from personalab.ingest.sources import REJECT_COLUMN, RawEvents, SourceError, read_source
 
 # events.content_event_ids hashes with hash_key="personalab-events" (17 bytes); pandas requires
 # exactly 16, so process_events raises ValueError for every source that has no event_id column.

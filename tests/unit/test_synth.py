@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from personalab.events import EVENT_TYPES
-from personalab.synth import (
+from personalab.ingest.events import EVENT_TYPES
+from personalab.ingest.synth import (
     USER_TYPES,
     SynthConfig,
     expected_sessions,

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personalab import events as ev
-from personalab import sessions as ss
-from personalab.errors import InputError
-from personalab.params import StageParams
-from personalab.paths import ProjectPaths
-from personalab.sources import (
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams
+from personalab.core.paths import ProjectPaths
+from personalab.core.storage import write_csv, write_metrics, write_parquet
+from personalab.ingest import events as ev
+from personalab.ingest import sessions as ss
+from personalab.ingest.sources import (
     CANONICAL_COLUMNS,
     FORMATS,
     REJECT_COLUMN,
@@ -29,8 +30,7 @@ from personalab.sources import (
     SourceError,
     read_source,
 )
-from personalab.storage import write_csv, write_metrics, write_parquet
-from personalab.synth import SynthConfig, generate_log
+from personalab.ingest.synth import SynthConfig, generate_log
 
 STAGE = "ingest"
 

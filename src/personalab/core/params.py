@@ -16,7 +16,7 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from personalab.errors import InputError
+from personalab.core.errors import InputError
 
 #: names IPython puts in a notebook's namespace that are never parameters
 _NOTEBOOK_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})

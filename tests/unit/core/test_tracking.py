@@ -6,9 +6,9 @@ import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
 
-from personalab import tracking
+from personalab.core import tracking
+from personalab.core.paths import ProjectPaths, project_paths
 from personalab.ingest import IngestParams
-from personalab.paths import ProjectPaths, project_paths
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_stage_run_logs_params_tags_and_notebook(paths, mlflow_tmp, monkeypatch)
 
 
 def test_a_crashed_run_is_marked_failed_by_the_next_one(paths, mlflow_tmp):
-    from personalab.storage import write_json
+    from personalab.core.storage import write_json
 
     client = MlflowClient()
     crashed = client.create_run(tracking.ensure_experiment("ingest", paths)).info.run_id
@@ -89,7 +89,7 @@ def test_data_version_hashes_files_and_folders(tmp_path):
 
 
 def test_a_queued_dvc_experiment_tracks_to_the_projects_store(tmp_path):
-    from personalab.paths import ProjectPaths
+    from personalab.core.paths import ProjectPaths
 
     workspace = tmp_path / "shop" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
     paths = ProjectPaths(workspace)
@@ -100,8 +100,8 @@ def test_a_queued_dvc_experiment_tracks_to_the_projects_store(tmp_path):
 
 
 def test_a_missing_upstream_output_names_the_file_and_the_stage_to_run(tmp_path):
+    from personalab.core.paths import upstream
     from personalab.export import ExportError
-    from personalab.paths import upstream
 
     path = tmp_path / "features.parquet"
     with pytest.raises(ExportError) as err:

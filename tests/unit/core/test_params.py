@@ -1,8 +1,8 @@
 import pytest
 
+from personalab.core.params import ParamsError, flatten
+from personalab.core.paths import project_paths
 from personalab.ingest import IngestParams
-from personalab.params import ParamsError, flatten
-from personalab.paths import project_paths
 
 
 def test_params_file_holds_the_defaults():

@@ -41,7 +41,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from personalab.sources import CANONICAL_COLUMNS, RawEvents
+from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents
 
 EVENT_TYPES = (
     "view",

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from personalab.storage import atomic_path, write_json, write_metrics, write_parquet
+from personalab.core.storage import atomic_path, write_json, write_metrics, write_parquet
 
 
 def test_atomic_path_leaves_no_file_when_the_writer_fails(tmp_path):

@@ -2,7 +2,7 @@
 
 Every stage notebook calls :func:`start_stage_run` right after validating its
 parameters and :func:`end_stage_run` in its last cell. DVC then runs
-``python -m personalab.tracking attach <stage>``, which renders the executed
+``python -m personalab.core.tracking attach <stage>``, which renders the executed
 notebook to HTML and attaches both files to that run (the run id is passed along
 in ``reports/runs/<stage>.json``).
 
@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from personalab.params import StageParams
-from personalab.paths import ProjectPaths, project_paths
-from personalab.storage import write_json, write_text
+from personalab.core.params import StageParams
+from personalab.core.paths import ProjectPaths, project_paths
+from personalab.core.storage import write_json, write_text
 
 _MAX_PARAM_LENGTH = 6000
 #: what ``git_dirty`` looks at: the code, notebooks, params and environment of a run
@@ -256,7 +256,7 @@ def _param_value(value: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m personalab.tracking")
+    parser = argparse.ArgumentParser(prog="python -m personalab.core.tracking")
     sub = parser.add_subparsers(dest="command", required=True)
     attach = sub.add_parser("attach", help="attach a stage's executed notebook (+HTML) to its run")
     attach.add_argument("stage")

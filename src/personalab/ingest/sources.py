@@ -20,7 +20,7 @@ online_retail    UCI Online Retail as CSV: InvoiceNo, StockCode, Description, Qu
 ===============  ============================================================================
 
 Values are left as read (strings stay strings); parsing and validation happen in
-:mod:`personalab.events`. Each row keeps ``_file`` and ``_row`` (0-based data row in
+:mod:`personalab.ingest.events`. Each row keeps ``_file`` and ``_row`` (0-based data row in
 that file) so a quarantined row can be found in its source.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from personalab.errors import InputError
+from personalab.core.errors import InputError
 
 CANONICAL_COLUMNS = (
     "event_id", "user_id", "session_id", "timestamp", "event_type", "item_id", "category",

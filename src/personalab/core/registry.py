@@ -117,7 +117,7 @@ def save_pyfunc(
 
     import mlflow.pyfunc
 
-    from personalab.storage import atomic_dir
+    from personalab.core.storage import atomic_dir
 
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:

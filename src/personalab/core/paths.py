@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from personalab.errors import InputError
+from personalab.core.errors import InputError
 
 #: stage name -> notebook stem; the order is the pipeline's.
 STAGES: dict[str, str] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from personalab.events import EVENT_TYPES
+from personalab.ingest.events import EVENT_TYPES
 
 DEFAULT_GAP = pd.Timedelta(minutes=30)
 

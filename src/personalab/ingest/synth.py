@@ -615,7 +615,7 @@ def _add_dirt(
 
 def write_log(events: pd.DataFrame, path: Path | str, rename: dict[str, str] | None = None) -> Path:
     """Write a raw log as CSV, Parquet or JSON lines (by extension), renaming columns on the way."""
-    from personalab.storage import atomic_path
+    from personalab.core.storage import atomic_path
 
     path = Path(path)
     frame = events.rename(columns=rename or {})
@@ -632,10 +632,12 @@ def write_log(events: pd.DataFrame, path: Path | str, rename: dict[str, str] | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m personalab.synth OUT [--users N] [--rename old=new ...]``: write a sample raw log."""
+    """``python -m personalab.ingest.synth OUT [--users N] [--rename old=new ...]``: write a sample raw log."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m personalab.synth", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m personalab.ingest.synth", description=main.__doc__
+    )
     parser.add_argument("out", help="output file: .csv, .parquet or .jsonl")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--items", type=int, default=500)

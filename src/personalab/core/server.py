@@ -1,0 +1,81 @@
+"""Run MLflow's own model server (``mlflow models serve``) on a free loopback port: what the
+end-to-end tests and the serving benchmark use to send real HTTP requests to an exported model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class ModelServerError(RuntimeError):
+    """The model server exited or did not answer while starting; the message ends with its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def model_server(
+    folder: Path | str, host: str = "127.0.0.1", port: int | None = None, timeout: float = 180.0
+) -> Iterator[str]:
+    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL.
+
+    Waits until ``/ping`` answers; the server is stopped (its whole process group)
+    on exit. A server that dies while starting raises with the end of its log.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    port = port or free_port(host)
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
+    cmd += ["--host", host, "--port", str(port)]
+    url = f"http://{host}:{port}"
+    # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
+    env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+
+            def tail() -> str:
+                log.seek(0)
+                return log.read().decode(errors="replace")[-3000:]
+
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise ModelServerError(f"mlflow models serve -m {folder} exited:\n{tail()}")
+                try:
+                    with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ModelServerError(
+                        f"mlflow models serve -m {folder}: no answer in {timeout} s:\n{tail()}"
+                    )
+                time.sleep(0.25)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
