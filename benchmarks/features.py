@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from personalab.features import FeaturesParams, build_features
+from personalab.features.build import build_features
+from personalab.features.params import FeaturesParams
 
 EVENTS_PER_USER = 90
 
 
 def prepare(n_events: int, seed: int, out: Path) -> None:
-    from personalab.ingest import IngestParams, process_events
+    from personalab.ingest.params import IngestParams
+    from personalab.ingest.pipeline import process_events
     from personalab.ingest.sources import RawEvents
     from personalab.ingest.synth import SynthConfig, generate_log
 

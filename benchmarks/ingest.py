@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from personalab.ingest import IngestParams, SourceParams, process_events
+from personalab.ingest.params import IngestParams, SourceParams
+from personalab.ingest.pipeline import process_events
 from personalab.ingest.sources import read_source
 from personalab.ingest.synth import SynthConfig, generate_log
 

@@ -22,7 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from personalab.intent import IntentParams, create_study, open_storage, prepare_data, tune_xgboost
+from personalab.intent.io import open_storage
+from personalab.intent.params import IntentParams
+from personalab.intent.split import prepare_data
+from personalab.intent.study import create_study
+from personalab.intent.tune import tune_xgboost
 
 
 def synthetic_table(rows: int, features: int, seed: int) -> pd.DataFrame:

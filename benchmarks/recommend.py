@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 from surprise import SVD
 
-from personalab.recommend import model_arrays, to_surprise
-from personalab.serving import ArrayModel
+from personalab.recommend.from_surprise import model_arrays
+from personalab.recommend.interactions import to_surprise
+from personalab.recommend.served import ArrayModel
 
 
 def ratings(n_users: int, n_items: int, n_ratings: int, seed: int) -> pd.DataFrame:

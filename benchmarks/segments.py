@@ -17,13 +17,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from personalab.segments import (
-    SegmentsParams,
-    choose_candidate,
-    comparison_table,
-    evaluate_candidates,
-    make_preprocessor,
-)
+from personalab.segments.candidates import choose_candidate, comparison_table, evaluate_candidates
+from personalab.segments.params import SegmentsParams
+from personalab.segments.preprocess import make_preprocessor
 
 
 def synthetic_features(users: int, features: int, clusters: int, seed: int) -> pd.DataFrame:

@@ -215,6 +215,14 @@ def test_repro_is_idempotent_and_follows_the_data(repro):
     assert metrics_of(root) == metrics
     assert "up to date" in run(["dvc", "status"], root)
 
+    # a change to the recommend package re-runs only recommend and export (which ships the package)
+    module = root / "src/personalab/recommend/__init__.py"
+    original = module.read_text()
+    module.write_text(original + "\n# an edit\n")
+    assert set(json.loads(run(["dvc", "status", "--json"], root))) == {"recommend", "export"}
+    module.write_text(original)
+    assert "up to date" in run(["dvc", "status"], root)
+
     # a user's own export with other column names (the README's example) re-runs the stages
     run(["python", "-m", "personalab.ingest.synth", "data/raw/shop.csv", "--users", "150", "--days", "14",
          "--rename", "user_id=visitor", "timestamp=ts", "event_type=action", "item_id=sku"], root)  # fmt: skip

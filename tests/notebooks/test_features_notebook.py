@@ -7,7 +7,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from personalab.features import LABEL, SEGMENTS, FeaturesParams, build_features
+from personalab.features.build import build_features
+from personalab.features.params import FeaturesParams
+from personalab.features.schema import LABEL, SEGMENTS
 from tests.conftest import run_notebook
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]

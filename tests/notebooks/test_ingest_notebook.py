@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from personalab.ingest import IngestParams, run_ingest
+from personalab.ingest.params import IngestParams
+from personalab.ingest.pipeline import run_ingest
 from tests.conftest import TINY_SYNTH, attach_notebook, run_notebook, update_params
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]

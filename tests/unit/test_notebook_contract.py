@@ -1,6 +1,11 @@
-"""Every stage is a notebook, a params file and a module; the notebook follows the house style."""
+"""Every stage is a notebook, a params file and a package of one name; the notebook follows the
+house style and the package exposes what the notebooks use, nothing more."""
+
+import __future__
 
 import ast
+import importlib
+from types import ModuleType
 
 import nbformat
 import pytest
@@ -61,6 +66,42 @@ def test_stage_is_wired_into_dvc(stage):
     assert f"-f params/{stage}.yaml" in cmd and "-k personalab" in cmd and "--cwd ." in cmd
     assert f"python -m personalab.core.tracking attach {stage}" in cmd
     assert notebook in dvc["deps"]
-    assert {f"src/personalab/{stage}.py", "src/personalab"} & set(dvc["deps"])  # its module
+    assert {f"src/personalab/{stage}", "src/personalab"} & set(dvc["deps"])  # its package
     assert {f"params/{stage}.yaml": None} in dvc["params"]
     assert any(f"reports/metrics/{stage}.json" in m for m in dvc["metrics"])
+
+
+def names_used_from(package: str) -> set[str]:
+    """Attributes of ``package`` read by the notebooks that import it as ``from personalab import``."""
+    used = set()
+    for stage in STAGES:
+        nb = nbformat.read(PATHS.notebook(stage), as_version=4)
+        tree = ast.parse("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+        imports = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "personalab"
+            for alias in node.names
+            if alias.name == package
+        }
+        used |= {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imports
+        }
+    return used
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_package_exposes_exactly_what_the_notebooks_use(stage):
+    assert (PATHS.root / "src" / "personalab" / stage / "__init__.py").is_file()
+    package = importlib.import_module(f"personalab.{stage}")
+    public = {
+        name
+        for name, value in vars(package).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType | __future__._Feature)
+    }
+    assert set(package.__all__) == names_used_from(stage)
+    assert public == set(package.__all__), "the package re-exports only what notebooks use"

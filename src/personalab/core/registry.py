@@ -126,7 +126,7 @@ def save_pyfunc(
             str(tmp),
             python_model=python_model,
             artifacts={name: str(path) for name, path in files.items()},
-            code_paths=[str(Path(__file__).parent)],
+            code_paths=[str(Path(__file__).parents[1])],  # the whole personalab package
             signature=signature,
             input_example=input_example,
             pip_requirements=requirements,

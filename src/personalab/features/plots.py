@@ -1,0 +1,62 @@
+"""Figures of the features stage; each returns a matplotlib Figure and never shows or saves it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from personalab.features.schema import LABEL
+
+
+def plot_distributions(table: pd.DataFrame, names: list[str]):
+    """Histograms of key features for buyers and non-buyers (log scale where heavy-tailed)."""
+    import matplotlib.pyplot as plt
+
+    cols = 4
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(14, 3 * rows))
+    for ax, name in zip(np.ravel(axes), names, strict=False):
+        values = table[name].astype(float)
+        finite = values.dropna()
+        heavy = (
+            not finite.empty
+            and finite.min() >= 0
+            and finite.quantile(0.99) > 20 * max(finite.median(), 1.0)
+        )
+        values = np.log1p(values) if heavy else values
+        bins = np.histogram_bin_edges(values.dropna(), bins=30) if values.notna().any() else 30
+        for label, color in ((0, "tab:blue"), (1, "tab:orange")):
+            part = values[table[LABEL] == label].dropna()
+            if not part.empty:
+                ax.hist(
+                    part, bins=bins, density=True, alpha=0.55, color=color, label=f"label {label}"
+                )
+        ax.set_title(f"log1p({name})" if heavy else name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in np.ravel(axes)[len(names) :]:
+        ax.set_visible(False)
+    np.ravel(axes)[0].legend(fontsize=7)
+    fig.suptitle("Feature distributions by label (density)", y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_segments(sizes: pd.DataFrame, rates: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.barh(sizes["segment"][::-1], sizes["users"][::-1], color="tab:purple", label="holds")
+    left.barh(
+        sizes["segment"][::-1],
+        sizes["dominant"][::-1],
+        color="tab:green",
+        alpha=0.7,
+        label="dominant",
+    )
+    left.set(title="Rule segments at the last cut-off", xlabel="users")
+    left.legend(fontsize=8)
+    right.plot(rates["cutoff"], rates["positive_rate"], marker="o")
+    right.set(title="Positive rate per cut-off", ylabel=f"share {LABEL}", ylim=(0, None))
+    right.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig

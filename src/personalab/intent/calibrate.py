@@ -1,0 +1,93 @@
+"""Calibration of the booster's probabilities: none, sigmoid (Platt) or isotonic.
+
+``auto`` picks the method with the lowest cross-fitted Brier score on validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+
+class Calibrator:
+    """Maps booster probabilities to calibrated ones: ``none``, ``sigmoid`` (Platt) or ``isotonic``.
+
+    Stored as plain numbers (``to_dict``) so the served model needs no pickle.
+    """
+
+    def __init__(self, method: Literal["none", "sigmoid", "isotonic"] = "none"):
+        self.method = method
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> Calibrator:
+        p = np.asarray(p, dtype=float)
+        if self.method == "sigmoid":
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+            self.coef_ = (float(model.coef_[0, 0]), float(model.intercept_[0]))
+        elif self.method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            model = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p, y)
+            self.x_, self.y_ = model.X_thresholds_.tolist(), model.y_thresholds_.tolist()
+        return self
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=float)
+        if self.method == "sigmoid":
+            a, b = self.coef_
+            return 1.0 / (1.0 + np.exp(-(a * _logit(p) + b)))
+        if self.method == "isotonic":
+            return np.interp(p, self.x_, self.y_)
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method}
+        if self.method == "sigmoid":
+            out["coef"] = list(self.coef_)
+        elif self.method == "isotonic":
+            out["x"], out["y"] = self.x_, self.y_
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibrator:
+        calibrator = cls(data["method"])
+        if calibrator.method == "sigmoid":
+            calibrator.coef_ = tuple(data["coef"])
+        elif calibrator.method == "isotonic":
+            calibrator.x_, calibrator.y_ = list(data["x"]), list(data["y"])
+        return calibrator
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def choose_calibration(
+    p: np.ndarray, y: np.ndarray, method: str = "auto", seed: int = 0
+) -> tuple[Calibrator, pd.DataFrame]:
+    """The calibrator, fitted on all of (p, y), and the 2-fold cross-fitted Brier of each method.
+
+    ``auto`` takes the method with the lowest cross-fitted Brier score.
+    """
+    from sklearn.metrics import brier_score_loss
+    from sklearn.model_selection import StratifiedKFold
+
+    methods = ["none", "sigmoid", "isotonic"]
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=seed).split(p, y))
+    scores = []
+    for name in methods:
+        out = np.empty(len(p))
+        for fit_rows, eval_rows in folds:
+            out[eval_rows] = Calibrator(name).fit(p[fit_rows], y[fit_rows]).transform(p[eval_rows])
+        scores.append({"method": name, "cross_fitted_brier": float(brier_score_loss(y, out))})
+    table = pd.DataFrame(scores)
+    chosen = (
+        method if method != "auto" else table.loc[table["cross_fitted_brier"].idxmin(), "method"]
+    )
+    table["chosen"] = table["method"] == chosen
+    return Calibrator(chosen).fit(p, y), table

@@ -1,0 +1,127 @@
+"""Scoring the test rows once: the model, the baselines and the generator's true probability.
+
+Metrics (:func:`~personalab.evaluation.classification.classification_report`):
+
+=====================  =======================================================================
+roc_auc                area under the ROC curve
+pr_auc                 average precision (area under the precision-recall curve)
+log_loss, brier        mean log loss and mean squared error of the probabilities
+f1, precision, recall  at the threshold chosen on validation
+ece                    expected calibration error: mean |mean probability - positive rate| over
+                       ``calibration_bins`` equal-width bins, weighted by their share of rows
+lift_at_top            positive rate among the ``top_share`` highest scores / overall rate
+gains_at_top           share of all positives found in the ``top_share`` highest scores
+=====================  =======================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.evaluation.classification import (
+    classification_report,
+    gains_table,
+    reliability_table,
+)
+from personalab.intent.baselines import BaselineScores
+from personalab.intent.final import FinalModel
+from personalab.intent.params import TIME_COLUMN, IntentParams
+from personalab.intent.split import IntentData
+from personalab.intent.tune import TuningResult
+
+
+@dataclass
+class HoldoutEvaluation:
+    metrics: dict[str, Any]
+    probabilities: np.ndarray
+    curves: dict[str, pd.DataFrame]  # roc, pr, calibration, gains
+    comparison: pd.DataFrame  # model and baselines: every test metric
+
+
+def evaluate_on_test(
+    final: FinalModel,
+    baselines: BaselineScores,
+    data: IntentData,
+    params: IntentParams,
+    tuning: TuningResult,
+    oracle: np.ndarray | None = None,
+) -> HoldoutEvaluation:
+    """Score the test rows once: the model, the baselines and (when known) the true probability."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    test = data.split.test
+    y = data.y[test]
+    p = final.model.predict_proba(data.raw.iloc[test])
+    threshold = final.model.threshold
+    bins, share = params.calibration_bins, params.top_share
+    report = classification_report(y, p, threshold, bins, share)
+    rows = [{"model": "xgboost_tuned", **report}]
+    for name, scores in baselines.probabilities.items():
+        rows.append({"model": name, **classification_report(y, scores, threshold, bins, share)})
+    metrics: dict[str, Any] = {f"test_{k}": v for k, v in report.items()}
+    metrics |= {
+        "threshold": threshold,
+        "ece": report["ece"],
+        "calibration": str(final.calibration.loc[final.calibration["chosen"], "method"].iloc[0]),
+        "n_trials": tuning.n_finished,
+        "n_pruned": tuning.n_pruned,
+        "best_trial_value": tuning.best_value,
+        "best_rounds": tuning.best_rounds,
+        "train_rows": int(len(data.split.train_valid)),
+        "test_rows": int(len(test)),
+        "positive_rate": float(data.y.mean()),
+        "test_positive_rate": float(y.mean()),
+        "features": len(data.encoder.columns_),
+    }
+    for name in baselines.probabilities:
+        row = next(r for r in rows if r["model"] == name)
+        metrics[f"baseline_{name}_roc_auc"] = row["roc_auc"]
+        metrics[f"baseline_{name}_pr_auc"] = row["pr_auc"]
+    if oracle is not None:
+        from sklearn.metrics import roc_auc_score
+
+        known = np.isfinite(oracle)
+        metrics["oracle_roc_auc"] = float(roc_auc_score(y[known], oracle[known]))
+        metrics["oracle_gap"] = metrics["oracle_roc_auc"] - metrics["test_roc_auc"]
+        rows.append(
+            {
+                "model": "oracle (true probability)",
+                **classification_report(y[known], oracle[known], threshold, bins, share),
+            }
+        )
+    fpr, tpr, _ = roc_curve(y, p)
+    precision, recall, _ = precision_recall_curve(y, p)
+    curves = {
+        "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+        "pr": _thin(pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]})),
+        "calibration": reliability_table(y, p, bins),
+        "gains": gains_table(y, p),
+    }
+    return HoldoutEvaluation(metrics, p, curves, pd.DataFrame(rows))
+
+
+def _thin(curve: pd.DataFrame, points: int = 200) -> pd.DataFrame:
+    """At most ``points`` rows, evenly spaced, keeping both ends (for small plot files)."""
+    if len(curve) <= points:
+        return curve.reset_index(drop=True)
+    keep = np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))
+    return curve.iloc[keep].reset_index(drop=True)
+
+
+def oracle_probabilities(
+    truth: pd.DataFrame, keys: pd.DataFrame, horizon_days: float, time_column: str = TIME_COLUMN
+) -> np.ndarray:
+    """The generator's true purchase probability of each (user, cut-off) row (NaN: unknown user)."""
+    from personalab.ingest.synth.truth import purchase_probability
+
+    out = np.full(len(keys), np.nan)
+    times = pd.to_datetime(keys[time_column], utc=True)
+    for cutoff in times.unique():
+        rows = np.flatnonzero((times == cutoff).to_numpy())
+        truth_p = purchase_probability(truth, cutoff, horizon_days)
+        out[rows] = truth_p.reindex(keys["user_id"].iloc[rows]).to_numpy()
+    return out

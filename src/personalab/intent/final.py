@@ -1,0 +1,60 @@
+"""The final model: calibration and threshold chosen on validation, refitted on train + valid.
+
+The best parameters and round count are refitted on training +
+validation. Calibration (none, sigmoid or isotonic; ``auto`` picks the lowest
+cross-fitted Brier score on validation) and the decision threshold (best F1, or
+the lowest threshold reaching a target precision) are both chosen on the
+validation predictions of the model trained on the training part only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.evaluation.classification import choose_threshold, classification_report
+from personalab.intent.calibrate import choose_calibration
+from personalab.intent.model import IntentModel
+from personalab.intent.params import IntentParams
+from personalab.intent.split import IntentData
+from personalab.intent.tune import TuningResult, xgb_params
+
+
+def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], rounds: int):
+    """An XGBoost booster on ``rows`` with fixed parameters and round count."""
+    import xgboost as xgb
+
+    dtrain = xgb.QuantileDMatrix(data.X.iloc[rows], data.y[rows], enable_categorical=True)
+    return xgb.train(params, dtrain, num_boost_round=rounds, verbose_eval=False)
+
+
+@dataclass
+class FinalModel:
+    model: IntentModel
+    calibration: pd.DataFrame  # method, cross_fitted_brier, chosen
+    valid_report: dict[str, float]  # of the train-only model, calibrated, at the threshold
+    rounds: int
+
+
+def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams) -> FinalModel:
+    """Calibration and threshold from the train-only model on validation; refit on train+valid."""
+    import xgboost as xgb
+
+    booster_params = xgb_params(params, **tuning.best_params)
+    train_only = fit_booster(data, data.split.train, booster_params, tuning.best_rounds)
+    X_valid, y_valid = data.part("valid")
+    p_valid = train_only.predict(xgb.DMatrix(X_valid, enable_categorical=True))
+    calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
+    p_cal = calibrator.transform(p_valid)
+    threshold = choose_threshold(
+        y_valid, p_cal, params.threshold.rule, params.threshold.target_precision
+    )
+    report = classification_report(
+        y_valid, p_cal, threshold, params.calibration_bins, params.top_share
+    )
+    booster = fit_booster(data, data.split.train_valid, booster_params, tuning.best_rounds)
+    model = IntentModel(data.encoder, booster, calibrator, threshold)
+    return FinalModel(model, calibration, report, tuning.best_rounds)

@@ -1,0 +1,44 @@
+"""Registering the model and deciding its alias (champion or challenger) on the test rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.core.registry import RegistryDecision, promote_if_better, register_model
+from personalab.evaluation.classification import higher_is_better, metric_value
+from personalab.intent.params import RegistryParams
+from personalab.intent.split import IntentData
+
+
+def score_model_uri(uri: str, raw: pd.DataFrame, y: np.ndarray, metric: str) -> float:
+    """``metric`` of a registered intent model on raw feature rows (read by its own encoder)."""
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    return metric_value(metric, y, model.predict_proba(raw))
+
+
+def register_and_decide(
+    folder: Path | str, data: IntentData, metrics: Mapping[str, Any], params: RegistryParams
+) -> RegistryDecision:
+    """Register the saved model and move ``champion`` to it only if it wins on the test rows."""
+    import mlflow
+
+    client, version = register_model(folder, params.model_name)
+    test = data.split.test
+    decision = promote_if_better(
+        client,
+        params.model_name,
+        version,
+        params.primary_metric,
+        float(metrics[params.primary_metric]),
+        lambda uri: score_model_uri(uri, data.raw.iloc[test], data.y[test], params.primary_metric),
+        higher_is_better=higher_is_better(params.primary_metric),
+    )
+    mlflow.set_tags(decision.as_tags())
+    return decision

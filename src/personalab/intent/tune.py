@@ -1,0 +1,232 @@
+"""Tuning XGBoost: the search space, the pruned trials, the results and their MLflow runs.
+
+An Optuna study (TPE, seeded; :mod:`personalab.intent.study`) searches learning rate,
+depth, min child weight, subsample, colsample, L1/L2, gamma and ``scale_pos_weight``;
+each trial trains with early stopping on the validation metric and reports it every few
+rounds so the median pruner can stop bad trials early.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from personalab.intent.params import _LOG_SCALE, IntentError, IntentParams, SearchSpace
+from personalab.intent.split import IntentData
+from personalab.intent.study import worker_id
+
+
+def xgb_params(params: IntentParams, **tuned: Any) -> dict[str, Any]:
+    """Fixed XGBoost settings plus the tuned ones."""
+    out = {
+        "objective": "binary:logistic",
+        "eval_metric": params.tuning.metric,
+        "tree_method": "hist",
+        "seed": params.seed,
+        "verbosity": 0,
+    }
+    if params.tuning.n_jobs:
+        out["nthread"] = params.tuning.n_jobs
+    return out | tuned
+
+
+def fixed_params(space: SearchSpace) -> dict[str, Any]:
+    """The parameters whose bounds are equal (not tuned, so absent from a trial's params)."""
+    return {name: low for name, (low, high) in space.model_dump().items() if low == high}
+
+
+def suggest_params(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """One point of the search space."""
+    out: dict[str, Any] = {}
+    for name, (low, high) in space.model_dump().items():
+        if low == high:
+            out[name] = low
+        elif name == "max_depth":
+            out[name] = trial.suggest_int(name, int(low), int(high))
+        else:
+            out[name] = trial.suggest_float(name, low, high, log=name in _LOG_SCALE)
+    return out
+
+
+class PruneOnValidation:
+    """XGBoost callback: report the validation metric to Optuna every few rounds; prune if told."""
+
+    def __new__(cls, trial: Any, metric: str, every: int = 5):
+        import xgboost as xgb
+
+        class _Callback(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log) -> bool:
+                if epoch % every:
+                    return False
+                trial.report(float(evals_log["valid"][metric][-1]), epoch)
+                if trial.should_prune():
+                    import optuna
+
+                    raise optuna.TrialPruned(f"pruned at round {epoch}")
+                return False
+
+        return _Callback()
+
+
+@dataclass
+class TuningResult:
+    study: Any
+    best_params: dict[str, Any]
+    best_rounds: int
+    best_value: float
+    trials: pd.DataFrame  # number, state, value, rounds, seconds, params..., resumed
+    new_trials: int
+    resumed_trials: int
+    seconds: float
+
+    @property
+    def n_pruned(self) -> int:
+        return int((self.trials["state"] == "PRUNED").sum())
+
+    @property
+    def n_finished(self) -> int:
+        return int(self.trials["state"].isin(["COMPLETE", "PRUNED"]).sum())
+
+
+def tune_xgboost(
+    data: IntentData,
+    params: IntentParams,
+    study: Any,
+    on_trial: Callable[[Any], None] | None = None,
+) -> TuningResult:
+    """Run the study until it holds ``n_trials`` finished trials or the time budget is spent."""
+    import optuna
+    import xgboost as xgb
+    from optuna.trial import TrialState
+
+    tuning = params.tuning
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    X_train, y_train = data.part("train")
+    X_valid, y_valid = data.part("valid")
+    dtrain = xgb.QuantileDMatrix(X_train, y_train, enable_categorical=True)
+    dvalid = xgb.DMatrix(X_valid, y_valid, enable_categorical=True)
+    finished_states = (TrialState.COMPLETE, TrialState.PRUNED)
+    before = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
+        start = time.perf_counter()
+        callbacks = (
+            [PruneOnValidation(trial, tuning.metric, tuning.report_every)] if tuning.pruning else []
+        )
+        try:
+            booster = xgb.train(
+                xgb_params(params, **suggest_params(trial, tuning.space)),
+                dtrain,
+                num_boost_round=tuning.max_rounds,
+                evals=[(dvalid, "valid")],
+                early_stopping_rounds=tuning.early_stopping_rounds,
+                callbacks=callbacks,
+                verbose_eval=False,
+            )
+        finally:
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+        trial.set_user_attr("rounds", booster.best_iteration + 1)
+        return float(booster.best_score)
+
+    start = time.perf_counter()
+    remaining = tuning.n_trials - len(before)
+    if remaining > 0:
+        callbacks = [optuna.study.MaxTrialsCallback(tuning.n_trials, states=finished_states)]
+        if on_trial is not None:
+            callbacks.append(lambda _study, trial: on_trial(trial))
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=tuning.timeout_minutes * 60,
+            callbacks=callbacks,
+            gc_after_trial=False,
+        )
+    seconds = time.perf_counter() - start
+    trials = trials_table(study, before)
+    complete = trials[trials["state"] == "COMPLETE"]
+    if complete.empty:
+        raise IntentError(
+            f"study {study.study_name!r} has no complete trial (raise tuning.n_trials or "
+            "tuning.timeout_minutes, or set tuning.pruning: false)"
+        )
+    best = study.best_trial
+    return TuningResult(
+        study=study,
+        best_params=fixed_params(tuning.space) | best.params,
+        best_rounds=int(best.user_attrs["rounds"]),
+        best_value=float(best.value),
+        trials=trials,
+        new_trials=int((~trials["resumed"] & trials["state"].isin(["COMPLETE", "PRUNED"])).sum()),
+        resumed_trials=len(before),
+        seconds=seconds,
+    )
+
+
+def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
+    """Every trial: number, state, value, rounds, seconds, its params, and whether it was resumed."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        rows.append(
+            {
+                "number": trial.number,
+                "state": trial.state.name,
+                "value": trial.value,
+                "last_round": trial.last_step,
+                "rounds": trial.user_attrs.get("rounds"),
+                "seconds": trial.user_attrs.get("seconds"),
+                "resumed": trial.number in resumed,
+                **trial.params,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def parameter_importance(study: Any) -> pd.DataFrame:
+    """fANOVA importance of each tuned parameter over the complete trials (empty when < 2)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2 or not complete[0].params:
+        return pd.DataFrame(columns=["parameter", "importance"])
+    try:
+        values = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+        )
+    except (RuntimeError, ValueError):
+        return pd.DataFrame(columns=["parameter", "importance"])
+    return pd.DataFrame({"parameter": list(values), "importance": list(values.values())})
+
+
+def log_tuning(tuning: TuningResult, metric: str) -> list[str]:
+    """The best parameters (``best.<name>``) on the stage run, and one nested run per trial."""
+    import mlflow
+
+    mlflow.log_params({f"best.{k}": v for k, v in tuning.best_params.items()})
+    mlflow.log_params({"best.rounds": tuning.best_rounds, "study_name": tuning.study.study_name})
+    return log_trial_runs(tuning.trials, metric)
+
+
+def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
+    """One nested MLflow run per trial of the study (params, validation score, rounds, state)."""
+    from personalab.core.tracking import log_child_run
+
+    ids = []
+    fixed = {"number", "state", "value", "last_round", "rounds", "seconds", "resumed"}
+    for row in trials.to_dict("records"):
+        params = {k: v for k, v in row.items() if k not in fixed and pd.notna(v)}
+        params |= {"state": row["state"], "resumed": row["resumed"]}
+        metrics = {
+            f"valid_{metric}": row["value"],
+            "rounds": row["rounds"],
+            "seconds": row["seconds"],
+        }
+        metrics |= {"last_round": row["last_round"]}
+        metrics = {k: v for k, v in metrics.items() if v is not None and pd.notna(v)}
+        ids.append(log_child_run(f"trial-{row['number']:03d}", params, metrics))
+    return ids

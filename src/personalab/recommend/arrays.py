@@ -1,0 +1,115 @@
+"""A fitted model as plain arrays: the format the pipeline and the served model share.
+
+:func:`personalab.recommend.from_surprise.model_arrays` copies what a fitted Surprise
+algorithm knows into :class:`ModelArrays` (factors and biases, similarity matrices and
+the ratings they combine, deviation or cluster tables) together with the raw user and
+item ids and the pairs each user has seen. Each algorithm belongs to a scoring family
+(:func:`family_of`; :mod:`personalab.recommend.scorers` scores each). The arrays are
+saved as one ``.npz`` file (no pickle), so the pipeline's model and the exported
+serving model load the same files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from personalab.core.errors import InputError
+
+FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
+KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
+VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering", "NormalPredictor")
+
+
+class ServingError(InputError, ValueError):
+    """A request or saved model the recommender cannot serve."""
+
+
+def family_of(algorithm: str) -> str:
+    if algorithm in FACTOR_MODELS:
+        return "factors"
+    if algorithm in KNN_MODELS:
+        return "knn"
+    families = {"SlopeOne": "slope_one", "CoClustering": "co_clustering"}
+    if algorithm in families:
+        return families[algorithm]
+    if algorithm == "NormalPredictor":
+        return "normal"
+    raise ServingError(
+        f"{algorithm} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
+    )
+
+
+@dataclass
+class ModelArrays:
+    """A fitted model's arrays (``arrays``) and settings (``scalars``: JSON values).
+
+    Always present: ``user_ids`` and ``item_ids`` (raw ids in inner-id order) and the
+    CSR ``seen_indptr``/``seen_indices`` of the pairs each user has seen. Scalars
+    always hold ``algorithm``, ``low`` and ``high`` (the rating scale scores are
+    clipped to).
+    """
+
+    arrays: dict[str, np.ndarray]
+    scalars: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def algorithm(self) -> str:
+        return str(self.scalars["algorithm"])
+
+    @property
+    def n_users(self) -> int:
+        return len(self.arrays["user_ids"])
+
+    @property
+    def n_items(self) -> int:
+        return len(self.arrays["item_ids"])
+
+    def user_ratings(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inner item ids and ratings of user ``u`` in training (the trainset's order)."""
+        start, end = self.arrays["ur_indptr"][u], self.arrays["ur_indptr"][u + 1]
+        return self.arrays["ur_items"][start:end], self.arrays["ur_ratings"][start:end]
+
+    def seen(self) -> Any:
+        from scipy.sparse import csr_array
+
+        indices = self.arrays["seen_indices"]
+        return csr_array(
+            (np.ones(indices.size, dtype=np.int8), indices, self.arrays["seen_indptr"]),
+            shape=(self.n_users, self.n_items),
+        )
+
+    def save(self, path: Path | str) -> Path:
+        """One ``.npz`` file: the arrays, and the scalars as JSON (loads without pickle)."""
+        from personalab.core.storage import atomic_path
+
+        path = Path(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                __scalars__=np.array(json.dumps(self.scalars)),
+                **{name: _plain_array(value, name) for name, value in self.arrays.items()},
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> ModelArrays:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files if name != "__scalars__"}
+                scalars = json.loads(str(data["__scalars__"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise ServingError(f"{path}: not a saved recommender ({err})") from None
+        return cls(arrays, scalars)
+
+
+def _plain_array(value: Any, name: str) -> np.ndarray:
+    """Ids as strings, as requests carry them (and so the file loads without pickle)."""
+    array = np.asarray(value)
+    if array.dtype == object or name.endswith("_ids"):
+        array = array.astype(str)
+    return array

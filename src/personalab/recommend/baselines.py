@@ -1,0 +1,92 @@
+"""The baselines every algorithm is compared with: most popular (or trending) and random."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.recommend.params import BASELINES, RecommendError
+
+
+def popularity(ratings: pd.DataFrame, window_days: float | None = None) -> pd.Series:
+    """Share of users who interacted with each item, most popular first (ties by item id).
+
+    With ``window_days`` (trending) only pairs whose latest event is within that
+    many days of the newest one count; an empty window falls back to all pairs.
+    """
+    pairs = ratings
+    if window_days is not None and "timestamp" in ratings and len(ratings):
+        recent = ratings[
+            ratings["timestamp"] >= ratings["timestamp"].max() - pd.Timedelta(days=window_days)
+        ]
+        pairs = recent if len(recent) else ratings
+    users = max(pairs["user_id"].nunique(), 1)
+    share = pairs.groupby("item_id", observed=True)["user_id"].nunique() / users
+    frame = (
+        share.rename("score")
+        .reset_index()
+        .sort_values(["score", "item_id"], ascending=[False, True], kind="stable")
+    )
+    return frame.set_index("item_id")["score"]
+
+
+class BaselineModel:
+    """``popularity`` (or trending) and ``random`` rankings over the training items, seen excluded."""
+
+    def __init__(
+        self,
+        kind: str,
+        train: pd.DataFrame,
+        seed: int = 0,
+        window_days: float | None = None,
+        block_size: int = 2048,
+    ):
+        from scipy.sparse import csr_array
+
+        if kind not in BASELINES:
+            raise RecommendError(f"unknown baseline {kind!r}; choose from {', '.join(BASELINES)}")
+        self.kind, self.seed, self.block_size = kind, seed, block_size
+        self.items = pd.Index(train["item_id"].drop_duplicates().sort_values())
+        self.users = pd.Index(train["user_id"].drop_duplicates())
+        rows = self.users.get_indexer(train["user_id"])
+        cols = self.items.get_indexer(train["item_id"])
+        shape = (len(self.users) + 1, len(self.items))  # the last row: users never seen
+        self.seen = csr_array((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=shape)
+        self.item_scores = (
+            popularity(train, window_days).reindex(self.items, fill_value=0.0).to_numpy()
+            if kind == "popularity"
+            else None
+        )
+
+    def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
+        from personalab.evaluation.topk import top_k_from_scores
+
+        users = list(dict.fromkeys(users))
+        rows = self.users.get_indexer(users)
+        rows = np.where(rows < 0, len(self.users), rows)
+        rng = np.random.default_rng(self.seed)
+        parts = []
+        for start in range(0, len(users), self.block_size):
+            block = rows[start : start + self.block_size]
+            if self.item_scores is None:
+                scores = rng.random((block.size, len(self.items)))
+            else:
+                scores = np.tile(self.item_scores, (block.size, 1))
+            parts.append(
+                top_k_from_scores(
+                    users[start : start + self.block_size],
+                    self.items,
+                    scores,
+                    k,
+                    exclude=self.seen[block],
+                    block_size=self.block_size,
+                )
+            )
+        return pd.concat(parts, ignore_index=True) if parts else _empty_top()
+
+
+def _empty_top() -> pd.DataFrame:
+    return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])

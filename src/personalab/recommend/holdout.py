@@ -1,0 +1,61 @@
+"""The held-out split: part of every user's interactions kept back to judge the top-k lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.recommend.params import HoldoutParams
+
+
+@dataclass
+class Holdout:
+    """A per-user split of the interactions: the model learns ``train`` and is asked for ``relevant``."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    relevant: pd.DataFrame  # the test pairs that count as relevant (user_id, item_id)
+    explicit: bool = False  # ratings given by users (no negatives are sampled)
+
+    @property
+    def users(self) -> list[Any]:
+        """The users evaluated: those with at least one relevant held-out item."""
+        return self.relevant["user_id"].drop_duplicates().tolist()
+
+    @property
+    def catalogue(self) -> list[Any]:
+        return self.train["item_id"].drop_duplicates().tolist()
+
+
+def split_holdout(
+    ratings: pd.DataFrame, params: HoldoutParams, seed: int, explicit: bool = False
+) -> Holdout:
+    """Hold out part of every user's interactions; each user keeps at least one for training.
+
+    ``random``: ``round(test_share * n)`` of a user's ``n`` pairs (at least one),
+    drawn with ``seed``. ``last_n``: the user's ``last_n`` latest pairs by time (ties
+    by item id). Users with a single pair stay in training only. With
+    ``relevant_min_rating`` only held-out pairs rated at least that count as relevant.
+    """
+    n = ratings.groupby("user_id", observed=True)["item_id"].transform("size").to_numpy()
+    if params.kind == "random":
+        n_test = np.clip(np.rint(params.test_share * n), 1, None)
+        order = ratings.assign(_key=np.random.default_rng(seed).random(len(ratings)))
+        order = order.sort_values(["user_id", "_key"], kind="stable")
+    else:
+        n_test = np.full(len(ratings), params.last_n)
+        order = ratings.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    n_test = pd.Series(np.minimum(n - 1, n_test), index=ratings.index)
+    from_end = order.groupby("user_id", observed=True).cumcount(ascending=False)
+    held = (from_end < n_test.loc[order.index]).reindex(ratings.index)
+    train = ratings[~held].reset_index(drop=True)
+    test = ratings[held].reset_index(drop=True)
+    relevant = (
+        test
+        if params.relevant_min_rating is None
+        else test[test["rating"] >= params.relevant_min_rating]
+    )
+    return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True), explicit)

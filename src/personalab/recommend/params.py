@@ -1,0 +1,220 @@
+"""The stage's contract: its name, the algorithms and metrics it knows, ``params/recommend.yaml``
+validated as :class:`RecommendParams`, and the error it raises on unusable input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
+
+from personalab.core.errors import InputError
+from personalab.core.params import StageParams
+
+STAGE = "recommend"
+MODEL_NAME = "personalab-recommender"
+ALGORITHMS = (
+    "SVD",
+    "SVDpp",
+    "NMF",
+    "SlopeOne",
+    "KNNBasic",
+    "KNNWithMeans",
+    "KNNWithZScore",
+    "KNNBaseline",
+    "CoClustering",
+    "BaselineOnly",
+    "NormalPredictor",
+)
+BASELINES = ("popularity", "random")
+RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
+SIMILARITIES = ("cosine", "msd", "pearson", "pearson_baseline")
+SIM_OPTION_KEYS = {"name", "user_based", "min_support", "shrinkage"}
+DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+
+
+class RecommendError(InputError, ValueError):
+    """Interactions or models that cannot be used as asked."""
+
+
+def algorithm_options(name: str) -> set[str]:
+    """Constructor options Surprise's ``name`` accepts (its signature; KNN also ``bsl_options``)."""
+    import inspect
+
+    import surprise
+
+    parameters = set(inspect.signature(getattr(surprise, name).__init__).parameters)
+    allowed = parameters - {"self", "kwargs"}
+    return allowed | {"bsl_options"} if "kwargs" in parameters else allowed
+
+
+def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` when ``name`` or one of its options is not Surprise's."""
+    if name not in ALGORITHMS:
+        raise ValueError(
+            f"{where}: unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}"
+        )
+    unknown = sorted(set(options) - algorithm_options(name))
+    if unknown:
+        raise ValueError(
+            f"{where}.{unknown[0]}: {name} has no option {unknown[0]!r}; "
+            f"its options: {', '.join(sorted(algorithm_options(name))) or 'none'}"
+        )
+    sim = options.get("sim_options") or {}
+    if not isinstance(sim, Mapping):
+        raise ValueError(f"{where}.sim_options must be a mapping, got {sim!r}")
+    if bad := sorted(set(sim) - SIM_OPTION_KEYS):
+        raise ValueError(
+            f"{where}.sim_options.{bad[0]}: not a similarity option ({', '.join(sorted(SIM_OPTION_KEYS))})"
+        )
+    if "name" in sim and sim["name"] not in SIMILARITIES:
+        raise ValueError(
+            f"{where}.sim_options.name: {sim['name']!r} is not one of {', '.join(SIMILARITIES)}"
+        )
+
+
+DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
+    "BaselineOnly": {},
+}
+DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
+    "SVD": {
+        "n_factors": [8, 96],
+        "n_epochs": [10, 30],
+        "lr_all": [0.002, 0.02],
+        "reg_all": [0.005, 0.2],
+    }
+}
+
+
+class InteractionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feedback: Literal["auto", "explicit", "implicit"] = "auto"
+    weights: dict[str, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    cap: PositiveFloat = 20.0
+    half_life_days: PositiveFloat | None = None
+    min_user_interactions: int = Field(3, ge=1)
+    min_item_interactions: int = Field(5, ge=1)
+    rating_scale: tuple[float, float] = (1.0, 5.0)
+    negatives_per_positive: float = Field(1.0, ge=0)
+    negative_sampling: Literal["popularity", "uniform"] = "popularity"
+    negative_rating: float = 0.0
+
+    @model_validator(mode="after")
+    def _below_scale(self) -> InteractionParams:
+        if self.negatives_per_positive and self.negative_rating >= self.rating_scale[0]:
+            raise ValueError(
+                f"negative_rating {self.negative_rating} must be below rating_scale's low end "
+                f"{self.rating_scale[0]}"
+            )
+        return self
+
+    def surprise_scale(self, explicit: bool) -> tuple[float, float]:
+        """The rating scale Surprise is given: extended down to ``negative_rating`` with negatives."""
+        if explicit or not self.negatives_per_positive:
+            return self.rating_scale
+        return (self.negative_rating, self.rating_scale[1])
+
+
+class HoldoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["random", "last_n"] = "random"
+    test_share: float = Field(0.2, gt=0, lt=1)
+    last_n: int = Field(2, ge=1)
+    relevant_min_rating: float | None = None
+
+
+class CrossValidationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    folds: int = Field(5, ge=2)
+    max_pairs: int | None = Field(50_000, ge=100)
+
+
+class PopularityParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: PositiveFloat | None = None
+
+
+class RecommendTuningParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_trials: int = Field(4, ge=0)
+    timeout_minutes: PositiveFloat | None = 5.0
+    space: dict[str, dict[str, list[Any]]] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
+
+    @field_validator("space")
+    @classmethod
+    def _ranges(cls, space: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+        for algorithm, ranges in space.items():
+            for key, values in ranges.items():
+                where = f"tuning.space.{algorithm}.{key}"
+                if len(values) < 2:
+                    raise ValueError(f"{where}: give [low, high] or two or more choices")
+                if is_range(values) and values[0] > values[1]:
+                    raise ValueError(f"{where}: low {values[0]} is above high {values[1]}")
+        return space
+
+
+class RecommendRegistryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    model_name: str = MODEL_NAME
+
+
+class RecommendParams(StageParams):
+    seed: int = 42
+    interactions: InteractionParams = Field(default_factory=InteractionParams)
+    algorithms: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_ALGORITHMS.items()}
+    )
+    holdout: HoldoutParams = Field(default_factory=HoldoutParams)
+    k: int = Field(10, ge=1)
+    top_n: int = Field(10, ge=1)
+    selection_metric: str = "ndcg_at_10"
+    cross_validation: CrossValidationParams = Field(default_factory=CrossValidationParams)
+    popularity: PopularityParams = Field(default_factory=PopularityParams)
+    tuning: RecommendTuningParams = Field(default_factory=RecommendTuningParams)
+    block_size: int = Field(2048, ge=1)
+    registry: RecommendRegistryParams = Field(default_factory=RecommendRegistryParams)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecommendParams:
+        if not self.algorithms:
+            raise ValueError("algorithms: name at least one Surprise algorithm")
+        for name, options in self.algorithms.items():
+            check_algorithm(name, options or {}, f"algorithms.{name}")
+        for name, ranges in self.tuning.space.items():
+            if name not in self.algorithms:
+                raise ValueError(f"tuning.space.{name}: {name} is not in algorithms")
+            for key in ranges:
+                top = key.split(".")[0]
+                check_algorithm(name, {top: {} if "." in key else None}, f"tuning.space.{name}")
+                if "." in key and (
+                    top != "sim_options" or key.split(".", 1)[1] not in SIM_OPTION_KEYS
+                ):
+                    raise ValueError(f"tuning.space.{name}.{key}: only sim_options.<option> nests")
+        allowed = self.ranking_keys()
+        if self.selection_metric not in allowed:
+            raise ValueError(
+                f"selection_metric: {self.selection_metric!r} is not one of {', '.join(allowed)} "
+                f"(metrics at k={self.k})"
+            )
+        return self
+
+    def ranking_keys(self) -> list[str]:
+        return [f"{m}_at_{self.k}" for m in RANKING_METRICS]
+
+    def options(self, name: str) -> dict[str, Any]:
+        return dict(self.algorithms[name] or {})
+
+
+def is_range(values: Sequence[Any]) -> bool:
+    """Whether a tuning space entry is a ``[low, high]`` numeric range (else a list of choices)."""
+    return len(values) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )

@@ -1,0 +1,61 @@
+"""What the stage records in MLflow besides its own run: one nested run per tuning trial, and
+the registered recommender with the champion rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from personalab.core.params import flatten
+from personalab.recommend.algorithms import fit_candidate
+from personalab.recommend.evaluate import evaluate_ranking
+from personalab.recommend.holdout import Holdout
+from personalab.recommend.params import RecommendParams
+
+
+def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
+    """One nested MLflow run per tuning trial (and per algorithm evaluated once on validation)."""
+    from personalab.core.tracking import log_child_run
+
+    ids = []
+    for row in trials.itertuples(index=False):
+        options = json.loads(row.options)
+        label = f"{row.algorithm} trial {row.number}" if row.tuned else f"{row.algorithm} (fixed)"
+        metrics = {} if pd.isna(row.value) else {f"validation_{metric}": float(row.value)}
+        metrics["seconds"] = float(row.seconds)
+        ids.append(
+            log_child_run(
+                label,
+                {"algorithm": row.algorithm, "state": row.state, **flatten(options)},
+                metrics,
+            )
+        )
+    return ids
+
+
+def register_and_decide(
+    folder: Path | str, holdout: Holdout, value: float, params: RecommendParams
+) -> Any:
+    """Register the saved recommender; ``champion`` moves to it only if it beats the current
+    champion's recipe (algorithm and options) refitted on this training part and ranked for
+    these test users (a served model has seen every interaction, so it cannot be re-scored)."""
+    import mlflow
+
+    from personalab.core.registry import promote_if_better, register_model
+
+    def score_champion(uri: str) -> float:
+        champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
+        fitted = fit_candidate(
+            champion["algorithm"], champion["options"], holdout.train, params, holdout.explicit
+        )
+        return evaluate_ranking(fitted, holdout, params.k)[params.selection_metric]
+
+    client, version = register_model(folder, params.registry.model_name)
+    decision = promote_if_better(
+        client, params.registry.model_name, version, params.selection_metric, value, score_champion
+    )
+    mlflow.set_tags(decision.as_tags())
+    return decision

@@ -1,0 +1,233 @@
+"""The served recommender: a model's arrays answering top-k, with a popularity fallback.
+
+:class:`ArrayModel` ranks each known user's unseen items from
+:class:`~personalab.recommend.arrays.ModelArrays` (scored by
+:mod:`personalab.recommend.scorers`, so serving needs no pickled Surprise object);
+:class:`Recommender` adds the popularity fallback for users the model does not know
+and owns its save and load; the MLflow pyfunc wrapper is a thin adapter around it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.recommend.arrays import ModelArrays, ServingError
+from personalab.recommend.scorers import block_scorer
+
+# --- top-k for known users, and the recommender with its fallback -------------------------------
+
+
+class ArrayModel:
+    """A fitted model (:class:`ModelArrays`) answering each known user's top-k unseen items."""
+
+    def __init__(self, model: ModelArrays, seed: int = 0, block_size: int = 2048):
+        self.model, self.block_size = model, block_size
+        self.users = pd.Index(model.arrays["user_ids"])
+        self._user_position = {user: i for i, user in enumerate(self.users.tolist())}
+        self.items = pd.Index(model.arrays["item_ids"])
+        self.item_ids = self.items.to_numpy(dtype=object)
+        self.item_order = np.argsort(self.items.to_numpy(), kind="stable")  # ties by item id
+        self.seen = model.seen()
+        self.scorer = block_scorer(model, seed)
+        self.low, self.high = float(model.scalars["low"]), float(model.scalars["high"])
+
+    def inner(self, users: Sequence[Any]) -> np.ndarray:
+        """Inner ids of raw user ids (-1: unknown)."""
+        position = self._user_position
+        return np.fromiter((position.get(user, -1) for user in users), np.int64, len(users))
+
+    def scores(self, inner: np.ndarray) -> np.ndarray:
+        """Clipped scores (users x items) of inner user ids, as Surprise's ``predict`` gives."""
+        out = self.scorer(np.asarray(inner, dtype=np.int64))
+        return np.clip(out, self.low, self.high, out=out)
+
+    def top_k_arrays(self, inner: np.ndarray, k: int, exclude_seen: bool = True) -> tuple:
+        """(row in ``inner``, item position, score, rank) of each known user's ``k`` best items.
+
+        Ranked as :func:`personalab.evaluation.topk.top_k_from_scores` ranks (ties by item id),
+        without its checks: the ids are the model's own, so each call costs only the scores.
+        """
+        from personalab.evaluation.topk import select_top
+
+        parts = []
+        k_eff = min(int(k), len(self.items))
+        for start in range(0, inner.size if k_eff else 0, self.block_size):
+            block = inner[start : start + self.block_size]
+            scores = self.scores(block)
+            if exclude_seen:
+                seen = self.seen[block].tocoo()
+                scores[seen.row, seen.col] = -np.inf
+            cols = select_top(scores, k_eff, self.item_order)
+            chosen = np.take_along_axis(scores, cols, axis=1)
+            keep = chosen > -np.inf
+            rows = np.broadcast_to(np.arange(start, start + block.size)[:, None], cols.shape)
+            ranks = np.broadcast_to(np.arange(1, k_eff + 1), cols.shape)
+            parts.append((rows[keep], cols[keep], chosen[keep], ranks[keep]))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0), empty
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+    def top_k(self, users: Sequence[Any], k: int, exclude_seen: bool = True) -> pd.DataFrame:
+        """Columns user_id, item_id, score, rank for the known ones of ``users`` (others skipped)."""
+        inner = self.inner(list(users))
+        inner = inner[inner >= 0]
+        rows, cols, scores, ranks = self.top_k_arrays(inner, k, exclude_seen)
+        return pd.DataFrame(
+            {
+                "user_id": self.users.take(inner[rows]),
+                "item_id": self.items.take(cols),
+                "score": scores,
+                "rank": ranks.astype(np.int64),
+            }
+        )
+
+
+class Recommender:
+    """A fitted model with a popularity fallback: top-N for any user id.
+
+    Users the model knows get their best unseen items; users it does not know
+    (new, or below ``min_user_interactions``) get the most popular (or trending)
+    items, flagged ``fallback`` with the popularity share as their score.
+    Saved as ``model.npz`` (:class:`ModelArrays`) and ``recommender.json``.
+    """
+
+    def __init__(self, model: ModelArrays, popular: pd.Series, config: Mapping[str, Any]):
+        self.popular, self.config = popular, dict(config)
+        self.model = ArrayModel(
+            model, int(self.config.get("seed", 0)), int(self.config.get("block_size", 2048))
+        )
+
+    def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
+        k = int(self.config["top_n"] if k is None else k)
+        if k < 1:
+            raise ServingError(f"k must be at least 1, got {k}")
+        users = np.asarray(list(dict.fromkeys(user_ids)), dtype=object)
+        inner = self.model.inner(users)
+        known = np.flatnonzero(inner >= 0)
+        rows, cols, scores, ranks = self.model.top_k_arrays(inner[known], k)
+        cold = np.flatnonzero(inner < 0)
+        top = self.popular.head(k)
+        n_top = len(top)
+        position = np.concatenate([known[rows], np.repeat(cold, n_top)])
+        rank = np.concatenate([ranks, np.tile(np.arange(1, n_top + 1), cold.size)])
+        order = np.lexsort((rank, position))  # the request's order, then rank
+        out = pd.DataFrame(
+            {
+                "user_id": users[position[order]],
+                "rank": rank[order].astype(np.int64),
+                "item_id": np.concatenate(
+                    [
+                        self.model.item_ids[cols],
+                        np.tile(top.index.to_numpy(dtype=object), cold.size),
+                    ]
+                )[order],
+                "score": np.concatenate([scores, np.tile(top.to_numpy(dtype=float), cold.size)])[
+                    order
+                ],
+                "fallback": np.repeat([False, True], [rows.size, cold.size * n_top])[order],
+            }
+        )
+        return out
+
+    def save(self, folder: Path | str) -> dict[str, Path]:
+        from personalab.core.storage import write_json
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            **self.config,
+            "popular": [[str(item), float(score)] for item, score in self.popular.items()],
+        }
+        return {
+            "model": self.model.model.save(folder / "model.npz"),
+            "config": write_json(config, folder / "recommender.json"),
+        }
+
+    @classmethod
+    def load(cls, model: Path | str, config: Path | str) -> Recommender:
+        settings = json.loads(Path(config).read_text(encoding="utf-8"))
+        popular = settings.pop("popular")
+        series = pd.Series(
+            [score for _, score in popular],
+            index=pd.Index([item for item, _ in popular], name="item_id"),
+            name="score",
+            dtype=float,
+        )
+        return cls(ModelArrays.load(model), series, settings)
+
+
+# --- MLflow pyfunc ------------------------------------------------------------------------------
+
+
+def _pyfunc_class():
+    import mlflow.pyfunc
+
+    class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+        """Serves :class:`Recommender`: rows with ``user_id`` in; their top-k rows out.
+
+        The request's ``params`` may set ``k`` (default: the trained ``top_n``).
+        """
+
+        def load_context(self, context):
+            self.recommender = Recommender.load(
+                context.artifacts["model"], context.artifacts["config"]
+            )
+
+        def predict(self, context, model_input, params=None):
+            frame = (
+                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            )
+            if "user_id" not in frame:
+                raise ServingError(
+                    f"the request has no user_id column (columns: {list(frame.columns)})"
+                )
+            k = (params or {}).get("k")
+            return self.recommender.recommend(frame["user_id"].astype(str).tolist(), k)
+
+    return RecommenderPyfunc
+
+
+def serving_requirements() -> list[str]:
+    """Exact pins the served recommender needs (personalab itself ships in the model's code/)."""
+    from personalab.core.tracking import pinned_requirements
+
+    return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")
+
+
+def save_serving_model(
+    recommender: Recommender, folder: Path | str, example: pd.DataFrame | None = None
+) -> Path:
+    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example:
+    ``example``'s user ids, or the first known user)."""
+    from mlflow.models import infer_signature
+
+    from personalab.core.registry import save_pyfunc
+
+    if example is None:
+        example = pd.DataFrame({"user_id": [str(recommender.model.users[0])]})
+    output = recommender.recommend(example["user_id"].tolist())
+    signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
+    return save_pyfunc(
+        folder, _pyfunc_class()(), recommender.save, signature, example, serving_requirements()
+    )
+
+
+def load_recommender(folder: Path | str) -> Recommender:
+    """The :class:`Recommender` inside a saved pyfunc folder (or a registry download of one)."""
+    artifacts = Path(folder) / "artifacts"
+    model, config = artifacts / "model.npz", artifacts / "recommender.json"
+    if not (model.is_file() and config.is_file()):
+        raise ServingError(
+            f"{folder}: no model.npz and recommender.json under artifacts/; a recommender saved "
+            "before array export (Surprise pickle) cannot be served: re-run `dvc repro recommend` "
+            "and, if the registry keeps the old version as champion, move the alias to the new "
+            "one (MlflowClient().set_registered_model_alias(name, 'champion', version))"
+        )
+    return Recommender.load(model, config)

@@ -1,0 +1,145 @@
+"""Tuning on the validation split: a seeded Optuna TPE study per algorithm with a search space."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from personalab.core.params import flatten
+from personalab.recommend.algorithms import fit_candidate
+from personalab.recommend.evaluate import evaluate_ranking
+from personalab.recommend.holdout import Holdout
+from personalab.recommend.params import BASELINES, STAGE, RecommendParams, is_range
+
+
+def suggest_options(trial: Any, ranges: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """Options for one trial: ``[low, high]`` numbers are ranges (log-scaled when
+    ``high / low >= 10``, integers when both bounds are); other lists are choices.
+    ``sim_options.<key>`` sets a similarity option."""
+    chosen: dict[str, Any] = {}
+    for key, values in ranges.items():
+        if is_range(values):
+            low, high = values
+            log = low > 0 and high / low >= 10
+            if isinstance(low, int) and isinstance(high, int):
+                value = trial.suggest_int(key, low, high, log=log)
+            else:
+                value = trial.suggest_float(key, float(low), float(high), log=log)
+        else:
+            value = trial.suggest_categorical(key, list(values))
+        chosen[key] = value
+    return chosen
+
+
+def merge_options(base: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` options with a trial's values (``sim_options.name`` into ``sim_options``)."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
+    for key, value in chosen.items():
+        if "." in key:
+            outer, inner = key.split(".", 1)
+            out.setdefault(outer, {})
+            out[outer] = {**out[outer], inner: value}
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class TuningResult:
+    best_options: dict[str, dict[str, Any]]
+    validation: dict[str, float]  # the selection metric on validation, per algorithm
+    trials: pd.DataFrame  # algorithm, number, state, value, seconds, options
+
+
+def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
+    """Choose every algorithm's options on the validation split; tune those with a space.
+
+    Each algorithm with a ``tuning.space`` gets a seeded TPE study of ``n_trials``
+    (its first trial is the configured options when they lie in the space), objective
+    the selection metric on ``holdout`` (fit on its ``train``, ranked for its held-out
+    users). The others and the baselines are evaluated once with their options.
+    """
+    import optuna
+
+    metric = params.selection_metric
+    best, validation, rows = {}, {}, []
+    budget = params.tuning.timeout_minutes
+    for name in (*params.algorithms, *BASELINES):
+        base = params.options(name) if name in params.algorithms else {}
+        ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
+        if not ranges:
+            started = time.perf_counter()
+            fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
+            value = evaluate_ranking(fitted, holdout, params.k)[metric]
+            best[name], validation[name] = base, value
+            seconds = time.perf_counter() - started
+            rows.append(_trial_row(name, 0, "COMPLETE", value, seconds, base, tuned=False))
+            continue
+
+        def objective(
+            trial: Any, name: str = name, base: dict = base, ranges: dict = ranges
+        ) -> float:
+            options = merge_options(base, suggest_options(trial, ranges))
+            trial.set_user_attr("options", options)
+            fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
+            return evaluate_ranking(fitted, holdout, params.k)[metric]
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=params.seed),
+            study_name=f"{STAGE}-{name}",
+        )
+        configured = flatten(base)
+        start_point = {key: configured[key] for key in ranges if key in configured}
+        if start_point and all(_inside(start_point[key], ranges[key]) for key in start_point):
+            study.enqueue_trial(start_point)
+        study.optimize(
+            objective,
+            n_trials=params.tuning.n_trials,
+            timeout=None if budget is None else budget * 60,
+        )
+        for trial in study.trials:
+            seconds = (
+                (trial.datetime_complete - trial.datetime_start).total_seconds()
+                if trial.datetime_complete
+                else float("nan")
+            )
+            options = trial.user_attrs.get("options", {})
+            rows.append(
+                _trial_row(name, trial.number, trial.state.name, trial.value, seconds, options)
+            )
+        best[name] = study.best_trial.user_attrs["options"]
+        validation[name] = float(study.best_value)
+    return TuningResult(best, validation, pd.DataFrame(rows))
+
+
+def _inside(value: Any, values: Sequence[Any]) -> bool:
+    if is_range(values):
+        return isinstance(value, int | float) and values[0] <= value <= values[1]
+    return value in values
+
+
+def _trial_row(
+    name: str,
+    number: int,
+    state: str,
+    value: float | None,
+    seconds: float,
+    options: Mapping[str, Any],
+    tuned: bool = True,
+) -> dict[str, Any]:
+    return {
+        "algorithm": name,
+        "number": number,
+        "state": state,
+        "value": value,
+        "seconds": seconds,
+        "tuned": tuned,
+        "options": json.dumps(options, sort_keys=True),
+    }

@@ -1,0 +1,98 @@
+"""Profiles and names of the chosen segments.
+
+The chosen clustering is profiled (size, feature means, lift against the
+population, purchase rate, revenue share), each segment is named from its most
+distinctive features (deterministic for the same data), and compared with the
+rule segments of the features stage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from personalab.features.schema import LABEL, SEGMENTS
+from personalab.segments.model import NOISE
+
+#: feature -> (word when high, word when low), for segment names
+DESCRIPTORS: dict[str, tuple[str, str]] = {
+    "days_since_last_event": ("lapsing", "recently active"),
+    "days_since_first_event": ("long-standing", "newcomers"),
+    "sessions_30d": ("frequent visitors", "rare visitors"),
+    "events_per_session": ("long sessions", "short sessions"),
+    "session_duration_mean": ("long sessions", "short sessions"),
+    "dwell_mean": ("slow readers", "quick browsers"),
+    "scroll_depth_mean": ("deep scrollers", "shallow scrollers"),
+    "clicks_per_view": ("clickers", "few clicks"),
+    "view_to_cart": ("cart fillers", "window shoppers"),
+    "cart_abandonment_rate": ("cart abandoners", "decisive"),
+    "price_sensitivity": ("premium seekers", "bargain hunters"),
+    "category_entropy": ("explorers", "category loyal"),
+    "orders_total": ("frequent buyers", "non-buyers"),
+    "revenue_total": ("big spenders", "low spenders"),
+    "purchases_30d": ("recent buyers", "not buying lately"),
+}
+
+
+def segment_profiles(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """Per segment: users, share, purchase rate, revenue share and the mean of every feature."""
+    frame = table[features].astype(float).assign(_segment=labels)
+    profile = frame.groupby("_segment").mean()
+    profile.insert(0, "users", frame.groupby("_segment").size())
+    profile.insert(1, "share", profile["users"] / len(frame))
+    if LABEL in table:
+        profile.insert(2, "purchase_rate", table[LABEL].groupby(labels).mean())
+    if "revenue_total" in table:
+        revenue = table["revenue_total"].groupby(labels).sum()
+        profile.insert(3, "revenue_share", revenue / max(revenue.sum(), 1e-12))
+    profile.index.name = "segment_id"
+    return profile
+
+
+def feature_lift(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """Standardised difference of each segment's mean from the population: (mean - pop) / pop std."""
+    values = table[features].astype(float)
+    mean, std = values.mean(), values.std(ddof=0).replace(0, np.nan)
+    return ((values.groupby(labels).mean() - mean) / std).rename_axis("segment_id")
+
+
+def name_segments(lift: pd.DataFrame, n_words: int = 2) -> dict[int, str]:
+    """A readable, unique name per segment from its most distinctive features (deterministic).
+
+    Words come from ``DESCRIPTORS`` for the features with the largest absolute lift;
+    when two segments would share a name, the next distinctive word is added.
+    """
+
+    def word(row: pd.Series, feature: str) -> str:
+        high, low = DESCRIPTORS.get(feature, (f"high {feature}", f"low {feature}"))
+        return high if row[feature] > 0 else low
+
+    names: dict[int, str] = {}
+    for segment_id in sorted(lift.index):
+        if segment_id == NOISE:
+            names[segment_id] = "noise"
+            continue
+        row = lift.loc[segment_id].dropna()
+        order = row.abs().sort_values(ascending=False, kind="stable").index
+        words: list[str] = []
+        for candidate in (word(row, feature) for feature in order):
+            if candidate not in words:
+                words.append(candidate)
+        name = ", ".join(words[:n_words]) or f"segment {segment_id}"
+        extra = iter(words[n_words:])
+        while name in names.values():
+            more = next(extra, None)
+            name = f"{name}, {more}" if more else f"{name} ({segment_id})"
+        names[segment_id] = name
+    return names
+
+
+def rule_crosstab(table: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    """Share of each segment's users holding each rule segment of the features stage."""
+    columns = [f"seg_{name}" for name in SEGMENTS if f"seg_{name}" in table]
+    return (
+        table[columns]
+        .groupby(names.to_numpy())
+        .mean()
+        .rename(columns=lambda c: c.removeprefix("seg_"))
+    )

@@ -1,0 +1,94 @@
+"""Unit tests of personalab.ingest.bots: the bot rules on hand-made users."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.ingest.bots import BotRules, find_bot_users
+from tests.unit.ingest.event_rows import T0
+
+# --- bots ----------------------------------------------------------------------------------
+
+
+def _user(user: str, seconds, event_type: str = "click", dwell=np.nan) -> pd.DataFrame:
+    times = [T0 + pd.Timedelta(seconds=s) for s in seconds]
+    return pd.DataFrame(
+        {"user_id": user, "timestamp": times, "event_type": event_type, "dwell_seconds": dwell}
+    )
+
+
+def _bots(*frames: pd.DataFrame, **rules) -> dict[str, str]:
+    found = find_bot_users(pd.concat(frames, ignore_index=True), BotRules(**rules))
+    return dict(zip(found["user_id"], found["rules"], strict=True))
+
+
+NORMAL = _user("normal", range(0, 25 * 60, 60), "view", 12.0)  # 25 views, one a minute
+
+
+def test_41_events_in_one_clock_minute_is_a_bot_40_is_not():
+    assert _bots(_user("b41", range(41)), _user("b40", range(40)), NORMAL) == {
+        "b41": "events_per_minute"
+    }
+
+
+def test_events_per_minute_counts_clock_minutes_not_sliding_windows():
+    # 41 events within 41 seconds, but 30 in 12:00 and 11 in 12:01
+    assert _bots(_user("split", range(30, 71)), NORMAL) == {}
+
+
+def test_zero_dwell_on_90_percent_of_20_views_is_a_bot():
+    bot = _user("z20", range(0, 1200, 60), "view", [0.0] * 18 + [5.0] * 2)
+    found = find_bot_users(pd.concat([bot, NORMAL]), BotRules())
+    assert found["user_id"].tolist() == ["z20"]
+    assert found["rules"].tolist() == ["zero_dwell"]
+    assert found["views_with_dwell"].tolist() == [20]
+    assert found["zero_dwell_share"].tolist() == pytest.approx([0.9])
+
+
+def test_zero_dwell_needs_20_views_with_dwell():
+    few = _user("z19", range(0, 1140, 60), "view", 0.0)  # 19 views, all zero dwell
+    no_dwell = _user("nodwell", range(0, 1800, 60), "view", [0.0] * 19 + [np.nan] * 11)
+    assert _bots(few, no_dwell, NORMAL) == {}
+
+
+def test_zero_dwell_share_below_threshold_is_not_a_bot():
+    user = _user("z17", range(0, 1200, 60), "view", [0.0] * 17 + [5.0] * 3)  # 85%
+    assert _bots(user, NORMAL) == {}
+
+
+def test_events_per_day_rule():
+    eleven = _user("d11", range(0, 11 * 600, 600))  # 11 events, 10 minutes apart
+    ten = _user("d10", range(0, 10 * 600, 600))
+    across_midnight = _user(
+        "night", range(11 * 3600 + 55 * 60, 11 * 3600 + 66 * 60, 60)
+    )  # 6 + 5 events
+    normal = _user("normal", range(0, 300, 60))
+    assert _bots(eleven, ten, across_midnight, normal, max_events_per_day=10) == {
+        "d11": "events_per_day"
+    }
+
+
+def test_normal_user_is_not_flagged():
+    found = find_bot_users(NORMAL, BotRules())
+    assert found.empty
+    assert "rules" in found.columns
+
+
+def test_rules_column_names_every_rule_hit():
+    burst = _user("burst", range(41), "view", 0.0)
+    assert _bots(burst, NORMAL, max_events_per_day=40) == {
+        "burst": "events_per_minute;events_per_day;zero_dwell"
+    }
+
+
+def test_bot_stats_columns():
+    found = find_bot_users(pd.concat([_user("b", range(45)), NORMAL]), BotRules())
+    row = found.iloc[0]
+    stats = row[["events", "peak_per_minute", "peak_per_day"]].tolist()
+    assert (row["user_id"], stats) == ("b", [45, 45, 45])
+
+
+def test_no_events_no_bots():
+    assert find_bot_users(NORMAL.iloc[:0], BotRules()).empty

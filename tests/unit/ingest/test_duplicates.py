@@ -1,0 +1,76 @@
+"""Unit tests of personalab.ingest.duplicates: duplicate ids, content ids, hex formatting."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.ingest.duplicates import content_event_ids, duplicated_ids, hex64
+from personalab.ingest.events import parse_events
+from tests.unit.ingest.event_rows import CLEAN, _raw
+
+# --- duplicates and ids --------------------------------------------------------------------
+
+
+def test_duplicated_ids_keep_first_arrival():
+    assert duplicated_ids(pd.Series(["a", "a", "a"])).tolist() == [False, True, True]
+
+
+def test_duplicated_ids_with_interleaved_repeats():
+    ids = pd.Series(["a", "b", "a", "c", "b", "a", "d"])
+    assert duplicated_ids(ids).tolist() == [False, False, True, False, True, True, False]
+
+
+def test_duplicated_ids_without_repeats():
+    assert duplicated_ids(pd.Series(["z", "y", "x"])).tolist() == [False, False, False]
+
+
+def _parsed_frame(rows: list[dict]) -> pd.DataFrame:
+    return parse_events(_raw(rows)).frame
+
+
+def test_content_ids_are_16_hex_chars_and_deterministic():
+    frame = _parsed_frame([CLEAN, {**CLEAN, "user_id": "u2"}])
+    first = content_event_ids(frame)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in first)
+    assert content_event_ids(frame.copy()).tolist() == first.tolist()
+
+
+def test_content_ids_equal_for_identical_content():
+    ids = content_event_ids(_parsed_frame([CLEAN, {**CLEAN, "dwell_seconds": 99.0}, CLEAN]))
+    assert ids.iloc[0] == ids.iloc[1] == ids.iloc[2]  # dwell is not part of the content
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"user_id": "u2"},
+        {"session_id": "s9"},
+        {"timestamp": "2024-01-01T12:00:01Z"},
+        {"event_type": "click"},
+        {"item_id": "i2"},
+        {"price": 9.51},
+        {"quantity": 2.0},
+        {"rating": 4.0},
+    ],
+)
+def test_content_ids_differ_when_any_field_differs(change):
+    ids = content_event_ids(
+        _parsed_frame([{**CLEAN, "session_id": "s1"}, {**CLEAN, "session_id": "s1", **change}])
+    )
+    assert ids.iloc[0] != ids.iloc[1]
+
+
+_RANDOM = np.random.default_rng(7).integers(0, 2**64 - 1, size=50, dtype=np.uint64, endpoint=True)
+
+
+@pytest.mark.parametrize("value", [0, 1, 15, 16, 2**63, 2**64 - 1, 0x0123456789ABCDEF])
+def test_hex64_edge_values(value):
+    assert hex64(np.array([value], dtype=np.uint64)).tolist() == [format(value, "016x")]
+
+
+def test_hex64_random_values():
+    assert hex64(_RANDOM).tolist() == [format(int(v), "016x") for v in _RANDOM]

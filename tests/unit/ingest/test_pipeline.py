@@ -1,0 +1,113 @@
+"""Unit tests of personalab.ingest.pipeline: process_events on a small dirty log (all steps together)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.ingest.params import IngestParams
+from personalab.ingest.pipeline import QuarantineRateError, process_events
+from personalab.ingest.sources import RawEvents
+
+# --- process_events ------------------------------------------------------------------------
+
+
+def _dirty_frame() -> pd.DataFrame:
+    """7 rows of two users plus a 41-event bot: one duplicate (e2), one bad row, one late row (e4)."""
+    rows = [
+        ("e1", "a", "2024-01-01T12:00:00Z", "view", "i1", None),
+        ("e2", "a", "2024-01-01T12:05:00Z", "view", "i2", None),
+        ("e2", "a", "2024-01-01T12:05:00Z", "view", "i2", None),  # re-sent duplicate
+        ("e3", "b", "2024-01-01T14:00:00Z", "view", "i3", None),
+        ("e4", "b", "2024-01-01T12:30:00Z", "click", "i3", None),  # 90 min behind 14:00: late
+        ("e5", None, "2024-01-01T14:01:00Z", "view", "i1", None),  # missing user
+        ("e6", "a", "2024-01-01T14:02:00Z", "purchase", "i2", 5.0),
+    ]
+    rows += [
+        (f"bot{k}", "bot", f"2024-01-01T15:00:{k:02d}Z", "click", "i1", None) for k in range(41)
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["event_id", "user_id", "timestamp", "event_type", "item_id", "price"]
+    )
+    frame["_file"] = "dirty.csv"
+    frame["_row"] = range(len(frame))
+    return frame
+
+
+def _process(frame: pd.DataFrame, **params):
+    return process_events(RawEvents(frame=frame, description="dirty.csv"), IngestParams(**params))
+
+
+def _pick(metrics: dict, *names: str) -> list:
+    return [metrics[name] for name in names]
+
+
+def _accounted(m: dict) -> int:
+    return (
+        m["rows_valid"] + m["rows_quarantined"] + m["duplicates_removed"] + m["bot_events_removed"]
+    )
+
+
+def test_process_events_keeps_late_events_and_accounts_for_every_row():
+    result = _process(_dirty_frame(), late_events="keep")
+    m = result.metrics
+    assert m["rows_read"] == 48 == _accounted(m)
+    assert (m["rows_valid"], m["rows_quarantined"], m["duplicates_removed"]) == (5, 1, 1)
+    assert (m["bot_events_removed"], m["bot_users"], m["late_events"]) == (41, 1, 1)
+    assert m["quarantined_missing_user_id"] == 1
+    assert result.quarantine["reason"].tolist() == ["missing_user_id"]
+    assert sorted(result.events["event_id"]) == ["e1", "e2", "e3", "e4", "e6"]
+    assert (m["users"], m["sessions"]) == (2, 4)
+
+
+def test_process_events_quarantines_late_events():
+    result = _process(_dirty_frame(), late_events="quarantine")
+    m = result.metrics
+    assert m["rows_read"] == 48 == _accounted(m)
+    assert (m["rows_valid"], m["rows_quarantined"], m["duplicates_removed"]) == (4, 2, 1)
+    late = _pick(m, "late_events", "quarantined_late_event", "quarantined_missing_user_id")
+    assert late == [1, 1, 1]
+    quarantine = result.quarantine.set_index("row")["reason"].to_dict()
+    assert quarantine == {4: "late_event", 5: "missing_user_id"}
+    assert "e4" not in set(result.events["event_id"])
+
+
+def test_quarantine_rate_error_names_source_and_top_reasons():
+    frame = _dirty_frame()
+    frame.loc[1, "user_id"] = None
+    frame.loc[3, "price"] = -1.0
+    with pytest.raises(QuarantineRateError) as info:
+        _process(frame, max_quarantine_rate=0.05)  # 3 of 48 rows = 6.2%
+    message = str(info.value)
+    assert message.startswith("dirty.csv: 3 of 48 rows (6.2%) failed validation")
+    assert "max_quarantine_rate 5.0%" in message
+    assert message.endswith("top reasons: missing_user_id (2), negative_price (1)")
+
+
+def test_process_events_without_event_ids_dedups_by_content():
+    frame = _dirty_frame().drop(columns="event_id")
+    m = _process(frame).metrics
+    removed = _pick(m, "rows_quarantined", "duplicates_removed", "bot_events_removed")
+    assert (m["rows_valid"], removed) == (5, [1, 1, 41])
+
+
+def test_process_events_when_every_user_is_a_bot():
+    frame = _dirty_frame().iloc[7:].reset_index(drop=True)
+    m = _process(frame).metrics
+    assert _pick(m, "rows_read", "rows_valid", "bot_events_removed", "sessions") == [41, 0, 41, 0]
+
+
+def test_process_events_when_every_row_is_quarantined():
+    frame = _dirty_frame().iloc[:3].assign(user_id=None)
+    m = _process(frame, max_quarantine_rate=1.0).metrics
+    assert (m["rows_read"], m["rows_valid"], m["rows_quarantined"]) == (3, 0, 3)
+
+
+def test_process_events_sessions_table_matches_events():
+    result = _process(_dirty_frame())
+    sessions = result.sessions
+    assert sessions["n_events"].sum() == len(result.events)
+    assert sessions["session_id"].tolist() == ["a-s1", "a-s2", "b-s1", "b-s2"]
+    assert sessions["revenue"].tolist() == [0.0, 5.0, 0.0, 0.0]
+    assert not np.isnan(sessions["duration_seconds"]).any()

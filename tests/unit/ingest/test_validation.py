@@ -1,0 +1,162 @@
+"""Unit tests of personalab.ingest.validation: rule reasons, late events, reason summaries."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from personalab.ingest.events import parse_events
+from personalab.ingest.validation import (
+    RULE_ORDER,
+    find_violations,
+    flag_late,
+    reasons_text,
+    summarise_reasons,
+)
+from tests.unit.ingest.event_rows import CLEAN, T0, _raw, _reasons
+
+# --- validation rules ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "broken"),
+    [
+        ("missing_user_id", {"user_id": None}),
+        ("missing_user_id", {"user_id": "   "}),
+        ("bad_timestamp", {"timestamp": "not a time"}),
+        ("bad_timestamp", {"timestamp": None}),
+        ("unknown_event_type", {"event_type": "teleport"}),
+        ("unknown_event_type", {"event_type": None}),
+        ("missing_item_id", {"item_id": None}),
+        ("missing_item_id", {"event_type": "purchase", "item_id": ""}),
+        ("bad_number", {"price": "abc"}),
+        ("bad_number", {"dwell_seconds": "fast"}),
+        ("negative_price", {"price": -0.01}),
+        ("non_positive_quantity", {"quantity": 0}),
+        ("non_positive_quantity", {"quantity": -2}),
+        ("missing_rating", {"event_type": "rate", "rating": None}),
+        ("rating_out_of_range", {"event_type": "rate", "rating": 5.5}),
+        ("rating_out_of_range", {"event_type": "rate", "rating": -1}),
+        ("negative_dwell", {"dwell_seconds": -1}),
+        ("scroll_depth_out_of_range", {"scroll_depth": 1.01}),
+        ("scroll_depth_out_of_range", {"scroll_depth": -0.1}),
+    ],
+)
+def test_each_rule_yields_exactly_its_reason(reason, broken):
+    assert _reasons([CLEAN, {**CLEAN, **broken}]) == {1: reason}
+
+
+def test_clean_rows_have_no_violations():
+    flags = find_violations(parse_events(_raw([CLEAN, CLEAN])))
+    assert list(flags.columns) == list(RULE_ORDER)
+    assert not flags.to_numpy().any()
+    assert reasons_text(flags).empty
+
+
+def test_boundary_values_are_valid():
+    rows = [
+        {**CLEAN, "price": 0, "dwell_seconds": 0, "scroll_depth": 0},
+        {**CLEAN, "scroll_depth": 1},
+        {**CLEAN, "event_type": "rate", "rating": 0},
+        {**CLEAN, "event_type": "rate", "rating": 5},
+    ]
+    assert _reasons(rows) == {}
+
+
+def test_events_without_items_need_no_item_id():
+    rows = [
+        {**CLEAN, "event_type": "search", "item_id": None},
+        {**CLEAN, "event_type": "scroll", "item_id": None},
+    ]
+    assert _reasons(rows) == {}
+
+
+def test_rating_range_parameter_is_used():
+    rows = [
+        CLEAN,
+        {**CLEAN, "event_type": "rate", "rating": 0.5},
+        {**CLEAN, "event_type": "rate", "rating": 10},
+    ]
+    assert _reasons(rows, rating_range=(1.0, 10.0)) == {1: "rating_out_of_range"}
+
+
+def test_row_breaking_two_rules_lists_both_in_rule_order():
+    rows = [
+        CLEAN,
+        {**CLEAN, "user_id": None, "price": -2},
+        {**CLEAN, "scroll_depth": 3, "timestamp": "garbage"},
+        {**CLEAN, "dwell_seconds": -1, "quantity": 0, "event_type": "rate", "rating": 9},
+    ]
+    assert _reasons(rows) == {
+        1: "missing_user_id;negative_price",
+        2: "bad_timestamp;scroll_depth_out_of_range",
+        3: "non_positive_quantity;rating_out_of_range;negative_dwell",
+    }
+
+
+def test_reasons_text_puts_adapter_reasons_first():
+    rows = [CLEAN, {**CLEAN, "price": -1}, CLEAN]
+    flags = find_violations(parse_events(_raw(rows)))
+    extra = pd.Series([None, "cancelled_invoice", "cancelled_invoice"], dtype=object)
+    assert reasons_text(flags, extra).to_dict() == {
+        1: "cancelled_invoice;negative_price",
+        2: "cancelled_invoice",
+    }
+
+
+# --- late events ---------------------------------------------------------------------------
+
+
+def _minutes(*offsets) -> pd.Series:
+    return pd.Series(
+        [pd.NaT if m is None else T0 + pd.Timedelta(minutes=m) for m in offsets],
+        dtype="datetime64[ns, UTC]",
+    )
+
+
+HOUR = pd.Timedelta(minutes=60)
+
+
+def test_exactly_allowed_lateness_is_not_late_one_minute_more_is():
+    # max seen is 100; 40 is exactly 60 min behind, 39 is 61 min behind
+    assert flag_late(_minutes(0, 100, 40, 39), HOUR).tolist() == [False, False, False, True]
+
+
+def test_one_second_past_allowed_lateness_is_late():
+    times = pd.Series([T0, T0 - HOUR - pd.Timedelta(seconds=1)])
+    assert flag_late(times, HOUR).tolist() == [False, True]
+
+
+def test_watermark_is_max_seen_not_previous_row():
+    # 170 is 30 behind the max (200) but the earlier 130 is 70 behind it
+    late = flag_late(_minutes(200, 170, 130, 250, 189), HOUR)
+    assert late.tolist() == [False, False, True, False, True]
+
+
+def test_first_row_is_never_late():
+    assert flag_late(_minutes(-10_000, 0), HOUR).tolist() == [False, False]
+
+
+def test_nat_rows_are_not_late_and_do_not_advance_the_watermark():
+    assert flag_late(_minutes(None, 0, None, -61), HOUR).tolist() == [False, False, False, True]
+    assert flag_late(_minutes(None, -1000), HOUR).tolist() == [False, False]
+
+
+# --- summaries -----------------------------------------------------------------------------
+
+
+def test_summarise_reasons_counts_a_two_rule_row_for_both_rules():
+    reasons = pd.Series(["missing_user_id;negative_price", "negative_price", "bad_number"])
+    assert summarise_reasons(reasons).to_dict() == {
+        "negative_price": 2,
+        "missing_user_id": 1,
+        "bad_number": 1,
+    }
+    assert summarise_reasons(reasons, top=1).to_dict() == {"negative_price": 2}
+
+
+def test_summarise_reasons_from_validation():
+    reasons = pd.Series(
+        _reasons([CLEAN, {**CLEAN, "user_id": None, "price": -2}, {**CLEAN, "price": -1}])
+    )
+    assert summarise_reasons(reasons).to_dict() == {"negative_price": 2, "missing_user_id": 1}
