@@ -1,8 +1,9 @@
 """personalab: a workbench for behavioural-personalisation ML.
 
-Importing the package does nothing but define names; every stage's logic lives
-in its own module (``synth``, ``sources``, ``events``, ``sessions``, ``ingest``)
-and the shared stage machinery in ``paths``, ``params``, ``io`` and ``tracking``.
+One package per pipeline stage (``ingest``, ``features``, ``segments``, ``intent``,
+``recommend``, ``export``), each named like its notebook and params file, with one module
+per concern inside; ``core`` holds the stage machinery every stage shares and ``evaluation``
+the metrics. Importing ``personalab`` does nothing but define names.
 """
 
 __version__ = "0.1.0"

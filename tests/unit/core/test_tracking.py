@@ -101,7 +101,7 @@ def test_a_queued_dvc_experiment_tracks_to_the_projects_store(tmp_path):
 
 def test_a_missing_upstream_output_names_the_file_and_the_stage_to_run(tmp_path):
     from personalab.core.paths import upstream
-    from personalab.export import ExportError
+    from personalab.export.params import ExportError
 
     path = tmp_path / "features.parquet"
     with pytest.raises(ExportError) as err:

@@ -1,0 +1,68 @@
+"""Stage ``export``: the registry's champions as self-contained MLflow models for serving.
+
+The stage takes the versions of ``personalab-intent`` and ``personalab-recommender``
+that hold the alias ``champion`` (not simply the newest: a re-run that lost stays a
+challenger) and writes three MLflow pyfunc folders, each with a signature, an input
+example (``serving_input_example.json``), pinned requirements and this package's
+code:
+
+``models/intent``
+    feature rows as the features stage writes them in; ``purchase_probability`` and
+    ``purchase_intent`` (at the model's decision threshold) out. Columns that had
+    missing values in training are optional; a missing required column is refused.
+``models/recommender``
+    rows with ``user_id`` in (request param ``k``); ranked ``item_id`` with ``score``
+    and a ``fallback`` flag (popular items for unknown users) out, scored from the
+    exported arrays (:mod:`personalab.recommend.served`).
+``models/personalise``
+    the decision rule: a user id with its feature row in; the intent score, the
+    behavioural segment, the ``strategy`` and ``k`` items out. High-intent users
+    (score at or above the threshold) get their personalised recommendations, casual
+    browsers the trending items they have not seen, unknown users the popular items.
+
+``reports/summary.md`` records the champions, their metrics, the git and data
+versions and MLflow runs they came from, and each stage's time.
+
+Modules, in the order notebooks/06_export.ipynb uses them:
+
+- ``params``: :class:`ExportParams` (params/export.yaml), ``STAGE``, ``ExportError``, the
+  personalise answer's columns and strategies, the parity tolerance.
+- ``champions``: :class:`Champion`, the registry's champion versions downloaded with their
+  runs' metrics and tags, and the intent model and recommender inside them.
+- ``personalise``: the trending items and :class:`Personaliser`, the decision rule (and its
+  files).
+- ``pyfunc``: ``models/personalise`` as an MLflow pyfunc folder: wrapper, signature, example.
+- ``stage``: the rule built from the champions, its strategy mix, the three folders written,
+  the stage's metrics.
+- ``parity``: each folder loaded back must predict what the model it exports predicts.
+- ``summary``: the markdown of ``reports/summary.md``.
+- ``io``: the features table and the segmenter's metadata read, the stages' times, the
+  metrics and summary written.
+"""
+
+from personalab.export.champions import (
+    champions_table,
+    fetch_champions,
+    load_intent,
+    load_recommender,
+)
+from personalab.export.io import load_features, save_outputs
+from personalab.export.params import STAGE, ExportParams
+from personalab.export.parity import check_exports
+from personalab.export.stage import build_personaliser, export_metrics, export_models, strategy_mix
+
+__all__ = [
+    "STAGE",
+    "ExportParams",
+    "build_personaliser",
+    "champions_table",
+    "check_exports",
+    "export_metrics",
+    "export_models",
+    "fetch_champions",
+    "load_features",
+    "load_intent",
+    "load_recommender",
+    "save_outputs",
+    "strategy_mix",
+]

@@ -1,0 +1,118 @@
+"""Champions from the registry: the versions of ``personalab-intent`` and
+``personalab-recommender`` that hold the alias ``champion`` (not simply the newest: a re-run
+that lost stays a challenger), downloaded with the run that trained them, and the models
+inside them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from personalab.export.params import ExportError, ExportParams
+from personalab.intent.model import IntentModel
+from personalab.recommend.served import Recommender
+
+INTENT_FILES = ("booster.ubj", "intent.json")  # an intent model's artifacts
+
+
+@dataclass
+class Champion:
+    """One registered model version and the run that trained it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    folder: Path  # the downloaded pyfunc folder
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # of the run
+    version_tags: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def primary_metric(self) -> str:
+        return self.version_tags.get("primary_metric", "")
+
+    @property
+    def data_versions(self) -> dict[str, str]:
+        return {k.removeprefix("data."): v for k, v in self.tags.items() if k.startswith("data.")}
+
+
+def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
+    """Download the version of ``name`` holding ``alias``, with its run's metrics and tags."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        raise ExportError(
+            f"registered model {name!r} has no version with alias {alias!r} in "
+            f"{mlflow.get_tracking_uri()}; run the stage that trains it first (dvc repro)"
+        ) from None
+    folder = Path(  # by version: the alias may move while this runs
+        mlflow.artifacts.download_artifacts(
+            f"models:/{name}/{version.version}", dst_path=str(Path(dest) / name)
+        )
+    )
+    run = client.get_run(version.run_id)
+    created = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
+    return Champion(
+        name=name,
+        version=str(version.version),
+        alias=alias,
+        run_id=version.run_id,
+        folder=folder,
+        metrics=dict(run.data.metrics),
+        tags=dict(run.data.tags),
+        created=created.strftime("%Y-%m-%d %H:%M UTC"),
+        version_tags=dict(version.tags),
+    )
+
+
+def fetch_champions(params: ExportParams, scratch: Path | str) -> tuple[Champion, Champion]:
+    """The intent and recommender versions holding ``params.alias``, downloaded to ``scratch``."""
+    return (
+        fetch_champion(params.intent_model, params.alias, scratch),
+        fetch_champion(params.recommender_model, params.alias, scratch),
+    )
+
+
+def champions_table(*champions: Champion) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": c.name,
+                "version": c.version,
+                "primary metric": c.primary_metric,
+                "value": c.version_tags.get(c.primary_metric, ""),
+                "run": c.run_id,
+                "git commit": c.tags.get("git_commit", "unknown")[:12],
+            }
+            for c in champions
+        ]
+    )
+
+
+def load_intent(champion: Champion) -> IntentModel:
+    booster, config = (champion.folder / "artifacts" / name for name in INTENT_FILES)
+    if not (booster.is_file() and config.is_file()):
+        raise ExportError(
+            f"{champion.folder}: no {' and '.join(INTENT_FILES)} under artifacts/: version "
+            f"{champion.version} of {champion.name!r} is not an intent model this code serves; "
+            "re-run `dvc repro intent`"
+        )
+    return IntentModel.load(booster, config)
+
+
+def load_recommender(champion: Champion, k: int) -> Recommender:
+    from personalab.recommend.served import load_recommender as load
+
+    recommender = load(champion.folder)
+    recommender.config["top_n"] = int(k)
+    return recommender

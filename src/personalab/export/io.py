@@ -1,0 +1,88 @@
+"""The stage's files: the features table and the segments stage's model metadata it reads,
+each stage's executed notebook (for its time), and the metrics and summary it writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from personalab.core.paths import upstream
+from personalab.export.params import STAGE, ExportError
+from personalab.export.summary import summary_markdown
+
+if TYPE_CHECKING:
+    from personalab.export.champions import Champion
+    from personalab.export.stage import Exported
+
+
+def load_features(paths: Any) -> pd.DataFrame:
+    return pd.read_parquet(upstream(paths.processed / "features.parquet", "features", ExportError))
+
+
+def segmenter_metadata(folder: Path | str) -> tuple[list[str], dict[str, str]]:
+    """The segments stage's model's input columns and segment names (from its MLmodel file)."""
+    from mlflow.models import Model
+
+    path = upstream(Path(folder) / "MLmodel", "segments", ExportError)
+    metadata = Model.load(str(path)).metadata or {}
+    missing = [key for key in ("features", "segment_names") if key not in metadata]
+    if missing:
+        raise ExportError(
+            f"{path}: metadata lacks {missing}; re-run the segments stage (dvc repro -f segments)"
+        )
+    return list(metadata["features"]), dict(metadata["segment_names"])
+
+
+def stage_times(paths: Any) -> pd.DataFrame:
+    """Each stage's latest notebook run: its MLflow run id, start and seconds (papermill's own
+    timing of the executed notebook; a notebook still running counts until now)."""
+    import nbformat
+
+    from personalab.core.paths import STAGES
+
+    now = datetime.now(UTC)
+    rows = []
+    for stage in STAGES:
+        notebook, pointer = paths.executed_notebook(stage), paths.runs / f"{stage}.json"
+        if not notebook.is_file():
+            continue
+        meta = nbformat.read(str(notebook), as_version=4).metadata.get("papermill", {})
+        if not meta.get("start_time"):
+            continue
+        started = datetime.fromisoformat(meta["start_time"])
+        seconds = meta.get("duration") or (now - started).total_seconds()
+        run_id = json.loads(pointer.read_text())["run_id"] if pointer.is_file() else ""
+        rows.append(
+            {
+                "stage": stage,
+                "run_id": run_id,
+                "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "seconds": round(float(seconds), 1),
+            }
+        )
+    return pd.DataFrame(rows, columns=["stage", "run_id", "started", "seconds"])
+
+
+def save_outputs(
+    intent: Champion,
+    recommender: Champion,
+    exported: Exported,
+    metrics: Mapping[str, Any],
+    algorithm: str,
+    paths: Any,
+) -> dict[str, Path]:
+    """Write reports/metrics/export.json and reports/summary.md."""
+    from personalab.core.storage import write_metrics, write_text
+
+    text = summary_markdown(
+        intent, recommender, exported.folders, stage_times(paths), metrics, paths.root, algorithm
+    )
+    return {
+        "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
+        "summary": write_text(text, paths.reports / "summary.md"),
+    }

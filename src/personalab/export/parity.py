@@ -1,0 +1,78 @@
+"""The export's check: each folder written, loaded back through ``mlflow.pyfunc``, must
+predict what the registry's model (or the rule in memory) predicts for its input example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.export.params import PARITY_TOLERANCE, ExportError
+
+if TYPE_CHECKING:
+    from personalab.export.champions import Champion
+    from personalab.export.personalise import Personaliser
+    from personalab.export.stage import Exported
+
+
+def parity(
+    exported: Path | str, expected: pd.DataFrame, example: pd.DataFrame, **params: Any
+) -> float:
+    """Largest difference between an exported folder's predictions of ``example`` (loaded
+    through ``mlflow.pyfunc``) and ``expected``: absolute for float columns; any other column
+    (ids, flags, names) that differs makes it ``inf``."""
+    import mlflow.pyfunc
+
+    ours = mlflow.pyfunc.load_model(str(exported)).predict(example, params=params or None)
+    theirs = expected
+    if list(ours.columns) != list(theirs.columns) or len(ours) != len(theirs):
+        return float("inf")
+    worst = 0.0
+    for name in ours.columns:
+        a, b = ours[name].to_numpy(), theirs[name].to_numpy()
+        if pd.api.types.is_float_dtype(ours[name]):
+            worst = max(worst, float(np.max(np.abs(a - b), initial=0.0)))
+        elif not (a == b).all():
+            return float("inf")
+    return worst
+
+
+def check_exports(
+    exported: Exported, intent: Champion, recommender: Champion, personaliser: Personaliser
+) -> dict[str, float]:
+    """Each exported folder's predictions against the registry's model (and the in-memory rule)."""
+    import mlflow.pyfunc
+
+    k, examples, folders = personaliser.k, exported.examples, exported.folders
+    registered = {
+        name: mlflow.pyfunc.load_model(str(champion.folder))
+        for name, champion in (("intent", intent), ("recommender", recommender))
+    }
+    checks = {
+        "intent_parity": parity(
+            folders["intent"],
+            registered["intent"].predict(examples["intent"]),
+            examples["intent"],
+        ),
+        "recommender_parity": parity(
+            folders["recommender"],
+            registered["recommender"].predict(examples["recommender"], params={"k": k}),
+            examples["recommender"],
+            k=k,
+        ),
+        "personalise_parity": parity(
+            folders["personalise"],
+            personaliser.personalise(examples["personalise"]),
+            examples["personalise"],
+        ),
+    }
+    for name, value in checks.items():
+        if not value <= PARITY_TOLERANCE:
+            folder = folders[name.removesuffix("_parity")]
+            raise ExportError(
+                f"{folder}: loaded back, it predicts differently from the model it exports "
+                f"({name} = {value}); the export is not trustworthy"
+            )
+    return checks

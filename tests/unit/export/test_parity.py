@@ -1,0 +1,38 @@
+"""Unit tests of personalab.export.parity: an exported folder's predictions against expected
+ones."""
+
+import pandas as pd
+import pytest
+
+from personalab.export.parity import parity
+
+
+def test_parity_of_a_folder_with_its_own_prediction_is_zero(served, parts):
+    folder, example, prediction = served
+    assert len(prediction) == 9
+    expected = parts["recommender"].recommend(["u1", "u4", "stranger"], 3)
+    pd.testing.assert_frame_equal(prediction, expected)
+    assert parity(folder, prediction, example, k=3) == 0.0
+
+
+def test_parity_is_infinite_when_an_item_id_differs(served):
+    folder, example, prediction = served
+    changed = prediction.copy()
+    changed.loc[4, "item_id"] = "not-an-item"
+    assert parity(folder, changed, example, k=3) == float("inf")
+
+
+def test_parity_is_infinite_when_the_row_count_or_columns_differ(served):
+    folder, example, prediction = served
+    assert parity(folder, prediction.iloc[:-1], example, k=3) == float("inf")
+    assert parity(folder, prediction, example, k=2) == float("inf")
+    renamed = prediction.rename(columns={"score": "points"})
+    assert parity(folder, renamed, example, k=3) == float("inf")
+
+
+def test_parity_is_the_largest_score_shift(served):
+    folder, example, prediction = served
+    shifted = prediction.copy()
+    shifted.loc[1, "score"] += 0.25
+    shifted.loc[7, "score"] -= 0.125
+    assert parity(folder, shifted, example, k=3) == pytest.approx(0.25)

@@ -1,0 +1,230 @@
+"""Unit tests of personalab.export.personalise: the trending items and the Personaliser's
+decision rule, its answers and its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.export.params import PERSONALISE_COLUMNS, ExportError
+from personalab.export.personalise import Personaliser, trending_items
+from tests.unit.export.helpers import (
+    SEGMENT_FEATURES,
+    SEGMENT_NAMES,
+    personaliser,
+    request,
+    rows_of,
+    save_segmenter,
+    seen_by,
+)
+
+T0 = pd.Timestamp("2026-01-10", tz="UTC")
+
+
+# --- trending_items -----------------------------------------------------------------------------
+
+
+def log(rows):
+    """rows: (user, item, days before T0) -> an events frame."""
+    return pd.DataFrame(
+        [(u, i, T0 - pd.Timedelta(days=d), "view") for u, i, d in rows],
+        columns=["user_id", "item_id", "timestamp", "event_type"],
+    )
+
+
+TRENDING_LOG = [
+    ("u1", "kiwi", 0.0),
+    ("u2", "kiwi", 1.0),
+    ("u3", "kiwi", 2.0),
+    ("u1", "fig", 1.0),
+    ("u1", "fig", 0.5),  # the same user twice: counted once
+    ("u2", "fig", 1.0),
+    ("u2", "apple", 1.5),
+    ("u3", "apple", 3.0),  # exactly at the window's start: inside
+    ("u3", "date", 2.0),
+    ("u1", "plum", 3.5),  # outside a 3-day window
+    ("u5", "plum", 9.0),  # outside; u5 has nothing inside the window
+    ("u4", None, -10.0),  # no item, and newest of all: ignored, not the window's end
+]
+
+
+def test_trending_items_share_of_distinct_window_users_ties_by_item_id():
+    got = trending_items(log(TRENDING_LOG), window_days=3, n=10)
+    # users with an item in [T0 - 3 days, T0]: u1, u2, u3
+    expected = pd.Series(
+        [3 / 3, 2 / 3, 2 / 3, 1 / 3], index=["kiwi", "apple", "fig", "date"], dtype=float
+    )
+    assert got.index.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy())
+    assert got.name == "score"
+    assert "plum" not in got.index
+
+
+def test_trending_items_n_truncates_the_ranked_list():
+    got = trending_items(log(TRENDING_LOG), window_days=3, n=2)
+    assert got.index.tolist() == ["kiwi", "apple"]
+    np.testing.assert_allclose(got.to_numpy(), [1.0, 2 / 3])
+
+
+def test_trending_items_a_wider_window_counts_older_users_and_items():
+    got = trending_items(log(TRENDING_LOG), window_days=100, n=10)
+    # users u1, u2, u3, u5 (u4 only has a row without an item)
+    assert got.index.tolist() == ["kiwi", "apple", "fig", "plum", "date"]
+    np.testing.assert_allclose(got.to_numpy(), [3 / 4, 2 / 4, 2 / 4, 2 / 4, 1 / 4])
+
+
+def test_trending_items_of_a_log_without_items_is_empty():
+    got = trending_items(log([("u1", None, 0.0)]), window_days=3, n=5)
+    assert got.empty
+
+
+# --- a small Personaliser -----------------------------------------------------------------------
+
+
+def test_fixture_user_u0_has_seen_a_trending_item(parts):
+    assert "i1" in seen_by(parts["ratings"], "u0")
+    assert "zz_new" not in parts["recommender"].model.items
+
+
+def test_personalise_columns_request_order_and_ranks_per_user(parts):
+    frame = request()
+    out = personaliser(parts, threshold=0.5).personalise(frame)
+    assert list(out.columns) == PERSONALISE_COLUMNS
+    assert list(dict.fromkeys(out["user_id"])) == frame["user_id"].tolist()
+    for user in frame["user_id"]:
+        ranks = rows_of(out, user)["rank"].tolist()
+        assert ranks == list(range(1, len(ranks) + 1))
+        assert 1 <= len(ranks) <= 3
+    assert out["rank"].dtype == np.dtype("int64")
+
+
+def test_personalise_intent_score_and_segment_come_from_the_models(parts):
+    frame = request()
+    out = personaliser(parts, threshold=0.5).personalise(frame)
+    per_user = out.drop_duplicates("user_id").set_index("user_id")
+    expected_score = parts["intent"].predict_proba(frame)
+    np.testing.assert_allclose(per_user.loc[frame["user_id"], "intent_score"], expected_score)
+    labels = parts["segmenter"].predict(frame[SEGMENT_FEATURES].to_numpy(dtype=float))
+    expected_segment = [SEGMENT_NAMES[str(label)] for label in labels]
+    assert per_user.loc[frame["user_id"], "segment"].tolist() == expected_segment
+
+
+def test_personalise_strategy_follows_the_threshold(parts):
+    frame = request()
+    scores = parts["intent"].predict_proba(frame)
+    known = frame["user_id"] != "stranger"
+    threshold = float(np.sort(scores[known.to_numpy()])[2])  # one user's score exactly: high
+    out = personaliser(parts, threshold=threshold).personalise(frame)
+    per_user = out.drop_duplicates("user_id").set_index("user_id")["strategy"]
+    expected = np.where(
+        ~known, "popular", np.where(scores >= threshold, "personalised", "trending")
+    )
+    assert per_user.loc[frame["user_id"]].tolist() == expected.tolist()
+    assert {"popular", "personalised", "trending"} == set(expected)
+
+
+def test_an_unknown_user_gets_the_popular_items_in_order(parts):
+    out = personaliser(parts, threshold=0.0).personalise(request())
+    mine = rows_of(out, "stranger")
+    popular = parts["recommender"].popular.head(3)
+    assert set(mine["strategy"]) == {"popular"}
+    assert mine["item_id"].tolist() == popular.index.tolist()
+    np.testing.assert_allclose(mine["score"], popular.to_numpy())
+
+
+def test_high_intent_users_get_the_recommenders_top_k(parts):
+    frame = request()
+    out = personaliser(parts, threshold=0.0).personalise(frame, k=3)
+    for user in ["u3", "u0", "u5", "u1"]:
+        mine = rows_of(out, user)
+        assert set(mine["strategy"]) == {"personalised"}
+        expected = parts["recommender"].model.top_k([user], 3)
+        assert mine["item_id"].tolist() == expected["item_id"].tolist()
+        np.testing.assert_allclose(mine["score"], expected["score"].to_numpy(dtype=float))
+        assert not set(mine["item_id"]) & seen_by(parts["ratings"], user)
+
+
+def test_low_intent_users_get_the_trending_items_they_have_not_seen(parts):
+    frame = request()
+    out = personaliser(parts, threshold=1.0).personalise(frame, k=4)
+    trending = parts["trending"]
+    for user in ["u3", "u0", "u5", "u1"]:
+        mine = rows_of(out, user)
+        assert set(mine["strategy"]) == {"trending"}
+        unseen = [i for i in trending.index if i not in seen_by(parts["ratings"], user)][:4]
+        assert mine["item_id"].tolist() == unseen
+        np.testing.assert_allclose(mine["score"], trending[unseen].to_numpy())
+    u0 = rows_of(out, "u0")["item_id"].tolist()
+    assert "i1" not in u0  # trending, but u0 rated it in training
+    assert "zz_new" in u0  # trending and unknown to the recommender: never seen
+    assert set(rows_of(out, "stranger")["strategy"]) == {"popular"}
+
+
+def test_a_user_who_has_seen_every_trending_item_gets_the_popular_items(parts):
+    seen = sorted(seen_by(parts["ratings"], "u0"))
+    trending = pd.Series([0.9] * len(seen), index=pd.Index(seen, name="item_id"), name="score")
+    rule = personaliser({**parts, "trending": trending}, threshold=1.0)
+    out = rule.personalise(request(), k=2)
+    mine = rows_of(out, "u0")
+    assert set(mine["strategy"]) == {"popular"}
+    assert mine["item_id"].tolist() == parts["recommender"].popular.head(2).index.tolist()
+    assert out["user_id"].drop_duplicates().tolist() == ["u3", "stranger", "u0", "u5", "u1"]
+
+
+def test_personalise_collapses_duplicate_users_and_respects_k(parts):
+    frame = request()
+    doubled = pd.concat([frame, frame.iloc[[2, 0]]], ignore_index=True)
+    rule = personaliser(parts, threshold=1.0, k=3)
+    out = rule.personalise(doubled)
+    pd.testing.assert_frame_equal(out, rule.personalise(frame))
+    assert out.groupby("user_id")["rank"].max().max() == 3
+    short = rule.personalise(frame, k=1)
+    assert short["user_id"].tolist() == frame["user_id"].tolist()
+    assert (short["rank"] == 1).all()
+
+
+def test_personalise_user_ids_are_read_as_strings(parts):
+    frame = request()
+    out = personaliser(parts, threshold=0.0).personalise(frame.assign(user_id=[3, 4, 5, 6, 7]))
+    assert out["user_id"].tolist()[0] == "3"
+    assert set(out["strategy"]) == {"popular"}
+
+
+def test_personalise_refuses_k_below_one(parts):
+    with pytest.raises(ExportError, match="k must be at least 1"):
+        personaliser(parts, threshold=0.5).personalise(request(), k=0)
+
+
+def test_personalise_names_the_columns_when_user_id_is_missing(parts):
+    frame = request().drop(columns="user_id")
+    with pytest.raises(ExportError, match="user_id") as err:
+        personaliser(parts, threshold=0.5).personalise(frame)
+    assert "'f1'" in str(err.value) and "'visits'" in str(err.value)
+
+
+def test_personalise_of_an_empty_request_is_empty_with_the_columns(parts):
+    out = personaliser(parts, threshold=0.5).personalise(request().iloc[:0])
+    assert out.empty
+    assert list(out.columns) == PERSONALISE_COLUMNS
+
+
+def test_personaliser_save_and_load_give_the_same_answers(parts, tmp_path):
+    segmenter_folder = save_segmenter(parts["segmenter"], tmp_path / "segmenter")
+    frame = request()
+    median = float(np.median(parts["intent"].predict_proba(frame)))
+    rule = personaliser(parts, threshold=median, k=4)
+    files = rule.save(tmp_path / "p", segmenter_folder)
+    assert all(Path(path).exists() for path in files.values())
+    loaded = Personaliser.load({name: str(path) for name, path in files.items()})
+    assert loaded.threshold == rule.threshold and loaded.k == 4
+    assert loaded.segment_features == SEGMENT_FEATURES
+    pd.testing.assert_series_equal(
+        loaded.trending, parts["trending"], check_names=False, check_index_type=False
+    )
+    expected = rule.personalise(frame)
+    assert set(expected["strategy"]) == {"popular", "personalised", "trending"}
+    pd.testing.assert_frame_equal(loaded.personalise(frame), expected)
+    pd.testing.assert_frame_equal(loaded.personalise(frame, k=2), rule.personalise(frame, k=2))

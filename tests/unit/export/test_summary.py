@@ -1,0 +1,73 @@
+"""Unit tests of personalab.export.summary: reports/summary.md's text."""
+
+import pandas as pd
+
+from personalab.export.champions import Champion
+from personalab.export.summary import summary_markdown
+
+
+def champion(name, version, run_id, commit, md5, metric, value, metrics, folder):
+    return Champion(
+        name=name,
+        version=version,
+        alias="champion",
+        run_id=run_id,
+        folder=folder,
+        metrics=metrics,
+        tags={
+            "git_commit": commit,
+            "data.data/interim/events.parquet": md5,
+            "mlflow.runName": f"{name}-run",
+        },
+        version_tags={metric: value, "primary_metric": metric, "decision": "no champion yet"},
+        created="2026-01-10 12:00 UTC",
+    )
+
+
+def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
+    intent = champion(
+        "personalab-intent", "3", "run-intent-abc", "c0ffee1234", "md5aaaa", "test_pr_auc",
+        "0.612345", {"test_pr_auc": 0.612345, "test_roc_auc": 0.8}, tmp_path / "i",
+    )  # fmt: skip
+    rec = champion(
+        "personalab-recommender", "7", "run-rec-def", "deadbeef99", "md5bbbb", "ndcg_at_10",
+        "0.123456", {"ndcg_at_10": 0.123456, "coverage": 0.5}, tmp_path / "r",
+    )  # fmt: skip
+    root = tmp_path / "project"
+    exported = {
+        "intent": root / "models/intent",
+        "recommender": root / "models/recommender",
+        "personalise": root / "models/personalise",
+    }
+    times = pd.DataFrame(
+        {
+            "stage": ["ingest", "features", "intent"],
+            "run_id": ["r-ingest", "r-features", "r-intent"],
+            "started": ["2026-01-10 10:00:00", "2026-01-10 10:01:00", "2026-01-10 10:02:00"],
+            "seconds": [12.5, 30.0, 100.0],
+        }
+    )
+    metrics = {
+        "intent_parity": 0.0,
+        "recommender_parity": 0.0,
+        "personalise_parity": 0.0,
+        "high_intent_threshold": 0.4321,
+        "trending_window_days": 7.0,
+    }
+    text = summary_markdown(intent, rec, exported, times, metrics, root, "SVD")
+    for c, commit, md5 in ((intent, "c0ffee1234", "md5aaaa"), (rec, "deadbeef99", "md5bbbb")):
+        assert f"{c.name} v{c.version}" in text
+        assert f"`{c.run_id}`" in text
+        assert f"`{commit}`" in text
+        assert f"`data/interim/events.parquet` md5 `{md5}`" in text
+        metric = c.primary_metric
+        assert f"`{metric}` = {c.version_tags[metric]}" in text
+    assert "`models/intent`" in text and "`models/personalise`" in text
+    assert "0.4321" in text and "7 days" in text
+    assert "The recommender champion is SVD." in text
+    for row in times.itertuples(index=False):
+        assert f"| {row.stage} | `{row.run_id}` | {row.started} | {row.seconds} |" in text
+    assert "Total: 142 s" in text
+    # the metrics tables: a primary metric value and a non-primary one
+    assert "| test_roc_auc | 0.8 |" in text
+    assert "| coverage | 0.5 |" in text
