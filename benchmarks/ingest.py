@@ -16,12 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from _targets import exit_code, missed_targets
+
 from personalab.ingest.params import IngestParams, SourceParams
 from personalab.ingest.pipeline import process_events
 from personalab.ingest.sources import read_source
 from personalab.ingest.synth import SynthConfig, generate_log
 
 EVENTS_PER_USER = 90  # about what the default synthetic config yields
+TARGET_SECONDS, TARGET_PEAK_GIB = 60, 6
 
 
 def ensure_input(n_events: int, seed: int) -> Path:
@@ -46,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     result = process_events(raw, params)
     total = time.perf_counter() - start
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    missed = missed_targets(
+        [
+            ("seconds_total", total, "<", TARGET_SECONDS),
+            ("peak_rss_gib", peak_gib, "<", TARGET_PEAK_GIB),
+        ]
+    )
     out = {
         "benchmark": "ingest",
         "rows_read": result.metrics["rows_read"],
@@ -56,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         **{f"seconds_{k}": round(v, 2) for k, v in result.timings.items()},
         "events_per_second": round(result.metrics["rows_read"] / total),
         "peak_rss_gib": round(peak_gib, 2),
-        "target_seconds": 60,
-        "target_peak_gib": 6,
-        "meets_target": total < 60 and peak_gib < 6,
+        "target_seconds": TARGET_SECONDS,
+        "target_peak_gib": TARGET_PEAK_GIB,
+        "meets_target": not missed,
     }
     print(json.dumps(out))
-    return 0 if out["meets_target"] else 1
+    return exit_code(missed)
 
 
 if __name__ == "__main__":

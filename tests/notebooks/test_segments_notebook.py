@@ -5,6 +5,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
@@ -35,18 +36,18 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
     candidates = pd.read_csv(root / "reports/segments/candidates.csv")
     assert len(candidates) == metrics["candidates"] == 3 * 4
 
-    # the saved model loads in a fresh process and reproduces the assignments
+    # the saved model loads in a fresh process and reproduces the assignments; the checks run
+    # here, on what the fresh process reports
     check = (
-        "import mlflow.pyfunc, pandas as pd, yaml\n"
+        "import json, mlflow.pyfunc, pandas as pd\n"
         "m = mlflow.pyfunc.load_model('models/segmenter')\n"
+        "meta = m.metadata.metadata\n"
         "t = pd.read_parquet('data/processed/features.parquet')\n"
-        "cols = yaml.safe_load(open('params/segments.yaml'))['features']\n"
-        "assert m.metadata.metadata['features'] == cols\n"
         "latest = t[t['cutoff'] == t['cutoff'].max()]\n"
-        "s = pd.read_parquet('data/processed/segments.parquet')\n"
-        "print(int((m.predict(latest[cols].to_numpy(dtype=float)) == s['segment_id'].to_numpy()).all()))\n"
-        "names = m.metadata.metadata['segment_names']\n"
-        "assert (s['segment_id'].astype(str).map(names) == s['segment']).all()\n"
+        "predicted = m.predict(latest[meta['features']].to_numpy(dtype=float))\n"
+        "print(json.dumps({'features': meta['features'], 'segment_names': meta['segment_names'],\n"
+        "                  'user_id': latest['user_id'].astype(str).tolist(),\n"
+        "                  'segment_id': [int(v) for v in predicted]}))\n"
     )
     out = subprocess.run(
         ["python", "-c", check],
@@ -56,7 +57,14 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
         text=True,
         timeout=300,
     )
-    assert out.stdout.strip().endswith("1"), out.stderr[-2000:]
+    assert out.returncode == 0, out.stderr[-2000:]
+    fresh = json.loads(out.stdout.strip().splitlines()[-1])
+    params = yaml.safe_load((root / "params/segments.yaml").read_text())
+    assert fresh["features"] == params["features"]
+    saved = dict(zip(assigned["user_id"].astype(str), assigned["segment_id"].tolist(), strict=True))
+    assert dict(zip(fresh["user_id"], fresh["segment_id"], strict=True)) == saved
+    names = assigned["segment_id"].astype(str).map(fresh["segment_names"])
+    assert (names == assigned["segment"]).all(), assigned[names != assigned["segment"]].head()
 
     _, _, children = stage_runs(root, "segments")
     assert len(children) == metrics["candidates"]

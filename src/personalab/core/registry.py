@@ -32,6 +32,28 @@ class RegistryDecision:
         }
 
 
+def version_with_alias(client: Any, name: str, alias: str = "champion") -> Any | None:
+    """The version of ``name`` holding ``alias``, or None if there is none yet.
+
+    Only "no such registered model" (``RESOURCE_DOES_NOT_EXIST``) and "alias not set"
+    (``INVALID_PARAMETER_VALUE``, "Registered model alias champion not found.") mean no
+    such version; any other error (an unreachable or broken tracking database, no permission)
+    propagates, so that a version is never made champion because the registry could not answer.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+            err.error_code == "INVALID_PARAMETER_VALUE"
+            and "alias" in err.message
+            and "not found" in err.message
+        ):
+            return None
+        raise
+
+
 def promote_if_better(
     client: Any,
     name: str,
@@ -46,12 +68,7 @@ def promote_if_better(
     ``score_champion(model_uri)`` re-scores the current champion on the same
     evaluation data; if it cannot (another schema), the new version is a challenger.
     """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        current = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        current = None
+    current = version_with_alias(client, name)
     champion_value = None
     if current is None:
         alias, reason = "champion", "no champion yet"

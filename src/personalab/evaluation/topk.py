@@ -85,6 +85,32 @@ def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) 
     return np.take_along_axis(cols, order, axis=1)
 
 
+def _checked_inputs(
+    user_ids: Iterable[Hashable], item_ids: Iterable[Hashable], scores: np.ndarray
+) -> tuple[pd.Index, pd.Index, np.ndarray]:
+    """Unique, non-missing user and item ids, and a real score matrix of the matching shape."""
+    users = pd.Index(user_ids)
+    items = pd.Index(item_ids)
+    for index, name in ((users, "user_ids"), (items, "item_ids")):
+        if index.has_duplicates:
+            raise EvaluationError(
+                f"{name} has duplicate ids, e.g. {index[index.duplicated()][0]!r}"
+            )
+        if index.hasnans:
+            raise EvaluationError(f"{name} has missing ids")
+    scores = np.asarray(scores)
+    shape = (len(users), len(items))
+    if scores.shape != shape:
+        raise EvaluationError(
+            f"scores has shape {scores.shape}, expected (len(user_ids), len(item_ids)) = {shape}"
+        )
+    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(
+        scores.dtype, np.complexfloating
+    ):
+        raise EvaluationError(f"scores must be a real numeric array, got dtype {scores.dtype}")
+    return users, items, scores
+
+
 def top_k_from_scores(
     user_ids: Iterable[Hashable],
     item_ids: Iterable[Hashable],
@@ -115,25 +141,7 @@ def top_k_from_scores(
     """
     k = _check_k(k)
     block_size = _check_k(block_size, "block_size")
-    users = pd.Index(user_ids)
-    items = pd.Index(item_ids)
-    for index, name in ((users, "user_ids"), (items, "item_ids")):
-        if index.has_duplicates:
-            raise EvaluationError(
-                f"{name} has duplicate ids, e.g. {index[index.duplicated()][0]!r}"
-            )
-        if index.hasnans:
-            raise EvaluationError(f"{name} has missing ids")
-    scores = np.asarray(scores)
-    shape = (len(users), len(items))
-    if scores.shape != shape:
-        raise EvaluationError(
-            f"scores has shape {scores.shape}, expected (len(user_ids), len(item_ids)) = {shape}"
-        )
-    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(
-        scores.dtype, np.complexfloating
-    ):
-        raise EvaluationError(f"scores must be a real numeric array, got dtype {scores.dtype}")
+    users, items, scores = _checked_inputs(user_ids, item_ids, scores)
     excluded = _exclusion(exclude, users, items, user_col, item_col)
 
     item_order = np.argsort(items.to_numpy(), kind="stable")  # columns by item id

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from personalab.core.registry import version_with_alias
 from personalab.export.params import ExportError, ExportParams
 from personalab.intent.model import IntentModel
 from personalab.recommend.served import Recommender
@@ -44,17 +45,15 @@ class Champion:
 def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
     """Download the version of ``name`` holding ``alias``, with its run's metrics and tags."""
     import mlflow
-    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    version = version_with_alias(client, name, alias)  # a broken registry raises as it is
+    if version is None:
         raise ExportError(
             f"registered model {name!r} has no version with alias {alias!r} in "
             f"{mlflow.get_tracking_uri()}; run the stage that trains it first (dvc repro)"
-        ) from None
+        )
     folder = Path(  # by version: the alias may move while this runs
         mlflow.artifacts.download_artifacts(
             f"models:/{name}/{version.version}", dst_path=str(Path(dest) / name)

@@ -21,7 +21,8 @@ def parity(
     exported: Path | str, expected: pd.DataFrame, example: pd.DataFrame, **params: Any
 ) -> float:
     """Largest difference between an exported folder's predictions of ``example`` (loaded
-    through ``mlflow.pyfunc``) and ``expected``: absolute for float columns; any other column
+    through ``mlflow.pyfunc``) and ``expected``: absolute for float columns, where a value
+    missing (NaN) on one side only makes it ``inf`` and on both sides agrees; any other column
     (ids, flags, names) that differs makes it ``inf``."""
     import mlflow.pyfunc
 
@@ -33,7 +34,13 @@ def parity(
     for name in ours.columns:
         a, b = ours[name].to_numpy(), theirs[name].to_numpy()
         if pd.api.types.is_float_dtype(ours[name]):
-            worst = max(worst, float(np.max(np.abs(a - b), initial=0.0)))
+            a, b = a.astype(float), np.asarray(b, dtype=float)
+            with np.errstate(invalid="ignore"):
+                agree = (a == b) | (np.isnan(a) & np.isnan(b))
+                gap = np.where(agree, 0.0, np.abs(a - b))
+            if np.isnan(gap).any():  # NaN on one side only: max() would skip it
+                return float("inf")
+            worst = max(worst, float(gap.max(initial=0.0)))
         elif not (a == b).all():
             return float("inf")
     return worst

@@ -102,10 +102,9 @@ def export_metrics(
 ) -> dict[str, Any]:
     """The stage's metrics JSON (no timings, so it changes only when the results do)."""
     total = max(int(mix.loc["all", "all"]), 1) if "all" in mix.index else 1
-    shares = {
-        f"{strategy}_share": float(mix.loc["all", strategy]) / total
+    shares = {  # every strategy, 0.0 when nobody got it, so runs keep the same keys
+        f"{strategy}_share": float(mix.loc["all", strategy]) / total if strategy in mix else 0.0
         for strategy in STRATEGIES
-        if strategy in mix.columns
     }
     return {
         "intent_version": int(intent.version),

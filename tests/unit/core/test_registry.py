@@ -1,14 +1,21 @@
-"""The pyfunc writer every stage uses: atomic, with the whole personalab package inside."""
+"""The registry rule (promote_if_better) and the pyfunc writer every stage uses (save_pyfunc)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException, RestException
+from mlflow.protos import databricks_pb2 as codes
 
-from personalab.core.registry import save_pyfunc
+from personalab.core.registry import promote_if_better, save_pyfunc
+from personalab.intent.params import IntentError
+
+NAME = "personalab-intent"
 
 
 class Doubler(mlflow.pyfunc.PythonModel):
@@ -33,3 +40,221 @@ def test_save_pyfunc_bundles_the_whole_package_and_loads_back(tmp_path):
     assert not list(tmp_path.glob(".*model*")), "no temporary folder is left behind"
     predicted = mlflow.pyfunc.load_model(str(folder)).predict(example)
     assert predicted["x"].tolist() == [2.0, 6.0]
+
+
+# --- promote_if_better: what counts as "no champion yet" ----------------------------------------
+
+
+class FakeRegistry:
+    """A registry client whose champion look-up raises ``error``; records what is set."""
+
+    def __init__(self, error: Exception):
+        self.error, self.aliases, self.tags = error, {}, {}
+
+    def get_model_version_by_alias(self, name, alias):
+        raise self.error
+
+    def set_registered_model_alias(self, name, alias, version):
+        self.aliases[alias] = version
+
+    def set_model_version_tag(self, name, version, key, value):
+        self.tags[key] = value
+
+
+def not_comparable(uri: str) -> float:
+    raise AssertionError(f"there is no champion to re-score, yet {uri} was asked")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # what MLflow 3's SQL store raises for a model that is not registered / an unset alias
+        MlflowException(f"Registered Model with name={NAME} not found", codes.RESOURCE_DOES_NOT_EXIST),
+        MlflowException("Registered model alias champion not found.", codes.INVALID_PARAMETER_VALUE),
+        # the same from a tracking server
+        RestException(
+            {"error_code": "INVALID_PARAMETER_VALUE", "message": "Registered model alias champion not found."}
+        ),
+    ],
+    ids=["no-model", "no-alias", "no-alias-rest"],
+)  # fmt: skip
+def test_a_missing_model_or_alias_means_no_champion_yet(error):
+    client = FakeRegistry(error)
+    decision = promote_if_better(client, NAME, "1", "test_pr_auc", 0.4, not_comparable)
+    assert (decision.alias, decision.reason) == ("champion", "no champion yet")
+    assert decision.champion_version is None and decision.champion_value is None
+    assert client.aliases == {"champion": "1"}
+    assert client.tags == {"primary_metric": "test_pr_auc", "test_pr_auc": "0.400000",
+                           "decision": "no champion yet"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        ("(sqlite3.OperationalError) unable to open database file", codes.INTERNAL_ERROR),
+        ("(sqlite3.DatabaseError) file is not a database", codes.BAD_REQUEST),
+        ("API request to http://mlflow:5000 failed: Max retries exceeded", codes.TEMPORARILY_UNAVAILABLE),
+        ("Permission denied on registered model", codes.PERMISSION_DENIED),
+        ("Invalid model name: ''", codes.INVALID_PARAMETER_VALUE),  # a bad name, not an unset alias
+        ("Registered model alias champion not found.", codes.INTERNAL_ERROR),
+    ],
+    ids=["unreachable", "corrupt", "server-down", "forbidden", "bad-name", "other-code"],
+)  # fmt: skip
+def test_any_other_registry_error_propagates_and_sets_no_alias(message, code):
+    client = FakeRegistry(MlflowException(message, code))
+    with pytest.raises(MlflowException, match=re.escape(message)):
+        promote_if_better(client, NAME, "1", "test_pr_auc", 0.4, not_comparable)
+    assert client.aliases == {} and client.tags == {}
+
+
+@pytest.fixture
+def sqlite_registry(tmp_path, mlflow_tmp):
+    """A real MLflow client on a fresh SQLite store, with ``NAME`` registered (versions 1, 2)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_tmp, registry_uri=mlflow_tmp)
+    client.create_registered_model(NAME)
+    for _ in range(2):
+        client.create_model_version(NAME, source=str(tmp_path / "model"))
+    return client
+
+
+def test_the_first_version_in_a_real_registry_becomes_champion_then_one_that_loses_is_challenger(
+    sqlite_registry,
+):
+    client = sqlite_registry
+    first = promote_if_better(client, NAME, "1", "test_pr_auc", 0.4, not_comparable)
+    assert (first.alias, first.reason) == ("champion", "no champion yet")
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+
+    scored = []
+    second = promote_if_better(
+        client, NAME, "2", "test_pr_auc", 0.3, lambda uri: scored.append(uri) or 0.45
+    )
+    assert scored == [f"models:/{NAME}/1"]
+    assert second.alias == "challenger"
+    assert (second.champion_version, second.champion_value) == ("1", 0.45)
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == "2"
+
+
+class Recording:
+    """A client proxy that records which of its methods were called."""
+
+    def __init__(self, client):
+        self.client, self.calls = client, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.client, name)
+
+
+def test_a_broken_tracking_database_is_an_error_not_an_empty_registry(sqlite_registry, mlflow_tmp):
+    database = Path(mlflow_tmp.removeprefix("sqlite:///"))
+    database.write_bytes(b"not a database" * 1000)  # the file is there but unreadable
+    client = Recording(sqlite_registry)
+    with pytest.raises(MlflowException, match="file is not a database") as err:
+        promote_if_better(client, NAME, "1", "test_pr_auc", 0.4, not_comparable)
+    assert err.value.error_code == "BAD_REQUEST"  # what MLflow 3 raises here
+    assert client.calls == ["get_model_version_by_alias"]  # the look-up failed: nothing was set
+
+
+# --- promote_if_better: the champion/challenger rule ---------------------------------------------
+
+
+def alias(client, name: str, which: str) -> str:
+    return str(client.get_model_version_by_alias(name, which).version)
+
+
+def new_version(client, name: str, source) -> str:
+    return str(client.create_model_version(name, source=str(source), run_id=None).version)
+
+
+def test_promote_if_better_moves_champion_only_to_a_better_version(mlflow_tmp, tmp_path):
+    from mlflow import MlflowClient
+
+    client, name = MlflowClient(), "t-intent"
+    client.create_registered_model(name)
+    v1 = new_version(client, name, tmp_path)
+    asked: list[str] = []
+
+    def champion_scores(value: float):
+        def score(uri: str) -> float:
+            asked.append(uri)
+            return value
+
+        return score
+
+    first = promote_if_better(client, name, v1, "test_pr_auc", 0.50, champion_scores(0.0))
+    assert (first.alias, first.reason, first.champion_version) == (
+        "champion",
+        "no champion yet",
+        None,
+    )
+    assert asked == []  # nothing to re-score
+    assert alias(client, name, "champion") == v1
+    assert first.as_tags()["registry.alias"] == "champion"
+    again = promote_if_better(client, name, v1, "test_pr_auc", 0.50, champion_scores(0.0))
+    assert (again.alias, again.reason) == ("champion", "already the champion")
+
+    v2 = new_version(client, name, tmp_path)
+    better = promote_if_better(client, name, v2, "test_pr_auc", 0.70, champion_scores(0.60))
+    assert asked == [f"models:/{name}/{v1}"]
+    assert better.alias == "champion"
+    assert (better.champion_version, better.champion_value) == (v1, 0.60)
+    assert "beats champion v1's 0.6000" in better.reason
+    assert alias(client, name, "champion") == v2
+
+    v3 = new_version(client, name, tmp_path)
+    worse = promote_if_better(client, name, v3, "test_pr_auc", 0.55, champion_scores(0.70))
+    assert worse.alias == "challenger"
+    assert "does not beat champion v2's 0.7000" in worse.reason
+    assert alias(client, name, "champion") == v2
+    assert alias(client, name, "challenger") == v3
+
+    v4 = new_version(client, name, tmp_path)
+    tie = promote_if_better(client, name, v4, "test_pr_auc", 0.70, champion_scores(0.70))
+    assert tie.alias == "challenger"  # a tie does not move the champion
+    assert alias(client, name, "champion") == v2 and alias(client, name, "challenger") == v4
+
+    tags = client.get_model_version(name, v3).tags
+    assert tags["primary_metric"] == "test_pr_auc"
+    assert tags["test_pr_auc"] == "0.550000"
+    assert tags["decision"] == worse.reason
+
+
+def test_promote_if_better_with_log_loss_lower_wins(mlflow_tmp, tmp_path):
+    from mlflow import MlflowClient
+
+    client, name = MlflowClient(), "t-intent-ll"
+    client.create_registered_model(name)
+    v1 = new_version(client, name, tmp_path)
+    promote_if_better(client, name, v1, "test_log_loss", 0.40, lambda uri: 0.0, False)
+    v2 = new_version(client, name, tmp_path)
+    lower = promote_if_better(client, name, v2, "test_log_loss", 0.35, lambda uri: 0.40, False)
+    assert lower.alias == "champion" and alias(client, name, "champion") == v2
+    v3 = new_version(client, name, tmp_path)
+    higher = promote_if_better(client, name, v3, "test_log_loss", 0.50, lambda uri: 0.35, False)
+    assert higher.alias == "challenger"
+    assert alias(client, name, "champion") == v2 and alias(client, name, "challenger") == v3
+
+
+def test_promote_if_better_makes_a_challenger_when_the_champion_cannot_score(mlflow_tmp, tmp_path):
+    from mlflow import MlflowClient
+
+    client, name = MlflowClient(), "t-intent-schema"
+    client.create_registered_model(name)
+    v1 = new_version(client, name, tmp_path)
+    promote_if_better(client, name, v1, "test_pr_auc", 0.1, lambda uri: 0.0)
+    v2 = new_version(client, name, tmp_path)
+
+    def cannot_score(uri: str) -> float:
+        raise IntentError("input lacks feature column(s) ['old_feature']")
+
+    decision = promote_if_better(client, name, v2, "test_pr_auc", 0.9, cannot_score)
+    assert decision.alias == "challenger"
+    assert decision.champion_value is None
+    assert "champion v1 could not score this test data (IntentError" in decision.reason
+    assert "old_feature" in decision.reason
+    assert alias(client, name, "champion") == v1
+    assert alias(client, name, "challenger") == v2

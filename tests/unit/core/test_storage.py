@@ -8,7 +8,7 @@ from personalab.core.storage import atomic_path, write_json, write_metrics, writ
 
 def test_atomic_path_leaves_no_file_when_the_writer_fails(tmp_path):
     target = tmp_path / "out" / "events.parquet"
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError, match="killed"), atomic_path(target) as tmp:
         tmp.write_text("half written")
         raise RuntimeError("killed")
     assert not target.exists()
@@ -18,7 +18,7 @@ def test_atomic_path_leaves_no_file_when_the_writer_fails(tmp_path):
 def test_atomic_path_keeps_the_old_file_until_the_new_one_is_complete(tmp_path):
     target = tmp_path / "metrics.json"
     write_json({"a": 1}, target)
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError, match="killed"), atomic_path(target) as tmp:
         tmp.write_text("{")
         raise RuntimeError("killed")
     assert json.loads(target.read_text()) == {"a": 1}

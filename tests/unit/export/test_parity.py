@@ -1,6 +1,7 @@
 """Unit tests of personalab.export.parity: an exported folder's predictions against expected
 ones."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -36,3 +37,27 @@ def test_parity_is_the_largest_score_shift(served):
     shifted.loc[1, "score"] += 0.25
     shifted.loc[7, "score"] -= 0.125
     assert parity(folder, shifted, example, k=3) == pytest.approx(0.25)
+
+
+def test_parity_is_infinite_when_a_score_is_missing_on_one_side_only(served):
+    folder, example, prediction = served
+    missing = prediction.copy()
+    missing.loc[2, "score"] = np.nan  # max(0.0, nan) is 0.0: a NaN must not pass as parity
+    assert parity(folder, missing, example, k=3) == float("inf")
+    infinite = prediction.copy()
+    infinite.loc[3, "score"] = np.inf
+    assert parity(folder, infinite, example, k=3) == float("inf")
+
+
+def test_parity_counts_values_missing_on_both_sides_as_equal(tmp_path):
+    import mlflow.pyfunc
+
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return pd.DataFrame({"p": [0.5, np.nan, 0.25]})
+
+    folder = tmp_path / "constant"
+    mlflow.pyfunc.save_model(str(folder), python_model=Constant())
+    example = pd.DataFrame({"x": [1, 2, 3]})
+    assert parity(folder, pd.DataFrame({"p": [0.5, np.nan, 0.5]}), example) == 0.25
+    assert parity(folder, pd.DataFrame({"p": [0.5, 0.0, 0.25]}), example) == float("inf")

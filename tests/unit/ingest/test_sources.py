@@ -19,8 +19,10 @@ from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import IngestResult, process_events
 from personalab.ingest.sources import REJECT_COLUMN, RawEvents, SourceError, read_source
 
-# events.content_event_ids hashes with hash_key="personalab-events" (17 bytes); pandas requires
-# exactly 16, so process_events raises ValueError for every source that has no event_id column.
+# The retailrocket, rees46, movielens and online_retail files have no event_id column (nor do
+# most generic fixtures): process_events gives such rows content-hash ids
+# (personalab.ingest.duplicates.content_event_ids, hash_key "personalab-event": the 16 characters
+# pandas requires), so identical rows count as re-sends.
 
 
 # --- helpers ------------------------------------------------------------------------------------

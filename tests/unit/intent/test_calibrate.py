@@ -67,3 +67,48 @@ def test_choose_calibration_with_a_fixed_method_uses_it():
     calibrator, table = choose_calibration(p, y, "isotonic")
     assert calibrator.method == "isotonic"
     assert table.loc[table["chosen"], "method"].item() == "isotonic"
+
+
+def test_choose_calibration_scores_each_method_on_rows_its_calibrator_did_not_see():
+    # 16 hand-made scores; the labels rise with the score but not monotonically
+    p = np.round(np.linspace(0.05, 0.95, 16), 4)
+    y = np.array([0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 1])
+    _, table = choose_calibration(p, y, "auto", seed=3)
+    brier = table.set_index("method")["cross_fitted_brier"]
+
+    # the same 2 stratified folds, each method fitted on one and scored on the other,
+    # with scikit-learn's own estimators rather than Calibrator
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    logit = np.log(p / (1 - p))[:, None]
+    isotonic, sigmoid = np.empty(len(p)), np.empty(len(p))
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=3).split(p, y))
+    assert sorted(np.concatenate([rows for _, rows in folds])) == list(range(16))
+    for fit_rows, eval_rows in folds:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
+        isotonic[eval_rows] = iso.fit(p[fit_rows], y[fit_rows]).predict(p[eval_rows])
+        platt = LogisticRegression(C=1e6).fit(logit[fit_rows], y[fit_rows])
+        sigmoid[eval_rows] = platt.predict_proba(logit[eval_rows])[:, 1]
+    assert brier["isotonic"] == pytest.approx(np.mean((isotonic - y) ** 2), abs=1e-12)
+    assert brier["sigmoid"] == pytest.approx(np.mean((sigmoid - y) ** 2), abs=1e-9)
+    assert brier["none"] == pytest.approx(np.mean((p - y) ** 2), abs=1e-12)
+
+    # fitted on all rows and scored on them, isotonic would look far better than it is
+    in_sample = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p, y).predict(p)
+    assert np.mean((in_sample - y) ** 2) < brier["isotonic"] - 0.05
+
+
+def test_choose_calibration_keeps_scores_that_are_already_calibrated():
+    # labels drawn at the scores' own rate: no calibrator can help on unseen rows. Isotonic
+    # fitted on the rows it is scored on would chase the noise (in-sample Brier ~0.14) and win.
+    rng = np.random.default_rng(0)
+    p = rng.random(40)
+    y = (rng.random(40) < p).astype(int)
+    calibrator, table = choose_calibration(p, y, "auto", seed=0)
+    brier = table.set_index("method")["cross_fitted_brier"]
+    assert calibrator.method == "none"
+    assert brier["none"] == pytest.approx(0.1812, abs=1e-4)
+    assert brier["sigmoid"] == pytest.approx(0.1923, abs=1e-4)
+    assert brier["isotonic"] == pytest.approx(0.2061, abs=1e-4)

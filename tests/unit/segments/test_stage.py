@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,5 +160,8 @@ def test_empty_table_raises():
 
 def test_all_nan_features_raise_segments_error():
     table = feature_table(np.full((40, 3), NAN))
-    with pytest.raises(SegmentsError):
+    with pytest.raises(
+        SegmentsError,
+        match=re.escape("feature column(s) ['f1', 'f2', 'f3'] have no values at all; drop them"),
+    ):
         build_segments(table, seg_params(k_max=3))
