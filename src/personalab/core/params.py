@@ -4,7 +4,10 @@ An unknown key, a wrong type or an impossible value stops the stage with a
 message that names the file and the key, e.g.::
 
     params/ingest.yaml: invalid parameters
-      - sessions.gap_minutes: Input should be greater than 0 (got -5)
+    params/ingest.yaml: session_gap_minutes: Input should be greater than 0 (got -5)
+
+Each problem is one line that names the file and the key; a notebook run names the stage's
+params file too, since papermill injects it.
 """
 
 from __future__ import annotations
@@ -57,14 +60,13 @@ class StageParams(BaseModel):
         return cls.from_mapping(values or {}, source=str(path))
 
     @classmethod
-    def from_namespace(
-        cls, namespace: Mapping[str, Any], source: str = "notebook parameters"
-    ) -> Self:
+    def from_namespace(cls, namespace: Mapping[str, Any], source: str | None = None) -> Self:
         """Validate the parameters a notebook holds (its `parameters` cell plus papermill's injection).
 
         Every public, plain-data global is treated as a parameter, so a key papermill
         injected from a mistyped YAML file is reported as unknown rather than ignored.
-        Call it right after the parameters cell, with ``globals()``.
+        Call it right after the parameters cell, with ``globals()``. Errors name the stage's
+        params file (``params/<stage>.yaml``), where the values come from.
         """
         values = {
             name: value
@@ -73,7 +75,12 @@ class StageParams(BaseModel):
             and name not in _NOTEBOOK_NAMES
             and type(value) in _PARAM_TYPES
         }
-        return cls.from_mapping(values, source=source)
+        return cls.from_mapping(values, source=source or f"params/{cls.stage_name()}.yaml")
+
+    @classmethod
+    def stage_name(cls) -> str:
+        """The stage whose package defines these params (``personalab.<stage>.params``)."""
+        return cls.__module__.split(".")[1]
 
     def flat(self) -> dict[str, Any]:
         """Dotted keys to scalar values, for MLflow params."""
@@ -93,13 +100,21 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per problem, each naming ``source`` and the dotted key."""
     lines = [f"{source}: invalid parameters"]
     for item in err.errors():
         key = ".".join(str(part) for part in item["loc"]) or "<root>"
         if item["type"] == "extra_forbidden":
-            lines.append(f"  - {key}: unknown key")
+            problem = "unknown key"
         elif item["type"] == "missing":
-            lines.append(f"  - {key}: required key is missing")
+            problem = "required key is missing"
         else:
-            lines.append(f"  - {key}: {item['msg']} (got {item.get('input')!r})")
+            problem = item["msg"].removeprefix("Value error, ")
+            given = item.get("input")
+            if isinstance(given, Mapping):  # a cross-field check: its keys, not the whole input
+                named = key == "<root>" or problem.startswith(f"{key}.")
+                lines.append(f"{source}: {problem}" if named else f"{source}: {key}: {problem}")
+                continue
+            problem += f" (got {given!r})"
+        lines.append(f"{source}: {key}: {problem}")
     return "\n".join(lines)

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from personalab.core.params import StageParams
 from personalab.ingest.bots import BotRules
-from personalab.ingest.sources import FORMATS
+from personalab.ingest.sources.params import SourceParams
 from personalab.ingest.synth.config import SynthConfig
 
 STAGE = "ingest"
-
-
-class SourceParams(BaseModel):
-    """Where the events come from and how to map them."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    format: Literal[FORMATS] = "synthetic"  # type: ignore[valid-type]
-    path: str = Field("data/raw", description="file or folder; ignored for synthetic")
-    columns: dict[str, str] = Field(
-        default_factory=dict, description="file column -> canonical column"
-    )
-    constants: dict[str, Any] = Field(
-        default_factory=dict, description="canonical column -> constant value"
-    )
-    event_types: dict[str, str] = Field(
-        default_factory=dict, description="source event name -> canonical"
-    )
-    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = None
-    timestamp_format: str | None = None
-    timezone: str = "UTC"
 
 
 class IngestParams(StageParams):
@@ -45,6 +24,8 @@ class IngestParams(StageParams):
     late_events: Literal["keep", "quarantine"] = "keep"
     max_quarantine_rate: float = Field(0.05, ge=0, le=1)
     rating_range: tuple[float, float] = (0.0, 5.0)
+    # timestamps outside [from, to] are quarantined as implausible; to = null: a day after the run
+    plausible_timestamps: tuple[str, str | None] = ("1990-01-01", None)
     bots: BotRules = BotRules()
 
     @model_validator(mode="after")
@@ -53,5 +34,21 @@ class IngestParams(StageParams):
         if lo >= hi:
             raise ValueError(
                 f"rating_range must be [low, high] with low < high, got {list(self.rating_range)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_plausible_timestamps(self) -> IngestParams:
+        import pandas as pd
+
+        bounds = []
+        for value in self.plausible_timestamps:
+            try:
+                bounds.append(None if value is None else pd.Timestamp(value))
+            except ValueError:
+                raise ValueError(f"plausible_timestamps: {value!r} is not a date") from None
+        if bounds[1] is not None and bounds[0] >= bounds[1]:
+            raise ValueError(
+                f"plausible_timestamps must be [from, to] with from < to, got {list(self.plausible_timestamps)}"
             )
         return self

@@ -73,6 +73,10 @@ def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame 
         event_types=src.event_types,
         timestamp_unit=src.timestamp_unit,
         timestamp_format=src.timestamp_format,
+        sep=src.sep,
+        header=src.header,
+        names=src.names,
+        encoding=src.encoding,
     )
     return raw, None
 

@@ -66,3 +66,32 @@ def test_flat_params_for_mlflow():
     assert flat["bots.max_events_per_minute"] == 40
     assert flat["source.columns"] == {}
     assert flatten({"a": {"b": {"c": 1}}, "d": [1, 2]}) == {"a.b.c": 1, "d": [1, 2]}
+
+
+def test_every_line_names_the_params_file_and_a_notebook_run_names_the_stage_file():
+    from personalab.intent.params import IntentParams
+
+    with pytest.raises(ParamsError) as info:
+        IngestParams.from_namespace({"session_gap_minutes": -5, "source": {"sep": ";;"}})
+    lines = str(info.value).splitlines()
+    assert lines[0] == "params/ingest.yaml: invalid parameters"
+    assert (
+        "params/ingest.yaml: session_gap_minutes: Input should be greater than 0 (got -5)" in lines
+    )
+    assert any(line.startswith("params/ingest.yaml: source.sep: one character") for line in lines)
+    assert all(line.startswith("params/ingest.yaml: ") for line in lines)
+    with pytest.raises(ParamsError, match=r"^params/intent.yaml: invalid parameters"):
+        IntentParams.from_namespace({"colour": "red"})
+
+
+def test_a_cross_field_check_names_its_keys_not_the_whole_section():
+    with pytest.raises(ParamsError) as info:
+        IngestParams.from_mapping(
+            {"source": {"format": "csv", "header": False, "columns": {"a": "user_id"}}},
+            source="params/ingest.yaml",
+        )
+    message = str(info.value)
+    assert message.splitlines()[-1] == (
+        "params/ingest.yaml: source.names: header is false, so name the file's columns in names"
+    )
+    assert "'columns'" not in message and "{" not in message  # no dump of the section

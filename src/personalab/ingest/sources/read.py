@@ -1,0 +1,109 @@
+"""Read an event source into raw rows with canonical column names.
+
+Generic files (``csv``, ``parquet``, ``jsonl``) take a ``columns`` mapping from the
+file's names to canonical names (identity when omitted) and optional constant
+fields. Adapters know well-known public formats:
+
+===============  ============================================================================
+format           what it reads
+===============  ============================================================================
+retailrocket     ``events.csv``: timestamp (ms), visitorid, event (view/addtocart/transaction),
+                 itemid, transactionid
+rees46           monthly CSVs: event_time, event_type (view/cart/remove_from_cart/purchase),
+                 product_id, category_id, category_code, brand, price, user_id, user_session
+movielens        ``u.data`` (tab-separated), ``ratings.dat`` (``::``) or ``ratings.csv``; each
+                 rating becomes a ``rate`` event
+online_retail    UCI Online Retail as CSV: InvoiceNo, StockCode, Description, Quantity,
+                 InvoiceDate, UnitPrice, CustomerID, Country; each line is a purchase, the
+                 invoice is the session, invoices starting with C are cancellations
+                 (quarantined as ``cancelled_invoice``)
+===============  ============================================================================
+
+Values are left as read (strings stay strings); parsing and validation happen in
+:mod:`personalab.ingest.events`. Each row keeps ``_file`` and ``_row`` (0-based data row in
+that file) so a quarantined row can be found in its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from personalab.ingest.sources.adapters import ADAPTER_READERS, ADAPTERS
+from personalab.ingest.sources.base import (
+    CANONICAL_COLUMNS,
+    FILE_FORMATS,
+    ID_COLUMNS,
+    REQUIRED_COLUMNS,
+    RawEvents,
+    SourceError,
+)
+from personalab.ingest.sources.files import map_columns, read_files
+
+FORMATS = ("synthetic", *FILE_FORMATS, *ADAPTERS)
+
+
+def read_source(
+    fmt: str,
+    path: Path | str,
+    columns: Mapping[str, str] | None = None,
+    constants: Mapping[str, Any] | None = None,
+    event_types: Mapping[str, str] | None = None,
+    timestamp_unit: str | None = None,
+    timestamp_format: str | None = None,
+    *,
+    sep: str | None = None,
+    header: bool = True,
+    names: list[str] | None = None,
+    encoding: str = "utf-8",
+) -> RawEvents:
+    """Read ``path`` in format ``fmt`` (a generic file format or an adapter name).
+
+    ``sep``, ``header``, ``names`` and ``encoding`` say how a generic text file is read (an
+    adapter knows its own); ``timestamp_unit`` ``None`` or ``"auto"`` leaves the unit to the
+    adapter or to parsing.
+    """
+    path = Path(path)
+    if fmt in ADAPTERS:
+        raw = ADAPTER_READERS[fmt](path)
+    elif fmt in FILE_FORMATS:
+        # identifiers stay text in CSV (no "007" -> 7); other columns are inferred as usual
+        id_sources = [src for src, dst in (columns or {}).items() if dst in ID_COLUMNS]
+        id_sources += [c for c in ID_COLUMNS if c not in (columns or {})]
+        text = {"sep": sep, "header": header, "names": names, "encoding": encoding}
+        frame = read_files(
+            path,
+            fmt,
+            **({"dtype": dict.fromkeys(id_sources, "string"), **text} if fmt == "csv" else {}),
+        )
+        frame = map_columns(frame, columns or {}, str(path))
+        raw = RawEvents(frame=frame, description=str(path))
+    else:
+        raise SourceError(
+            f"{path}: unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}"
+        )
+    frame = raw.frame
+    for name, value in (constants or {}).items():
+        if name not in CANONICAL_COLUMNS:
+            raise SourceError(
+                f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})"
+            )
+        frame[name] = value
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        present = [c for c in frame.columns if not c.startswith("_")]
+        raise SourceError(
+            f"{path}: required column(s) {', '.join(missing)} missing after mapping "
+            f"(have: {', '.join(present) or 'none'}); map them in source.columns or set them in source.constants"
+        )
+    if event_types:
+        mapped = frame["event_type"].map(
+            lambda v: event_types.get(v, v) if isinstance(v, str) else v
+        )
+        frame["event_type"] = mapped
+    raw.frame = frame
+    if timestamp_unit not in (None, "auto"):
+        raw.timestamp_unit = timestamp_unit
+    raw.timestamp_format = timestamp_format or raw.timestamp_format
+    return raw
