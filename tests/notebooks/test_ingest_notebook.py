@@ -41,6 +41,17 @@ def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
     assert len(quarantine) == metrics["rows_quarantined"] and quarantine["reason"].notna().all()
     truth = pd.read_parquet(project_copy / "data/interim/truth.parquet")
     assert len(truth) == TINY["n_users"] + TINY["bot_users"]
+    profile = json.loads((project_copy / "data/interim/profile.json").read_text())
+    decision = profile["identity_decision"]
+    assert (profile["identity"], decision["setting"]) == ("user", "auto")
+    assert profile["rows"] == metrics["rows_valid"] == sum(profile["event_types"].values())
+    assert profile["users"] == metrics["users"] == metrics["profile_users"]
+    assert profile["sessions"] == metrics["sessions"] and profile["items"] == metrics["items"]
+    assert decision["rows"] == metrics["rows_read"]
+    assert decision["rows_without_identity"] == metrics["quarantined_missing_user_id"]
+    assert profile["has_purchases"] and profile["has_ratings"]
+    assert (profile["granularity"], profile["session_ids"]) == ("millisecond", "derived")
+    assert profile["span_days"] == pytest.approx(TINY["n_days"], abs=1)
     for name in ("daily_events.csv", "session_lengths.csv", "quarantine_reasons.csv"):
         assert (project_copy / "reports/plots/ingest" / name).stat().st_size > 0
     assert (project_copy / "reports/figures/ingest/overview.png").stat().st_size > 10_000

@@ -1,26 +1,30 @@
 """Stage ``ingest``: read a behavioural log, validate it, and write canonical events and sessions.
 
 ``run_ingest(params)`` reads the configured source and returns frames and metrics;
-``save_ingest`` writes them. Where each part lives:
+``run_keeping_quarantine`` is the same for the notebook, writing the quarantine file when too
+many rows fail; ``save_ingest`` writes the outputs. Where each part lives:
 
 - :mod:`.params`: ``IngestParams`` and ``SourceParams`` (``params/ingest.yaml``), ``STAGE``
 - :mod:`.sources`: readers of files and well-known public formats into raw rows
 - :mod:`.synth`: the embedded default data, a deterministic synthetic log generator
 - :mod:`.events`: the canonical events table's vocabulary, and parsing raw rows into it
+- :mod:`.timestamps`: epochs (unit inferred), yyyymmdd numbers, formats and zones to UTC,
+  never wrapping
 - :mod:`.validation`: the rules a row must meet, late arrivals, quarantine reasons
 - :mod:`.duplicates`: content event ids and re-sent duplicates
 - :mod:`.bots`: per-user activity statistics and the bot rules
 - :mod:`.sessions`: splitting events into sessions and summarising them
+- :mod:`.profile`: what the log holds (``data/interim/profile.json``), read by later stages
 - :mod:`.pipeline`: ``run_ingest`` / ``process_events``, the steps above in order
 - :mod:`.report`: tables of the outcome (daily counts, funnel, session lengths, metrics)
 - :mod:`.plots`: the overview figure
 - :mod:`.io`: the stage's input files and ``save_ingest``
 """
 
-from personalab.ingest.io import input_paths, save_ingest
+from personalab.ingest.io import input_paths, run_keeping_quarantine, save_ingest
 from personalab.ingest.params import STAGE, IngestParams
-from personalab.ingest.pipeline import run_ingest
 from personalab.ingest.plots import plot_overview
+from personalab.ingest.profile import profile_table
 from personalab.ingest.report import summary_table
 
 __all__ = [
@@ -28,7 +32,8 @@ __all__ = [
     "IngestParams",
     "input_paths",
     "plot_overview",
-    "run_ingest",
+    "profile_table",
+    "run_keeping_quarantine",
     "save_ingest",
     "summary_table",
 ]

@@ -4,6 +4,12 @@ Bot rules (a user is a bot when any holds; defaults in ``BotRules``): more than
 ``max_events_per_minute`` events in one clock minute; more than
 ``max_events_per_day`` in one day; or at least ``min_views_for_dwell_rule`` views
 with dwell recorded of which ``zero_dwell_share`` or more have zero dwell.
+
+The rate rules count distinct moments, not rows: events of a user that share a timestamp
+count once. A basket logged as one line per item (UCI Online Retail: a 40-item invoice
+shares one minute) is one action, not 40; a bot's burst has a new timestamp per event.
+(A log whose clock is coarser than the rule, e.g. whole minutes, cannot show more than one
+moment a minute: the per-minute rule then never fires there.)
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ class BotRules(BaseModel):
 
 
 def find_bot_users(events: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
-    """Per flagged user: events, peak per minute and per day, zero-dwell share, the rules hit."""
+    """Per flagged user: events, peak distinct timestamps per minute and per day, zero-dwell
+    share, the rules hit."""
     codes, users = pd.factorize(events["user_id"], sort=True)
     ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
     order = np.lexsort((ns, codes))
@@ -39,20 +46,23 @@ def find_bot_users(events: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
 def bot_user_stats(
     codes: np.ndarray, ns: np.ndarray, is_view: np.ndarray, dwell: np.ndarray, n_users: int
 ) -> pd.DataFrame:
-    """Per user code: events, peak events in a clock minute and in a UTC day, zero-dwell views.
+    """Per user code: events, peak distinct timestamps in a clock minute and in a UTC day,
+    zero-dwell views.
 
     The arrays must be sorted by user code, then time.
     """
+    moment = np.r_[True, (codes[1:] != codes[:-1]) | (ns[1:] != ns[:-1])] if codes.size else codes
+    m_codes, m_ns = codes[moment], ns[moment]  # one row per distinct (user, timestamp)
 
     def peak_per(bucket_ns: int) -> np.ndarray:
         peak = np.zeros(n_users, dtype=np.int64)
-        if codes.size == 0:
+        if m_codes.size == 0:
             return peak
-        bucket = ns // bucket_ns
-        new_run = np.r_[True, (codes[1:] != codes[:-1]) | (bucket[1:] != bucket[:-1])]
+        bucket = m_ns // bucket_ns
+        new_run = np.r_[True, (m_codes[1:] != m_codes[:-1]) | (bucket[1:] != bucket[:-1])]
         run_starts = np.flatnonzero(new_run)
-        run_len = np.diff(np.r_[run_starts, codes.size])
-        np.maximum.at(peak, codes[run_starts], run_len)
+        run_len = np.diff(np.r_[run_starts, m_codes.size])
+        np.maximum.at(peak, m_codes[run_starts], run_len)
         return peak
 
     with_dwell = is_view & ~np.isnan(dwell)

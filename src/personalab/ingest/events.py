@@ -2,7 +2,8 @@
 
 Parsing never drops a row: a value that cannot be parsed becomes null and is
 flagged, so the rules in :mod:`personalab.ingest.validation` can quarantine it.
-What happens next lives apart: validation rules and late events
+Timestamps are read by :mod:`personalab.ingest.timestamps` (units, formats, the range
+datetime64[ns] holds). What happens next lives apart: validation rules and late events
 (:mod:`~personalab.ingest.validation`), event ids and duplicates
 (:mod:`~personalab.ingest.duplicates`), bots (:mod:`~personalab.ingest.bots`).
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents
+from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents, SourceError
+from personalab.ingest.timestamps import Timestamps, UndatedNumbersError, read_timestamps
 
 EVENT_TYPES = (
     "view",
@@ -31,19 +33,28 @@ NUMERIC_COLUMNS = ("price", "quantity", "rating", "dwell_seconds", "scroll_depth
 ID_COLUMNS = ("event_id", "user_id", "session_id", "item_id")
 LABEL_COLUMNS = ("category", "device", "channel")  # few distinct values: stored as categoricals
 EVENT_TYPE_DTYPE = pd.CategoricalDtype(list(EVENT_TYPES))
-_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})\s*$"  # a timestamp string that names its zone
 
 
 @dataclass
 class Parsed:
-    """Typed columns plus, per row, the parsing problems found."""
+    """Typed columns plus, per row, the parsing problems found, and how timestamps were read."""
 
     frame: pd.DataFrame
     bad_number: np.ndarray
+    #: a timestamp that parsed to a date datetime64[ns] cannot hold (nulled, never wrapped)
+    out_of_range: np.ndarray | None = None
+    #: how the timestamp column was read (see :class:`Timestamps`)
+    timestamps_read_as: str = "iso8601"
+    #: event ids as integers (-1 missing), set by the pipeline for the conflict and duplicate checks
+    id_codes: np.ndarray | None = None
 
 
 def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
-    """Turn raw columns into canonical dtypes; unparseable values become null and are flagged."""
+    """Turn raw columns into canonical dtypes; unparseable values become null and are flagged.
+
+    A non-finite number (``inf``, ``-inf``, ``1e400``) in a numeric column is ``bad_number``
+    and becomes null, so no total (session revenue, dwell) can become infinite.
+    """
     src = raw.frame
     n = len(src)
     out = pd.DataFrame(index=src.index)
@@ -59,9 +70,8 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
             if name in src
             else pd.Categorical([np.nan] * n)
         )
-    out["timestamp"] = parse_timestamps(
-        src["timestamp"], raw.timestamp_unit, raw.timestamp_format, timezone
-    )
+    stamps = _read_timestamp_column(raw, timezone)
+    out["timestamp"] = stamps.values
     out["event_type"] = _normalise_labels(src["event_type"])
     bad_number = np.zeros(n, dtype=bool)
     for name in NUMERIC_COLUMNS:
@@ -69,37 +79,34 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
             out[name] = np.nan
             continue
         values = pd.to_numeric(src[name], errors="coerce").astype("float64")
-        bad_number |= (values.isna() & src[name].notna()).to_numpy()
-        out[name] = values
-    return Parsed(frame=out, bad_number=bad_number)
+        finite = np.isfinite(values.to_numpy())
+        bad_number |= ~finite & src[name].notna().to_numpy()
+        out[name] = values.where(finite)
+    return Parsed(
+        frame=out,
+        bad_number=bad_number,
+        out_of_range=stamps.out_of_range,
+        timestamps_read_as=stamps.read_as,
+    )
+
+
+def _read_timestamp_column(raw: RawEvents, timezone: str) -> Timestamps:
+    """:func:`read_timestamps` on the raw timestamp column; an ambiguous column stops naming its file and row."""
+    try:
+        return read_timestamps(
+            raw.frame["timestamp"], raw.timestamp_unit, raw.timestamp_format, timezone
+        )
+    except UndatedNumbersError as err:
+        row = raw.frame.iloc[err.position]
+        where = f"{row['_file']}: row {row['_row']}" if "_file" in raw.frame else raw.description
+        raise SourceError(f"{where}: {err}") from None
 
 
 def parse_timestamps(
     values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC"
 ) -> pd.Series:
-    """Parse epochs (``unit``), strptime strings (``fmt``) or ISO 8601 to UTC; failures become NaT."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(
-            "UTC"
-        )
-    if unit is not None or pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = pd.to_numeric(values, errors="coerce")
-        return pd.to_datetime(numbers, unit=unit or "s", utc=True, errors="coerce")
-    text = values.astype("str")
-    # strings with an offset (or Z) are exact; naive strings are read in ``timezone``
-    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
-    if timezone != "UTC":
-        naive = ~text.str.contains(_OFFSET, regex=True, na=False)
-        if naive.any():
-            local = pd.to_datetime(text[naive], format=fmt or "ISO8601", errors="coerce")
-            local = local.dt.tz_localize(
-                timezone, ambiguous="NaT", nonexistent="NaT"
-            ).dt.tz_convert("UTC")
-            parsed = parsed.copy()
-            parsed[naive] = local
-    return parsed
+    """The UTC timestamps of :func:`read_timestamps` (NaT where unparseable or out of range)."""
+    return read_timestamps(values, unit, fmt, timezone).values
 
 
 def _to_id_string(values: pd.Series) -> pd.Series:

@@ -1,4 +1,10 @@
-"""What the stage reads and writes on disk: its input files, and its outputs written atomically."""
+"""What the stage reads and writes on disk: its input files, and its outputs written atomically.
+
+Outputs (``data/interim/``): ``events.parquet``, ``sessions.parquet``, ``quarantine.parquet``,
+``bot_users.parquet``, ``truth.parquet``, and ``profile.json`` (what the log holds; keys in
+:mod:`personalab.ingest.profile`); metrics in ``reports/metrics/ingest.json``; plot data in
+``reports/plots/ingest/``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from personalab.core.paths import ProjectPaths
-from personalab.core.storage import write_csv, write_metrics, write_parquet
+from personalab.core.storage import write_csv, write_json, write_metrics, write_parquet
 from personalab.ingest.params import STAGE, IngestParams
-from personalab.ingest.pipeline import IngestResult
+from personalab.ingest.pipeline import IngestResult, QuarantineRateError, run_ingest
 from personalab.ingest.report import daily_event_counts, session_length_histogram
 from personalab.ingest.validation import summarise_reasons
+
+#: the profile's file name under data/interim/ (read by the stages after ingest)
+PROFILE_FILE = "profile.json"
 
 
 def input_paths(params: IngestParams, root: Path) -> list[Path]:
@@ -22,6 +31,23 @@ def input_paths(params: IngestParams, root: Path) -> list[Path]:
     return [path if path.is_absolute() else root / path]
 
 
+def run_keeping_quarantine(params: IngestParams, paths: ProjectPaths) -> IngestResult:
+    """:func:`run_ingest` on the project; when it stops on ``max_quarantine_rate``, the rejected
+    rows are first written to ``data/interim/quarantine.parquet`` (named in the message), so the
+    rows the stop refers to can be inspected."""
+    try:
+        return run_ingest(params, paths.root)
+    except QuarantineRateError as err:
+        if err.quarantine is None:
+            raise
+        written = write_parquet(err.quarantine, paths.interim / "quarantine.parquet")
+        shown = written.relative_to(paths.root) if written.is_relative_to(paths.root) else written
+        raise QuarantineRateError(
+            f"{err}; the {len(err.quarantine)} rejected rows (file, row, reason) are in {shown}",
+            err.quarantine,
+        ) from None
+
+
 def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
     """Write the stage's data, metrics and plot data atomically; return what was written."""
     out = {
@@ -29,6 +55,7 @@ def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
         "sessions": write_parquet(result.sessions, paths.interim / "sessions.parquet"),
         "quarantine": write_parquet(result.quarantine, paths.interim / "quarantine.parquet"),
         "bot_users": write_parquet(result.bot_users, paths.interim / "bot_users.parquet"),
+        "profile": write_json(result.profile, paths.interim / PROFILE_FILE),
         "truth": write_parquet(
             result.truth if result.truth is not None else _empty_truth(),
             paths.interim / "truth.parquet",

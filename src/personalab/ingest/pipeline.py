@@ -17,9 +17,15 @@ import pandas as pd
 
 from personalab.core.errors import InputError
 from personalab.ingest.bots import bot_user_stats, flag_bots
-from personalab.ingest.duplicates import content_event_ids, duplicated_ids
+from personalab.ingest.duplicates import (
+    conflicting_ids,
+    content_event_ids,
+    duplicated_codes,
+    event_id_codes,
+)
 from personalab.ingest.events import Parsed, canonical_order, parse_events
 from personalab.ingest.params import IngestParams
+from personalab.ingest.profile import build_profile, profile_metrics, read_order
 from personalab.ingest.sessions import assign_sessions, build_sessions
 from personalab.ingest.sources import (
     CANONICAL_COLUMNS,
@@ -28,17 +34,28 @@ from personalab.ingest.sources import (
     SourceError,
     read_source,
 )
+from personalab.ingest.sources.base import MALFORMED_LINE, RAW_LINE_COLUMN
+from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.synth.generate import generate_log
+from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
     find_violations,
-    flag_late,
+    flag_late_events,
+    late_notes,
+    plausible_window,
     reasons_text,
+    require_arrival_order,
     summarise_reasons,
 )
 
 
 class QuarantineRateError(InputError, RuntimeError):
-    """Too large a share of the source failed validation."""
+    """Too large a share of the source failed validation; ``quarantine`` holds the rejected rows
+    (:func:`personalab.ingest.io.run_keeping_quarantine` writes them before the stop)."""
+
+    def __init__(self, message: str, quarantine: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.quarantine = quarantine
 
 
 @dataclass
@@ -51,6 +68,8 @@ class IngestResult:
     metrics: dict[str, Any]
     source: str
     timings: dict[str, float] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)  # what the log holds (.profile)
+    notes: list[str] = field(default_factory=list)  # how the input was read, in sentences
 
 
 def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame | None]:
@@ -77,6 +96,8 @@ def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame 
         header=src.header,
         names=src.names,
         encoding=src.encoding,
+        identity=src.identity,
+        query=src.query,
     )
     return raw, None
 
@@ -105,12 +126,16 @@ def process_events(
     rows_read = len(raw.frame)
     if rows_read == 0:
         raise SourceError(f"{raw.description}: no data rows")
+    if "identity" not in raw.extra:  # rows not read by read_source (synthetic, hand-built)
+        apply_identity(raw, params.source.identity)
     parsed, bad, late_events, quarantine, rate = _validate(raw, params, rows_read)
+    order = read_order(parsed.frame["timestamp"], ~bad)
+    read_as = parsed.timestamps_read_as
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
     frame = parsed.frame
-    kept, dup = _deduplicate(frame, bad)
+    kept, dup = _deduplicate(frame, bad, parsed.id_codes)
     timings["dedup"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -119,8 +144,17 @@ def process_events(
     timings["bots"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
+    source_sessions = float(events["session_id"].notna().mean()) if len(events) else None
     events, sessions = _sessionise(events, params)
     timings["sessions"] = time.perf_counter() - tick
+    profile = build_profile(
+        events,
+        sessions,
+        identity=raw.extra["identity"],
+        order=order,
+        source_session_share=source_sessions,
+        timezone=params.source.timezone,
+    )
     elapsed = time.perf_counter() - start
 
     metrics = _stage_metrics(
@@ -135,6 +169,9 @@ def process_events(
         late_events=late_events,
         elapsed=elapsed,
     )
+    metrics |= timestamp_metrics(read_as)
+    metrics |= profile_metrics(profile)
+    metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
     return IngestResult(
         events=events,
         sessions=sessions,
@@ -144,30 +181,42 @@ def process_events(
         metrics=metrics,
         source=raw.description,
         timings=timings,
+        profile=profile,
+        notes=[*raw.notes, *timestamp_notes(read_as), *late_notes(late_events)],
     )
 
 
 def _validate(
     raw: RawEvents, params: IngestParams, rows_read: int
-) -> tuple[Parsed, np.ndarray, int, pd.DataFrame, float]:
+) -> tuple[Parsed, np.ndarray, int | None, pd.DataFrame, float]:
     """Parse and check every row.
 
     Returns the parsed rows, which rows are bad, how many are late (all of them when late
-    events are quarantined, else those otherwise valid), the quarantine table and its rate.
+    events are quarantined, else those otherwise valid; None when the arrival order is not
+    known), the quarantine table and its rate. Rows sharing an event id with other content are
+    quarantined as ``conflicting_event_id`` (only among rows that pass every other rule).
     Releases ``raw.frame`` (keeps its rejected rows); raises :class:`QuarantineRateError`
-    when too many rows fail.
+    (carrying the quarantine table) when too many rows fail.
     """
+    require_arrival_order(raw.frame, params)  # parameter errors first, before any work
+    window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
     parsed = parse_events(raw, timezone=params.source.timezone)
-    flags = find_violations(parsed, params.rating_range)
-    late = flag_late(
-        parsed.frame["timestamp"], pd.Timedelta(minutes=params.allowed_lateness_minutes)
-    )
+    flags = find_violations(parsed, params.rating_range, window)
+    late = flag_late_events(parsed, raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
     if params.late_events == "quarantine":
         flags["late_event"] = late
     reject = raw.frame.get(REJECT_COLUMN)
+    if reject is not None:  # a malformed line has no fields to check: that is its one reason
+        flags.loc[(reject == MALFORMED_LINE).to_numpy(), :] = False
     bad = flags.to_numpy().any(axis=1)
     if reject is not None:
         bad |= reject.notna().to_numpy()
+    good = np.flatnonzero(~bad)
+    parsed.id_codes = event_id_codes(parsed.frame["event_id"])  # hashed once, used again in dedup
+    conflict = good[conflicting_ids(parsed.frame, good, parsed.id_codes)]
+    if conflict.size:
+        flags.iloc[conflict, flags.columns.get_loc("conflicting_event_id")] = True
+        bad[conflict] = True
     quarantine = _quarantine_table(raw.frame.loc[bad], reasons_text(flags, reject))
     raw.frame = raw.frame.loc[bad]  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
@@ -176,8 +225,11 @@ def _validate(
         listed = ", ".join(f"{reason} ({count})" for reason, count in top.items())
         raise QuarantineRateError(
             f"{raw.description}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
-            f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
+            f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}",
+            quarantine,
         )
+    if late is None:
+        return parsed, bad, None, quarantine, rate
     late_events = int(late.sum()) if params.late_events == "quarantine" else int(late[~bad].sum())
     return parsed, bad, late_events, quarantine, rate
 
@@ -198,24 +250,32 @@ def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
     )
     for col in data_cols:
         out[col] = rows[col].astype("str")
+    if RAW_LINE_COLUMN in rows:  # a malformed line's text, as it stands in its file
+        out["raw_line"] = rows[RAW_LINE_COLUMN].astype("str")
     return out.reset_index(drop=True)
 
 
-def _deduplicate(frame: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _deduplicate(
+    frame: pd.DataFrame, bad: np.ndarray, codes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the valid rows to keep (first arrival of each id), and which valid rows repeat.
 
     Valid rows without an event id get a content hash, written into ``frame["event_id"]``:
     ``frame`` is the stage's own parsed frame, changed in place so the data is not copied.
+    ``codes`` are the rows' :func:`~personalab.ingest.duplicates.event_id_codes` (computed when
+    not given); content hashes get codes of their own.
     """
     good = np.flatnonzero(~bad)
-    event_id = frame["event_id"]
-    missing_id = event_id.isna().to_numpy() & ~bad
-    if missing_id.any():
-        ids = content_event_ids(frame.iloc[np.flatnonzero(missing_id)])
-        event_id = event_id.copy()
-        event_id.iloc[np.flatnonzero(missing_id)] = ids.to_numpy()
+    codes = event_id_codes(frame["event_id"]) if codes is None else codes
+    missing = np.flatnonzero((codes < 0) & ~bad)
+    if missing.size:
+        ids = content_event_ids(frame.iloc[missing])
+        event_id = frame["event_id"].copy()
+        event_id.iloc[missing] = ids.to_numpy()
         frame["event_id"] = event_id
-    dup = duplicated_ids(event_id.iloc[good])
+        codes = codes.copy()
+        codes[missing] = codes.max(initial=-1) + 1 + pd.factorize(ids, sort=False)[0]
+    dup = duplicated_codes(codes[good])
     kept = good[~dup]
     return kept, dup
 
@@ -268,10 +328,14 @@ def _stage_metrics(
     rate: float,
     dup: np.ndarray,
     bot_rows: np.ndarray,
-    late_events: int,
+    late_events: int | None,
     elapsed: float,
 ) -> dict[str, Any]:
-    """The stage's metrics: where every row read went, sizes, and speed; checks the accounting."""
+    """The stage's metrics: where every row read went, sizes, and speed; checks the accounting.
+
+    ``late_events_measured`` is 1 when the arrival order was known, and only then is
+    ``late_events`` reported (metrics are flat numbers: not measured is not 0).
+    """
     metrics: dict[str, Any] = {
         "rows_read": rows_read,
         "rows_valid": len(events),
@@ -280,7 +344,8 @@ def _stage_metrics(
         "duplicates_removed": int(dup.sum()),
         "bot_events_removed": int(bot_rows.sum()),
         "bot_users": len(bots),
-        "late_events": late_events,
+        "late_events_measured": int(late_events is not None),
+        **({} if late_events is None else {"late_events": late_events}),
         "users": int(events["user_id"].nunique()),
         "items": int(events["item_id"].nunique()),
         "sessions": len(sessions),

@@ -6,10 +6,14 @@ Validation rules (a quarantined row lists every rule it broke, first one first):
 reason                     rule
 =========================  =====================================================================
 missing_user_id            ``user_id`` is null or blank
-bad_timestamp              ``timestamp`` is null or cannot be parsed
+bad_timestamp              ``timestamp`` is null or cannot be parsed (also a naive time that does
+                           not exist or happens twice in ``source.timezone``: a DST gap/overlap)
+implausible_timestamp      ``timestamp`` outside ``plausible_timestamps`` (default 1990-01-01 to a
+                           day after the run), or outside what datetime64[ns] holds (1677-2262)
 unknown_event_type         ``event_type`` is not one of ``EVENT_TYPES``
 missing_item_id            a view/click/add_to_cart/remove_from_cart/purchase/rate has no item
-bad_number                 a numeric field (price, quantity, rating, dwell, scroll) is not a number
+bad_number                 a numeric field (price, quantity, rating, dwell, scroll) is not a
+                           finite number (text, ``inf``, ``-inf``)
 negative_price             ``price`` < 0
 non_positive_quantity      ``quantity`` <= 0
 missing_rating             a ``rate`` event has no rating
@@ -17,25 +21,40 @@ rating_out_of_range        ``rating`` outside ``rating_range``
 negative_dwell             ``dwell_seconds`` < 0
 scroll_depth_out_of_range  ``scroll_depth`` outside [0, 1]
 late_event                 late arrival, when ``late_events: quarantine``
+conflicting_event_id       an ``event_id`` that valid rows share with different content (every
+                           row of that id; the same id with the same content is a duplicate)
 (adapter reasons)          e.g. ``cancelled_invoice`` from the online_retail adapter
 =========================  =====================================================================
 
 A row is *late* when its timestamp is more than ``allowed_lateness`` behind the
-largest timestamp that arrived before it in the file.
+largest timestamp that arrived before it. That needs the arrival order: the file's row order
+when ``source.arrival_ordered`` is true (the synthetic source is), or a mapped ``arrival``
+column. Without either, late events are not measured.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from personalab.core.params import ParamsError
 from personalab.ingest.events import EVENT_TYPES, ITEM_EVENTS, Parsed
+from personalab.ingest.timestamps import NS_BOUNDS, read_timestamps
+
+if TYPE_CHECKING:
+    from personalab.ingest.params import IngestParams
+
+#: a source column of arrival times (map one to it) makes late events measurable
+ARRIVAL_COLUMN = "arrival"
 
 RULE_ORDER = (
-    "missing_user_id", "bad_timestamp", "unknown_event_type", "missing_item_id", "bad_number",
-    "negative_price", "non_positive_quantity", "missing_rating", "rating_out_of_range",
-    "negative_dwell", "scroll_depth_out_of_range", "late_event",
+    "missing_user_id", "bad_timestamp", "implausible_timestamp", "unknown_event_type",
+    "missing_item_id", "bad_number", "negative_price", "non_positive_quantity", "missing_rating",
+    "rating_out_of_range", "negative_dwell", "scroll_depth_out_of_range", "late_event",
+    "conflicting_event_id",
 )  # fmt: skip
 
 
@@ -88,8 +107,43 @@ _NULL_REASONS = {
 }
 
 
-def find_violations(parsed: Parsed, rating_range: tuple[float, float] = (0.0, 5.0)) -> pd.DataFrame:
-    """Boolean frame (rows x rules) of every rule each row breaks, using the pandera schema."""
+def plausible_window(
+    bounds: tuple[str, str | None], now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``plausible_timestamps`` as UTC bounds: a null end is a day after ``now``; naive dates are UTC.
+
+    The window never reaches past what datetime64[ns] holds (1677-09-22..2262-04-11), and
+    may span at most 292 years, the longest time difference nanoseconds hold (gaps between
+    events, session durations): a wider one is a parameter error.
+    """
+
+    def utc(value: str | pd.Timestamp) -> pd.Timestamp:
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+    start = max(utc(bounds[0]), NS_BOUNDS[0])
+    end = utc(bounds[1]) if bounds[1] is not None else utc(now) + pd.Timedelta(days=1)
+    end = min(end, NS_BOUNDS[1])
+    if end.value - start.value > np.iinfo(np.int64).max:  # Python ints: no overflow here
+        raise ParamsError(
+            f"params/ingest.yaml: plausible_timestamps: {list(bounds)} spans {start:%Y-%m-%d} to "
+            f"{end:%Y-%m-%d}, more than 292 years, the longest time difference datetime64[ns] "
+            "holds; narrow it"
+        )
+    return start, end
+
+
+def find_violations(
+    parsed: Parsed,
+    rating_range: tuple[float, float] = (0.0, 5.0),
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> pd.DataFrame:
+    """Boolean frame (rows x rules) of every rule each row breaks, using the pandera schema.
+
+    ``window`` is the plausibility window (:func:`plausible_window`); without one only dates
+    datetime64[ns] cannot hold are implausible. ``late_event`` and ``conflicting_event_id``
+    are left False: they need the arrival order and the other rows' verdicts.
+    """
     frame = parsed.frame
     flags = pd.DataFrame(False, index=frame.index, columns=list(RULE_ORDER))
     flags["bad_number"] = parsed.bad_number
@@ -110,17 +164,94 @@ def find_violations(parsed: Parsed, rating_range: tuple[float, float] = (0.0, 5.
                     f"unexpected schema failure {check!r} on column {column!r}"
                 ) from None
             flags.loc[group["index"].astype("int64").unique(), reason] = True
+    implausible = _implausible(parsed, window)
+    if implausible.any():
+        flags["implausible_timestamp"] = implausible
+        flags.loc[implausible, "bad_timestamp"] = False  # a date, only not a plausible one
     return flags
 
 
+def _implausible(parsed: Parsed, window: tuple[pd.Timestamp, pd.Timestamp] | None) -> np.ndarray:
+    """Rows whose timestamp is out of datetime64[ns]'s range or outside ``window``."""
+    stamps = parsed.frame["timestamp"]
+    out = np.zeros(len(stamps), dtype=bool)
+    if parsed.out_of_range is not None:
+        out |= np.asarray(parsed.out_of_range, dtype=bool)
+    if window is not None:
+        out |= (stamps.notna() & ((stamps < window[0]) | (stamps > window[1]))).to_numpy()
+    return out
+
+
+def flag_late_events(
+    parsed: Parsed,
+    raw: pd.DataFrame,
+    params: IngestParams,
+    unit: str | None = None,
+    fmt: str | None = None,
+) -> np.ndarray | None:
+    """Late rows, where the arrival order is known; None where it is not (not measured).
+
+    The order is the ``arrival`` column of ``raw`` (read like timestamps: ``unit``, ``fmt``,
+    ``source.timezone``) when mapped, else the row order when ``source.arrival_ordered`` (the
+    synthetic generator writes rows as they arrived).
+    """
+    lateness = pd.Timedelta(minutes=params.allowed_lateness_minutes)
+    if ARRIVAL_COLUMN in raw:
+        arrival = read_timestamps(raw[ARRIVAL_COLUMN], unit, fmt, params.source.timezone)
+        return flag_late_by_arrival(parsed.frame["timestamp"], arrival.values, lateness)
+    if params.source.arrival_ordered or params.source.format == "synthetic":
+        return flag_late(parsed.frame["timestamp"], lateness)
+    return None
+
+
+def require_arrival_order(raw: pd.DataFrame, params: IngestParams) -> None:
+    """Stop before any work when late events are to be quarantined but the arrival order is not
+    known: every row of an unsorted file would look late."""
+    known = ARRIVAL_COLUMN in raw or params.source.arrival_ordered
+    if params.late_events == "quarantine" and not (known or params.source.format == "synthetic"):
+        raise ParamsError(
+            "params/ingest.yaml: late_events: quarantine needs the order rows arrived in, and this "
+            "source has none; set source.arrival_ordered: true if the file's rows are in arrival "
+            "order, map an arrival column in source.columns, or set late_events: keep"
+        )
+
+
+def late_notes(late_events: int | None) -> list[str]:
+    """A sentence for the run when late events were not measured."""
+    if late_events is not None:
+        return []
+    return [
+        "late events: not measured (arrival order unknown: set source.arrival_ordered "
+        "or map an arrival column)"
+    ]
+
+
 def flag_late(timestamps: pd.Series, allowed_lateness: pd.Timedelta) -> np.ndarray:
-    """True where a row's time is more than ``allowed_lateness`` behind the max seen before it."""
+    """True where a row's time is more than ``allowed_lateness`` behind the max seen before it.
+
+    Rows are taken in the order given, which must be the order they arrived in.
+    """
     ns = timestamps.to_numpy(dtype="datetime64[ns]").astype("int64")
     valid = ~timestamps.isna().to_numpy()
     seen = np.where(valid, ns, np.iinfo(np.int64).min)
     running = np.maximum.accumulate(seen)
     before = np.concatenate([[np.iinfo(np.int64).min], running[:-1]])
     return valid & (ns < before - allowed_lateness.value) & (before > np.iinfo(np.int64).min)
+
+
+def flag_late_by_arrival(
+    timestamps: pd.Series, arrival: pd.Series, allowed_lateness: pd.Timedelta
+) -> np.ndarray:
+    """:func:`flag_late` with the rows taken in ``arrival`` order (ties keep file order).
+
+    A row without a known arrival time is never late and does not raise the running max.
+    """
+    known = arrival.notna().to_numpy()
+    order = np.argsort(arrival.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="stable")
+    order = order[known[order]]
+    late = np.zeros(len(timestamps), dtype=bool)
+    late[order] = flag_late(timestamps.iloc[order], allowed_lateness)
+    return late
 
 
 def reasons_text(flags: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:

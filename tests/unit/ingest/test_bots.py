@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from personalab.ingest.bots import BotRules, find_bot_users
+from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
 from tests.unit.ingest.event_rows import T0
 
 # --- bots ----------------------------------------------------------------------------------
@@ -92,3 +93,61 @@ def test_bot_stats_columns():
 
 def test_no_events_no_bots():
     assert find_bot_users(NORMAL.iloc[:0], BotRules()).empty
+
+
+# --- baskets: many rows, one moment --------------------------------------------------------
+
+
+def test_a_basket_of_45_items_at_one_timestamp_is_one_moment_not_a_bot():
+    basket = _user("shopper", [0] * 45, "purchase")
+    found = find_bot_users(pd.concat([basket, NORMAL]), BotRules(min_views_for_dwell_rule=1))
+    assert found.empty
+
+
+def test_peaks_count_distinct_timestamps():
+    user = _user("b", [0] * 10 + list(range(1, 42)))  # a 10-item basket, then 41 clicks
+    found = find_bot_users(user, BotRules())
+    assert found[["events", "peak_per_minute", "peak_per_day"]].values.tolist() == [[51, 42, 42]]
+
+
+def test_events_per_day_counts_distinct_timestamps():
+    baskets = _user("b", np.repeat(np.arange(0, 6 * 600, 600), 3))  # 6 baskets of 3 items
+    assert _bots(baskets, max_events_per_day=10) == {}
+    assert _bots(baskets, max_events_per_day=5) == {"b": "events_per_day"}
+
+
+_RETAIL = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+
+
+def _invoice(invoice: str, customer: str, minute: str, items: int) -> str:
+    return "".join(
+        f"{invoice},{10000 + k},ITEM {k},1,01/12/2010 {minute},1.25,{customer},United Kingdom\n"
+        for k in range(items)
+    )
+
+
+def _events(user: str, seconds, event_type: str = "click") -> str:
+    return "".join(f"{user},2024-01-01T12:00:{s:02d}Z,{event_type},i{s}\n" for s in seconds)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "bot_events", "bot_users"),
+    [
+        # UCI Online Retail: a 45-line invoice shares one minute; a shopper, not a bot
+        ("online_retail", _RETAIL + _invoice("536365", "17850", "08:26", 45)
+         + _invoice("536366", "17850", "08:28", 3), 0, 0),
+        # the same basket as a generic log: 45 purchases at one second
+        ("csv", "user_id,timestamp,event_type,item_id\n" + _events("u1", [5] * 45, "purchase"),
+         0, 0),
+        # a real bot: 41 clicks at 41 distinct seconds of one minute
+        ("csv", "user_id,timestamp,event_type,item_id\n" + _events("bot", range(41))
+         + _events("u1", [5] * 45, "purchase"), 41, 1),
+    ],
+    ids=["uci_invoice_basket", "csv_basket", "real_bot_still_caught"],
+)  # fmt: skip
+def test_baskets_are_not_bots_and_bots_still_are(tmp_path, fmt, content, bot_events, bot_users):
+    result = ingest(tmp_path, write(tmp_path, "log.csv", content), fmt)
+    assert_accounted(result)
+    assert reasons(result) == {}
+    m = result.metrics
+    assert (m["bot_events_removed"], m["bot_users"]) == (bot_events, bot_users)

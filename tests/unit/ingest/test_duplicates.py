@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.ingest.duplicates import content_event_ids, duplicated_ids, hex64
+from personalab.ingest.duplicates import (
+    conflicting_ids,
+    content_event_ids,
+    duplicated_ids,
+    hex64,
+)
 from personalab.ingest.events import parse_events
+from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
 from tests.unit.ingest.event_rows import CLEAN, _raw
 
 # --- duplicates and ids --------------------------------------------------------------------
@@ -74,3 +80,68 @@ def test_hex64_edge_values(value):
 
 def test_hex64_random_values():
     assert hex64(_RANDOM).tolist() == [format(int(v), "016x") for v in _RANDOM]
+
+
+# --- event ids reused for different events -------------------------------------------------
+
+
+def _conflicts(rows: list[dict], positions=None) -> list[bool]:
+    frame = _parsed_frame(rows)
+    rows_ = np.arange(len(frame)) if positions is None else np.asarray(positions)
+    return conflicting_ids(frame, rows_).tolist()
+
+
+def test_same_id_with_other_content_conflicts_every_row_of_that_id():
+    rows = [
+        {**CLEAN, "event_id": "e1"},
+        {**CLEAN, "event_id": "e2"},
+        {**CLEAN, "event_id": "e1", "item_id": "i9"},
+        {**CLEAN, "event_id": "e1"},
+    ]
+    assert _conflicts(rows) == [True, False, True, True]
+
+
+def test_same_id_with_the_same_content_is_no_conflict():
+    rows = [{**CLEAN, "event_id": "e1"}, {**CLEAN, "event_id": "e1", "dwell_seconds": 8.0}]
+    assert _conflicts(rows) == [False, False]  # dwell is not content: an updated re-send
+
+
+def test_conflicts_are_looked_for_among_the_given_rows_only():
+    rows = [{**CLEAN, "event_id": "e1"}, {**CLEAN, "event_id": "e1", "price": -1.0}]
+    assert _conflicts(rows, positions=[0]) == [False]
+
+
+def test_rows_without_ids_never_conflict():
+    rows = [{**CLEAN, "event_id": None}, {**CLEAN, "event_id": None, "item_id": "i9"}]
+    assert _conflicts(rows) == [False, False]
+
+
+_HEADER = "event_id,user_id,timestamp,event_type,item_id,price\n"
+
+
+@pytest.mark.parametrize(
+    ("lines", "want", "duplicates", "valid_ids"),
+    [
+        # an id reused for another item: neither row can be trusted
+        (["e1,u1,2024-01-01T12:00:00Z,view,i1,", "e1,u1,2024-01-01T12:00:00Z,view,i2,"],
+         {"conflicting_event_id": 2}, 0, []),
+        # re-sent: same id, same content
+        (["e1,u1,2024-01-01T12:00:00Z,view,i1,", "e1,u1,2024-01-01T12:00:00Z,view,i1,"],
+         {}, 1, ["e1"]),
+        # a re-send and a conflicting third row: all three quarantined, no duplicate counted
+        (["e1,u1,2024-01-01T12:00:00Z,view,i1,", "e2,u1,2024-01-01T12:01:00Z,view,i1,",
+          "e1,u1,2024-01-01T12:00:00Z,view,i1,", "e1,u2,2024-01-01T12:00:00Z,view,i1,"],
+         {"conflicting_event_id": 3}, 0, ["e2"]),
+        # a copy broken in another way is quarantined for that, and the id is not in conflict
+        (["e1,u1,2024-01-01T12:00:00Z,view,i1,5", "e1,u1,2024-01-01T12:00:00Z,view,i1,-5"],
+         {"negative_price": 1}, 0, ["e1"]),
+    ],
+    ids=["conflicting_id", "same_id_same_content", "resend_plus_conflict", "broken_copy"],
+)  # fmt: skip
+def test_reused_event_ids(tmp_path, lines, want, duplicates, valid_ids):
+    path = write(tmp_path, "events.csv", _HEADER + "\n".join(lines) + "\n")
+    result = ingest(tmp_path, path)
+    assert_accounted(result)
+    assert reasons(result) == want
+    assert result.metrics["duplicates_removed"] == duplicates
+    assert sorted(result.events["event_id"]) == valid_ids

@@ -38,6 +38,20 @@ def test_non_numeric_price_becomes_null_and_bad_number():
     assert np.isnan(parsed.frame["price"].iloc[1])
 
 
+def test_infinite_numbers_become_null_and_bad_number():
+    rows = [CLEAN, {**CLEAN, "price": np.inf}, {**CLEAN, "dwell_seconds": "-inf"}]
+    parsed = parse_events(_raw(rows))
+    assert parsed.bad_number.tolist() == [False, True, True]
+    assert parsed.frame["price"].isna().tolist() == [False, True, False]
+    assert parsed.frame["dwell_seconds"].isna().tolist() == [False, False, True]
+
+
+def test_parsed_events_say_how_timestamps_were_read():
+    assert parse_events(_raw([CLEAN])).timestamps_read_as == "iso8601"
+    epochs = [{**CLEAN, "timestamp": 1_700_000_000_000}]
+    assert parse_events(_raw(epochs)).timestamps_read_as == "ms"
+
+
 def test_missing_number_is_not_bad_number():
     parsed = parse_events(_raw([{**CLEAN, "price": None, "quantity": np.nan}]))
     assert parsed.bad_number.tolist() == [False]

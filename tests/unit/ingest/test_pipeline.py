@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.core.paths import ProjectPaths
+from personalab.ingest.io import run_keeping_quarantine
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import QuarantineRateError, process_events
 from personalab.ingest.sources import RawEvents
+from tests.unit.ingest.bad_inputs import write
 
 # --- process_events ------------------------------------------------------------------------
 
@@ -55,6 +58,7 @@ def test_process_events_keeps_late_events_and_accounts_for_every_row():
     assert m["rows_read"] == 48 == _accounted(m)
     assert (m["rows_valid"], m["rows_quarantined"], m["duplicates_removed"]) == (5, 1, 1)
     assert (m["bot_events_removed"], m["bot_users"], m["late_events"]) == (41, 1, 1)
+    assert m["late_events_measured"] == 1  # the synthetic format's rows are in arrival order
     assert m["quarantined_missing_user_id"] == 1
     assert result.quarantine["reason"].tolist() == ["missing_user_id"]
     assert sorted(result.events["event_id"]) == ["e1", "e2", "e3", "e4", "e6"]
@@ -111,3 +115,57 @@ def test_process_events_sessions_table_matches_events():
     assert sessions["session_id"].tolist() == ["a-s1", "a-s2", "b-s1", "b-s2"]
     assert sessions["revenue"].tolist() == [0.0, 5.0, 0.0, 0.0]
     assert not np.isnan(sessions["duration_seconds"]).any()
+
+
+def test_without_arrival_order_late_events_are_not_measured():
+    params = {"source": {"format": "csv"}}
+    m = process_events(
+        RawEvents(frame=_dirty_frame(), description="dirty.csv"), IngestParams(**params)
+    ).metrics
+    assert m["late_events_measured"] == 0 and "late_events" not in m
+    assert m["rows_read"] == 48 == _accounted(m)
+
+
+def test_conflicting_event_ids_are_quarantined_not_deduplicated():
+    frame = _dirty_frame()
+    frame.loc[2, "item_id"] = "i9"  # the re-send of e2 now names another item
+    result = _process(frame, max_quarantine_rate=1.0)
+    m = result.metrics
+    assert m["rows_read"] == 48 == _accounted(m)
+    assert (m["duplicates_removed"], m["quarantined_conflicting_event_id"]) == (0, 2)
+    assert "e2" not in set(result.events["event_id"])
+
+
+# --- a quarantine-rate stop keeps the rejected rows ----------------------------------------
+
+
+def test_a_quarantine_rate_stop_writes_the_quarantine_it_names(tmp_path):
+    content = "user_id,timestamp,event_type,item_id\n" + "".join(
+        f"{user},2024-01-01T12:0{k}:00Z,{kind},i1\n"
+        for k, (user, kind) in enumerate([("u1", "view"), ("", "view"), ("u2", "hover")])
+    )
+    path = write(tmp_path, "events.csv", content)
+    params = IngestParams.from_mapping({"source": {"format": "csv", "path": str(path)}})
+    with pytest.raises(QuarantineRateError) as info:
+        run_keeping_quarantine(params, ProjectPaths(root=tmp_path))
+    message = str(info.value)
+    assert "2 of 3 rows (66.7%) failed validation" in message
+    assert message.endswith(
+        "the 2 rejected rows (file, row, reason) are in data/interim/quarantine.parquet"
+    )
+    written = pd.read_parquet(tmp_path / "data" / "interim" / "quarantine.parquet")
+    assert written[["file", "row", "reason"]].values.tolist() == [
+        ["events.csv", 1, "missing_user_id"],
+        ["events.csv", 2, "unknown_event_type"],
+    ]
+    assert info.value.quarantine.equals(written)
+
+
+def test_a_run_that_completes_writes_no_quarantine_early(tmp_path):
+    path = write(
+        tmp_path, "events.csv", "user_id,timestamp,event_type,item_id\nu1,2024-01-01,view,i1\n"
+    )
+    params = IngestParams.from_mapping({"source": {"format": "csv", "path": str(path)}})
+    result = run_keeping_quarantine(params, ProjectPaths(root=tmp_path))
+    assert result.metrics["rows_valid"] == 1
+    assert not (tmp_path / "data" / "interim" / "quarantine.parquet").exists()  # save_ingest's job

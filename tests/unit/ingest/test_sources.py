@@ -370,14 +370,14 @@ def test_corrupt_jsonl(tmp_path):
 @pytest.mark.parametrize(
     ("fmt", "extensions"),
     [
-        ("csv", ".csv, .csv.gz, .tsv"),
+        ("csv", ".csv, .tsv, .txt, .dat, compressed or not"),
         ("parquet", ".parquet, .pq"),
-        ("jsonl", ".jsonl, .json, .jsonl.gz, .ndjson"),
+        ("jsonl", ".jsonl, .json, .ndjson, compressed or not"),
     ],
 )
 def test_folder_without_matching_files(tmp_path, fmt, extensions):
     folder = tmp_path / "logs"
-    write_text(folder / "notes.txt", "hello")
+    write_text(folder / "notes.md", "hello")  # .txt is read like CSV
     (folder / "sub.csv").mkdir()  # a folder with a matching name is not a file
     with pytest.raises(
         SourceError,
@@ -766,7 +766,8 @@ def test_online_retail_reader(tmp_path):
     )
     users = frame["user_id"]
     assert users.drop(index=4).tolist() == ["17850", "17850", "14527", "12583", "17850"]  # no ".0"
-    assert pd.isna(users.iloc[4])
+    # no CustomerID: identity auto keeps the guest's row under its invoice (the session)
+    assert users.iloc[4] == "session:536414"
     assert frame["session_id"].tolist() == [
         "536365",
         "536365",
@@ -821,12 +822,14 @@ def test_online_retail_end_to_end(tmp_path):
         utc("2010-12-01 08:26"),
         utc("2010-12-01 08:26"),
         utc("2010-12-01 08:45"),
+        utc("2010-12-01 11:52"),
     ]
-    assert events["item_id"].tolist() == ["71053", "85123A", "22728"]
-    assert events["user_id"].tolist() == ["17850", "17850", "12583"]
-    assert events["session_id"].tolist() == ["536365", "536365", "536370"]
-    assert events["event_type"].astype(str).tolist() == ["purchase"] * 3
-    assert events["quantity"].tolist() == [6.0, 6.0, 24.0]
+    assert events["item_id"].tolist() == ["71053", "85123A", "22728", "22139"]
+    # the guest invoice (no CustomerID) stays, identified by its invoice (identity auto)
+    assert events["user_id"].tolist() == ["17850", "17850", "12583", "session:536414"]
+    assert events["session_id"].tolist() == ["536365", "536365", "536370", "536414"]
+    assert events["event_type"].astype(str).tolist() == ["purchase"] * 4
+    assert events["quantity"].tolist() == [6.0, 6.0, 24.0, 56.0]
     quarantine = result.quarantine.sort_values("row").reset_index(drop=True)
     assert quarantine[["file", "row", "reason"]].to_dict("records") == [
         {
@@ -834,12 +837,11 @@ def test_online_retail_end_to_end(tmp_path):
             "row": 2,
             "reason": "cancelled_invoice;non_positive_quantity",
         },
-        {"file": "Online Retail.csv", "row": 4, "reason": "missing_user_id"},
         {"file": "Online Retail.csv", "row": 5, "reason": "cancelled_invoice"},
     ]
-    assert quarantine["session_id"].tolist() == ["C536379", "536414", "C536381"]
+    assert quarantine["session_id"].tolist() == ["C536379", "C536381"]
     metrics = result.metrics
     assert metrics["quarantined_cancelled_invoice"] == 2
-    assert metrics["quarantined_missing_user_id"] == 1
-    assert (metrics["rows_read"], metrics["rows_valid"], metrics["rows_quarantined"]) == (6, 3, 3)
+    assert "quarantined_missing_user_id" not in metrics
+    assert (metrics["rows_read"], metrics["rows_valid"], metrics["rows_quarantined"]) == (6, 4, 2)
     assert_accounted(result)

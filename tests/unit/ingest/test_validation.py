@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.core.params import ParamsError
 from personalab.ingest.events import parse_events
+from personalab.ingest.params import IngestParams
+from personalab.ingest.pipeline import run_ingest
 from personalab.ingest.validation import (
     RULE_ORDER,
     find_violations,
     flag_late,
+    flag_late_by_arrival,
     reasons_text,
     summarise_reasons,
 )
+from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
 from tests.unit.ingest.event_rows import CLEAN, T0, _raw, _reasons
 
 # --- validation rules ------------------------------------------------------------------------
@@ -31,6 +37,9 @@ from tests.unit.ingest.event_rows import CLEAN, T0, _raw, _reasons
         ("missing_item_id", {"event_type": "purchase", "item_id": ""}),
         ("bad_number", {"price": "abc"}),
         ("bad_number", {"dwell_seconds": "fast"}),
+        ("bad_number", {"price": float("inf")}),
+        ("bad_number", {"dwell_seconds": float("-inf")}),
+        ("bad_number", {"rating": "1e400"}),
         ("negative_price", {"price": -0.01}),
         ("non_positive_quantity", {"quantity": 0}),
         ("non_positive_quantity", {"quantity": -2}),
@@ -140,6 +149,122 @@ def test_first_row_is_never_late():
 def test_nat_rows_are_not_late_and_do_not_advance_the_watermark():
     assert flag_late(_minutes(None, 0, None, -61), HOUR).tolist() == [False, False, False, True]
     assert flag_late(_minutes(None, -1000), HOUR).tolist() == [False, False]
+
+
+def test_arrival_order_decides_lateness_not_file_order():
+    times = _minutes(0, 100, 30)  # in file order the third row is 70 min behind: late
+    arrival = _minutes(0, 200, 10)  # but it arrived second, before the 100
+    assert flag_late(times, HOUR).tolist() == [False, False, True]
+    assert flag_late_by_arrival(times, arrival, HOUR).tolist() == [False, False, False]
+
+
+def test_rows_without_an_arrival_time_are_never_late():
+    late = flag_late_by_arrival(_minutes(100, 0, 10), _minutes(0, None, 5), HOUR)
+    assert late.tolist() == [False, False, True]  # the 10 arrived after the 100
+
+
+# --- bad inputs, ingested as a user would ----------------------------------------------------
+
+_HEADER = "event_id,user_id,timestamp,event_type,item_id,price,quantity,dwell_seconds\n"
+_ROW = "e{k},u1,2024-01-01T12:{k:02d}:00Z,view,i1,9.5,1,3.0\n"
+
+
+def _log(*changes: tuple[int, str, str]) -> str:
+    """Five clean rows with (row, column, text) replacements."""
+    rows = [_ROW.format(k=k) for k in range(5)]
+    columns = _HEADER.strip().split(",")
+    for row, column, text in changes:
+        cells = rows[row].strip().split(",")
+        cells[columns.index(column)] = text
+        rows[row] = ",".join(cells) + "\n"
+    return _HEADER + "".join(rows)
+
+
+@pytest.mark.parametrize(
+    ("content", "want"),
+    [
+        (_log((1, "price", "inf")), {"bad_number": 1}),
+        (_log((1, "price", "-inf")), {"bad_number": 1}),  # not negative_price: not a number
+        (_log((2, "dwell_seconds", "-inf")), {"bad_number": 1}),
+        (_log((2, "dwell_seconds", "Infinity")), {"bad_number": 1}),
+        (_log((3, "quantity", "1e400")), {"bad_number": 1}),
+        (_log((0, "price", "inf"), (4, "dwell_seconds", "-inf")), {"bad_number": 2}),
+    ],
+    ids=["inf_price", "minus_inf_price", "minus_inf_dwell", "infinity_dwell", "overflow_quantity",
+         "two_rows"],
+)  # fmt: skip
+def test_infinite_numbers_are_bad_numbers(tmp_path, content, want):
+    result = ingest(tmp_path, write(tmp_path, "events.csv", content))
+    assert_accounted(result)
+    assert reasons(result) == want
+    numbers = result.events[["price", "quantity", "dwell_seconds"]].to_numpy()
+    assert np.isfinite(numbers).all()
+    assert np.isfinite(result.sessions["revenue"]).all()
+
+
+def _unsorted(tmp_path):
+    """Four rows not in time order (the third is 90 minutes behind the second)."""
+    content = (
+        "user_id,timestamp,event_type,item_id,sent\n"
+        "u1,2024-01-01T12:00:00Z,view,i1,2024-01-01T12:00:05Z\n"
+        "u2,2024-01-01T14:00:00Z,view,i1,2024-01-01T14:00:05Z\n"
+        "u1,2024-01-01T12:30:00Z,view,i2,2024-01-01T14:01:00Z\n"  # sent late
+        "u2,2024-01-01T14:05:00Z,view,i2,2024-01-01T14:05:05Z\n"
+    )
+    return write(tmp_path, "events.csv", content)
+
+
+def test_unsorted_file_without_arrival_order_does_not_measure_late_events(tmp_path):
+    result = ingest(tmp_path, _unsorted(tmp_path))
+    assert_accounted(result)
+    assert result.metrics["late_events_measured"] == 0
+    assert "late_events" not in result.metrics
+    assert any(note.startswith("late events: not measured") for note in result.notes)
+
+
+def test_arrival_ordered_file_measures_late_events(tmp_path):
+    result = ingest(tmp_path, _unsorted(tmp_path), arrival_ordered=True)
+    assert_accounted(result)
+    assert (result.metrics["late_events_measured"], result.metrics["late_events"]) == (1, 1)
+
+
+def test_a_mapped_arrival_column_orders_the_rows(tmp_path):
+    result = ingest(tmp_path, _unsorted(tmp_path), columns={"sent": "arrival"})
+    assert_accounted(result)
+    # it arrived at 14:01, after the 14:00 event: 90 minutes late
+    assert (result.metrics["late_events_measured"], result.metrics["late_events"]) == (1, 1)
+    assert "arrival" not in result.events.columns
+
+
+def test_arrival_column_sorted_by_arrival_has_no_late_events(tmp_path):
+    content = (
+        "user_id,timestamp,event_type,item_id,sent\n"
+        "u1,2024-01-01T14:00:00Z,view,i1,2024-01-01T14:00:05Z\n"
+        "u1,2024-01-01T12:00:00Z,view,i2,2024-01-01T12:00:05Z\n"  # file order only
+    )
+    result = ingest(tmp_path, write(tmp_path, "events.csv", content), columns={"sent": "arrival"})
+    assert (result.metrics["late_events_measured"], result.metrics["late_events"]) == (1, 0)
+
+
+def _quarantine_late(tmp_path, **source):
+    values = {
+        "source": {"format": "csv", "path": str(_unsorted(tmp_path)), **source},
+        "late_events": "quarantine",
+        "max_quarantine_rate": 1.0,
+    }
+    return run_ingest(IngestParams.from_mapping(values), tmp_path)
+
+
+def test_quarantining_late_events_without_arrival_order_is_a_params_error(tmp_path):
+    with pytest.raises(ParamsError, match=r"^params/ingest\.yaml: late_events: quarantine needs"):
+        _quarantine_late(tmp_path)
+
+
+def test_quarantining_late_events_of_an_arrival_ordered_file(tmp_path):
+    result = _quarantine_late(tmp_path, arrival_ordered=True)
+    assert_accounted(result)
+    assert reasons(result) == {"late_event": 1}
+    assert result.quarantine["row"].tolist() == [2]
 
 
 # --- summaries -----------------------------------------------------------------------------

@@ -13,12 +13,21 @@ CANONICAL_COLUMNS = (
     "event_id", "user_id", "session_id", "timestamp", "event_type", "item_id", "category",
     "price", "quantity", "rating", "dwell_seconds", "scroll_depth", "device", "channel",
 )  # fmt: skip
-REQUIRED_COLUMNS = ("user_id", "timestamp", "event_type")
+REQUIRED_COLUMNS = ("timestamp", "event_type")
+#: a log needs one of these (source.identity says which is the identity; see .identity)
+IDENTITY_COLUMNS = ("user_id", "session_id")
 ID_COLUMNS = ("event_id", "user_id", "session_id", "item_id")
 FILE_FORMATS = ("csv", "parquet", "jsonl")
 #: adapters may flag rows they reject themselves in this column (the reason, else null)
 REJECT_COLUMN = "_reject"
 BOOKKEEPING_COLUMNS = ("_file", "_row")
+#: the reader's reason for a line it could not split into the header's fields (or parse as JSON)
+MALFORMED_LINE = "malformed_line"
+#: the text of a malformed line as it stands in the file (null on every other row)
+RAW_LINE_COLUMN = "_raw_line"
+#: values that mean "missing" in every file format (CSV fields, JSON strings, Parquet strings);
+#: compared exactly, so "na" or " NA " are values, not missing
+MISSING_TOKENS = ("", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "None", "NaN", "nan", "<NA>")
 
 
 class SourceError(InputError, ValueError):
@@ -34,6 +43,10 @@ class RawEvents:
     timestamp_unit: str | None = None  # for numeric epochs: s, ms, us, ns
     timestamp_format: str | None = None  # strptime format; None = ISO 8601
     extra: dict[str, Any] = field(default_factory=dict)
+    #: how the input was read, in sentences (a skipped empty file, malformed lines quarantined)
+    notes: list[str] = field(default_factory=list)
+    #: files of a folder left out (0 bytes, header only, documentation), each with a note
+    files_skipped: int = 0
 
     @property
     def has_event_id(self) -> bool:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from personalab.ingest.sources.base import FILE_FORMATS
 from personalab.ingest.sources.read import FORMATS
 
 #: ``sep`` for runs of spaces or tabs (whitespace-separated ledgers)
@@ -89,6 +90,11 @@ class SourceParams(BaseModel):
             raise ValueError("source.names: only with header: false (the header names columns)")
         if self.query is not None and self.columns:
             raise ValueError(
-                "source.columns: with a query, name the canonical columns in the query's SELECT"
+                "source.columns: with a source.query, name the canonical columns in the "
+                "query's SELECT instead"
+            )
+        if self.query is not None and self.format not in FILE_FORMATS:
+            raise ValueError(
+                f"source.query: runs over csv, parquet or jsonl files, not format {self.format!r}"
             )
         return self

@@ -39,11 +39,14 @@ from personalab.ingest.sources.base import (
     RawEvents,
     SourceError,
 )
-from personalab.ingest.sources.files import map_columns, read_files
+from personalab.ingest.sources.files import map_columns, read_files, reading_log
+from personalab.ingest.sources.identity import apply_identity
+from personalab.ingest.sources.query import read_query_source
 
 FORMATS = ("synthetic", *FILE_FORMATS, *ADAPTERS)
 
 
+@reading_log  # notes, skipped files and malformed lines (also an adapter's) reach the result
 def read_source(
     fmt: str,
     path: Path | str,
@@ -57,15 +60,25 @@ def read_source(
     header: bool = True,
     names: list[str] | None = None,
     encoding: str = "utf-8",
+    identity: str = "auto",
+    query: str | None = None,
 ) -> RawEvents:
     """Read ``path`` in format ``fmt`` (a generic file format or an adapter name).
 
     ``sep``, ``header``, ``names`` and ``encoding`` say how a generic text file is read (an
     adapter knows its own); ``timestamp_unit`` ``None`` or ``"auto"`` leaves the unit to the
-    adapter or to parsing.
+    adapter or to parsing; ``identity`` (auto, user or session) says whose rows they are
+    (:mod:`personalab.ingest.sources.identity`).
     """
     path = Path(path)
-    if fmt in ADAPTERS:
+    if query is not None and fmt not in FILE_FORMATS:
+        raise SourceError(
+            f"params/ingest.yaml: source.query: only with format {', '.join(FILE_FORMATS)}, not {fmt!r}"
+        )
+    if query is not None:  # one DuckDB SELECT over the file(s) as `raw` (sources/query.py)
+        text = {"sep": sep, "header": header, "names": names, "encoding": encoding}
+        raw = read_query_source(path, fmt, query, **text)
+    elif fmt in ADAPTERS:
         raw = ADAPTER_READERS[fmt](path)
     elif fmt in FILE_FORMATS:
         # identifiers stay text in CSV (no "007" -> 7); other columns are inferred as usual
@@ -95,7 +108,9 @@ def read_source(
         present = [c for c in frame.columns if not c.startswith("_")]
         raise SourceError(
             f"{path}: required column(s) {', '.join(missing)} missing after mapping "
-            f"(have: {', '.join(present) or 'none'}); map them in source.columns or set them in source.constants"
+            f"(have: {', '.join(present) or 'none'}); "
+            + ("select them in source.query" if query is not None else "map them in source.columns")
+            + " or set them in source.constants"
         )
     if event_types:
         mapped = frame["event_type"].map(
@@ -103,6 +118,7 @@ def read_source(
         )
         frame["event_type"] = mapped
     raw.frame = frame
+    apply_identity(raw, identity)  # user_id := each row's identity (user, or session)
     if timestamp_unit not in (None, "auto"):
         raw.timestamp_unit = timestamp_unit
     raw.timestamp_format = timestamp_format or raw.timestamp_format

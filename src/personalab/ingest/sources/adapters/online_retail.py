@@ -1,6 +1,13 @@
 """UCI Online Retail as CSV: InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
 UnitPrice, CustomerID, Country; each line is a purchase, the invoice is the session, invoices
-starting with C are cancellations (quarantined as ``cancelled_invoice``)."""
+starting with C are cancellations (quarantined as ``cancelled_invoice``).
+
+``InvoiceDate`` comes as ``mm/dd/yyyy hh:mm`` (the UCI file), as ``dd/mm/yyyy hh:mm`` (many
+re-saved copies) or as ISO 8601. Slash dates are told apart by their values
+(:func:`slash_date_format`): a first number above 12 is a day, a second above 12 a month; when
+the values do not tell (every day of the month 12 or less, or as many of each) month first,
+the UCI order, is assumed and said in a note. Dates that contradict the order the file shows fail to parse and are
+quarantined as ``bad_timestamp``, never read with day and month swapped."""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from personalab.ingest.sources.adapters._common import require_columns
+from personalab.ingest.sources.adapters._common import as_numbers, require_columns
 from personalab.ingest.sources.base import REJECT_COLUMN, RawEvents
 from personalab.ingest.sources.files import read_files
 
@@ -44,6 +51,34 @@ def read_online_retail(path: Path) -> RawEvents:
     out[REJECT_COLUMN] = (
         invoice.str.upper().str.startswith("C").map({True: "cancelled_invoice", False: None})
     )
-    sample = out["timestamp"].dropna().astype(str).head(1).tolist()
-    fmt = "%m/%d/%Y %H:%M" if sample and "/" in sample[0] else None
-    return RawEvents(frame=out, description=f"online_retail {path}", timestamp_format=fmt)
+    fmt, note = slash_date_format(frame["InvoiceDate"])
+    return RawEvents(
+        frame=out,
+        description=f"online_retail {path}",
+        timestamp_format=fmt,
+        notes=[note] if note else [],
+    )
+
+
+def slash_date_format(dates: pd.Series) -> tuple[str | None, str | None]:
+    """The strptime format of slash dates with a time (day or month first, seconds or not),
+    and a note when the order had to be assumed; ``(None, None)`` when most values are not
+    slash dates (ISO 8601 is parsed without a format)."""
+    text = dates.dropna().astype("string")
+    parts = text.str.extract(r"^\s*(\d{1,2})/(\d{1,2})/\d{4}\s+\d{1,2}:\d{2}(:\d{2})?\s*$")
+    slashed = parts[0].notna()
+    if not len(text) or slashed.sum() * 2 <= len(text):
+        return None, None
+    first, second = as_numbers(parts.loc[slashed, 0]), as_numbers(parts.loc[slashed, 1])
+    day_first, month_first = int((first > 12).sum()), int((second > 12).sum())
+    clock = " %H:%M:%S" if parts.loc[slashed, 2].notna().sum() * 2 > slashed.sum() else " %H:%M"
+    if day_first > month_first:
+        return "%d/%m/%Y" + clock, None
+    note = (
+        None
+        if month_first > day_first
+        else f"online_retail: InvoiceDate does not show its order ({day_first} value(s) with a "
+        f"first number above 12, {month_first} with a second): read month first (mm/dd/yyyy), "
+        "the UCI order"
+    )
+    return "%m/%d/%Y" + clock, note

@@ -1,0 +1,204 @@
+"""Reading a timestamp column into UTC: epoch units, strptime formats, ISO 8601, and the range
+``datetime64[ns]`` can hold.
+
+How a column is read (the first that applies):
+
+- datetimes (Parquet): kept; naive ones are local time in ``timezone``;
+- numbers, or any column with an explicit ``timestamp_unit`` (s, ms, us, ns): epochs in that unit;
+- numbers with a ``timestamp_format``: each number is read as its digits with the format
+  (``20260131`` with ``%Y%m%d``; ``20260131093000`` with ``%Y%m%d%H%M%S``);
+- numbers with neither (``timestamp_unit: auto``, the default): the unit is inferred from the
+  median magnitude of the column (below 1e11: seconds, 1e14: milliseconds, 1e17: microseconds,
+  else nanoseconds). A column whose median lies in 19000101..21001231 holds yyyymmdd dates,
+  not epoch seconds of August 1970: it is read as yyyymmdd when every value is a valid date,
+  else the stage stops (:class:`UndatedNumbersError`) asking for ``timestamp_format: "%Y%m%d"``;
+- text: strptime ``timestamp_format``, else ISO 8601; strings with an offset (or Z) are exact,
+  naive ones are local time in ``timezone``. A naive time that does not exist or happens twice
+  in that zone (a DST gap or overlap) becomes NaT, i.e. ``bad_timestamp``. A text column of bare
+  numbers that ISO 8601 cannot read is read as numbers (above).
+
+Nothing overflows or wraps: magnitudes are checked before any conversion to nanoseconds, and a
+date outside 1677-09-22..2262-04-11 becomes NaT with ``out_of_range`` set, which validation
+quarantines as ``implausible_timestamp`` (as it does dates outside the plausibility window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from personalab.core.errors import InputError
+
+#: the dates datetime64[ns] holds (pandas' limits, rounded inwards to whole days)
+NS_BOUNDS = (pd.Timestamp("1677-09-22", tz="UTC"), pd.Timestamp("2262-04-11", tz="UTC"))
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+#: median magnitude below which an epoch column is in this unit (1e11 s is year 5138; 1e11 ms 1973)
+_UNIT_LIMITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+YYYYMMDD_RANGE = (19000101, 21001231)
+#: seconds per unit of numeric timestamps, reported as the metric ``timestamp_unit_seconds``
+UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "yyyymmdd": 86400.0}
+_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})\s*$"  # a timestamp string that names its zone
+_NUMBER = r"\s*[+-]?\d+(?:\.\d*)?\s*"
+
+
+class UndatedNumbersError(InputError, ValueError):
+    """A column of 8-digit numbers that are not all yyyymmdd dates: ambiguous without a format."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position  # of the first value that is not a date
+
+
+@dataclass
+class Timestamps:
+    """A parsed timestamp column, and how it was read."""
+
+    values: pd.Series  # UTC; NaT where unparseable or out of range
+    out_of_range: np.ndarray  # parsed to a date datetime64[ns] cannot hold (set to NaT)
+    #: "s", "ms", "us", "ns" (numeric epochs), "yyyymmdd", "format", "iso8601" or "datetime"
+    read_as: str
+
+
+def read_timestamps(
+    values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC"
+) -> Timestamps:
+    """Parse a timestamp column to UTC (see the module docstring); failures become NaT."""
+    unit = None if unit in (None, "auto") else unit
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return _within_bounds(values.dt.tz_convert("UTC"), "datetime")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        return _within_bounds(local.dt.tz_convert("UTC"), "datetime")
+    if unit is None and not pd.api.types.is_numeric_dtype(values.dtype):
+        text = values.astype("str")
+        parsed = _parse_text(text, fmt, timezone)
+        if fmt is None and _bare_numbers(values, parsed):
+            return _read_numbers(pd.to_numeric(values, errors="coerce"), None, None, timezone)
+        return _within_bounds(parsed, "format" if fmt else "iso8601")
+    return _read_numbers(pd.to_numeric(values, errors="coerce"), unit, fmt, timezone)
+
+
+def infer_epoch_unit(numbers: pd.Series) -> str:
+    """The unit of an epoch column from its median magnitude, or "yyyymmdd" for 8-digit dates."""
+    magnitude = np.abs(numbers.to_numpy(dtype="float64", na_value=np.nan))
+    magnitude = magnitude[np.isfinite(magnitude) & (magnitude > 0)]
+    if magnitude.size == 0:
+        return "s"
+    median = float(np.median(magnitude))
+    if YYYYMMDD_RANGE[0] <= median <= YYYYMMDD_RANGE[1]:
+        return "yyyymmdd"
+    return next((unit for unit, limit in _UNIT_LIMITS if median < limit), "ns")
+
+
+def timestamp_metrics(read_as: str) -> dict[str, float]:
+    """``timestamp_unit_seconds``: the unit numeric timestamps were read in (86400 for yyyymmdd;
+    absent when the timestamps were text or datetimes)."""
+    return {"timestamp_unit_seconds": UNIT_SECONDS[read_as]} if read_as in UNIT_SECONDS else {}
+
+
+def timestamp_notes(read_as: str) -> list[str]:
+    """A sentence for the run on how numeric timestamps were read (none for text or datetimes)."""
+    if read_as == "yyyymmdd":
+        return ["timestamps: 8-digit numbers read as yyyymmdd dates, not epoch seconds"]
+    if read_as in UNIT_SECONDS:
+        return [f"timestamps: numbers read as epoch {read_as} (timestamp_unit_seconds)"]
+    return []
+
+
+def _read_numbers(
+    numbers: pd.Series, unit: str | None, fmt: str | None, timezone: str
+) -> Timestamps:
+    """Numbers as epochs in ``unit``, as digits with ``fmt``, or as the inferred unit."""
+    if unit is None and fmt is not None:
+        return _within_bounds(_parse_text(_digits(numbers), fmt, timezone), "format")
+    unit = unit or infer_epoch_unit(numbers)
+    if unit == "yyyymmdd":
+        text = _digits(numbers)
+        parsed = _parse_text(text, "%Y%m%d", timezone)
+        _require_dates(numbers, parsed)
+        return _within_bounds(parsed, "yyyymmdd")
+    return _from_epochs(numbers, unit)
+
+
+def _from_epochs(numbers: pd.Series, unit: str) -> Timestamps:
+    """Epochs to UTC, checking magnitudes before scaling to nanoseconds (no overflow, no wrap)."""
+    per = _NS_PER_UNIT[unit]
+    lo, hi = (bound.value for bound in NS_BOUNDS)
+    if pd.api.types.is_integer_dtype(numbers.dtype) and not numbers.isna().any():
+        ints = numbers.to_numpy(dtype="int64")  # exact, even for nanosecond epochs
+        known = np.ones(ints.size, dtype=bool)
+        inside = (ints >= -(-lo // per)) & (ints <= hi // per)
+        ns = np.where(inside, ints, 0) * per
+    else:
+        floats = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        known = np.isfinite(floats)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = floats * per
+            inside = known & (scaled >= lo) & (scaled <= hi)
+        ns = np.round(np.where(inside, scaled, 0.0)).astype("int64")
+    ns[~inside] = np.iinfo(np.int64).min  # NaT
+    stamps = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+    return Timestamps(
+        values=pd.Series(stamps, index=numbers.index), out_of_range=known & ~inside, read_as=unit
+    )
+
+
+def _parse_text(text: pd.Series, fmt: str | None, timezone: str) -> pd.Series:
+    """Strings with ``fmt`` (else ISO 8601) to UTC; naive ones are local time in ``timezone``."""
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+    if timezone != "UTC":
+        naive = ~text.str.contains(_OFFSET, regex=True, na=False)
+        if naive.any():
+            local = pd.to_datetime(text[naive], format=fmt or "ISO8601", errors="coerce")
+            local = local.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
+            parsed = parsed.copy()
+            parsed[naive] = local
+    return parsed
+
+
+def _within_bounds(stamps: pd.Series, read_as: str) -> Timestamps:
+    """NaT (and ``out_of_range``) for dates outside what datetime64[ns] holds."""
+    outside = (stamps.notna() & ((stamps < NS_BOUNDS[0]) | (stamps > NS_BOUNDS[1]))).to_numpy()
+    if outside.any():
+        stamps = stamps.where(~outside)
+    return Timestamps(values=stamps, out_of_range=outside, read_as=read_as)
+
+
+def _digits(numbers: pd.Series) -> pd.Series:
+    """Whole numbers as their decimal digits (20260131.0 -> "20260131"); others null."""
+    floats = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    whole = np.isfinite(floats) & (floats == np.floor(floats)) & (np.abs(floats) < 2**53)
+    text = np.where(whole, floats, 0).astype("int64").astype(str).astype(object)
+    text[~whole] = None
+    return pd.Series(text, index=numbers.index, dtype="str")
+
+
+def _bare_numbers(values: pd.Series, parsed: pd.Series) -> bool:
+    """True when ISO 8601 read none of the values and every value is a bare number."""
+    present = values.notna().to_numpy()
+    if not present.any() or parsed.notna().any():
+        return False
+    return bool(values[present].astype("str").str.fullmatch(_NUMBER).all())
+
+
+def _require_dates(numbers: pd.Series, parsed: pd.Series) -> None:
+    """Stop when an 8-digit column has a value that is not a yyyymmdd date (see the module doc)."""
+    bad = (numbers.notna() & parsed.isna()).to_numpy()
+    if not bad.any():
+        return
+    position = int(np.flatnonzero(bad)[0])
+    digits = _digits(numbers.iloc[[position]]).iloc[0]
+    value = digits if isinstance(digits, str) else repr(float(numbers.iloc[position]))
+    sample = numbers[~bad & numbers.notna().to_numpy()]
+    like = f" like {_digits(sample.head(1)).iloc[0]}" if len(sample) else ""
+    raise UndatedNumbersError(
+        f"timestamp {value} is not a yyyymmdd date, but the column holds 8-digit numbers{like} "
+        "that would read as epoch seconds in 1970; set params/ingest.yaml: "
+        'source.timestamp_format: "%Y%m%d" (values that are not dates are then quarantined as '
+        "bad_timestamp), or source.timestamp_unit: s if they really are epoch seconds",
+        position,
+    )
