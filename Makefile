@@ -13,7 +13,6 @@ MODEL ?= personalise
 SERVE_PORT ?= 5001
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help env repro test test-fast lab ui serve lint format bench lock clean
 

@@ -41,7 +41,8 @@ def tool_env(**extra: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PERSONALAB_ROOT")
     }
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("MPLBACKEND", "Agg")
+    # the kernels papermill starts draw inline (the executed notebooks hold their figures)
+    env.pop("MPLBACKEND", None)
     env.update(extra)
     return env
 

@@ -32,6 +32,15 @@ def test_features_notebook_builds_the_table_from_ingested_events(pipeline_copy):
     pd.testing.assert_frame_equal(table, direct.table, check_categorical=False)
     for name in ("positive_rate.csv", "segment_sizes.csv", "feature_by_label.csv"):
         assert (project_copy / "reports/plots/features" / name).stat().st_size > 0
+    # the executed notebook shows its figures (a reviewer reads them there and in MLflow)
+    executed = json.loads((project_copy / "reports/executed/02_features.ipynb").read_text())
+    images = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 2  # the distributions and the rule segments
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("features").experiment_id])
@@ -48,3 +57,10 @@ def test_features_notebook_without_events_says_to_run_ingest(project_copy):
     done = run_notebook(project_copy, "features")
     assert done.returncode != 0
     assert "events.parquet: not found; run the ingest stage first" in done.stderr + done.stdout
+    # the run opened before the error ended FAILED with it, and no pointer describes it
+    client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("features").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("FeaturesError: ")
+    assert "events.parquet: not found; run the ingest stage first" in run.data.tags["error"]
+    assert not (project_copy / "reports/runs/features.json").exists()

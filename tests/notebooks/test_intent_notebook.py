@@ -6,6 +6,8 @@ import subprocess
 import pandas as pd
 import pytest
 
+from personalab.core.paths import project_paths
+from personalab.core.registry import current_lineage
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -47,6 +49,10 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     assert parent.data.tags["registry.alias"] == "champion"  # the first version
     champion = client.get_model_version_by_alias("personalab-intent", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "test_pr_auc"
+    lineage = current_lineage(project_paths(root))  # of the tiny synthetic source
+    assert champion.tags["lineage"] == lineage.key == parent.data.tags["registry.lineage"]
+    of_lineage = client.get_model_version_by_alias("personalab-intent", lineage.alias("champion"))
+    assert str(of_lineage.version) == "1"
 
     # the served model loads in a fresh process from the registry and scores raw rows
     check = (

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from personalab.core.paths import project_paths
+from personalab.core.registry import current_lineage
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -62,6 +64,12 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert parent.data.tags["registry.alias"] == "champion"
     champion = client.get_model_version_by_alias("personalab-recommender", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "ndcg_at_10"
+    lineage = current_lineage(project_paths(root))  # of the tiny synthetic source
+    assert champion.tags["lineage"] == lineage.key == parent.data.tags["registry.lineage"]
+    of_lineage = client.get_model_version_by_alias(
+        "personalab-recommender", lineage.alias("champion")
+    )
+    assert str(of_lineage.version) == "1"
 
     # the served model loads in a fresh process from the registry: known and unknown users, k param
     known = recs.loc[~recs["fallback"], "user_id"].iloc[0]

@@ -4,14 +4,112 @@ A new version gets the alias ``champion`` only when it strictly beats the
 current champion on the stage's primary metric, with the champion re-scored on
 the same evaluation data; otherwise it becomes the ``challenger``. The decision
 and its reason are written to the version's tags and the run's ``registry.*`` tags.
+
+Champions are kept per data lineage (:class:`Lineage`): the source a model was trained on
+and its id space, from ``params/ingest.yaml`` (:func:`current_lineage`). A version competes
+only with the champion of its own lineage, held by the alias ``champion-<lineage key>``
+(``challenger-<lineage key>`` for one that lost); a version of another lineage never blocks it
+nor is re-scored. The plain aliases ``champion`` and ``challenger`` follow the lineage
+registered last, so ``models:/<name>@champion`` is the champion of the data the pipeline ran on
+last. Switching the source and back finds the old lineage's champion under its alias again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from personalab.core.paths import ProjectPaths
+
+#: the keys of ``params/ingest.yaml``'s ``source`` that decide which rows and which user and
+#: item ids the data holds, with their defaults (those of
+#: ``personalab.ingest.sources.params.SourceParams``; a test checks they agree). How timestamps
+#: are read (unit, format, time zone, arrival order) does not change the lineage.
+SOURCE_LINEAGE_KEYS: dict[str, Any] = {
+    "format": "synthetic", "path": "data/raw", "sep": None, "header": True, "names": None,
+    "encoding": "utf-8", "query": None, "columns": {}, "constants": {}, "event_types": {},
+    "identity": "auto",
+}  # fmt: skip
+#: the generator config's defaults (``personalab.ingest.synth.config.SynthConfig``; tested):
+#: for the synthetic source, the whole config is its lineage
+SYNTHETIC_DEFAULTS: dict[str, Any] = {
+    "seed": 42, "n_users": 20_000, "n_items": 3_000, "n_days": 90, "start": "2026-01-01",
+    "duplicate_rate": 0.01, "late_rate": 0.005, "malformed_rate": 0.002, "bot_users": 20,
+    "rating_prob": 0.2,
+}  # fmt: skip
+
+
+class LineageError(ValueError):
+    """The data lineage cannot be worked out (params/ingest.yaml missing or unreadable)."""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Which data a model was trained on, as far as champions go: a short stable ``key`` of the
+    source and its id space, and a readable ``source`` description."""
+
+    key: str
+    source: str
+
+    def alias(self, role: str) -> str:
+        """The registry alias of ``role`` (``champion``, ``challenger``) in this lineage."""
+        return f"{role}-{self.key}"
+
+    def as_tags(self) -> dict[str, str]:
+        return {"lineage": self.key, "lineage.source": self.source}
+
+
+def lineage_of(source: Mapping[str, Any], synthetic: Mapping[str, Any] | None = None) -> Lineage:
+    """The lineage of ``params/ingest.yaml``'s ``source`` (and ``synthetic``) sections.
+
+    The key hashes the source's format, path and mapping (:data:`SOURCE_LINEAGE_KEYS`); for
+    the synthetic source, the generator config instead. It is not a hash of the data: a re-run
+    on grown data of the same source is the same lineage and competes with its champion.
+    Omitted keys take their defaults, so equal settings give equal keys however written.
+    """
+    values = {key: source.get(key, default) for key, default in SOURCE_LINEAGE_KEYS.items()}
+    if values["format"] == "synthetic":
+        config = {**SYNTHETIC_DEFAULTS, **(synthetic or {})}
+        identity: dict[str, Any] = {"format": "synthetic", "synthetic": config}
+        readable = (
+            f"synthetic (seed {config['seed']}, {config['n_users']} users, "
+            f"{config['n_items']} items, {config['n_days']} days from {config['start']})"
+        )
+    else:
+        values["path"] = PurePosixPath(str(values["path"]).replace("\\", "/")).as_posix()
+        if isinstance(values["query"], str):
+            values["query"] = values["query"].strip()
+        identity = values
+        readable = f"{values['format']} {values['path']}"
+        if values["identity"] != "auto":
+            readable += f" (identity {values['identity']})"
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return Lineage(hashlib.sha256(text.encode()).hexdigest()[:12], readable)
+
+
+def current_lineage(paths: ProjectPaths | None = None) -> Lineage:
+    """The lineage of the data the pipeline runs on: from the project's ``params/ingest.yaml``
+    (read as YAML, so that a training stage does not run the ingest code)."""
+    import yaml
+
+    from personalab.core.paths import project_paths
+
+    path = (paths or project_paths()).params_file("ingest")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise LineageError(
+            f"{path}: cannot read the ingest source, which names the data lineage that "
+            f"champions are kept per ({type(err).__name__}: {err})"
+        ) from None
+    if not isinstance(values, dict):
+        raise LineageError(f"{path}: expected a mapping with a `source` section")
+    return lineage_of(values.get("source") or {}, values.get("synthetic") or {})
 
 
 @dataclass
@@ -23,13 +121,17 @@ class RegistryDecision:
     champion_version: str | None
     champion_value: float | None
     reason: str
+    lineage: str | None = None  # the lineage key the decision was made in
 
     def as_tags(self) -> dict[str, str]:
-        return {
+        tags = {
             "registry.version": self.version,
             "registry.alias": self.alias,
             "registry.reason": self.reason,
         }
+        if self.lineage is not None:
+            tags["registry.lineage"] = self.lineage
+        return tags
 
 
 def version_with_alias(client: Any, name: str, alias: str = "champion") -> Any | None:
@@ -62,16 +164,27 @@ def promote_if_better(
     value: float,
     score_champion: Callable[[str], float],
     higher_is_better: bool = True,
+    lineage: Lineage | None = None,
 ) -> RegistryDecision:
     """Give ``version`` the alias ``champion`` if it beats the current champion, else ``challenger``.
 
     ``score_champion(model_uri)`` re-scores the current champion on the same
     evaluation data; if it cannot (another schema), the new version is a challenger.
+    With a ``lineage``, the current champion is the one of that lineage
+    (``champion-<key>``), the version gets ``champion-<key>`` or ``challenger-<key>``
+    and the tags ``lineage`` and ``lineage.source``, and the plain ``champion`` alias
+    moves to that lineage's champion (``challenger`` to the version when it lost);
+    without, there is one lineage and only the plain aliases.
     """
-    current = version_with_alias(client, name)
+    current = version_with_alias(
+        client, name, "champion" if lineage is None else lineage.alias("champion")
+    )
     champion_value = None
     if current is None:
-        alias, reason = "champion", "no champion yet"
+        alias = "champion"
+        reason = "no champion yet"
+        if lineage is not None:
+            reason += f" for data lineage {lineage.key} ({lineage.source})"
     elif str(current.version) == str(version):
         alias, reason = "champion", "already the champion"
     else:
@@ -88,7 +201,13 @@ def promote_if_better(
                 f"{metric} {value:.4f} {verb} champion v{current.version}'s {champion_value:.4f} "
                 "on the same test data"
             )
+    if lineage is not None:
+        for key, tag in lineage.as_tags().items():
+            client.set_model_version_tag(name, version, key, tag)
+        client.set_registered_model_alias(name, lineage.alias(alias), version)
     client.set_registered_model_alias(name, alias, version)
+    if lineage is not None and alias == "challenger":  # @champion serves the current data
+        client.set_registered_model_alias(name, "champion", str(current.version))
     decision = RegistryDecision(
         version=str(version),
         alias=alias,
@@ -97,6 +216,7 @@ def promote_if_better(
         champion_version=None if current is None else str(current.version),
         champion_value=champion_value,
         reason=reason,
+        lineage=None if lineage is None else lineage.key,
     )
     client.set_model_version_tag(name, version, "primary_metric", metric)
     client.set_model_version_tag(name, version, metric, f"{value:.6f}")

@@ -4,7 +4,11 @@ Every stage notebook calls :func:`start_stage_run` right after validating its
 parameters and :func:`end_stage_run` in its last cell. DVC then runs
 ``python -m personalab.core.tracking attach <stage>``, which renders the executed
 notebook to HTML and attaches both files to that run (the run id is passed along
-in ``reports/runs/<stage>.json``).
+in ``reports/runs/<stage>.json``, written only when the run finishes).
+
+Run status: in a notebook, a cell that raises ends the stage run FAILED with the tag
+``error`` (``Type: message``); a run whose process was killed is marked FAILED by the
+next start of any stage (:func:`fail_dead_runs`).
 
 Tracking goes to ``sqlite:///<project>/mlflow.db`` with artifacts under
 ``<project>/mlartifacts/`` unless ``MLFLOW_TRACKING_URI`` points elsewhere.
@@ -16,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,12 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from personalab.core.params import StageParams
-from personalab.core.paths import ProjectPaths, project_paths
+from personalab.core.paths import STAGES, ProjectPaths, project_paths
 from personalab.core.storage import write_json, write_text
 
 _MAX_PARAM_LENGTH = 6000
 #: what ``git_dirty`` looks at: the code, notebooks, params and environment of a run
 _CODE_PATHS = ("src", "notebooks", "params", "dvc.yaml", "pyproject.toml", "requirements.lock")
+_MAX_ERROR_LENGTH = 500
+#: the ``error`` tag of a run whose process went away before it ended
+KILLED_ERROR = "did not finish (killed or interrupted)"
+#: tags naming the process that runs a stage, so a later start can tell whether it is gone
+PID_TAG, HOST_TAG = "personalab.pid", "personalab.host"
+#: the stage run this process has open: its id, pointer file and the pointer's content
+_open_run: dict[str, Any] = {}
 
 
 def tracking_uri(paths: ProjectPaths) -> str:
@@ -127,8 +139,11 @@ def start_stage_run(
 
     The experiment is named after the stage family. Tags: ``stage``, ``git_commit``,
     ``git_dirty``, ``data.<input>`` (md5 of each input file), ``dvc_exp_name`` when
-    run by ``dvc exp run``. A previous run of this stage left RUNNING by a crash is
-    marked FAILED first.
+    run by ``dvc exp run``; ``personalab.pid``/``personalab.host`` name this process.
+
+    Runs of any stage left RUNNING by a process that is gone are marked FAILED first,
+    and ``reports/runs/<stage>.json`` is removed until this run finishes. In IPython, a
+    cell that raises from now on ends the run FAILED (see :func:`fail_run_on_error`).
     """
     import mlflow
 
@@ -136,10 +151,14 @@ def start_stage_run(
     configure_mlflow(paths)
     if mlflow.active_run() is not None:  # e.g. the start cell re-run in JupyterLab
         mlflow.end_run(status="KILLED")
-    _close_dangling_run(stage, paths)
+    pointer = paths.runs / f"{stage}.json"
+    pointer.unlink(missing_ok=True)  # it describes only a finished run
+    fail_dead_runs(paths)
     tags = {
         "stage": stage,
         "params_file": paths.params_file(stage).relative_to(paths.root).as_posix(),
+        PID_TAG: str(os.getpid()),
+        HOST_TAG: socket.gethostname(),
         **git_state(paths.root),
         **data_version(inputs, paths.root),
     }
@@ -151,10 +170,13 @@ def start_stage_run(
     )
     flat = {key: _param_value(value) for key, value in params.flat().items()}
     mlflow.log_params(flat)
-    write_json(
-        {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "stage": stage},
-        paths.runs / f"{stage}.json",
+    _open_run.clear()
+    _open_run.update(
+        run_id=run.info.run_id,
+        pointer=pointer,
+        record={"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "stage": stage},
     )
+    _watch_cells()
     return run.info.run_id
 
 
@@ -201,9 +223,72 @@ def pinned_requirements(*names: str) -> list[str]:
 
 
 def end_stage_run(status: str = "FINISHED") -> None:
+    """End the active run; a finished stage run gets its ``reports/runs/<stage>.json``."""
     import mlflow
 
+    active = mlflow.active_run()
     mlflow.end_run(status=status)
+    if active is not None and active.info.run_id == _open_run.get("run_id"):
+        opened = dict(_open_run)
+        _open_run.clear()
+        if status == "FINISHED":
+            write_json(opened["record"], opened["pointer"])
+
+
+def error_message(error: BaseException) -> str:
+    """``Type: message`` on one line, at most a few hundred characters (the ``error`` tag)."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(text) > _MAX_ERROR_LENGTH:
+        text = text[: _MAX_ERROR_LENGTH - 1] + "…"
+    return text
+
+
+def fail_run_on_error(result: Any) -> None:
+    """IPython ``post_run_cell`` callback: a cell that raised ends the open stage run FAILED
+    (and any nested run of it still active), tagged ``error``."""
+    import mlflow
+
+    error = result.error_before_exec or result.error_in_exec
+    run_id = _open_run.get("run_id")
+    active = mlflow.active_run()
+    if error is None or run_id is None or active is None:
+        return
+    if run_id not in (active.info.run_id, active.data.tags.get("mlflow.parentRunId")):
+        return  # not this stage's run
+    if active.info.run_id != run_id:
+        mlflow.end_run(status="FAILED")  # the nested run the error interrupted
+    mlflow.set_tag("error", error_message(error))
+    mlflow.end_run(status="FAILED")
+    _open_run.clear()
+
+
+def fail_dead_runs(paths: ProjectPaths) -> list[str]:
+    """Mark FAILED (tag ``error`` = :data:`KILLED_ERROR`) every RUNNING run of a stage
+    experiment whose process is gone, with its nested runs; return their ids.
+
+    A run records its process in ``personalab.pid``/``personalab.host``; one without them
+    counts as gone if it started before this process. Runs of another host are left alone.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri(paths))
+    experiments = [e.experiment_id for s in STAGES if (e := client.get_experiment_by_name(s))]
+    if not experiments:
+        return []
+    running = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'")
+    by_id = {run.info.run_id: run for run in running}
+
+    def gone(run: Any) -> bool:
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if parent is not None:
+            return parent not in by_id or gone(by_id[parent])
+        return not _process_alive(run)
+
+    dead = [run.info.run_id for run in running if gone(run)]
+    for run_id in dead:
+        client.set_tag(run_id, "error", KILLED_ERROR)
+        client.set_terminated(run_id, status="FAILED")
+    return dead
 
 
 def render_html(notebook: Path | str) -> str:
@@ -234,20 +319,36 @@ def attach_executed_notebook(stage: str, paths: ProjectPaths | None = None) -> P
     return html
 
 
-def _close_dangling_run(stage: str, paths: ProjectPaths) -> None:
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+def _process_alive(run: Any) -> bool:
+    """Whether the process that started ``run`` (a top-level stage run) still runs."""
+    import psutil
 
-    pointer = paths.runs / f"{stage}.json"
-    if not pointer.is_file():
-        return
+    started_ms = run.info.start_time
+    pid, host = run.data.tags.get(PID_TAG), run.data.tags.get(HOST_TAG)
+    if pid is None:  # no process recorded: alive only if newer than this process
+        return started_ms >= psutil.Process().create_time() * 1000
+    if host != socket.gethostname():
+        return True  # cannot tell
     try:
-        run_id = json.loads(pointer.read_text())["run_id"]
-        client = MlflowClient(tracking_uri=tracking_uri(paths))
-        if client.get_run(run_id).info.status == "RUNNING":
-            client.set_terminated(run_id, status="FAILED")
-    except (MlflowException, KeyError, ValueError):
+        process = psutil.Process(int(pid))
+        # a process with the same id started after the run is another one
+        return (
+            process.status() != psutil.STATUS_ZOMBIE
+            and process.create_time() * 1000 <= started_ms + 1000
+        )
+    except (psutil.Error, ValueError):
+        return False
+
+
+def _watch_cells() -> None:
+    """In IPython, end the open stage run FAILED when a cell raises."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
         return
+    shell = get_ipython()
+    if shell is not None and fail_run_on_error not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", fail_run_on_error)
 
 
 def _param_value(value: Any) -> str:

@@ -1,7 +1,8 @@
 """Champions from the registry: the versions of ``personalab-intent`` and
-``personalab-recommender`` that hold the alias ``champion`` (not simply the newest: a re-run
-that lost stays a challenger), downloaded with the run that trained them, and the models
-inside them."""
+``personalab-recommender`` that hold the alias ``champion`` of the current data lineage
+(``champion-<lineage key>``, :mod:`personalab.core.registry`; not simply the newest: a re-run
+that lost stays a challenger, and a champion trained on other data is never served), downloaded
+with the run that trained them, and the models inside them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from personalab.core.registry import version_with_alias
+from personalab.core.registry import Lineage, current_lineage, version_with_alias
 from personalab.export.params import ExportError, ExportParams
 from personalab.intent.model import IntentModel
 from personalab.recommend.served import Recommender
@@ -38,21 +39,35 @@ class Champion:
         return self.version_tags.get("primary_metric", "")
 
     @property
+    def lineage(self) -> str:
+        """The data lineage it was trained on: readable source and key (or "unknown")."""
+        key = self.version_tags.get("lineage")
+        if not key:
+            return "unknown (registered before lineages were recorded)"
+        return f"{self.version_tags.get('lineage.source', '')} (lineage `{key}`)".lstrip()
+
+    @property
     def data_versions(self) -> dict[str, str]:
         return {k.removeprefix("data."): v for k, v in self.tags.items() if k.startswith("data.")}
 
 
-def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
-    """Download the version of ``name`` holding ``alias``, with its run's metrics and tags."""
+def fetch_champion(
+    name: str, alias: str, dest: Path | str, lineage: Lineage | None = None
+) -> Champion:
+    """Download the version of ``name`` holding ``alias`` (in ``lineage``: ``<alias>-<key>``),
+    with its run's metrics and tags."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    version = version_with_alias(client, name, alias)  # a broken registry raises as it is
+    wanted = alias if lineage is None else lineage.alias(alias)
+    version = version_with_alias(client, name, wanted)  # a broken registry raises as it is
     if version is None:
+        of = "" if lineage is None else f" (the {alias} of data lineage {lineage.source})"
+        other = "" if lineage is None else ": a model trained on other data is not served"
         raise ExportError(
-            f"registered model {name!r} has no version with alias {alias!r} in "
-            f"{mlflow.get_tracking_uri()}; run the stage that trains it first (dvc repro)"
+            f"registered model {name!r} has no version with alias {wanted!r}{of} in "
+            f"{mlflow.get_tracking_uri()}{other}; run the stage that trains it first (dvc repro)"
         )
     folder = Path(  # by version: the alias may move while this runs
         mlflow.artifacts.download_artifacts(
@@ -64,7 +79,7 @@ def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
     return Champion(
         name=name,
         version=str(version.version),
-        alias=alias,
+        alias=wanted,
         run_id=version.run_id,
         folder=folder,
         metrics=dict(run.data.metrics),
@@ -74,11 +89,15 @@ def fetch_champion(name: str, alias: str, dest: Path | str) -> Champion:
     )
 
 
-def fetch_champions(params: ExportParams, scratch: Path | str) -> tuple[Champion, Champion]:
-    """The intent and recommender versions holding ``params.alias``, downloaded to ``scratch``."""
+def fetch_champions(
+    params: ExportParams, scratch: Path | str, lineage: Lineage | None = None
+) -> tuple[Champion, Champion]:
+    """The intent and recommender versions holding ``params.alias`` in the data lineage
+    (default: the project's, from ``params/ingest.yaml``), downloaded to ``scratch``."""
+    lineage = lineage or current_lineage()
     return (
-        fetch_champion(params.intent_model, params.alias, scratch),
-        fetch_champion(params.recommender_model, params.alias, scratch),
+        fetch_champion(params.intent_model, params.alias, scratch, lineage),
+        fetch_champion(params.recommender_model, params.alias, scratch, lineage),
     )
 
 
@@ -90,6 +109,7 @@ def champions_table(*champions: Champion) -> pd.DataFrame:
                 "version": c.version,
                 "primary metric": c.primary_metric,
                 "value": c.version_tags.get(c.primary_metric, ""),
+                "lineage": c.version_tags.get("lineage", "unknown"),
                 "run": c.run_id,
                 "git commit": c.tags.get("git_commit", "unknown")[:12],
             }

@@ -56,7 +56,10 @@ def stage_times(paths: Any) -> pd.DataFrame:
             continue
         started = datetime.fromisoformat(meta["start_time"])
         seconds = meta.get("duration") or (now - started).total_seconds()
-        run_id = json.loads(pointer.read_text())["run_id"] if pointer.is_file() else ""
+        if pointer.is_file():  # written when a stage's run finished
+            run_id = json.loads(pointer.read_text())["run_id"]
+        else:  # the notebook still running is this one: its run is the active one
+            run_id = "" if meta.get("duration") else _active_run_id()
         rows.append(
             {
                 "stage": stage,
@@ -66,6 +69,13 @@ def stage_times(paths: Any) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["stage", "run_id", "started", "seconds"])
+
+
+def _active_run_id() -> str:
+    import mlflow
+
+    run = mlflow.active_run()
+    return run.info.run_id if run else ""
 
 
 def save_outputs(

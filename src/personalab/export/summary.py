@@ -30,6 +30,7 @@ def _champion_section(champion: Champion, keys: Sequence[str]) -> list[str]:
         f"- MLflow run: `{champion.run_id}` ({champion.tags.get('mlflow.runName', '')}), "
         f"registered {champion.created}",
         f"- git commit: `{commit}`{dirty}",
+        f"- data lineage: {champion.lineage}",
     ]
     if champion.primary_metric:
         value = champion.version_tags.get(champion.primary_metric, "")

@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalab.core.registry import RegistryDecision, promote_if_better, register_model
+from personalab.core.registry import (
+    Lineage,
+    RegistryDecision,
+    current_lineage,
+    promote_if_better,
+    register_model,
+)
 from personalab.evaluation.classification import higher_is_better, metric_value
 from personalab.intent.params import RegistryParams
 from personalab.intent.split import IntentData
@@ -24,11 +30,17 @@ def score_model_uri(uri: str, raw: pd.DataFrame, y: np.ndarray, metric: str) -> 
 
 
 def register_and_decide(
-    folder: Path | str, data: IntentData, metrics: Mapping[str, Any], params: RegistryParams
+    folder: Path | str,
+    data: IntentData,
+    metrics: Mapping[str, Any],
+    params: RegistryParams,
+    lineage: Lineage | None = None,
 ) -> RegistryDecision:
-    """Register the saved model and move ``champion`` to it only if it wins on the test rows."""
+    """Register the saved model and move ``champion`` to it only if it wins on the test rows
+    against the champion of its data lineage (default: the project's, :func:`current_lineage`)."""
     import mlflow
 
+    lineage = lineage or current_lineage()
     client, version = register_model(folder, params.model_name)
     test = data.split.test
     decision = promote_if_better(
@@ -39,6 +51,7 @@ def register_and_decide(
         float(metrics[params.primary_metric]),
         lambda uri: score_model_uri(uri, data.raw.iloc[test], data.y[test], params.primary_metric),
         higher_is_better=higher_is_better(params.primary_metric),
+        lineage=lineage,
     )
     mlflow.set_tags(decision.as_tags())
     return decision

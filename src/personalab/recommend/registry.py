@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -14,6 +14,9 @@ from personalab.recommend.algorithms import fit_candidate
 from personalab.recommend.evaluate import evaluate_ranking
 from personalab.recommend.holdout import Holdout
 from personalab.recommend.params import RecommendParams
+
+if TYPE_CHECKING:
+    from personalab.core.registry import Lineage
 
 
 def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
@@ -37,14 +40,22 @@ def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
 
 
 def register_and_decide(
-    folder: Path | str, holdout: Holdout, value: float, params: RecommendParams
+    folder: Path | str,
+    holdout: Holdout,
+    value: float,
+    params: RecommendParams,
+    lineage: Lineage | None = None,
 ) -> Any:
     """Register the saved recommender; ``champion`` moves to it only if it beats the current
     champion's recipe (algorithm and options) refitted on this training part and ranked for
-    these test users (a served model has seen every interaction, so it cannot be re-scored)."""
+    these test users (a served model has seen every interaction, so it cannot be re-scored).
+    The champion is that of the data lineage (default: the project's, :func:`current_lineage`):
+    one trained on other users is neither refitted here nor blocks this version."""
     import mlflow
 
-    from personalab.core.registry import promote_if_better, register_model
+    from personalab.core.registry import current_lineage, promote_if_better, register_model
+
+    lineage = lineage or current_lineage()
 
     def score_champion(uri: str) -> float:
         champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
@@ -55,7 +66,13 @@ def register_and_decide(
 
     client, version = register_model(folder, params.registry.model_name)
     decision = promote_if_better(
-        client, params.registry.model_name, version, params.selection_metric, value, score_champion
+        client,
+        params.registry.model_name,
+        version,
+        params.selection_metric,
+        value,
+        score_champion,
+        lineage=lineage,
     )
     mlflow.set_tags(decision.as_tags())
     return decision

@@ -227,7 +227,8 @@ def load_recommender(folder: Path | str) -> Recommender:
         raise ServingError(
             f"{folder}: no model.npz and recommender.json under artifacts/; a recommender saved "
             "before array export (Surprise pickle) cannot be served: re-run `dvc repro recommend` "
-            "and, if the registry keeps the old version as champion, move the alias to the new "
-            "one (MlflowClient().set_registered_model_alias(name, 'champion', version))"
+            "and, if the registry keeps the old version as champion, move the alias of its data "
+            "lineage to the new one (MlflowClient().set_registered_model_alias(name, "
+            "f'champion-{lineage}', version), lineage: the version's `lineage` tag)"
         )
     return Recommender.load(model, config)

@@ -12,7 +12,15 @@ import pytest
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.protos import databricks_pb2 as codes
 
-from personalab.core.registry import promote_if_better, save_pyfunc
+from personalab.core.registry import (
+    SOURCE_LINEAGE_KEYS,
+    SYNTHETIC_DEFAULTS,
+    LineageError,
+    current_lineage,
+    lineage_of,
+    promote_if_better,
+    save_pyfunc,
+)
 from personalab.intent.params import IntentError
 
 NAME = "personalab-intent"
@@ -258,3 +266,108 @@ def test_promote_if_better_makes_a_challenger_when_the_champion_cannot_score(mlf
     assert "old_feature" in decision.reason
     assert alias(client, name, "champion") == v1
     assert alias(client, name, "challenger") == v2
+
+
+# --- data lineage: champions per source and id space ------------------------------------------
+
+SOURCE_A = {"format": "csv", "path": "data/raw/shop_a.csv", "columns": {"visitor": "user_id"}}
+SOURCE_B = {"format": "parquet", "path": "data/raw/shop_b.parquet"}
+
+
+def test_the_lineage_key_is_stable_for_equal_sources_and_differs_for_another():
+    a = lineage_of(SOURCE_A)
+    assert lineage_of(dict(SOURCE_A)) == a  # stable across calls
+    assert re.fullmatch(r"[0-9a-f]{12}", a.key)
+    # written differently, the same settings: defaults spelt out, another path spelling
+    spelt = {**SOURCE_A, "path": "./data/raw/shop_a.csv", "identity": "auto", "query": None}
+    assert lineage_of(spelt).key == a.key
+    # how timestamps are read, and the (unused) generator config, do not change the data's ids
+    assert lineage_of({**SOURCE_A, "timezone": "Europe/London"}, {"seed": 7}).key == a.key
+    others = [
+        {**SOURCE_A, "path": "data/raw/shop_c.csv"},
+        {**SOURCE_A, "format": "parquet"},
+        {**SOURCE_A, "columns": {"customer": "user_id"}},
+        {**SOURCE_A, "event_types": {"addtocart": "add_to_cart"}},
+        {**SOURCE_A, "identity": "session"},
+    ]
+    keys = {lineage_of(source).key for source in others}
+    assert a.key not in keys and len(keys) == len(others)
+    assert a.source == "csv data/raw/shop_a.csv"
+    # the synthetic source: its generator config is its lineage; the (ignored) path is not
+    synthetic = lineage_of({"format": "synthetic"}, {"seed": 42})
+    assert lineage_of({"format": "synthetic", "path": "elsewhere"}, {}).key == synthetic.key
+    assert lineage_of({"format": "synthetic"}, {"seed": 7}).key != synthetic.key
+    assert lineage_of({"format": "synthetic"}, {"n_users": 500}).key != synthetic.key
+    assert synthetic.source.startswith("synthetic (seed 42, 20000 users")
+
+
+def test_the_lineage_defaults_are_those_of_the_ingest_params():
+    from personalab.ingest.sources.params import SourceParams
+    from personalab.ingest.synth.config import SynthConfig
+
+    source = SourceParams().model_dump()
+    assert {key: source[key] for key in SOURCE_LINEAGE_KEYS} == SOURCE_LINEAGE_KEYS
+    assert SynthConfig().model_dump() == SYNTHETIC_DEFAULTS
+
+
+def test_the_current_lineage_comes_from_the_projects_ingest_params(tmp_path):
+    from personalab.core.paths import project_paths
+
+    paths = project_paths(tmp_path)
+    with pytest.raises(LineageError, match=r"params/ingest.yaml: cannot read the ingest source"):
+        current_lineage(paths)
+    paths.params_file("ingest").parent.mkdir()
+    paths.params_file("ingest").write_text(
+        "source:\n  format: csv\n  path: data/raw/shop_a.csv\n  columns: {visitor: user_id}\n"
+        "synthetic:\n  seed: 3\n"
+    )
+    assert current_lineage(paths) == lineage_of(SOURCE_A)
+
+
+def test_champions_are_kept_per_lineage_and_the_plain_champion_follows_the_data(sqlite_registry):
+    client = sqlite_registry  # versions 1, 2 registered
+    for _ in range(3):
+        client.create_model_version(NAME, source="model")
+    a, b = lineage_of(SOURCE_A), lineage_of(SOURCE_B)
+
+    first = promote_if_better(client, NAME, "1", "test_pr_auc", 0.8, not_comparable, lineage=a)
+    assert first.alias == "champion" and alias(client, NAME, a.alias("champion")) == "1"
+    assert first.as_tags()["registry.lineage"] == a.key
+    tags = client.get_model_version(NAME, "1").tags
+    assert (tags["lineage"], tags["lineage.source"]) == (a.key, "csv data/raw/shop_a.csv")
+
+    # another source: A's champion is neither re-scored nor blocks B's first version
+    on_b = promote_if_better(client, NAME, "2", "test_pr_auc", 0.1, not_comparable, lineage=b)
+    assert (on_b.alias, on_b.champion_version) == ("champion", None)
+    assert (
+        on_b.reason == f"no champion yet for data lineage {b.key} (parquet data/raw/shop_b.parquet)"
+    )
+    assert alias(client, NAME, b.alias("champion")) == "2"
+    assert alias(client, NAME, "champion") == "2"  # @champion serves the current data
+    assert alias(client, NAME, a.alias("champion")) == "1"  # A's champion is kept
+
+    # back to A: a worse version is compared with A's champion only, and loses
+    scored = []
+    worse = promote_if_better(
+        client, NAME, "3", "test_pr_auc", 0.5, lambda uri: scored.append(uri) or 0.8, lineage=a
+    )
+    assert scored == [f"models:/{NAME}/1"]
+    assert (worse.alias, worse.champion_version) == ("challenger", "1")
+    assert alias(client, NAME, a.alias("challenger")) == "3"
+    assert alias(client, NAME, a.alias("champion")) == "1"
+    assert alias(client, NAME, "champion") == "1"  # back on A's data, A's champion serves
+    assert alias(client, NAME, b.alias("champion")) == "2"
+
+    # a better A version takes A's champion; B's is untouched
+    better = promote_if_better(client, NAME, "4", "test_pr_auc", 0.9, lambda uri: 0.8, lineage=a)
+    assert better.alias == "champion" and alias(client, NAME, a.alias("champion")) == "4"
+    assert (
+        alias(client, NAME, "champion") == "4" and alias(client, NAME, b.alias("champion")) == "2"
+    )
+    # B again: compared with B's champion (v2), not with A's better one
+    scored.clear()
+    again_b = promote_if_better(
+        client, NAME, "5", "test_pr_auc", 0.2, lambda uri: scored.append(uri) or 0.1, lineage=b
+    )
+    assert scored == [f"models:/{NAME}/2"] and again_b.alias == "champion"
+    assert alias(client, NAME, b.alias("champion")) == "5" == alias(client, NAME, "champion")

@@ -1,5 +1,9 @@
 import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import mlflow
 import nbformat
@@ -58,18 +62,80 @@ def test_stage_run_logs_params_tags_and_notebook(paths, mlflow_tmp, monkeypatch)
     assert json.loads((paths.runs / "ingest.json").read_text())["run_id"] == run_id
 
 
-def test_a_crashed_run_is_marked_failed_by_the_next_one(paths, mlflow_tmp):
-    from personalab.core.storage import write_json
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return int(done.stdout)
 
+
+def _left_running(stage, paths, pid, **tags):
+    """A run as a kernel with process ``pid`` leaves it when it is killed."""
+    process = {tracking.PID_TAG: str(pid), tracking.HOST_TAG: socket.gethostname()}
+    experiment = tracking.ensure_experiment(stage, paths)
+    return MlflowClient().create_run(experiment, tags={**process, **tags}).info.run_id
+
+
+def test_a_killed_run_of_any_stage_is_marked_failed_by_the_next_start(paths, mlflow_tmp):
     client = MlflowClient()
-    crashed = client.create_run(tracking.ensure_experiment("ingest", paths)).info.run_id
-    write_json({"run_id": crashed}, paths.runs / "ingest.json")  # what a killed kernel leaves
+    killed = _left_running("features", paths, _dead_pid())
+    trial = client.create_run(
+        client.get_run(killed).info.experiment_id, tags={"mlflow.parentRunId": killed}
+    ).info.run_id  # a nested run the kill interrupted
+    live = _left_running("segments", paths, os.getpid())  # another stage, still running
     second = tracking.start_stage_run("ingest", IngestParams(), paths=paths)
     third = tracking.start_stage_run("ingest", IngestParams(), paths=paths)  # start cell re-run
     tracking.end_stage_run()
-    assert client.get_run(crashed).info.status == "FAILED"
+    for run_id in (killed, trial):
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED"
+        assert run.data.tags["error"] == "did not finish (killed or interrupted)"
+    assert client.get_run(live).info.status == "RUNNING"
     assert client.get_run(second).info.status == "KILLED"
     assert client.get_run(third).info.status == "FINISHED"
+    assert client.get_run(third).data.tags[tracking.PID_TAG] == str(os.getpid())
+
+
+def test_the_run_pointer_describes_only_a_finished_run(paths, mlflow_tmp):
+    pointer = paths.runs / "ingest.json"
+    finished = tracking.start_stage_run("ingest", IngestParams(), paths=paths)
+    assert not pointer.exists()  # not while it runs
+    tracking.end_stage_run()
+    assert json.loads(pointer.read_text())["run_id"] == finished
+    tracking.start_stage_run("ingest", IngestParams(), paths=paths)
+    assert not pointer.exists()  # a new attempt: the finished one no longer describes the stage
+    tracking.end_stage_run(status="FAILED")
+    assert not pointer.exists()
+    paths.executed.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), paths.executed_notebook("ingest"))
+    with pytest.raises(FileNotFoundError, match="no MLflow run recorded"):
+        tracking.attach_executed_notebook("ingest", paths)
+
+
+def test_a_cell_that_raises_ends_the_stage_run_failed_with_the_error(paths, mlflow_tmp):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["paths"] = paths
+    try:
+        shell.run_cell(
+            "from personalab.core import tracking\n"
+            "from personalab.ingest import IngestParams\n"
+            "run_id = tracking.start_stage_run('ingest', IngestParams(), paths=paths)"
+        )
+        run_id = shell.user_ns["run_id"]
+        shell.run_cell("x = 1")  # a cell that works leaves the run open
+        assert mlflow.active_run().info.run_id == run_id
+        shell.run_cell("raise ValueError('bad\\nvalue ' + 'x' * 900)")
+    finally:
+        shell.events.unregister("post_run_cell", tracking.fail_run_on_error)
+        InteractiveShell.clear_instance()
+    run = MlflowClient().get_run(run_id)
+    assert run.info.status == "FAILED"
+    error = run.data.tags["error"]
+    assert error.startswith("ValueError: bad value xxx") and len(error) == 500
+    assert mlflow.active_run() is None
+    tracking.end_stage_run()  # the last cell, if it still ran, does not describe the attempt
+    assert not (paths.runs / "ingest.json").exists()
 
 
 def test_attach_without_a_run_is_a_clear_error(paths, mlflow_tmp, capsys):

@@ -26,3 +26,63 @@ def test_a_broken_registry_is_its_own_error_not_a_missing_champion(tmp_path, mlf
     Path(mlflow_tmp.removeprefix("sqlite:///")).write_bytes(b"not a database" * 1000)
     with pytest.raises(MlflowException, match="file is not a database"):
         fetch_champion("personalab-x", "champion", tmp_path)
+
+
+def register_versions(tmp_path, names: tuple[str, ...], count: int) -> None:
+    """``count`` versions of each of ``names``, each a run whose model folder holds its number."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = mlflow.create_experiment("t", artifact_location=(tmp_path / "art").as_uri())
+    for name in names:
+        client.create_registered_model(name)
+    for number in range(1, count + 1):
+        for name in names:
+            with mlflow.start_run(experiment_id=experiment) as run:
+                mlflow.log_text(str(number), "model/number.txt")
+            source = f"{run.info.artifact_uri}/model"
+            client.create_model_version(name, source=source, run_id=run.info.run_id)
+
+
+def test_export_fetches_the_champions_of_the_current_data_lineage(
+    tmp_path, mlflow_tmp, monkeypatch
+):
+    from mlflow.tracking import MlflowClient
+
+    from personalab.core.registry import lineage_of, promote_if_better
+    from personalab.export.champions import fetch_champions
+    from personalab.export.params import ExportParams
+
+    params = ExportParams(intent_model="t-intent", recommender_model="t-rec")
+    names = (params.intent_model, params.recommender_model)
+    register_versions(tmp_path, names, 3)
+    client = MlflowClient()
+    a = lineage_of({"format": "csv", "path": "data/raw/a.csv"})
+    b = lineage_of({"format": "csv", "path": "data/raw/b.csv"})
+    for name in names:  # A: v1 champion, v3 a challenger; B: v2 champion, registered after v1
+        promote_if_better(client, name, "1", "m", 0.9, lambda uri: 0.0, lineage=a)
+        promote_if_better(client, name, "2", "m", 0.1, lambda uri: 0.0, lineage=b)
+        promote_if_better(client, name, "3", "m", 0.5, lambda uri: 0.9, lineage=a)
+
+    intent, recommender = fetch_champions(params, tmp_path / "scratch", lineage=b)
+    assert (intent.version, recommender.version) == ("2", "2")
+    assert (intent.folder / "number.txt").read_text() == "2"
+    assert intent.alias == f"champion-{b.key}" and intent.version_tags["lineage"] == b.key
+    assert intent.lineage == f"csv data/raw/b.csv (lineage `{b.key}`)"
+    intent, recommender = fetch_champions(params, tmp_path / "scratch-a", lineage=a)
+    assert (intent.version, recommender.version) == ("1", "1")  # A's champion, not its newest
+
+    # by default, the lineage of the project's params/ingest.yaml
+    root = tmp_path / "project"
+    (root / "params").mkdir(parents=True)
+    (root / "params/ingest.yaml").write_text("source:\n  format: csv\n  path: data/raw/b.csv\n")
+    monkeypatch.setenv("PERSONALAB_ROOT", str(root))
+    intent, recommender = fetch_champions(params, tmp_path / "scratch-b")
+    assert (intent.version, recommender.version) == ("2", "2")
+
+    c = lineage_of({"format": "csv", "path": "data/raw/c.csv"})
+    with pytest.raises(ExportError, match=rf"no version with alias 'champion-{c.key}' \(the champion "
+                       r"of data lineage csv data/raw/c.csv\).*other data is not served; run the "
+                       r"stage that trains it first"):  # fmt: skip
+        fetch_champions(params, tmp_path / "scratch-c", lineage=c)

@@ -35,3 +35,33 @@ def test_segmenter_metadata_returns_features_and_names(parts, tmp_path):
     features, names = segmenter_metadata(folder)
     assert features == SEGMENT_FEATURES
     assert names == SEGMENT_NAMES
+
+
+def test_stage_times_read_finished_runs_and_the_running_one(tmp_path, mlflow_tmp):
+    import json
+
+    import mlflow
+    import nbformat
+
+    from personalab.core.paths import ProjectPaths
+    from personalab.export.io import stage_times
+
+    paths = ProjectPaths(tmp_path)
+
+    def executed(stage: str, papermill: dict) -> None:
+        nb = nbformat.v4.new_notebook(metadata={"papermill": papermill})
+        paths.executed_notebook(stage).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(paths.executed_notebook(stage)))
+
+    executed("ingest", {"start_time": "2026-01-01T10:00:00+00:00", "duration": 12.34})
+    paths.runs.mkdir(parents=True, exist_ok=True)
+    (paths.runs / "ingest.json").write_text(json.dumps({"run_id": "finished-run"}))
+    executed("features", {"start_time": "2026-01-01T10:01:00+00:00", "duration": 5.0})  # failed
+    executed("export", {"start_time": "2026-01-01T10:02:00+00:00"})  # running now
+    with mlflow.start_run() as run:
+        table = stage_times(paths).set_index("stage")
+    assert table.loc["ingest", "run_id"] == "finished-run"
+    assert table.loc["ingest", "seconds"] == 12.3
+    assert table.loc["features", "run_id"] == ""  # an attempt that did not finish names no run
+    assert table.loc["export", "run_id"] == run.info.run_id  # the stage still running
+    assert "segments" not in table.index

@@ -19,7 +19,13 @@ def champion(name, version, run_id, commit, md5, metric, value, metrics, folder)
             "data.data/interim/events.parquet": md5,
             "mlflow.runName": f"{name}-run",
         },
-        version_tags={metric: value, "primary_metric": metric, "decision": "no champion yet"},
+        version_tags={
+            metric: value,
+            "primary_metric": metric,
+            "decision": "no champion yet",
+            "lineage": "0123456789ab",
+            "lineage.source": "csv data/raw/shop.csv",
+        },
         created="2026-01-10 12:00 UTC",
     )
 
@@ -60,6 +66,7 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
         assert f"`{c.run_id}`" in text
         assert f"`{commit}`" in text
         assert f"`data/interim/events.parquet` md5 `{md5}`" in text
+        assert "- data lineage: csv data/raw/shop.csv (lineage `0123456789ab`)" in text
         metric = c.primary_metric
         assert f"`{metric}` = {c.version_tags[metric]}" in text
     assert "`models/intent`" in text and "`models/personalise`" in text
@@ -71,3 +78,9 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
     # the metrics tables: a primary metric value and a non-primary one
     assert "| test_roc_auc | 0.8 |" in text
     assert "| coverage | 0.5 |" in text
+
+
+def test_a_champion_registered_before_lineages_says_its_lineage_is_unknown(tmp_path):
+    old = champion("m", "1", "r", "c", "md5", "ndcg_at_10", "0.1", {}, tmp_path)
+    old.version_tags = {k: v for k, v in old.version_tags.items() if not k.startswith("lineage")}
+    assert old.lineage == "unknown (registered before lineages were recorded)"
