@@ -1,5 +1,6 @@
 # personalab — one place for set-up and the everyday commands.
-#   make repro   build .venv (exact pins), register the `personalab` kernel, run `dvc repro`
+#   make repro   build .venv (exact pins), register the `personalab` kernel, run `dvc repro`,
+#                print what each stage did, left out or skipped
 #   make test    build .venv when missing, run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -34,6 +35,7 @@ env: $(STAMP) ## build .venv with the exact pins and register the personalab ker
 
 repro: $(STAMP) ## build the environment and run the pipeline on the embedded default data
 	$(BIN)/dvc repro
+	@$(BIN)/python -m personalab.core.status
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest
@@ -48,7 +50,7 @@ ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
 
 serve: $(STAMP) ## MLflow model server for models/<MODEL> on 127.0.0.1 (MODEL=personalise|intent|recommender, SERVE_PORT=5001)
-	@test -f models/$(MODEL)/MLmodel || { echo "models/$(MODEL) not found: run make repro first (MODEL=intent|recommender|personalise)" >&2; exit 2; }
+	@test -f models/$(MODEL)/MLmodel || { $(BIN)/python -m personalab.core.status --why models/$(MODEL) >&2; echo "(MODEL=intent|recommender|personalise)" >&2; exit 2; }
 	$(BIN)/mlflow models serve -m models/$(MODEL) --env-manager local --host $(HOST) --port $(SERVE_PORT)
 
 lint: $(STAMP) ## ruff lint + format check (code and notebooks)

@@ -85,9 +85,13 @@ def write_json(obj: Any, path: Path | str) -> Path:
 
 
 def write_metrics(metrics: Mapping[str, Any], path: Path | str) -> Path:
-    """Write a flat metrics dict: numbers (and short strings) only, NaN as null."""
+    """Write a flat metrics dict: numbers and strings (and lists of strings, such as the stage's
+    ``notes``; ``dvc metrics show`` leaves those out), NaN as null."""
     flat = {}
     for key, value in metrics.items():
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            flat[key] = list(value)
+            continue
         if isinstance(value, Mapping | list | tuple):
             raise TypeError(f"metric {key!r} is not flat: {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value):

@@ -235,6 +235,16 @@ def end_stage_run(status: str = "FINISHED") -> None:
             write_json(opened["record"], opened["pointer"])
 
 
+def end_skipped_run(status: Any, artifacts: Sequence[Path | str] = ()) -> None:
+    """Close a stage that skipped (:class:`personalab.core.status.StageStatus`): log its status
+    and ``artifacts`` (the metrics file, empty outputs), end the run FINISHED (a skip is a result,
+    not a failure) and let the notebook's later cells run as nothing."""
+    log_stage_outputs(status.metrics(), artifacts=artifacts)
+    status.log()
+    end_stage_run()
+    status.stop_notebook()
+
+
 def error_message(error: BaseException) -> str:
     """``Type: message`` on one line, at most a few hundred characters (the ``error`` tag)."""
     text = " ".join(f"{type(error).__name__}: {error}".split())

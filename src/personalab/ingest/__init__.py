@@ -25,11 +25,12 @@ from personalab.ingest.io import input_paths, run_keeping_quarantine, save_inges
 from personalab.ingest.params import STAGE, IngestParams
 from personalab.ingest.plots import plot_overview
 from personalab.ingest.profile import profile_table
-from personalab.ingest.report import summary_table
+from personalab.ingest.report import ingest_status, summary_table
 
 __all__ = [
     "STAGE",
     "IngestParams",
+    "ingest_status",
     "input_paths",
     "plot_overview",
     "profile_table",

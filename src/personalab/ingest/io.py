@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from personalab.core.paths import ProjectPaths
+from personalab.core.status import StageStatus
 from personalab.core.storage import write_csv, write_json, write_metrics, write_parquet
 from personalab.ingest.params import STAGE, IngestParams
 from personalab.ingest.pipeline import IngestResult, QuarantineRateError, run_ingest
@@ -48,8 +49,14 @@ def run_keeping_quarantine(params: IngestParams, paths: ProjectPaths) -> IngestR
         ) from None
 
 
-def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
-    """Write the stage's data, metrics and plot data atomically; return what was written."""
+def save_ingest(
+    result: IngestResult, paths: ProjectPaths, status: StageStatus | None = None
+) -> dict[str, Path]:
+    """Write the stage's data, metrics (with the ``status`` record) and plot data atomically;
+    return what was written."""
+    metrics = {k: v for k, v in result.metrics.items() if k != "processing_seconds"}
+    if status is not None:
+        metrics.update(status.metrics())
     out = {
         "events": write_parquet(result.events, paths.interim / "events.parquet"),
         "sessions": write_parquet(result.sessions, paths.interim / "sessions.parquet"),
@@ -60,10 +67,7 @@ def save_ingest(result: IngestResult, paths: ProjectPaths) -> dict[str, Path]:
             result.truth if result.truth is not None else _empty_truth(),
             paths.interim / "truth.parquet",
         ),
-        "metrics": write_metrics(
-            {k: v for k, v in result.metrics.items() if k != "processing_seconds"},
-            paths.metrics_file(STAGE),
-        ),
+        "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
     }
     plots = paths.plots_dir(STAGE)
     daily = daily_event_counts(result.events).groupby("date", as_index=False)["events"].sum()

@@ -36,8 +36,12 @@ def test_write_metrics_is_flat_and_json_safe(tmp_path):
     import numpy as np
 
     path = write_metrics(
-        {"rows": np.int64(3), "rate": float("nan"), "name": "kmeans"}, tmp_path / "m.json"
+        {"rows": np.int64(3), "rate": float("nan"), "name": "kmeans", "notes": ("a", "b")},
+        tmp_path / "m.json",
     )
-    assert json.loads(path.read_text()) == {"name": "kmeans", "rate": None, "rows": 3}
+    expected = {"name": "kmeans", "notes": ["a", "b"], "rate": None, "rows": 3}
+    assert json.loads(path.read_text()) == expected
     with pytest.raises(TypeError, match="'nested' is not flat"):
         write_metrics({"nested": {"a": 1}}, tmp_path / "bad.json")
+    with pytest.raises(TypeError, match="'mixed' is not flat"):
+        write_metrics({"mixed": ["a", 1]}, tmp_path / "bad.json")

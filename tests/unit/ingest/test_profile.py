@@ -233,3 +233,22 @@ def test_profile_table_flattens_nested_keys(tmp_path):
     assert table.loc["event_types.view", "value"] == 1
     assert table.loc["identity_decision.setting", "value"] == "auto"
     assert table.loc["populated.price", "value"] == 0.0
+
+
+# --- the stage's status -----------------------------------------------------------------------
+
+
+def test_the_ingest_status_names_session_identity_and_the_event_types_the_log_lacks(tmp_path):
+    from personalab.ingest.report import ingest_status
+
+    rows = "".join(f"s{k % 3},2024-01-01T10:0{k}:00Z,view,i{k}\n" for k in range(6))
+    path = write(tmp_path, "clicks.csv", "session_id,timestamp,event_type,item_id\n" + rows)
+    result = ingest(tmp_path, path)
+    status = ingest_status(result)
+    assert status.status == "complete"
+    lines = status.metrics()["notes"]
+    assert any(line.startswith("adapted: identity: sessions stand for users") for line in lines)
+    lacking = [line for line in lines if "has no event of type" in line]
+    assert len(lacking) == 1 and "view" not in lacking[0].split("type")[1].split("(")[0]
+    for kind in ("add_to_cart", "purchase", "rate"):
+        assert kind in lacking[0]

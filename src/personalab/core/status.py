@@ -1,0 +1,211 @@
+"""What a stage did, what it adapted, left out or skipped, and why.
+
+Every stage keeps one :class:`StageStatus` while it runs. Each call prints one line (so the
+executed notebook says it where it happens); at the end the record goes into the stage's
+metrics (:meth:`StageStatus.metrics`: ``status``, ``skip_reason``, ``notes``), onto its MLflow
+run (tags ``status`` and ``skip_reason``, the notes as ``status.md``) and into
+``reports/summary.md``. ``python -m personalab.core.status`` prints every stage's status from
+``reports/metrics`` (``make repro`` ends with it).
+
+Statuses:
+
+- ``complete``: everything the stage does was done (adaptations to the log are notes);
+- ``partial``: some part could not be done for this log (:meth:`StageStatus.leave_out`);
+- ``skipped``: nothing could be learned or built (:meth:`StageStatus.skip`). A skipped stage
+  still writes its declared outputs, empty and marked (:func:`write_skip_marker`), so DVC and
+  the later stages run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("complete", "partial", "skipped")
+#: the file that marks an output folder of a skipped part (a model folder without a model)
+SKIP_MARKER = "SKIPPED.json"
+KINDS = {"adapted": "adapted", "left_out": "left out", "warning": "warning", "skipped": "skipped"}
+
+
+@dataclass
+class StageStatus:
+    """The running record of one stage's decisions (see the module docstring)."""
+
+    stage: str
+    notes: list[dict[str, str]] = field(default_factory=list)
+    skip_reason: str | None = None
+
+    def adapted(self, message: str) -> None:
+        """A default was fitted to this log (e.g. hourly cut-offs for a day-long log)."""
+        self._add("adapted", message)
+
+    def leave_out(self, what: str, why: str) -> None:
+        """A part of the stage was not done for this log: the stage becomes ``partial``."""
+        self._add("left_out", f"{what}: {why}")
+
+    def warn(self, message: str) -> None:
+        """Something a reviewer must see (e.g. a label with very few positives)."""
+        self._add("warning", message)
+
+    def skip(self, reason: str) -> None:
+        """Nothing can be learned here: the stage writes empty, marked outputs and ends."""
+        self.skip_reason = reason
+        self._add("skipped", reason)
+
+    @property
+    def skipped(self) -> bool:
+        return self.skip_reason is not None
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if any(note["kind"] == "left_out" for note in self.notes):
+            return "partial"
+        return "complete"
+
+    def lines(self) -> list[str]:
+        return [f"{KINDS[note['kind']]}: {note['message']}" for note in self.notes]
+
+    def metrics(self) -> dict[str, Any]:
+        """``status``, ``skip_reason`` (only when skipped) and ``notes`` for the metrics file."""
+        out: dict[str, Any] = {"status": self.status}
+        if self.skipped:
+            out["skip_reason"] = self.skip_reason
+        out["notes"] = self.lines()
+        return out
+
+    def markdown(self) -> str:
+        head = f"**{self.stage}: {self.status}**"
+        if self.skipped:
+            head += f": {self.skip_reason}"
+        return "\n".join([head, "", *(f"- {line}" for line in self.lines())]).rstrip()
+
+    def show(self) -> Any:
+        """The record as Markdown in a notebook (plain text elsewhere)."""
+        try:
+            from IPython.display import Markdown
+        except ImportError:  # pragma: no cover - IPython ships with the kernel
+            return self.markdown()
+        return Markdown(self.markdown())
+
+    def log(self) -> None:
+        """Tag the active MLflow run with the status (and skip reason) and attach the notes."""
+        import mlflow
+
+        tags = {"status": self.status}
+        if self.skipped:
+            tags["skip_reason"] = self.skip_reason[:5000]
+        mlflow.set_tags(tags)
+        mlflow.log_text(self.markdown() + "\n", "status.md")
+
+    def stop_notebook(self) -> None:
+        """After a skip: the notebook's later cells run as nothing (their code stays visible, with
+        no output), so papermill completes and the skipped stage exits 0. Call it last in the cell
+        that wrote the skipped outputs and ended the run. A kernel restart undoes it."""
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+        transformers = shell.input_transformers_post
+        transformers[:] = [t for t in transformers if not getattr(t, "_personalab_stop", False)]
+
+        def not_run(lines: list[str]) -> list[str]:
+            return ["pass\n"]
+
+        not_run._personalab_stop = True  # type: ignore[attr-defined]
+        transformers.append(not_run)
+        print(
+            f"[{self.stage}] the rest of this notebook does not run ({self.skip_reason}); "
+            "restart the kernel to run it again"
+        )
+
+    def _add(self, kind: str, message: str) -> None:
+        message = " ".join(str(message).split())
+        self.notes.append({"kind": kind, "message": message})
+        print(f"[{self.stage}] {KINDS[kind]}: {message}")
+
+
+def write_skip_marker(folder: Path, status: StageStatus) -> Path:
+    """Make ``folder`` an empty output that says why it holds nothing."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
+    marker = folder / SKIP_MARKER
+    body = {"stage": status.stage, "status": "skipped", "reason": status.skip_reason}
+    marker.write_text(json.dumps(body, indent=2) + "\n")
+    return marker
+
+
+def skip_reason_of(folder: Path) -> str | None:
+    """The reason a folder was left empty by a skipped stage, or None when it is not marked."""
+    marker = Path(folder) / SKIP_MARKER
+    if not marker.is_file():
+        return None
+    return json.loads(marker.read_text()).get("reason") or "skipped"
+
+
+def stage_statuses(metrics_dir: Path, stages: Sequence[str]) -> list[dict[str, Any]]:
+    """Each stage's ``status``, ``skip_reason`` and ``notes`` from its metrics file."""
+    out = []
+    for stage in stages:
+        path = Path(metrics_dir) / f"{stage}.json"
+        record: dict[str, Any] = {"stage": stage, "status": "not run", "notes": []}
+        if path.is_file():
+            metrics = json.loads(path.read_text())
+            record.update(
+                status=metrics.get("status", "complete"),
+                skip_reason=metrics.get("skip_reason"),
+                notes=list(metrics.get("notes", [])),
+            )
+        out.append(record)
+    return out
+
+
+def summary_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per stage, then its notes indented (what ``make repro`` prints at the end)."""
+    lines = []
+    for record in records:
+        head = f"{record['stage']:<10} {record['status']}"
+        if record.get("skip_reason"):
+            head += f": {record['skip_reason']}"
+        lines.append(head)
+        lines += [f"    {note}" for note in record["notes"] if not note.startswith("skipped:")]
+    return lines
+
+
+def why_missing(folder: Path) -> str:
+    """Why a model folder holds no model: the skip reason, or that the pipeline has not run."""
+    reason = skip_reason_of(folder)
+    if reason is not None:
+        return f"{folder} holds no model: {reason}"
+    return f"{folder} not found: run make repro first"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m personalab.core.status``: every stage's status; ``--why FOLDER``: why a model
+    folder holds no model (``make serve`` prints it)."""
+    from personalab.core.paths import STAGES, project_paths
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--why"] and len(args) == 2:
+        print(why_missing(Path(args[1])))
+        return 0
+    paths = project_paths()
+    print("personalab: what each stage did (reports/metrics/<stage>.json)")
+    for line in summary_lines(stage_statuses(paths.reports / "metrics", list(STAGES))):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""What a stage did, left out or skipped (:mod:`personalab.core.status`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from personalab.core.status import (
+    SKIP_MARKER,
+    StageStatus,
+    skip_reason_of,
+    stage_statuses,
+    summary_lines,
+    write_skip_marker,
+)
+from personalab.core.storage import write_metrics
+
+
+def test_the_status_follows_the_notes(capsys):
+    status = StageStatus("features")
+    assert status.status == "complete" and status.metrics() == {"status": "complete", "notes": []}
+    status.adapted("the log spans  6 hours:\nhourly cut-offs")
+    status.warn("3 positives at the last cut-off")
+    assert status.status == "complete"
+    status.leave_out("dwell_mean", "the log has no dwell_seconds")
+    assert status.status == "partial"
+    assert capsys.readouterr().out.splitlines() == [
+        "[features] adapted: the log spans 6 hours: hourly cut-offs",
+        "[features] warning: 3 positives at the last cut-off",
+        "[features] left out: dwell_mean: the log has no dwell_seconds",
+    ]
+    status.skip("no cut-off fits")
+    metrics = status.metrics()
+    assert metrics["status"] == "skipped" and metrics["skip_reason"] == "no cut-off fits"
+    assert metrics["notes"][-1] == "skipped: no cut-off fits"
+    assert status.markdown().startswith("**features: skipped**: no cut-off fits\n\n- adapted:")
+
+
+def test_a_skip_marker_empties_the_folder_and_names_the_reason(tmp_path):
+    folder = tmp_path / "models" / "candidates" / "intent"
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("old model")
+    assert skip_reason_of(folder) is None
+    status = StageStatus("intent")
+    status.skip("the label has one class")
+    write_skip_marker(folder, status)
+    assert sorted(p.name for p in folder.iterdir()) == [SKIP_MARKER]
+    assert skip_reason_of(folder) == "the label has one class"
+    assert json.loads((folder / SKIP_MARKER).read_text())["stage"] == "intent"
+
+
+def test_the_summary_reads_every_stage_from_its_metrics(tmp_path):
+    ran, skipped = StageStatus("ingest"), StageStatus("intent")
+    ran.adapted("identity: sessions stand for users")
+    skipped.skip("the log has no purchase events")
+    write_metrics({"rows": 3, **ran.metrics()}, tmp_path / "ingest.json")
+    write_metrics({**skipped.metrics()}, tmp_path / "intent.json")
+    write_metrics({"rows": 3}, tmp_path / "features.json")  # written before statuses existed
+    records = stage_statuses(tmp_path, ["ingest", "features", "intent", "export"])
+    assert [r["status"] for r in records] == ["complete", "complete", "skipped", "not run"]
+    assert summary_lines(records) == [
+        "ingest     complete",
+        "    adapted: identity: sessions stand for users",
+        "features   complete",
+        "intent     skipped: the log has no purchase events",
+        "export     not run",
+    ]
+
+
+def test_after_a_skip_the_later_cells_of_a_notebook_run_as_nothing(capsys):
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from personalab.core.status import StageStatus\nran = []")
+        shell.run_cell("s = StageStatus('intent'); s.skip('nothing to learn'); s.stop_notebook()")
+        result = shell.run_cell("ran.append(1)\nraise RuntimeError('must not run')")
+        assert result.success and shell.user_ns["ran"] == []
+        assert "restart the kernel" in capsys.readouterr().out
+        # a second stop (a re-run cell) keeps one transformer
+        shell.user_ns["s"].stop_notebook()
+        stops = [t for t in shell.input_transformers_post if getattr(t, "_personalab_stop", 0)]
+        assert len(stops) == 1
+    finally:
+        shell.input_transformers_post[:] = [
+            t for t in shell.input_transformers_post if not getattr(t, "_personalab_stop", 0)
+        ]
+        InteractiveShell.clear_instance()
+
+
+def test_why_a_model_folder_holds_no_model(tmp_path):
+    from personalab.core.status import why_missing
+
+    folder = tmp_path / "intent"
+    assert why_missing(folder) == f"{folder} not found: run make repro first"
+    status = StageStatus("export")
+    status.skip("intent was skipped: the log has no purchase events")
+    write_skip_marker(folder, status)
+    assert why_missing(folder) == (
+        f"{folder} holds no model: intent was skipped: the log has no purchase events"
+    )
