@@ -44,7 +44,7 @@ test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit
 
 lab: $(STAMP) ## JupyterLab with the personalab kernel
-	$(BIN)/jupyter lab --ip=$(HOST) notebooks/
+	$(BIN)/jupyter lab --ip=$(HOST) $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)

@@ -1,6 +1,7 @@
 """Atomic file output: write to a temporary name beside the target, then rename.
 
-A stage killed half-way never leaves a file that looks complete.
+A stage killed half-way never leaves a file that looks complete. Files and folders get the
+modes the user's umask gives (as ``open`` would), not the private ones temporary names start with.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -46,6 +48,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     tmp_path.rmdir()  # writers such as mlflow.save_model want to create the folder themselves
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o777 & ~_umask())
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -57,6 +60,12 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:

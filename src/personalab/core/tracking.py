@@ -59,17 +59,31 @@ def configure_mlflow(paths: ProjectPaths | None = None) -> str:
     return uri
 
 
+#: MLflow 3's UI opens an experiment in its GenAI view unless told it holds model training runs
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def ensure_experiment(name: str, paths: ProjectPaths) -> str:
-    """Return the id of experiment ``name``, creating it with artifacts under mlartifacts/."""
+    """Return the id of experiment ``name``, creating it with artifacts under mlartifacts/
+    (and tagged as model training, so the UI opens on its runs)."""
     import mlflow
 
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
+        if not existing.tags.get("mlflow.experimentKind"):  # made before the tag was set
+            _tag_kind(existing)
         return existing.experiment_id
     location = None
     if mlflow.get_tracking_uri() == f"sqlite:///{paths.mlflow_db}":  # the embedded default
         location = (paths.mlartifacts / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+
+
+def _tag_kind(experiment: Any) -> None:
+    from mlflow.tracking import MlflowClient
+
+    for key, value in EXPERIMENT_KIND.items():
+        MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
 
 
 def file_md5(path: Path | str, chunk_size: int = 1 << 20) -> str:

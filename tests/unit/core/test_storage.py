@@ -45,3 +45,23 @@ def test_write_metrics_is_flat_and_json_safe(tmp_path):
         write_metrics({"nested": {"a": 1}}, tmp_path / "bad.json")
     with pytest.raises(TypeError, match="'mixed' is not flat"):
         write_metrics({"mixed": ["a", 1]}, tmp_path / "bad.json")
+
+
+def test_outputs_get_the_modes_of_the_users_umask(tmp_path):
+    import os
+
+    from personalab.core.storage import atomic_dir
+
+    old = os.umask(0o022)
+    try:
+        path = write_json({"a": 1}, tmp_path / "m.json")
+        with atomic_dir(tmp_path / "model") as folder:
+            folder.mkdir()
+            (folder / "MLmodel").write_text("x")
+        os.umask(0o077)
+        private = write_json({"a": 1}, tmp_path / "p.json")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert private.stat().st_mode & 0o777 == 0o600

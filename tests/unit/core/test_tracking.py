@@ -175,3 +175,14 @@ def test_a_missing_upstream_output_names_the_file_and_the_stage_to_run(tmp_path)
     assert str(err.value) == f"{path}: not found; run the features stage first (dvc repro features)"
     path.write_bytes(b"")
     assert upstream(path, "features") == path
+
+
+def test_experiments_open_on_their_runs_in_the_mlflow_ui(paths, mlflow_tmp):
+    import mlflow
+
+    kind = "mlflow.experimentKind"
+    made = mlflow.get_experiment(tracking.ensure_experiment("features", paths))
+    assert made.tags[kind] == "custom_model_development"
+    old = mlflow.create_experiment("segments")  # as an earlier version made it, without the tag
+    assert tracking.ensure_experiment("segments", paths) == old
+    assert mlflow.get_experiment(old).tags[kind] == "custom_model_development"
