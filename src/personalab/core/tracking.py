@@ -119,6 +119,17 @@ def data_version(inputs: Sequence[Path | str], root: Path) -> dict[str, str]:
     return tags
 
 
+def run_name(stage: str, tags: Mapping[str, str]) -> str:
+    """``<stage>-data<hash of its inputs>-<dvc experiment name, else the start time>``, so a run
+    list tells apart runs on other data and runs of other experiments."""
+    data = "\n".join(f"{k} {v}" for k, v in sorted(tags.items()) if k.startswith("data."))
+    parts = [stage]
+    if data:
+        parts.append("data" + hashlib.md5(data.encode()).hexdigest()[:6])
+    parts.append(tags.get("dvc_exp_name") or datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
+    return "-".join(parts)
+
+
 def git_state(root: Path) -> dict[str, str]:
     """The commit the code came from and whether its code, notebooks or params were modified."""
 
@@ -178,9 +189,8 @@ def start_stage_run(
     }
     if exp_name := os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = exp_name
-    started = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run = mlflow.start_run(
-        experiment_id=ensure_experiment(stage, paths), run_name=f"{stage}-{started}", tags=tags
+        experiment_id=ensure_experiment(stage, paths), run_name=run_name(stage, tags), tags=tags
     )
     flat = {key: _param_value(value) for key, value in params.flat().items()}
     mlflow.log_params(flat)

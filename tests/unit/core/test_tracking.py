@@ -186,3 +186,12 @@ def test_experiments_open_on_their_runs_in_the_mlflow_ui(paths, mlflow_tmp):
     old = mlflow.create_experiment("segments")  # as an earlier version made it, without the tag
     assert tracking.ensure_experiment("segments", paths) == old
     assert mlflow.get_experiment(old).tags[kind] == "custom_model_development"
+
+
+def test_run_names_tell_data_and_experiments_apart():
+    a = tracking.run_name("features", {"data.data/interim/events.parquet": "1" * 32})
+    b = tracking.run_name("features", {"data.data/interim/events.parquet": "2" * 32})
+    assert a.startswith("features-data") and a.split("-")[1] != b.split("-")[1]
+    named = tracking.run_name("intent", {"data.x": "1", "dvc_exp_name": "bluish-cats"})
+    assert named.startswith("intent-data") and named.endswith("-bluish-cats")
+    assert tracking.run_name("ingest", {}).startswith("ingest-2")  # no inputs: the start time
