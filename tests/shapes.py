@@ -13,7 +13,8 @@ ratings  movielens      ``ratings.csv``: explicit 0.5-5 star ratings, epoch seco
 sessions yoochoose      ``yoochoose-clicks.dat``: item views keyed by session, no user ids
 purchase online_retail  invoice lines (purchases only) with day-first dates, minutes
 orders   instacart      ``orders.csv`` + ``order_products__prior.csv``: baskets, relative time
-short    csv            the full funnel squeezed into six hours (a day-long export)
+short    csv            the full funnel squeezed into six hours (a day-long export) under a
+                        shop's own column names, mapped by ``source.columns`` (the README's)
 funnel   retailrocket   ``events.csv``: view, addtocart, transaction (epoch milliseconds)
 ======== ============== =====================================================================
 """
@@ -34,7 +35,16 @@ SOURCES = {
     "sessions": {"format": "yoochoose", "path": "sessions"},
     "purchase": {"format": "online_retail", "path": "purchase/online_retail.csv"},
     "orders": {"format": "instacart", "path": "orders"},
-    "short": {"format": "csv", "path": "short/events.csv"},
+    "short": {
+        "format": "csv",
+        "path": "short/shop.csv",
+        "columns": {
+            "visitor": "user_id",
+            "ts": "timestamp",
+            "action": "event_type",
+            "sku": "item_id",
+        },
+    },
     "funnel": {"format": "retailrocket", "path": "funnel/events.csv"},
 }
 SESSION_GAP = pd.Timedelta(minutes=30)
@@ -147,8 +157,9 @@ def orders(events: pd.DataFrame, folder: Path) -> None:
 
 
 def short(events: pd.DataFrame, folder: Path) -> None:
-    """The whole funnel of the first days squeezed into six hours (a day's export), plain CSV
-    with the canonical column names."""
+    """The whole funnel of the first days squeezed into six hours (a day's export), as a CSV
+    whose identity, time, event and item columns carry the shop's own names (the README's
+    mapping example)."""
     first = events["timestamp"].min()
     keep = events[events["timestamp"] < first + pd.Timedelta(days=7)].copy()
     scale = pd.Timedelta(hours=6) / pd.Timedelta(days=7)
@@ -156,7 +167,8 @@ def short(events: pd.DataFrame, folder: Path) -> None:
     columns = ["event_id", "user_id", "timestamp", "event_type", "item_id", "category", "price",
                "quantity", "rating", "dwell_seconds", "scroll_depth", "device", "channel"]  # fmt: skip
     out = keep[columns].assign(timestamp=keep["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    _write_csv(out, folder / "events.csv")
+    own = {"user_id": "visitor", "timestamp": "ts", "event_type": "action", "item_id": "sku"}
+    _write_csv(out.rename(columns=own), folder / "shop.csv")
 
 
 def funnel(events: pd.DataFrame, folder: Path) -> None:

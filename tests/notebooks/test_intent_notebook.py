@@ -3,12 +3,15 @@
 import json
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from personalab.core.paths import project_paths
 from personalab.core.registry import current_lineage
-from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
+from personalab.core.status import skip_reason_of
+from tests.conftest import attach_notebook, copy_project, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -27,6 +30,8 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
 
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
     assert set(REQUIRED) <= set(metrics), set(REQUIRED) - set(metrics)
+    assert metrics["status"] == "complete" and metrics["target_event"] == "purchase"
+    assert metrics["label"] == "purchased_within_horizon" and metrics["horizon_days"] == 3.0
     assert metrics["n_trials"] == 3
     features = pd.read_parquet(root / "data/processed/features.parquet")
     last = features["cutoff"] == features["cutoff"].max()
@@ -41,6 +46,7 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
 
     client, parent, children = stage_runs(root, "intent")
     assert len(children) == 3
+    assert parent.data.tags["status"] == "complete"
     assert all(
         "valid_logloss" in c.data.metrics for c in children if c.data.params["state"] == "COMPLETE"
     )
@@ -49,6 +55,7 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     assert parent.data.tags["registry.alias"] == "champion"  # the first version
     champion = client.get_model_version_by_alias("personalab-intent", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "test_pr_auc"
+    assert champion.tags["target_event"] == "purchase" and champion.tags["horizon_days"] == "3.0"
     lineage = current_lineage(project_paths(root))  # of the tiny synthetic source
     assert champion.tags["lineage"] == lineage.key == parent.data.tags["registry.lineage"]
     of_lineage = client.get_model_version_by_alias("personalab-intent", lineage.alias("champion"))
@@ -80,3 +87,56 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     second = client.get_model_version_by_alias("personalab-intent", "challenger")
     assert str(second.version) == "2"
     assert str(client.get_model_version_by_alias("personalab-intent", "champion").version) == "1"
+
+
+RATINGS_REASON = (
+    "the log has no purchase events; set target_event in params/features.yaml (e.g. rate, return)"
+)
+
+
+def test_intent_notebook_skips_a_log_without_purchases(tmp_path):
+    """A ratings log: the purchase label has one class and the profile shows no purchase at all.
+    The notebook ends early (exit 0), its outputs empty and marked, nothing registered."""
+    root = copy_project(tmp_path / "project")
+    paths = project_paths(root)
+    n = 60
+    table = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 20}" for i in range(n)],
+            "cutoff": pd.Timestamp("2024-03-04", tz="UTC")
+            + pd.to_timedelta(np.repeat([0, 7, 14], 20), unit="D"),
+            "events_7d": np.arange(n, dtype=float),
+            "purchased_within_horizon": False,
+        }
+    )
+    table.attrs = {"label": "purchased_within_horizon", "target_event": "purchase",
+                   "horizon_days": 7.0, "status": "complete"}  # fmt: skip
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(paths.processed / "features.parquet")
+    profile = {"event_types": {"rate": 900, "purchase": 0}, "rows": 900}
+    paths.interim.mkdir(parents=True, exist_ok=True)
+    (paths.interim / "profile.json").write_text(json.dumps(profile))
+
+    done = run_notebook(root, "intent")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert attach_notebook(root, "intent").returncode == 0
+    metrics = json.loads((root / "reports/metrics/intent.json").read_text())
+    assert metrics["status"] == "skipped" and metrics["skip_reason"] == RATINGS_REASON
+    assert metrics["target_event"] == "purchase"
+    assert skip_reason_of(root / "models/candidates/intent") == RATINGS_REASON
+    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["intent"]
+    for entry in [*stage["outs"], *stage["metrics"], *stage["plots"]]:
+        name = next(iter(entry)) if isinstance(entry, dict) else entry
+        assert (root / name).exists(), name  # every declared output, so DVC goes on
+    assert pd.read_csv(root / "reports/plots/intent/roc.csv").columns.tolist() == ["fpr", "tpr"]
+    assert pd.read_csv(root / "reports/plots/intent/roc.csv").empty
+
+    client, parent, children = stage_runs(root, "intent")
+    assert parent.info.status == "FINISHED" and not children  # nothing was tuned
+    assert parent.data.tags["status"] == "skipped"
+    assert parent.data.tags["skip_reason"] == RATINGS_REASON
+    assert client.search_registered_models() == []  # nothing registered
+    executed = json.loads((root / "reports/executed/04_intent.ipynb").read_text())
+    printed = json.dumps([c.get("outputs", []) for c in executed["cells"]])
+    assert "skipped: " + RATINGS_REASON in printed
+    assert "finished trials" not in printed  # the cells after the skip did not run

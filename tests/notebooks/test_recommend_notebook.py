@@ -30,6 +30,7 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     expected = {f"{a}_{m}" for a in ALGORITHMS for m in ("rmse", "mae", "ndcg_at_10")}
     assert expected | set(CHAMPION_KEYS) <= set(metrics), expected - set(metrics)
     assert metrics["algorithm"] in ALGORITHMS
+    assert (metrics["status"], metrics["notes"]) == ("complete", [])  # the log teaches a filter
     assert metrics["ndcg_at_10"] == metrics[f"{metrics['algorithm']}_ndcg_at_10"]
     assert metrics["random_ndcg_at_10"] < metrics["ndcg_at_10"]
     assert 0 < metrics["coverage"] <= 1 and metrics["novelty"] > 0
@@ -62,6 +63,8 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     client, parent, children = stage_runs(root, "recommend")
     assert len(children) == 2 + 2 + 2  # SVD trials, fixed ones, baselines
     assert parent.data.tags["registry.alias"] == "champion"
+    assert parent.data.tags["status"] == "complete"
+    assert parent.data.tags["algorithm"] == metrics["algorithm"]
     champion = client.get_model_version_by_alias("personalab-recommender", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "ndcg_at_10"
     lineage = current_lineage(project_paths(root))  # of the tiny synthetic source

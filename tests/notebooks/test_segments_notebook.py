@@ -1,12 +1,17 @@
 """Run notebooks/03_segments.ipynb through papermill with tiny parameters, after ingest and features."""
 
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
+from personalab.core.status import skip_reason_of
+from personalab.segments.params import DEFAULT_FEATURES
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -60,12 +65,51 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
     assert out.returncode == 0, out.stderr[-2000:]
     fresh = json.loads(out.stdout.strip().splitlines()[-1])
     params = yaml.safe_load((root / "params/segments.yaml").read_text())
-    assert fresh["features"] == params["features"]
+    # features: null clusters on every default feature the synthetic log has: all of them
+    assert params["features"] is None and params["log1p"] is None
+    assert fresh["features"] == list(DEFAULT_FEATURES)
+    assert metrics["status"] == "complete" and metrics["notes"] == []
+    assert metrics["n_features"] == len(DEFAULT_FEATURES) and metrics["features_left_out"] == 0
+    summary = pd.read_csv(root / "reports/segments/features.csv")
+    assert summary["feature"].tolist() == list(DEFAULT_FEATURES) and summary["clustered"].all()
     saved = dict(zip(assigned["user_id"].astype(str), assigned["segment_id"].tolist(), strict=True))
     assert dict(zip(fresh["user_id"], fresh["segment_id"], strict=True)) == saved
     names = assigned["segment_id"].astype(str).map(fresh["segment_names"])
     assert (names == assigned["segment"]).all(), assigned[names != assigned["segment"]].head()
 
-    _, _, children = stage_runs(root, "segments")
+    _, parent, children = stage_runs(root, "segments")
     assert len(children) == metrics["candidates"]
     assert all("silhouette" in c.data.metrics for c in children)
+    assert parent.data.tags["status"] == "complete"
+
+
+def test_segments_notebook_skips_with_the_reason_and_writes_its_outputs(pipeline_copy, tmp_path):
+    """Too few users for k_min segments: the notebook ends early, exit 0, outputs empty and
+    marked (in a copy, so the other notebook tests keep the real segments)."""
+    root = Path(shutil.copytree(pipeline_copy, tmp_path / "project"))
+    done = run_notebook(root, "segments", "-p", "k_min", "200", "-p", "k_max", "200")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert attach_notebook(root, "segments").returncode == 0
+
+    metrics = json.loads((root / "reports/metrics/segments.json").read_text())
+    assert metrics["status"] == "skipped"
+    assert (
+        "too few for 200 segments (k_min; the sweep needs at least 400 users)"
+        in (metrics["skip_reason"])
+    )
+    assert skip_reason_of(root / "models/segmenter") == metrics["skip_reason"]
+    assert pd.read_parquet(root / "data/processed/segments.parquet").empty
+    assert pd.read_parquet(root / "data/processed/segment_history.parquet").empty
+    header = (root / "reports/plots/segments/sweep_kmeans.csv").read_text()
+    assert (
+        header == "k,silhouette,davies_bouldin,calinski_harabasz,stability_ari,min_cluster_share\n"
+    )
+    assert (root / "reports/runs/segments.json").is_file()  # the run finished
+
+    record = json.loads((root / "reports/runs/segments.json").read_text())
+    run = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}").get_run(record["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["status"] == "skipped"
+    assert run.data.tags["skip_reason"] == metrics["skip_reason"]
+    executed = (root / "reports/executed/03_segments.ipynb").read_text()
+    assert "the rest of this notebook does not run" in executed

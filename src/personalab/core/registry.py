@@ -48,6 +48,10 @@ class LineageError(ValueError):
     """The data lineage cannot be worked out (params/ingest.yaml missing or unreadable)."""
 
 
+#: the features stage's default label (a purchase within the horizon; features/schema.py)
+DEFAULT_LABEL = "purchased_within_horizon"
+
+
 @dataclass(frozen=True)
 class Lineage:
     """Which data a model was trained on, as far as champions go: a short stable ``key`` of the
@@ -62,6 +66,15 @@ class Lineage:
 
     def as_tags(self) -> dict[str, str]:
         return {"lineage": self.key, "lineage.source": self.source}
+
+    def for_target(self, label: str | None) -> Lineage:
+        """The lineage of models of the label ``label`` on this data: an intent model of another
+        target (``rate_within_horizon``) never competes with one of purchases. The default
+        purchase label keeps the data's own lineage (its champions stay where they were)."""
+        if not label or label == DEFAULT_LABEL:
+            return self
+        digest = hashlib.sha256(f"{self.key} {label}".encode()).hexdigest()[:12]
+        return Lineage(digest, f"{self.source}; target {label}")
 
 
 def lineage_of(source: Mapping[str, Any], synthetic: Mapping[str, Any] | None = None) -> Lineage:

@@ -108,7 +108,8 @@ def classification_report(
     bins: int = 10,
     top_share: float = 0.1,
 ) -> dict[str, float]:
-    """The metrics of the module docstring for labels ``y`` and probabilities ``p``."""
+    """The metrics of the module docstring for labels ``y`` and probabilities ``p`` (``roc_auc``
+    and ``pr_auc`` are NaN when ``y`` holds one class)."""
     from sklearn.metrics import (
         average_precision_score,
         brier_score_loss,
@@ -123,9 +124,10 @@ def classification_report(
     p = np.clip(np.asarray(p, dtype=float), 1e-7, 1 - 1e-7)
     predicted = (p >= threshold).astype(int)
     lift, gain = top_share_metrics(y, p, top_share)
+    both = _both_classes(y)  # ranking metrics need both classes (NaN without)
     return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
@@ -135,6 +137,11 @@ def classification_report(
         "lift_at_top": lift,
         "gains_at_top": gain,
     }
+
+
+def _both_classes(y: np.ndarray) -> bool:
+    values = np.asarray(y)
+    return bool(values.size) and values.min() != values.max()
 
 
 def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:

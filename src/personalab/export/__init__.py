@@ -1,10 +1,13 @@
 """Stage ``export``: the registry's champions as self-contained MLflow models for serving.
 
 The stage takes the versions of ``personalab-intent`` and ``personalab-recommender``
-that hold the alias ``champion`` (not simply the newest: a re-run that lost stays a
-challenger) and writes three MLflow pyfunc folders, each with a signature, an input
-example (``serving_input_example.json``), pinned requirements and this package's
-code:
+that hold the alias ``champion`` of the current data lineage (not simply the newest: a re-run
+that lost stays a challenger) and writes three MLflow pyfunc folders, each with a signature,
+an input example (``serving_input_example.json``), pinned requirements and this package's
+code. It exports what exists: a model whose stage skipped on this log (its candidate folder's
+SKIPPED.json) or that has no champion for this data is left out (its folder holds SKIPPED.json
+with the reason), and ``personalise`` serves with the parts it has; the stage skips only when
+neither model exists.
 
 ``models/intent``
     feature rows as the features stage writes them in; ``purchase_probability`` and
@@ -19,50 +22,50 @@ code:
     behavioural segment, the ``strategy`` and ``k`` items out. High-intent users
     (score at or above the threshold) get their personalised recommendations, casual
     browsers the trending items they have not seen, unknown users the popular items.
+    Without an intent model every known user gets personalised recommendations
+    (``personalised_no_intent``); without a recommender everyone gets the trending items
+    (``trending_no_recommender``); without segments the segment is null.
 
-``reports/summary.md`` records the champions, their metrics, the git and data
+``reports/summary.md`` records what every stage did (status, and why anything was skipped or
+left out), which models were exported, the champions, their metrics, the git and data
 versions and MLflow runs they came from, and each stage's time.
 
 Modules, in the order notebooks/06_export.ipynb uses them:
 
 - ``params``: :class:`ExportParams` (params/export.yaml), ``STAGE``, ``ExportError``, the
   personalise answer's columns and strategies, the parity tolerance.
-- ``champions``: :class:`Champion`, the registry's champion versions downloaded with their
-  runs' metrics and tags, and the intent model and recommender inside them.
+- ``champions``: :class:`Champion`, a registry's champion version downloaded with its run's
+  metrics and tags, and the intent model and recommender inside.
+- ``parts``: :class:`ExportParts`, what there is to export (champions of the current lineage,
+  the segmenter) and why a part is left out, noted in the stage's status.
 - ``personalise``: the trending items and :class:`Personaliser`, the decision rule (and its
   files).
 - ``pyfunc``: ``models/personalise`` as an MLflow pyfunc folder: wrapper, signature, example.
-- ``stage``: the rule built from the champions, its strategy mix, the three folders written,
-  the stage's metrics.
+- ``stage``: the rule built from the parts, its strategy mix, the three folders written (or
+  marked not exported), the stage's metrics.
 - ``parity``: each folder loaded back must predict what the model it exports predicts.
 - ``summary``: the markdown of ``reports/summary.md``.
-- ``io``: the features table and the segmenter's metadata read, the stages' times, the
-  metrics and summary written.
+- ``io``: the features table and the segmenter's metadata read, the stages' times and
+  statuses, the metrics and summary written (also of a skipped export).
 """
 
-from personalab.export.champions import (
-    champions_table,
-    fetch_champions,
-    load_intent,
-    load_recommender,
-)
-from personalab.export.io import load_features, save_outputs
+from personalab.export.io import load_features, save_outputs, save_skipped
 from personalab.export.params import STAGE, ExportParams
 from personalab.export.parity import check_exports
+from personalab.export.parts import gather_parts, parts_table
 from personalab.export.stage import build_personaliser, export_metrics, export_models, strategy_mix
 
 __all__ = [
     "STAGE",
     "ExportParams",
     "build_personaliser",
-    "champions_table",
     "check_exports",
     "export_metrics",
     "export_models",
-    "fetch_champions",
+    "gather_parts",
     "load_features",
-    "load_intent",
-    "load_recommender",
+    "parts_table",
     "save_outputs",
+    "save_skipped",
     "strategy_mix",
 ]

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
-from personalab.core.registry import Lineage, current_lineage, version_with_alias
-from personalab.export.params import ExportError, ExportParams
+from personalab.core.registry import Lineage, version_with_alias
+from personalab.export.params import ExportError
 from personalab.intent.model import IntentModel
 from personalab.recommend.served import Recommender
 
 INTENT_FILES = ("booster.ubj", "intent.json")  # an intent model's artifacts
+
+
+class NoChampionError(ExportError):
+    """The registry holds no version with the alias (in the current data lineage)."""
 
 
 @dataclass
@@ -65,7 +67,7 @@ def fetch_champion(
     if version is None:
         of = "" if lineage is None else f" (the {alias} of data lineage {lineage.source})"
         other = "" if lineage is None else ": a model trained on other data is not served"
-        raise ExportError(
+        raise NoChampionError(
             f"registered model {name!r} has no version with alias {wanted!r}{of} in "
             f"{mlflow.get_tracking_uri()}{other}; run the stage that trains it first (dvc repro)"
         )
@@ -89,33 +91,18 @@ def fetch_champion(
     )
 
 
-def fetch_champions(
-    params: ExportParams, scratch: Path | str, lineage: Lineage | None = None
-) -> tuple[Champion, Champion]:
-    """The intent and recommender versions holding ``params.alias`` in the data lineage
-    (default: the project's, from ``params/ingest.yaml``), downloaded to ``scratch``."""
-    lineage = lineage or current_lineage()
-    return (
-        fetch_champion(params.intent_model, params.alias, scratch, lineage),
-        fetch_champion(params.recommender_model, params.alias, scratch, lineage),
-    )
-
-
-def champions_table(*champions: Champion) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "model": c.name,
-                "version": c.version,
-                "primary metric": c.primary_metric,
-                "value": c.version_tags.get(c.primary_metric, ""),
-                "lineage": c.version_tags.get("lineage", "unknown"),
-                "run": c.run_id,
-                "git commit": c.tags.get("git_commit", "unknown")[:12],
-            }
-            for c in champions
-        ]
-    )
+def champion_row(champion: Champion | None) -> dict[str, str]:
+    """A champion's line in the notebook's table (empty values without one)."""
+    c = champion
+    return {
+        "model": "" if c is None else c.name,
+        "version": "" if c is None else c.version,
+        "primary metric": "" if c is None else c.primary_metric,
+        "value": "" if c is None else c.version_tags.get(c.primary_metric, ""),
+        "lineage": "" if c is None else c.version_tags.get("lineage", "unknown"),
+        "run": "" if c is None else c.run_id,
+        "git commit": "" if c is None else c.tags.get("git_commit", "unknown")[:12],
+    }
 
 
 def load_intent(champion: Champion) -> IntentModel:

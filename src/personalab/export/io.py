@@ -1,5 +1,6 @@
 """The stage's files: the features table and the segments stage's model metadata it reads,
-each stage's executed notebook (for its time), and the metrics and summary it writes."""
+each stage's executed notebook (for its time) and metrics (for its status), and the metrics
+and summary it writes (also when it skips)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from personalab.core.paths import upstream
-from personalab.export.params import STAGE, ExportError
+from personalab.core.paths import STAGES, upstream
+from personalab.core.status import StageStatus, stage_statuses
+from personalab.export.params import EXPORTED, STAGE, ExportError
 from personalab.export.summary import summary_markdown
 
 if TYPE_CHECKING:
-    from personalab.export.champions import Champion
+    from personalab.export.parts import ExportParts
     from personalab.export.stage import Exported
 
 
@@ -42,8 +44,6 @@ def stage_times(paths: Any) -> pd.DataFrame:
     """Each stage's latest notebook run: its MLflow run id, start and seconds (papermill's own
     timing of the executed notebook; a notebook still running counts until now)."""
     import nbformat
-
-    from personalab.core.paths import STAGES
 
     now = datetime.now(UTC)
     rows = []
@@ -79,20 +79,25 @@ def _active_run_id() -> str:
 
 
 def save_outputs(
-    intent: Champion,
-    recommender: Champion,
-    exported: Exported,
-    metrics: Mapping[str, Any],
-    algorithm: str,
-    paths: Any,
+    parts: ExportParts, exported: Exported, metrics: Mapping[str, Any], paths: Any
 ) -> dict[str, Path]:
-    """Write reports/metrics/export.json and reports/summary.md."""
+    """Write reports/metrics/export.json, then reports/summary.md (which reads every stage's
+    metrics file for its status, this one's included)."""
     from personalab.core.storage import write_metrics, write_text
 
+    written = write_metrics(metrics, paths.metrics_file(STAGE))
+    statuses = stage_statuses(paths.reports / "metrics", list(STAGES))
     text = summary_markdown(
-        intent, recommender, exported.folders, stage_times(paths), metrics, paths.root, algorithm
+        parts, exported.folders, stage_times(paths), metrics, statuses, paths.root
     )
-    return {
-        "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
-        "summary": write_text(text, paths.reports / "summary.md"),
-    }
+    return {"metrics": written, "summary": write_text(text, paths.reports / "summary.md")}
+
+
+def save_skipped(status: StageStatus, parts: ExportParts, paths: Any) -> dict[str, Path]:
+    """A skipped export's outputs: each model folder marked not exported with its reason, the
+    metrics (status, skip reason, notes) and the summary of what every stage did."""
+    from personalab.export.stage import Exported, mark_not_exported
+
+    for name in EXPORTED:
+        mark_not_exported(paths.models / name, parts.left_out.get(name) or status.skip_reason)
+    return save_outputs(parts, Exported({}, {}), status.metrics(), paths)

@@ -18,7 +18,24 @@ PERSONALISE_COLUMNS = [
     "item_id",
     "score",
 ]
-STRATEGIES = ("personalised", "trending", "popular")
+#: every strategy an answer of ``models/personalise`` may name (the rule that chose its items):
+#: with both models, ``personalised`` (intent at or above the threshold: the recommender's
+#: top-k), ``trending`` (below: trending items not yet seen) and ``popular`` (unknown to the
+#: recommender, or nothing unseen left); without an intent model, ``personalised_no_intent``
+#: (every known user: the recommender's top-k, no intent gating) and ``popular``; without a
+#: recommender, ``trending_no_recommender`` (everyone: the trending items, the intent score shown);
+#: ``popular_unseen`` replaces both ``personalised`` names when the recommender is popularity
+STRATEGIES = (
+    "personalised",
+    "trending",
+    "popular",
+    "personalised_no_intent",
+    "trending_no_recommender",
+    "popular_unseen",
+)
+#: the parts of ``models/personalise`` besides the rule, and the folders the stage exports
+PARTS = ("intent", "recommender", "segments")
+EXPORTED = ("intent", "recommender", "personalise")
 PARITY_TOLERANCE = 1e-9
 
 

@@ -1,7 +1,9 @@
 """The personalisation rule, served as ``models/personalise``: a user id with its feature row
 in; the intent score, the behavioural segment, the ``strategy`` and ``k`` items out.
 High-intent users (score at or above the threshold) get their personalised recommendations,
-casual browsers the trending items they have not seen, unknown users the popular items."""
+casual browsers the trending items they have not seen, unknown users the popular items. The
+rule serves with the parts it has (no intent model, no recommender or no segments:
+:class:`Personaliser`), and each answer's ``strategy`` names the rule that applied."""
 
 from __future__ import annotations
 
@@ -33,39 +35,105 @@ def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Serie
 class Personaliser:
     """Intent model + segmenter + recommender + trending list: the serving decision rule.
 
-    Each request row is a user id with its feature row. The intent score decides the
-    strategy: ``personalised`` (the recommender's top-k unseen items) at or above
-    ``threshold``, ``trending`` below it (the trending items the user has not seen),
-    and ``popular`` for users the recommender does not know (or who have seen every
-    item their strategy would offer). The row's segment comes from the segments
-    stage's model.
+    Each request row is a user id with its feature row. With both models, the intent score
+    decides the strategy: ``personalised`` (the recommender's top-k unseen items) at or above
+    ``threshold``, ``trending`` below it (the trending items the user has not seen), and
+    ``popular`` for users the recommender does not know (or who have seen every item their
+    strategy would offer). The rule serves with the parts it has:
+
+    - without an intent model (``intent`` None): every user the recommender knows gets its
+      top-k (``personalised_no_intent``), the others ``popular``; ``intent_score`` is NaN and
+      requests need no intent features;
+    - without a recommender (``recommender`` None): every user gets the trending items
+      (``trending_no_recommender``; nothing is known of what they have seen) with their score;
+    - without a segmenter (``segmenter`` None): ``segment`` is null (None) in every answer.
+
+    When the recommender is the popularity recommender (no collaborative filter could be learned
+    or won), its "personalised" answers are the most popular items the user has not seen, and
+    are named so: ``popular_unseen`` instead of ``personalised`` / ``personalised_no_intent``.
     """
 
     def __init__(
         self,
-        intent: IntentModel,
-        segmenter: Any,
+        intent: IntentModel | None,
+        segmenter: Any | None,
         segment_features: Sequence[str],
         segment_names: Mapping[str, str],
-        recommender: Recommender,
+        recommender: Recommender | None,
         trending: pd.Series,
-        threshold: float,
+        threshold: float | None,
         k: int = 10,
     ):
+        if intent is None and recommender is None:
+            raise ExportError("the decision rule needs an intent model or a recommender")
         self.intent, self.segmenter, self.recommender = intent, segmenter, recommender
-        self.segment_features = list(segment_features)
+        self.segment_features = [] if segmenter is None else list(segment_features)
         self.segment_names = {str(key): str(value) for key, value in segment_names.items()}
-        self.trending, self.threshold, self.k = trending, float(threshold), int(k)
+        self.trending, self.k = trending, int(k)
+        self.threshold = None if intent is None or threshold is None else float(threshold)
+        if intent is not None and self.threshold is None:
+            raise ExportError("an intent model needs a high-intent threshold")
         self._trending_ids = trending.index.to_numpy(dtype=object)
         self._trending_scores = trending.to_numpy(dtype=float)
-        in_model = recommender.model.items.get_indexer(pd.Index(self._trending_ids))
-        self._trending_at = np.full(len(recommender.model.items), -1)  # item -> trending position
-        self._trending_at[in_model[in_model >= 0]] = np.flatnonzero(in_model >= 0)
         self._trending_order = np.argsort(self._trending_ids.astype(str), kind="stable")
+        if recommender is not None:
+            in_model = recommender.model.items.get_indexer(pd.Index(self._trending_ids))
+            self._trending_at = np.full(len(recommender.model.items), -1)  # item -> position
+            self._trending_at[in_model[in_model >= 0]] = np.flatnonzero(in_model >= 0)
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The strategies this rule can answer with (given the parts it has)."""
+        if self.recommender is None:
+            return ("trending_no_recommender",)
+        if self.intent is None:
+            return (self._named("personalised_no_intent"), "popular")
+        return (self._named("personalised"), "trending", "popular")
+
+    def _named(self, strategy: str) -> str:
+        """A strategy's name in answers: a popularity recommender's lists are not personal."""
+        popular_only = self.recommender is not None and self.recommender.popularity_only
+        return (
+            "popular_unseen" if popular_only and strategy.startswith("personalised") else strategy
+        )
+
+    def describe(self) -> str:
+        """One line: the parts the rule has, its strategies and settings."""
+        has = [
+            name
+            for name, part in (
+                ("intent model", self.intent),
+                ("recommender", self.recommender),
+                ("segmenter", self.segmenter),
+            )
+            if part is not None
+        ]
+        rule = "" if self.threshold is None else f"; high-intent threshold {self.threshold:.4f}"
+        return (
+            f"parts: {', '.join(has)}; strategies: {', '.join(self.strategies)}{rule}; "
+            f"{len(self.trending)} trending items; k {self.k}"
+        )
 
     def segments(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.segmenter is None:
+            return np.full(len(frame), None, dtype=object)
         labels = self.segmenter.predict(float_block(frame, self.segment_features))
         return np.array([self.segment_names.get(str(label), "unknown") for label in labels])
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The intent score of each row (NaN without an intent model)."""
+        if self.intent is None:
+            return np.full(len(frame), np.nan)
+        return self.intent.predict_proba(frame)
+
+    def choose(self, inner: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Each user's strategy from their inner recommender id (-1: unknown) and intent score."""
+        if self.recommender is None:
+            return np.full(inner.size, "trending_no_recommender", dtype=object)
+        if self.intent is None:
+            return np.where(inner < 0, "popular", "personalised_no_intent").astype(object)
+        chosen = np.where(score >= self.threshold, "personalised", "trending")
+        return np.where(inner < 0, "popular", chosen).astype(object)
 
     def personalise(self, frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
         k = self.k if k is None else int(k)
@@ -80,22 +148,22 @@ class Personaliser:
             frame, users = frame.iloc[first], users[first]
         if users.size == 0:
             return pd.DataFrame(columns=PERSONALISE_COLUMNS)
-        score = self.intent.predict_proba(frame)
-        segment = self.segments(frame)
-        model = self.recommender.model
-        inner = model.inner(users)
-        strategy = np.where(
-            inner < 0, "popular", np.where(score >= self.threshold, "personalised", "trending")
-        )
+        score, segment = self.scores(frame), self.segments(frame)
+        known = self.recommender is not None
+        inner = self.recommender.model.inner(users) if known else np.full(users.size, -1)
+        strategy = self.choose(inner, score)
+        personal = np.isin(strategy, ("personalised", "personalised_no_intent"))
+        trending = np.isin(strategy, ("trending", "trending_no_recommender"))
         parts = [
-            self._personalised(inner, np.flatnonzero(strategy == "personalised"), k),
-            self._trending(inner, np.flatnonzero(strategy == "trending"), k),
+            self._personalised(inner, np.flatnonzero(personal), k),
+            self._trending(inner, np.flatnonzero(trending), k),
         ]
-        served = np.zeros(users.size, dtype=bool)
-        for part in parts:
-            served[part[0]] = True
-        strategy[~served] = "popular"  # nothing unseen left to offer them: the popular items
-        parts.append(self._popular(np.flatnonzero(strategy == "popular"), k))
+        if known:  # nothing unseen left to offer them: the popular items
+            served = np.zeros(users.size, dtype=bool)
+            for part in parts:
+                served[part[0]] = True
+            strategy[~served] = "popular"
+            parts.append(self._popular(np.flatnonzero(strategy == "popular"), k))
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
@@ -104,7 +172,7 @@ class Personaliser:
                 "user_id": users[at],
                 "intent_score": score[at],
                 "segment": segment[at],
-                "strategy": strategy[at],
+                "strategy": [self._named(name) for name in strategy[at].astype(str)],
                 "rank": rank[order].astype(np.int64),
                 "item_id": items[order],
                 "score": scores[order].astype(float),
@@ -113,6 +181,8 @@ class Personaliser:
 
     def _personalised(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
         """(request position, rank, item, score) of the recommender's top-k unseen items."""
+        if not who.size:
+            return _nothing()
         model = self.recommender.model
         rows, cols, scores, ranks = model.top_k_arrays(inner[who], k)
         return who[rows], ranks, model.item_ids[cols], scores
@@ -122,7 +192,7 @@ class Personaliser:
         from personalab.evaluation.topk import select_top
 
         scores = np.tile(self._trending_scores, (who.size, 1))
-        if who.size:
+        if who.size and self.recommender is not None:
             seen = self.recommender.model.seen[inner[who]].tocoo()
             at = self._trending_at[seen.col]
             scores[seen.row[at >= 0], at[at >= 0]] = -np.inf
@@ -151,22 +221,24 @@ class Personaliser:
 
     # --- files ---
 
-    def save(self, folder: Path | str, segmenter_folder: Path | str) -> dict[str, Path]:
+    def save(self, folder: Path | str, segmenter_folder: Path | str | None) -> dict[str, Path]:
+        """The parts the rule has, by artifact name (``intent_*``, ``recommender_*``,
+        ``segmenter``), and ``personalise.json`` (threshold, k, segment names, trending)."""
         from personalab.core.storage import write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        files = {
-            name: path
-            for name, path in self.intent.save(folder / "intent").items()
-            if name in ("booster", "config")
-        }
-        files = {f"intent_{name}": path for name, path in files.items()}
-        files |= {
-            f"recommender_{name}": path
-            for name, path in self.recommender.save(folder / "recommender").items()
-        }
-        files["segmenter"] = Path(shutil.copytree(segmenter_folder, folder / "segmenter"))
+        files: dict[str, Path] = {}
+        if self.intent is not None:
+            saved = self.intent.save(folder / "intent")
+            files |= {f"intent_{name}": saved[name] for name in ("booster", "config")}
+        if self.recommender is not None:
+            saved = self.recommender.save(folder / "recommender")
+            files |= {f"recommender_{name}": path for name, path in saved.items()}
+        if self.segmenter is not None:
+            if segmenter_folder is None:
+                raise ExportError("a rule with a segmenter needs the segments stage's model folder")
+            files["segmenter"] = Path(shutil.copytree(segmenter_folder, folder / "segmenter"))
         files["personalise"] = write_json(
             {
                 "threshold": self.threshold,
@@ -181,6 +253,7 @@ class Personaliser:
 
     @classmethod
     def load(cls, artifacts: Mapping[str, str]) -> Personaliser:
+        """The rule from :meth:`save`'s files (a part whose files are absent stays None)."""
         import mlflow.sklearn
 
         settings = json.loads(Path(artifacts["personalise"]).read_text(encoding="utf-8"))
@@ -190,13 +263,28 @@ class Personaliser:
             name="score",
             dtype=float,
         )
+        intent = recommender = segmenter = None
+        if "intent_booster" in artifacts:
+            intent = IntentModel.load(artifacts["intent_booster"], artifacts["intent_config"])
+        if "recommender_model" in artifacts:
+            recommender = Recommender.load(
+                artifacts["recommender_model"], artifacts["recommender_config"]
+            )
+        if "segmenter" in artifacts:
+            segmenter = mlflow.sklearn.load_model(artifacts["segmenter"])
         return cls(
-            IntentModel.load(artifacts["intent_booster"], artifacts["intent_config"]),
-            mlflow.sklearn.load_model(artifacts["segmenter"]),
+            intent,
+            segmenter,
             settings["segment_features"],
             settings["segment_names"],
-            Recommender.load(artifacts["recommender_model"], artifacts["recommender_config"]),
+            recommender,
             trending,
             settings["threshold"],
             settings["k"],
         )
+
+
+def _nothing() -> tuple:
+    """(request position, rank, item, score) of no items."""
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0, dtype=object), np.zeros(0)

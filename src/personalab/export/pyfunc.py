@@ -1,7 +1,7 @@
 """``models/personalise`` as an MLflow pyfunc folder: the thin wrapper around
 :class:`~personalab.export.personalise.Personaliser`, its signature (a user id with its feature
-row in; request param ``k``), an input example showing each strategy, pinned requirements and
-this package's code."""
+row in, the intent model's columns only when it has one; request param ``k``), an input example
+showing each strategy, pinned requirements and this package's code."""
 
 from __future__ import annotations
 
@@ -34,13 +34,15 @@ def _personalise_pyfunc_class():
 
 def personalise_signature(personaliser: Personaliser, example: pd.DataFrame) -> Any:
     """user_id (string) and the intent model's columns as it defines them (optional ones may be
-    left out); segment columns the intent model does not use are optional (the segmenter imputes)."""
+    left out; none without an intent model); segment columns the intent model does not use are
+    optional (the segmenter imputes)."""
     from mlflow.models import infer_signature
     from mlflow.types import ColSpec, Schema
 
     from personalab.intent.pyfunc import input_schema
 
-    intent_inputs = input_schema(personaliser.intent.encoder).inputs
+    intent = personaliser.intent
+    intent_inputs = [] if intent is None else input_schema(intent.encoder).inputs
     names = {c.name for c in intent_inputs}
     extra = [
         ColSpec("double", name, required=False)
@@ -56,19 +58,34 @@ def personalise_signature(personaliser: Personaliser, example: pd.DataFrame) -> 
     return signature
 
 
+def latest_users(table: pd.DataFrame, personaliser: Personaliser) -> pd.DataFrame:
+    """The feature rows of the latest cut-off; without any (the features stage skipped), the
+    users the recommender knows, as user ids alone."""
+    if len(table):
+        return table[table["cutoff"] == table["cutoff"].max()] if "cutoff" in table else table
+    if personaliser.recommender is None:
+        return pd.DataFrame({"user_id": pd.Series([], dtype=str)})
+    return pd.DataFrame({"user_id": personaliser.recommender.model.users.astype(str)})
+
+
 def example_rows(table: pd.DataFrame, personaliser: Personaliser, n: int) -> pd.DataFrame:
     """``n`` feature rows of the latest cut-off as a client sends them: one per strategy when
-    the table has them, so the example shows each branch of the rule."""
-    latest = table[table["cutoff"] == table["cutoff"].max()] if "cutoff" in table else table
+    the table has them, so the example shows each branch of the rule. The columns: user_id,
+    the intent model's (as it encodes them), then the segmenter's other columns."""
+    latest = latest_users(table, personaliser)
     scored = personaliser.personalise(latest.head(2000), k=1)
     picks = scored.drop_duplicates("strategy")["user_id"].tolist()
     rest = latest.loc[~latest["user_id"].astype(str).isin(picks), "user_id"].astype(str)
     chosen = [*picks, *rest.head(max(n - len(picks), 0)).tolist()][:n]
     rows = latest[latest["user_id"].astype(str).isin(chosen)].drop_duplicates("user_id")
-    encoded = personaliser.intent.encoder.example(rows)
+    if personaliser.intent is None:
+        encoded = pd.DataFrame(index=rows.index)
+    else:
+        encoded = personaliser.intent.encoder.example(rows)
     extra = [c for c in personaliser.segment_features if c not in encoded]
     out = pd.concat(
-        [rows[["user_id"]].astype(str), encoded, rows[extra].astype(float)], axis=1
+        [rows[["user_id"]].astype(str), encoded, rows.reindex(columns=extra).astype(float)],
+        axis=1,
     ).reset_index(drop=True)
     return out
 
@@ -76,7 +93,7 @@ def example_rows(table: pd.DataFrame, personaliser: Personaliser, n: int) -> pd.
 def save_personalise(
     personaliser: Personaliser,
     example: pd.DataFrame,
-    segmenter_folder: Path | str,
+    segmenter_folder: Path | str | None,
     folder: Path | str,
 ) -> Path:
     from personalab.core.registry import save_pyfunc

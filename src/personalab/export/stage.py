@@ -1,116 +1,166 @@
-"""The stage's steps between the champions and the outputs: the decision rule built from the
-champions, the segments stage's model and the recent events; how it would serve the latest
-users; the three folders written; the stage's metrics."""
+"""The stage's steps between the parts and the outputs: the decision rule built from the parts
+there are (champions, the segments stage's model) and the recent events; how it would serve the
+latest users; the folders written (a part that cannot be exported: its folder marked skipped);
+the stage's metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from personalab.export.champions import Champion
+from personalab.core.status import StageStatus, write_skip_marker
 from personalab.export.io import segmenter_metadata
-from personalab.export.params import STRATEGIES, ExportParams
+from personalab.export.params import EXPORTED, STAGE, ExportParams
+from personalab.export.parts import ExportParts
 from personalab.export.personalise import Personaliser, trending_items
-from personalab.export.pyfunc import example_rows, save_personalise
-from personalab.intent.model import IntentModel
-from personalab.recommend.served import Recommender
+from personalab.export.pyfunc import example_rows, latest_users, save_personalise
+
+#: the segment name in the strategy mix of a rule without segments
+NO_SEGMENT = "(no segments)"
 
 
 def build_personaliser(
-    intent: IntentModel,
-    recommender: Recommender,
-    events: pd.DataFrame,
-    params: ExportParams,
-    paths: Any,
+    parts: ExportParts, events: pd.DataFrame, params: ExportParams, status: StageStatus
 ) -> Personaliser:
-    """The decision rule from the champions, the segments stage's model and the recent events."""
+    """The decision rule from the parts there are and the recent events' trending items (what
+    the trending list means for this log noted in ``status``)."""
     import mlflow.sklearn
 
-    folder = paths.models / "segmenter"
-    features, names = segmenter_metadata(folder)
-    rule = params.personalise
-    threshold = (
-        intent.threshold if rule.high_intent_threshold is None else rule.high_intent_threshold
-    )
+    note_trending(events, params.personalise.trending_window_days, status)
+
+    segmenter, features, names = None, [], {}
+    if parts.segmenter is not None:
+        features, names = segmenter_metadata(parts.segmenter)
+        segmenter = mlflow.sklearn.load_model(str(parts.segmenter))
+    rule, intent = params.personalise, parts.intent_model
+    threshold = None
+    if intent is not None:
+        threshold = rule.high_intent_threshold
+        threshold = intent.threshold if threshold is None else threshold
     return Personaliser(
         intent,
-        mlflow.sklearn.load_model(str(folder)),
+        segmenter,
         features,
         names,
-        recommender,
+        parts.recommender_model,
         trending_items(events, rule.trending_window_days, rule.trending_items),
         threshold,
         params.k,
     )
 
 
+def note_trending(events: pd.DataFrame, window_days: float, status: StageStatus) -> None:
+    """A trending window as long as the log means "most touched over the whole log"; a log
+    without item ids has no trending items (answers of a rule without a recommender are empty)."""
+    items = events.loc[events["item_id"].notna(), "timestamp"] if "item_id" in events else []
+    if len(items) == 0:
+        status.warn("no event has an item id: the trending list is empty")
+        return
+    span = (items.max() - items.min()) / pd.Timedelta(days=1)
+    if span <= window_days:
+        status.warn(
+            f"personalise.trending_window_days {window_days:g} covers the whole log ({span:.2f} "
+            "days of item events): the trending items are the most touched over the log; set a "
+            "shorter window in params/export.yaml for recent ones"
+        )
+
+
 def strategy_mix(personaliser: Personaliser, table: pd.DataFrame) -> pd.DataFrame:
-    """Share of each strategy per segment for the users of the latest cut-off (one item each)."""
-    latest = table[table["cutoff"] == table["cutoff"].max()] if "cutoff" in table else table
-    chosen = personaliser.personalise(latest, k=1)
-    mix = pd.crosstab(chosen["segment"], chosen["strategy"], margins=True, margins_name="all")
-    return mix.reindex(columns=[*[s for s in STRATEGIES if s in mix], "all"], fill_value=0)
+    """Share of each strategy per segment for the users of the latest cut-off (one item each;
+    without feature rows, the users the recommender knows)."""
+    chosen = personaliser.personalise(latest_users(table, personaliser), k=1)
+    segment = chosen["segment"].fillna(NO_SEGMENT).rename("segment")
+    mix = pd.crosstab(segment, chosen["strategy"], margins=True, margins_name="all")
+    strategies = [s for s in personaliser.strategies if s in mix]
+    return mix.reindex(columns=[*strategies, "all"], fill_value=0)
 
 
 @dataclass
 class Exported:
-    folders: dict[str, Path]
+    folders: dict[str, Path]  # name -> folder, of the models exported
     examples: dict[str, pd.DataFrame]
+    left_out: dict[str, str] = field(default_factory=dict)  # name -> why it was not exported
 
 
 def export_models(
-    intent: IntentModel,
-    recommender: Recommender,
+    parts: ExportParts,
     personaliser: Personaliser,
     table: pd.DataFrame,
     params: ExportParams,
     paths: Any,
 ) -> Exported:
-    """Write models/intent, models/recommender and models/personalise (atomically)."""
+    """Write models/intent, models/recommender and models/personalise (atomically); a model the
+    export does not have gets its folder with SKIPPED.json saying why."""
     from personalab.intent.pyfunc import save_serving_model as save_intent_model
     from personalab.recommend.served import save_serving_model as save_recommender_model
 
     people = example_rows(table, personaliser, params.example_rows)
-    examples = {
-        "intent": people[intent.feature_names],
-        "recommender": pd.DataFrame({"user_id": [*people["user_id"], "newcomer"]}),
-        "personalise": people,
+    exported = Exported({}, {"personalise": people})
+    if parts.intent_model is not None:
+        example = people[parts.intent_model.feature_names]
+        exported.examples["intent"] = example
+        exported.folders["intent"] = save_intent_model(
+            parts.intent_model, example, paths.models / "intent"
+        )
+    if parts.recommender_model is not None:
+        users = pd.DataFrame({"user_id": [*people["user_id"], "newcomer"]})
+        exported.examples["recommender"] = users
+        exported.folders["recommender"] = save_recommender_model(
+            parts.recommender_model, paths.models / "recommender", users
+        )
+    exported.folders["personalise"] = save_personalise(
+        personaliser, people, parts.segmenter, paths.models / "personalise"
+    )
+    for name in ("intent", "recommender"):
+        if name not in exported.folders:
+            exported.left_out[name] = parts.left_out[name]
+            mark_not_exported(paths.models / name, parts.left_out[name])
+    exported.folders = {
+        name: exported.folders[name] for name in EXPORTED if name in exported.folders
     }
-    folders = {
-        "intent": save_intent_model(intent, people, paths.models / "intent"),
-        "recommender": save_recommender_model(
-            recommender, paths.models / "recommender", examples["recommender"]
-        ),
-        "personalise": save_personalise(
-            personaliser, people, paths.models / "segmenter", paths.models / "personalise"
-        ),
-    }
-    return Exported(folders, examples)
+    return exported
+
+
+def mark_not_exported(folder: Path, why: str) -> Path:
+    """``folder`` emptied (an earlier export's model with it), with SKIPPED.json naming why
+    (``make serve`` refuses a folder without MLmodel)."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return write_skip_marker(folder, StageStatus(STAGE, skip_reason=f"not exported: {why}"))
 
 
 def export_metrics(
-    intent: Champion,
-    recommender: Champion,
+    parts: ExportParts,
     personaliser: Personaliser,
     mix: pd.DataFrame,
     checks: Mapping[str, float],
     params: ExportParams,
 ) -> dict[str, Any]:
-    """The stage's metrics JSON (no timings, so it changes only when the results do)."""
+    """The stage's metrics JSON (no timings, so it changes only when the results do): the
+    versions exported, the parity checks, the rule's settings and its strategy shares (every
+    strategy the rule can give, 0.0 when nobody got it, so runs of one shape keep their keys)."""
     total = max(int(mix.loc["all", "all"]), 1) if "all" in mix.index else 1
-    shares = {  # every strategy, 0.0 when nobody got it, so runs keep the same keys
+    shares = {
         f"{strategy}_share": float(mix.loc["all", strategy]) / total if strategy in mix else 0.0
-        for strategy in STRATEGIES
+        for strategy in personaliser.strategies
     }
+    versions = {
+        f"{name}_version": int(champion.version)
+        for name, champion in (("intent", parts.intent), ("recommender", parts.recommender))
+        if champion is not None
+    }
+    rule = (
+        {} if personaliser.threshold is None else {"high_intent_threshold": personaliser.threshold}
+    )
     return {
-        "intent_version": int(intent.version),
-        "recommender_version": int(recommender.version),
+        **versions,
         **checks,
-        "high_intent_threshold": personaliser.threshold,
+        **rule,
         "trending_window_days": params.personalise.trending_window_days,
         "trending_items": len(personaliser.trending),
         "k": params.k,

@@ -1,5 +1,6 @@
-"""``reports/summary.md``: the champions, their metrics, the git and data versions and MLflow
-runs they came from, and each stage's time."""
+"""``reports/summary.md``: what each stage did (its status, and why anything was skipped or left
+out), which models were exported, the champions with their metrics, the git and data versions
+and MLflow runs they came from, and each stage's time."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ from typing import Any
 import pandas as pd
 
 from personalab.export.champions import Champion
+from personalab.export.params import EXPORTED
+from personalab.export.parts import ExportParts
 
 
 def _table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *body])
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _champion_section(champion: Champion, keys: Sequence[str]) -> list[str]:
@@ -57,31 +66,109 @@ RECOMMENDER_KEYS = (
 )  # fmt: skip
 
 
+def served_table(
+    parts: ExportParts, exported: Mapping[str, Path], metrics: Mapping[str, Any], root: Path
+) -> pd.DataFrame:
+    """One row per model folder: what it serves and its parity check, or why it holds nothing."""
+    intent, recommender = parts.intent, parts.recommender
+    rule = [
+        f"{short} v{c.version}"
+        for short, c in (("intent", intent), ("recommender", recommender))
+        if c is not None
+    ]
+    serves = {
+        "intent": f"{intent.name} v{intent.version}" if intent else "",
+        "recommender": f"{recommender.name} v{recommender.version}" if recommender else "",
+        "personalise": " + ".join([*rule, *(["segmenter"] if parts.segmenter else [])]),
+    }
+    rows = []
+    for name in EXPORTED:
+        row = {"folder": f"`models/{name}`"}
+        if name not in exported:
+            why = parts.left_out.get(name) or "neither model exists"
+            rows.append({**row, "serves": f"not exported: {why}", "check": "-"})
+            continue
+        against = "the rule in memory" if name == "personalise" else "the registry model"
+        row["folder"] = f"`{Path(exported[name]).relative_to(root).as_posix()}`"
+        value = metrics[f"{name}_parity"]
+        rows.append(
+            {**row, "serves": serves[name], "check": f"max abs diff {value:.2g} vs {against}"}
+        )
+    return pd.DataFrame(rows)
+
+
+def rule_lines(parts: ExportParts, metrics: Mapping[str, Any]) -> list[str]:
+    """How ``personalise`` decides, given the parts it has."""
+    window = f"trending window {metrics.get('trending_window_days', 0):g} days"
+    if parts.intent is None and parts.recommender is None:
+        return []
+    if parts.intent is None:
+        text = (
+            "`personalise` has no intent model: every user the recommender knows gets its "
+            "recommendations (strategy `personalised_no_intent`), others the popular items "
+            f"({window})."
+        )
+    elif parts.recommender is None:
+        text = (
+            "`personalise` has no recommender: every user gets the trending items (strategy "
+            f"`trending_no_recommender`) with their intent score ({window})."
+        )
+    else:
+        text = (
+            f"High-intent threshold of `personalise`: {metrics['high_intent_threshold']:.4f} "
+            f"({window})."
+        )
+    lines = [text, ""]
+    if parts.segmenter is None:
+        lines += ["Without the segments stage's model, the `segment` of every answer is null.", ""]
+    return lines
+
+
+def status_section(statuses: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each stage's status with the reason for a skip or each part left out, then its other
+    notes (defaults adapted to the log, warnings)."""
+    rows, notes = [], []
+    for record in statuses:
+        reasons = [
+            n.removeprefix("left out: ") for n in record["notes"] if n.startswith("left out: ")
+        ]
+        if record.get("skip_reason"):
+            reasons.insert(0, f"skipped: {record['skip_reason']}")
+        rows.append(
+            {
+                "stage": record["stage"],
+                "status": record["status"],
+                "skipped or left out, and why": "; ".join(reasons) or "-",
+            }
+        )
+        notes += [
+            f"- {record['stage']}: {n}"
+            for n in record["notes"]
+            if n.startswith(("adapted: ", "warning: "))
+        ]
+    lines = ["## What each stage did", "", _table(pd.DataFrame(rows)), ""]
+    return lines + ([*notes, ""] if notes else [])
+
+
+def exported_line(exported: Mapping[str, Path]) -> str:
+    """Which folders hold a model, and which do not."""
+    names = [name for name in EXPORTED if name in exported]
+    missing = [name for name in EXPORTED if name not in exported]
+    line = f"Exported: {', '.join(names) or 'nothing'}"
+    return line + (f"; not exported: {', '.join(missing)}." if missing else ".")
+
+
 def summary_markdown(
-    intent: Champion,
-    recommender: Champion,
+    parts: ExportParts,
     exported: Mapping[str, Path],
     times: pd.DataFrame,
     metrics: Mapping[str, Any],
+    statuses: Sequence[Mapping[str, Any]],
     root: Path,
-    algorithm: str = "",
 ) -> str:
-    """``reports/summary.md``: what is served, where it came from, and how long the pipeline took."""
-    served = pd.DataFrame(
-        {
-            "folder": [f"`{Path(p).relative_to(root).as_posix()}`" for p in exported.values()],
-            "serves": [
-                f"{intent.name} v{intent.version}",
-                f"{recommender.name} v{recommender.version}",
-                f"intent v{intent.version} + recommender v{recommender.version} + segmenter",
-            ],
-            "check": [
-                f"max abs diff {metrics['intent_parity']:.2g} vs the registry model",
-                f"max abs diff {metrics['recommender_parity']:.2g} vs the registry model",
-                f"max abs diff {metrics['personalise_parity']:.2g} vs the rule in memory",
-            ],
-        }
-    )
+    """``reports/summary.md``: what each stage did, what is served and where it came from, and
+    how long the pipeline took. ``exported``: the folders written, by name (none when the stage
+    skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`."""
     total = float(times["seconds"].sum()) if len(times) else 0.0
     times = times.assign(run_id=[f"`{r}`" for r in times["run_id"]])
     lines = [
@@ -90,17 +177,28 @@ def summary_markdown(
         f"Written by the `export` stage on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. "
         "Serve one with `make serve MODEL=<name>` (see the README).",
         "",
+        *status_section(statuses),
         "## Exported models",
         "",
-        _table(served),
+        exported_line(exported),
         "",
-        f"High-intent threshold of `personalise`: {metrics['high_intent_threshold']:.4f} "
-        f"(trending window {metrics['trending_window_days']:g} days).",
+        _table(served_table(parts, exported, metrics, root)),
         "",
+        *rule_lines(parts, metrics),
         "## Champions",
         "",
-        *_champion_section(intent, INTENT_KEYS),
-        *_champion_section(recommender, RECOMMENDER_KEYS),
+    ]
+    if parts.algorithm:
+        lines += [f"The recommender champion is {parts.algorithm}.", ""]
+    for champion, keys, part in (
+        (parts.intent, INTENT_KEYS, "intent"),
+        (parts.recommender, RECOMMENDER_KEYS, "recommender"),
+    ):
+        if champion is None:
+            lines += [f"No {part} champion: {parts.left_out.get(part, '')}", ""]
+        else:
+            lines += _champion_section(champion, keys)
+    lines += [
         "## Pipeline stages (latest notebook run of each, timed by papermill)",
         "",
         _table(times),
@@ -109,7 +207,4 @@ def summary_markdown(
         "its kernel and attach the executed notebook to its MLflow run).",
         "",
     ]
-    if algorithm:
-        at = lines.index("## Champions") + 2
-        lines[at:at] = [f"The recommender champion is {algorithm}.", ""]
     return "\n".join(lines)

@@ -1,14 +1,20 @@
 """Stage ``features``: point-in-time user features, labels and rule segments.
 
-For each cut-off ``T`` every feature uses only events with ``timestamp < T``, and
-the label ``purchased_within_horizon`` is 1 when the user buys in ``[T, T + horizon)``;
-the result is one row per (user, cut-off), which the segments and intent stages read.
+For each cut-off ``T`` every feature uses only events with ``timestamp < T``, and the label
+(``purchased_within_horizon`` by default; ``target_event`` in the params) is 1 when the user
+has that event in ``[T, T + horizon)``; the result is one row per (user, cut-off), which the
+segments and intent stages read. The stage does what the log supports: ``auto`` cut-offs fit
+the log's span and granularity, features the log cannot have are left out (with the reason),
+and a log where no cut-off fits gives an empty table marked skipped.
 
 Modules:
 
-- ``schema``: the table's contract (keys, label, rule segments, feature names);
+- ``schema``: the table's contract (keys, label, rule segments, feature names, attrs);
 - ``params``: the stage's parameters (``params/features.yaml``);
-- ``cutoffs``: where the cut-offs go, the label at each, the categories with a share column;
+- ``cutoffs``: where the cut-offs go (``auto`` fitted to the log), the label at each, the
+  categories with a share column;
+- ``support``: the features and rule segments a log's profile supports;
+- ``plan``: every decision before computing, said on the stage's status;
 - ``history``: the events before one cut-off as arrays, and per-user counts, means and maxima;
 - ``families``: one function per feature family, and the table documenting every feature;
 - ``rules``: RFM scores and segments, the rule segments, engagement score, dominant segment;
@@ -19,7 +25,7 @@ Modules:
 """
 
 from personalab.features.build import build_features
-from personalab.features.io import STAGE, load_events, save_features
+from personalab.features.io import STAGE, load_events, save_features, save_skipped
 from personalab.features.params import FeaturesParams
 from personalab.features.plots import plot_distributions, plot_segments
 from personalab.features.report import (
@@ -28,10 +34,8 @@ from personalab.features.report import (
     positive_rate_by_cutoff,
     segment_sizes,
 )
-from personalab.features.schema import LABEL
 
 __all__ = [
-    "LABEL",
     "STAGE",
     "FeaturesParams",
     "build_features",
@@ -42,5 +46,6 @@ __all__ = [
     "plot_segments",
     "positive_rate_by_cutoff",
     "save_features",
+    "save_skipped",
     "segment_sizes",
 ]

@@ -1,6 +1,8 @@
 """The stage's wiring: every feature family at one cut-off, then every cut-off with its label.
 
-Users with no event before ``T`` have no row for ``T``.
+Users with no event before ``T`` have no row for ``T``. What is built follows the plan
+(:mod:`personalab.features.plan`): columns the log cannot have are left out, and a log with no
+cut-off gives an empty table that says why (``table.attrs``).
 """
 
 from __future__ import annotations
@@ -13,29 +15,32 @@ import numpy as np
 import pandas as pd
 
 from personalab.core.errors import InputError
+from personalab.core.profile import LogProfile
+from personalab.core.status import StageStatus
 from personalab.features import families, rules
-from personalab.features.cutoffs import label_purchases, place_cutoffs, top_categories
+from personalab.features.cutoffs import label_events
 from personalab.features.history import History
 from personalab.features.params import FeaturesParams
-from personalab.features.schema import KEYS, LABEL, SEGMENTS, feature_names
+from personalab.features.plan import STAGE, FeaturesPlan, plan_features
+from personalab.features.report import format_times, time_format
+from personalab.features.schema import KEYS, feature_names
+
+#: a label with fewer positives than this at a cut-off is a warning
+FEW_POSITIVES = 5
 
 
 class FeaturesError(InputError, ValueError):
-    """The events cannot give the asked-for features (e.g. no cut-off fits the log)."""
+    """The events cannot give features (e.g. a column the ingest stage always writes is missing)."""
 
 
-def features_at(
-    events: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    params: FeaturesParams,
-    devices: list[str],
-    categories: list[str] = (),
-) -> pd.DataFrame:
-    """One row per user with an event before ``cutoff``: every feature and rule segment."""
+def features_at(events: pd.DataFrame, cutoff: pd.Timestamp, plan: FeaturesPlan) -> pd.DataFrame:
+    """One row per user with an event before ``cutoff``: every feature and rule segment the plan
+    keeps (:func:`personalab.features.plan.full_plan`: all of them)."""
     before = events["timestamp"] < cutoff
     hist_frame = events.loc[before]
     if hist_frame.empty:
         return pd.DataFrame(columns=[*KEYS])
+    params, support = plan.params, plan.support
     h = History.of(hist_frame)
     t_ns = cutoff.value
     out = pd.DataFrame({"user_id": pd.Series(np.asarray(h.users), dtype="str"), "cutoff": cutoff})
@@ -47,74 +52,159 @@ def features_at(
     add(families.recency_features(h, t_ns))
     add(families.window_features(h, t_ns, params.windows_days))
     add(families.order_features(h))
-    add(rules.rfm_features(out, params.windows_days[-1]))
+    add(rules.rfm_features(out, params.windows_days[-1], support.keeps("rfm_monetary")))
     add(families.session_features(h))
     add(families.engagement_features(h))
     matured, abandoned = families.cart_outcomes(h, t_ns, params.segments.abandon_hours)
     add(families.funnel_features(h, matured, abandoned))
     add(families.taste_features(h))
-    add(families.trend_features(h, t_ns, params.trend_days))
-    add(families.share_features(h, devices, categories))
-    add(rules.rule_segments(h, out, t_ns, params.segments, abandoned))
-    out["engagement_score"] = rules.engagement_score(out, params.engagement_weights)
-    out["dominant_segment"] = rules.dominant_segment(out, params.segments.priority)
-    return out
+    add(families.trend_features(h, t_ns, plan.trend_days))
+    add(families.share_features(h, plan.devices, plan.categories))
+    add(rules.rule_segments(h, out, t_ns, params.segments, abandoned, support.segments))
+    if support.keeps("engagement_score"):
+        out["engagement_score"] = rules.engagement_score(out, support.weights)
+    out["dominant_segment"] = rules.dominant_segment(out, plan.priority)
+    return out.drop(columns=[name for name in support.left_out if name in out])
 
 
 @dataclass
 class FeaturesResult:
-    table: pd.DataFrame
-    cutoffs: list[pd.Timestamp]
-    dropped_cutoffs: list[pd.Timestamp]
+    table: pd.DataFrame  # its definition in table.attrs (personalab.features.schema)
+    plan: FeaturesPlan
     metrics: dict[str, Any]
     seconds: float
-    feature_names: list[str]  # numeric features (without rule segments and the label)
+    feature_names: list[str]  # numeric features kept (without rule segments and the label)
+
+    @property
+    def cutoffs(self) -> list[pd.Timestamp]:
+        return self.plan.cutoffs
+
+    @property
+    def dropped_cutoffs(self) -> list[pd.Timestamp]:
+        return self.plan.dropped_cutoffs
+
+    @property
+    def label(self) -> str:
+        return self.plan.label
+
+    @property
+    def left_out(self) -> dict[str, str]:
+        return dict(self.plan.support.left_out)
+
+    def describe_cutoffs(self) -> str:
+        """The cut-offs kept and dropped, and the horizon, on one line."""
+        if self.plan.cutoff_plan is None:
+            return "no cut-offs"
+        return (
+            f"{self.plan.cutoff_plan.describe()}; cut-offs: {format_times(self.cutoffs)}; "
+            f"dropped (horizon past the end of the log or no history): "
+            f"{format_times(self.dropped_cutoffs)}"
+        )
 
 
-def build_features(events: pd.DataFrame, params: FeaturesParams) -> FeaturesResult:
-    """Features, rule segments and labels for every (user, cut-off)."""
+def build_features(
+    events: pd.DataFrame,
+    params: FeaturesParams,
+    profile: LogProfile | None = None,
+    status: StageStatus | None = None,
+) -> FeaturesResult:
+    """Features, rule segments and labels for every (user, cut-off) the log supports.
+
+    ``profile`` is the ingest stage's profile of ``events`` (None: computed from them);
+    ``status`` records every decision (None: a fresh one). When nothing can be built the
+    status is skipped and the table has no rows.
+    """
     start = time.perf_counter()
     missing = [c for c in ("user_id", "session_id", "timestamp", "event_type") if c not in events]
     if missing:
         raise FeaturesError(f"events table lacks column(s) {missing}; run the ingest stage first")
-    if events.empty:
-        raise FeaturesError("events table is empty: nothing to build features from")
-    log_start, log_end = events["timestamp"].min(), events["timestamp"].max()
-    cutoffs, dropped = place_cutoffs(log_start, log_end, params.cutoffs, params.horizon_days)
-    if not cutoffs:
-        raise FeaturesError(
-            f"no cut-off fits the log ({log_start} to {log_end}) with a {params.horizon_days}-day horizon; "
-            f"dropped: {[str(t) for t in dropped]}"
-        )
-    # devices seen before the last cut-off (no column exists only because of later events)
-    seen = events.loc[events["timestamp"] < cutoffs[-1], "device"] if "device" in events else None
-    devices = sorted(str(d) for d in pd.unique(seen.dropna())) if seen is not None else []
-    categories = top_categories(events, cutoffs[-1], params.category_shares)
+    status = status if status is not None else StageStatus(STAGE)
+    plan = plan_features(events, params, profile, status)
+    if plan.skip_reason is not None:
+        return skipped_result(plan, status, time.perf_counter() - start)
     parts = []
-    for cutoff in cutoffs:
-        part = features_at(events, cutoff, params, devices, categories)
-        part[LABEL] = label_purchases(events, part["user_id"], cutoff, params.horizon_days)
+    for cutoff in plan.cutoffs:
+        part = features_at(events, cutoff, plan)
+        part[plan.label] = label_events(
+            events, part["user_id"], cutoff, plan.horizon_days, plan.target_event
+        )
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
-    seconds = time.perf_counter() - start
-    names = feature_names(params.windows_days, devices, categories)
-    metrics: dict[str, Any] = {
+    note_label(table, plan, status)
+    names = kept_feature_names(plan)
+    metrics = build_metrics(table, plan, names) | status.metrics()
+    table.attrs = table_attrs(plan, names, status)
+    return FeaturesResult(table, plan, metrics, time.perf_counter() - start, names)
+
+
+def kept_feature_names(plan: FeaturesPlan) -> list[str]:
+    """The numeric feature columns of the plan's table, in table order."""
+    names = feature_names(plan.params.windows_days, plan.devices, plan.categories)
+    return [name for name in names if plan.support.keeps(name)]
+
+
+def note_label(table: pd.DataFrame, plan: FeaturesPlan, status: StageStatus) -> None:
+    """A warning when the label holds one class, or fewer than ``FEW_POSITIVES`` positives at
+    a cut-off (the intent stage then skips or learns from very little)."""
+    label = plan.label
+    positives = table.groupby("cutoff")[label].sum()
+    if table[label].nunique() < 2:
+        status.warn(
+            f"the label {label} holds a single class ({int(table[label].iloc[0])}) over "
+            f"{len(table):,} rows: the intent stage cannot learn it"
+        )
+    elif (positives < FEW_POSITIVES).any():
+        form = time_format(positives.index)
+        few = ", ".join(f"{t:{form}}: {int(n)}" for t, n in positives.items() if n < FEW_POSITIVES)
+        status.warn(f"the label {label} has under {FEW_POSITIVES} positives at cut-off(s) {few}")
+
+
+def build_metrics(table: pd.DataFrame, plan: FeaturesPlan, names: list[str]) -> dict[str, Any]:
+    segments = plan.support.segments
+    derived = ["rfm_segment", "engagement_score", "dominant_segment"]
+    return {
         "rows": len(table),
         "users": int(table["user_id"].nunique()),
-        "cutoffs": len(cutoffs),
-        "cutoffs_dropped": len(dropped),
-        "positive_rate": float(table[LABEL].mean()),
-        "feature_count": len(names)
-        + len(SEGMENTS)
-        + 3,  # + rfm_segment, engagement_score, dominant_segment
-        "max_null_share": float(table[names].isna().mean().max()),
-        **{f"share_{name}": float(table[f"seg_{name}"].mean()) for name in SEGMENTS},
+        "cutoffs": len(plan.cutoffs),
+        "cutoffs_dropped": len(plan.dropped_cutoffs),
+        "horizon_days": plan.horizon_days,
+        "positive_rate": float(table[plan.label].mean()),
+        "feature_count": len(names) + len(segments) + sum(name in table for name in derived),
+        "features_left_out": len(plan.support.left_out),
+        "max_null_share": float(table[names].isna().mean().max()) if names else 0.0,
+        **{f"share_{name}": float(table[f"seg_{name}"].mean()) for name in segments},
     }
-    return FeaturesResult(
-        table=table,
-        cutoffs=cutoffs,
-        dropped_cutoffs=dropped,
-        metrics=metrics,
-        seconds=seconds,
-        feature_names=names,
+
+
+def table_attrs(plan: FeaturesPlan, names: list[str], status: StageStatus) -> dict[str, Any]:
+    """The table's definition (``personalab.features.schema``), kept in Parquet."""
+    return {
+        "label": plan.label,
+        "target_event": plan.target_event,
+        "horizon_days": plan.horizon_days,
+        "features": list(names),
+        "left_out": dict(plan.support.left_out),
+        "status": status.status,
+        "skip_reason": status.skip_reason,
+    }
+
+
+def skipped_result(plan: FeaturesPlan, status: StageStatus, seconds: float) -> FeaturesResult:
+    """No rows, the key and label columns, and the reason (in attrs and metrics)."""
+    table = pd.DataFrame(
+        {
+            "user_id": pd.Series(dtype="str"),
+            "cutoff": pd.Series(dtype="datetime64[ns, UTC]"),
+            plan.label: pd.Series(dtype="int8"),
+        }
     )
+    table.attrs = table_attrs(plan, [], status)
+    metrics = {
+        "rows": 0,
+        "users": 0,
+        "cutoffs": 0,
+        "cutoffs_dropped": len(plan.dropped_cutoffs),
+        "horizon_days": plan.horizon_days,
+        **status.metrics(),
+    }
+    return FeaturesResult(table, plan, metrics, seconds, [])

@@ -3,7 +3,8 @@
 Every function takes the ``History`` of one cut-off ``T`` (only events with
 ``timestamp < T``) and returns ``{column: per-user values}``; ``build.features_at``
 calls them in the order below, which is the table's column order (the RFM columns,
-rules over the order and window columns, come from ``rules.rfm_features``).
+rules over the order and window columns, come from ``rules.rfm_features``); it then drops
+the columns the log cannot have.
 
 Features (``W`` = each window in ``windows_days``, default 1, 7 and 30 days):
 
@@ -53,7 +54,10 @@ category_share_<cat>      share of events in each of the ``category_shares`` mos
 
 Missing values, on purpose: counts and sums are 0 when nothing happened; ratios
 and means whose denominator is zero stay NaN (XGBoost learns where to send them);
-``activity_trend`` is NaN with no events in the last 14 days.
+``activity_trend`` is NaN with no events in the last ``2 x trend_days`` (``trend_days``
+``auto``: the cut-off step, 7 days on a long log). A column the log cannot have (no purchase
+events, no dwell times, ...) is left out of the table, not written as NaN
+(:mod:`personalab.features.support`).
 """
 
 from __future__ import annotations
@@ -247,10 +251,11 @@ def _price_sensitivity(h: History) -> np.ndarray:
 # --- trend and devices --------------------------------------------------------------------------
 
 
-def trend_features(h: History, t_ns: int, trend_days: int) -> Columns:
+def trend_features(h: History, t_ns: int, trend_days: float) -> Columns:
     """Events in the last ``trend_days`` against the ``trend_days`` before, in [-1, 1]."""
-    last = h.count(h.ns >= t_ns - trend_days * DAY_NS)
-    prev = h.count((h.ns >= t_ns - 2 * trend_days * DAY_NS) & (h.ns < t_ns - trend_days * DAY_NS))
+    span = round(trend_days * DAY_NS)
+    last = h.count(h.ns >= t_ns - span)
+    prev = h.count((h.ns >= t_ns - 2 * span) & (h.ns < t_ns - span))
     return {"activity_trend": ratio(last - prev, last + prev)}
 
 

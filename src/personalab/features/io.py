@@ -9,13 +9,13 @@ import pandas as pd
 from personalab.core.paths import ProjectPaths, upstream
 from personalab.core.storage import write_csv, write_metrics, write_parquet
 from personalab.features.build import FeaturesError, FeaturesResult
+from personalab.features.plan import STAGE
 from personalab.features.report import (
+    PLOT_COLUMNS,
     feature_summary_by_label,
     positive_rate_by_cutoff,
     segment_sizes,
 )
-
-STAGE = "features"
 
 
 def load_events(paths: ProjectPaths) -> pd.DataFrame:
@@ -24,17 +24,33 @@ def load_events(paths: ProjectPaths) -> pd.DataFrame:
 
 
 def save_features(result: FeaturesResult, paths: ProjectPaths) -> dict[str, Any]:
-    """Write the table, metrics and plot data atomically."""
-    names = result.feature_names
-    plots = paths.plots_dir(STAGE)
+    """Write the table (its definition in its attrs), metrics and plot data atomically; a
+    table without rows gets plot data with the header row only."""
+    table, plots = result.table, paths.plots_dir(STAGE)
+    if table.empty:
+        data = {name: pd.DataFrame(columns=columns) for name, columns in PLOT_COLUMNS.items()}
+    else:
+        data = {
+            "positive_rate": positive_rate_by_cutoff(table),
+            "segment_sizes": segment_sizes(table),
+            "by_label": feature_summary_by_label(table, result.feature_names),
+        }
     return {
-        "features": write_parquet(result.table, paths.processed / "features.parquet"),
+        "features": write_parquet(table, paths.processed / "features.parquet"),
         "metrics": write_metrics(result.metrics, paths.metrics_file(STAGE)),
-        "positive_rate": write_csv(
-            positive_rate_by_cutoff(result.table), plots / "positive_rate.csv"
-        ),
-        "segment_sizes": write_csv(segment_sizes(result.table), plots / "segment_sizes.csv"),
-        "by_label": write_csv(
-            feature_summary_by_label(result.table, names), plots / "feature_by_label.csv"
-        ),
+        "positive_rate": write_csv(data["positive_rate"], plots / "positive_rate.csv"),
+        "segment_sizes": write_csv(data["segment_sizes"], plots / "segment_sizes.csv"),
+        "by_label": write_csv(data["by_label"], plots / "feature_by_label.csv"),
     }
+
+
+def save_skipped(result: FeaturesResult, paths: ProjectPaths) -> dict[str, Any]:
+    """A skipped stage's declared outputs: the table with no rows (key and label columns, the
+    reason in its attrs), metrics with the status, header-only plot data and an empty figures
+    folder, so DVC and the later stages run."""
+    written = save_features(result, paths)
+    figures = paths.figures_dir(STAGE)
+    figures.mkdir(parents=True, exist_ok=True)
+    for old in figures.glob("*.png"):
+        old.unlink()
+    return {**written, "figures": figures}

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 
 from personalab.core.params import StageParams
-from personalab.features.schema import SEGMENTS, feature_names
+from personalab.features.schema import SEGMENTS, TARGET_EVENTS, feature_names
+
+AUTO = "auto"
+
+
+def _days_or_auto(allow_zero: bool = False) -> PlainValidator:
+    def check(value: Any) -> float | str:
+        if value == AUTO:
+            return AUTO
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not (value >= 0 if allow_zero else value > 0):
+            least = "non-negative" if allow_zero else "positive"
+            raise ValueError(f"expected a {least} number of days or 'auto'")
+        return float(value)
+
+    return PlainValidator(check)
+
+
+#: a positive number of days, or ``auto``: fitted to the log (``personalab.features.cutoffs``)
+DaysOrAuto = Annotated[float | Literal["auto"], _days_or_auto()]
 
 
 class CutoffParams(BaseModel):
-    """Where the cut-offs go: explicit ``dates``, else every ``every_days`` over the last ``over_last_days``."""
+    """Where the cut-offs go: explicit ``dates``, else every ``every_days`` over the last
+    ``over_last_days`` (``auto``: fitted to the log's span and granularity)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    every_days: int = Field(7, ge=1)
-    over_last_days: int = Field(21, ge=0)
+    every_days: DaysOrAuto = AUTO
+    over_last_days: Annotated[float | Literal["auto"], _days_or_auto(allow_zero=True)] = AUTO
     dates: list[str] = Field(default_factory=list)
 
     @field_validator("dates")
@@ -65,10 +94,11 @@ class SegmentRules(BaseModel):
 class FeaturesParams(StageParams):
     """Parameters of the features stage (params/features.yaml)."""
 
+    target_event: str = "purchase"
     cutoffs: CutoffParams = CutoffParams()
-    horizon_days: float = Field(7.0, gt=0)
+    horizon_days: DaysOrAuto = AUTO
     windows_days: list[int] = Field(default_factory=lambda: [1, 7, 30], min_length=1)
-    trend_days: int = Field(7, ge=1)
+    trend_days: DaysOrAuto = AUTO
     category_shares: int = Field(12, ge=0)
     segments: SegmentRules = SegmentRules()
     engagement_weights: dict[str, float] = Field(
@@ -81,6 +111,16 @@ class FeaturesParams(StageParams):
             "purchases_30d": 2.0,
         }
     )
+
+    @field_validator("target_event")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        if target not in TARGET_EVENTS:
+            raise ValueError(
+                f"unknown event type {target!r}; one of {list(TARGET_EVENTS)} "
+                "(return: any event at all)"
+            )
+        return target
 
     @field_validator("windows_days")
     @classmethod

@@ -8,12 +8,15 @@ import pandas as pd
 from personalab.features.schema import LABEL
 
 
-def plot_distributions(table: pd.DataFrame, names: list[str]):
-    """Histograms of key features for buyers and non-buyers (log scale where heavy-tailed)."""
+def plot_distributions(table: pd.DataFrame, names: list[str], label: str | None = None):
+    """Histograms of the ``names`` the table has, for label 0 and 1 (``label``: the table's
+    attrs label), on a log scale where heavy-tailed."""
     import matplotlib.pyplot as plt
 
+    label = label or table.attrs.get("label", LABEL)
+    names = [name for name in names if name in table]
     cols = 4
-    rows = int(np.ceil(len(names) / cols))
+    rows = max(1, int(np.ceil(len(names) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(14, 3 * rows))
     for ax, name in zip(np.ravel(axes), names, strict=False):
         values = table[name].astype(float)
@@ -25,11 +28,11 @@ def plot_distributions(table: pd.DataFrame, names: list[str]):
         )
         values = np.log1p(values) if heavy else values
         bins = np.histogram_bin_edges(values.dropna(), bins=30) if values.notna().any() else 30
-        for label, color in ((0, "tab:blue"), (1, "tab:orange")):
-            part = values[table[LABEL] == label].dropna()
+        for value, color in ((0, "tab:blue"), (1, "tab:orange")):
+            part = values[table[label] == value].dropna()
             if not part.empty:
                 ax.hist(
-                    part, bins=bins, density=True, alpha=0.55, color=color, label=f"label {label}"
+                    part, bins=bins, density=True, alpha=0.55, color=color, label=f"label {value}"
                 )
         ax.set_title(f"log1p({name})" if heavy else name, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -41,7 +44,8 @@ def plot_distributions(table: pd.DataFrame, names: list[str]):
     return fig
 
 
-def plot_segments(sizes: pd.DataFrame, rates: pd.DataFrame):
+def plot_segments(sizes: pd.DataFrame, rates: pd.DataFrame, label: str = LABEL):
+    """Rule segment sizes at the last cut-off, and the positive rate of ``label`` per cut-off."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
@@ -56,7 +60,7 @@ def plot_segments(sizes: pd.DataFrame, rates: pd.DataFrame):
     left.set(title="Rule segments at the last cut-off", xlabel="users")
     left.legend(fontsize=8)
     right.plot(rates["cutoff"], rates["positive_rate"], marker="o")
-    right.set(title="Positive rate per cut-off", ylabel=f"share {LABEL}", ylim=(0, None))
+    right.set(title="Positive rate per cut-off", ylabel=f"share {label}", ylim=(0, None))
     right.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig

@@ -18,18 +18,23 @@ import pandas as pd
 
 from personalab.features.history import DAY_NS, History
 from personalab.features.params import SegmentRules
+from personalab.features.schema import SEGMENTS
 
 # --- RFM ----------------------------------------------------------------------------------------
 
 
-def rfm_features(table: pd.DataFrame, longest: int) -> dict[str, np.ndarray | pd.Series]:
-    """RFM quintile scores and segment from recency, the longest window's sessions and revenue."""
+def rfm_features(
+    table: pd.DataFrame, longest: int, monetary: bool = True
+) -> dict[str, np.ndarray | pd.Series]:
+    """RFM quintile scores and segment from recency, the longest window's sessions and revenue
+    (without ``monetary``: no ``rfm_monetary``, and the segment rules on recency and frequency)."""
     out: dict[str, np.ndarray | pd.Series] = {}
     out["rfm_recency"] = quintile_score(-table["days_since_last_event"])
     out["rfm_frequency"] = quintile_score(table[f"sessions_{longest}d"])
-    out["rfm_monetary"] = quintile_score(table["revenue_total"])
+    if monetary:
+        out["rfm_monetary"] = quintile_score(table["revenue_total"])
     out["rfm_segment"] = rfm_segment_of(
-        out["rfm_recency"], out["rfm_frequency"], out["rfm_monetary"]
+        out["rfm_recency"], out["rfm_frequency"], out.get("rfm_monetary")
     )
     return out
 
@@ -40,9 +45,11 @@ def quintile_score(values: pd.Series) -> np.ndarray:
     return np.clip(np.ceil(pct * 5), 1, 5).astype(np.int8)
 
 
-def rfm_segment_of(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
-    """Named RFM segments from 1-5 scores, first rule that holds."""
-    r, f, m = (np.asarray(x) for x in (r, f, m))
+def rfm_segment_of(r: pd.Series, f: pd.Series, m: pd.Series | None) -> pd.Series:
+    """Named RFM segments from 1-5 scores, first rule that holds (``m`` None: the monetary
+    conditions hold, so the rules read recency and frequency alone)."""
+    r, f = np.asarray(r), np.asarray(f)
+    m = np.full(r.shape, 5) if m is None else np.asarray(m)
     rules = [
         ("champions", (r >= 4) & (f >= 4) & (m >= 4)),
         ("loyal", (f >= 4) & (m >= 3)),
@@ -61,26 +68,36 @@ def rfm_segment_of(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
 
 
 def rule_segments(
-    h: History, table: pd.DataFrame, t_ns: int, seg: SegmentRules, abandoned: np.ndarray
+    h: History,
+    table: pd.DataFrame,
+    t_ns: int,
+    seg: SegmentRules,
+    abandoned: np.ndarray,
+    segments: tuple[str, ...] = SEGMENTS,
 ) -> dict[str, np.ndarray | pd.Series]:
-    """The ``seg_<name>`` 0/1 columns; ``table`` holds the features computed so far."""
+    """The ``seg_<name>`` 0/1 columns of ``segments``; ``table`` holds the features so far."""
     out: dict[str, np.ndarray | pd.Series] = {}
     window = h.ns >= t_ns - seg.window_days * DAY_NS
-    out["seg_high_clicker"] = _burst_users(
-        h, window & h.is_click, seg.high_click_count, seg.high_click_minutes
-    )
-    deep = h.mean(window & h.has_scroll, h.scroll) > seg.deep_scroll_depth
-    out["seg_deep_scroller"] = deep.astype(np.int8)
-    out["seg_long_dweller"] = (
-        h.mean(window & h.has_dwell, h.dwell) > seg.long_dwell_seconds
-    ).astype(np.int8)
-    out["seg_converter"] = (h.count(window & h.is_purchase) > 0).astype(np.int8)
-    out["seg_cart_abandoner"] = (h.count(window & abandoned) > 0).astype(np.int8)
-    n_sessions = table["sessions_total"].to_numpy()
-    out["seg_at_risk"] = (
-        (table["days_since_last_event"] > seg.at_risk_days)
-        & (n_sessions >= seg.at_risk_min_sessions)
-    ).astype(np.int8)
+    if "high_clicker" in segments:
+        out["seg_high_clicker"] = _burst_users(
+            h, window & h.is_click, seg.high_click_count, seg.high_click_minutes
+        )
+    if "deep_scroller" in segments:
+        deep = h.mean(window & h.has_scroll, h.scroll) > seg.deep_scroll_depth
+        out["seg_deep_scroller"] = deep.astype(np.int8)
+    if "long_dweller" in segments:
+        dwell = h.mean(window & h.has_dwell, h.dwell) > seg.long_dwell_seconds
+        out["seg_long_dweller"] = dwell.astype(np.int8)
+    if "converter" in segments:
+        out["seg_converter"] = (h.count(window & h.is_purchase) > 0).astype(np.int8)
+    if "cart_abandoner" in segments:
+        out["seg_cart_abandoner"] = (h.count(window & abandoned) > 0).astype(np.int8)
+    if "at_risk" in segments:
+        n_sessions = table["sessions_total"].to_numpy()
+        out["seg_at_risk"] = (
+            (table["days_since_last_event"].to_numpy() > seg.at_risk_days)
+            & (n_sessions >= seg.at_risk_min_sessions)
+        ).astype(np.int8)
     return out
 
 

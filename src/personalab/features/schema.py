@@ -1,12 +1,32 @@
 """The features table's contract: its key columns, label, rule segments and feature names,
-which the segments and intent stages read."""
+which the segments and intent stages read.
+
+The table also carries its definition in ``table.attrs`` (kept by Parquet): ``label`` (the
+label column), ``target_event``, ``horizon_days``, ``features`` (the numeric feature columns
+kept), ``left_out`` (``{feature: why}``: columns this log cannot have, not written),
+``status`` and ``skip_reason``.
+"""
 
 from __future__ import annotations
 
 import re
 
 KEYS = ("user_id", "cutoff")
+#: the label column of the default target (``target_event: purchase``)
 LABEL = "purchased_within_horizon"
+#: what the label can predict: a canonical event type (as ``personalab.ingest.events.EVENT_TYPES``)
+#: or ``return``, any event at all
+TARGET_EVENTS = (
+    "view",
+    "click",
+    "scroll",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "rate",
+    "return",
+)
 SEGMENTS = (
     "high_clicker",
     "deep_scroller",
@@ -45,6 +65,18 @@ def feature_names(
     names += [f"device_share_{d}" for d in devices]
     names += [category_share_column(c) for c in categories]
     return names
+
+
+def label_name(target_event: str = "purchase") -> str:
+    """The label column for ``target_event``: ``purchased_within_horizon`` for a purchase,
+    ``returned_within_horizon`` for any return, else ``<event>_within_horizon``."""
+    if target_event not in TARGET_EVENTS:
+        raise ValueError(f"unknown target event {target_event!r}; known: {list(TARGET_EVENTS)}")
+    if target_event == "purchase":
+        return LABEL
+    if target_event == "return":
+        return "returned_within_horizon"
+    return f"{target_event}_within_horizon"
 
 
 def category_share_column(category: str) -> str:

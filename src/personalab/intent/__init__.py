@@ -1,17 +1,21 @@
-"""Stage ``intent``: a purchase-intent classifier, XGBoost tuned by Optuna.
+"""Stage ``intent``: a classifier of the features table's target (purchase intent by default),
+XGBoost tuned by Optuna.
 
-Input is the features stage's table (one row per user and cut-off, label
-``purchased_within_horizon``) or any CSV/Parquet table named by ``table_path``
-with a label column of booleans, 0/1 or TRUE/FALSE strings.
+Input is the features stage's table (one row per user and cut-off; its attrs name the label, e.g.
+``purchased_within_horizon``, the target event and the horizon) or any CSV/Parquet table named by
+``table_path`` with a label column of booleans, 0/1 or TRUE/FALSE strings. When no target is
+learnable the stage skips, saying why, and writes its outputs empty and marked.
 
 The steps, in the order notebooks/04_intent.ipynb calls them, and the module of each:
 
 - ``params``: :class:`IntentParams` (params/intent.yaml), ``STAGE``, the stage's errors.
-- ``io``: the input table (:func:`load_inputs`), the study's storage (:func:`study_storage`)
-  and every output file (:func:`save_intent`); the only module that touches files.
+- ``io``: the inputs (:func:`load_inputs`), the study's storage (:func:`study_storage`)
+  and every output file (:func:`save_intent`, :func:`save_skipped`); the only module that
+  touches files.
+- ``target``: what is predicted (label, target event, horizon) and why nothing can be learned.
 - ``values``: reading raw values (the label, numbers, booleans) and each column's kind.
 - ``columns``: which columns are features, and :class:`FeatureEncoder`, their encoding.
-- ``split``: temporal or stratified train/validation/test rows; :func:`prepare_data`.
+- ``split``: temporal or stratified train/validation/test rows; :func:`prepare_stage`.
 - ``study``: the Optuna study, named from the data so an interrupted run resumes.
 - ``tune``: :func:`tune_xgboost` (pruned, early-stopped trials), importance, trial runs.
 - ``calibrate``: none, sigmoid or isotonic calibration, chosen on validation.
@@ -29,11 +33,11 @@ from personalab.intent.baselines import fit_baselines
 from personalab.intent.evaluate import evaluate_on_test, oracle_probabilities
 from personalab.intent.explain import explain_rows, mean_abs_shap
 from personalab.intent.final import fit_final_model
-from personalab.intent.io import load_inputs, save_intent, study_storage
+from personalab.intent.io import load_inputs, save_intent, save_skipped, study_storage
 from personalab.intent.params import STAGE, IntentParams
 from personalab.intent.plots import plot_evaluation, plot_shap_summary, plot_tuning
 from personalab.intent.registry import register_and_decide
-from personalab.intent.split import columns_report, prepare_data
+from personalab.intent.split import columns_report, prepare_stage
 from personalab.intent.study import create_study
 from personalab.intent.tune import log_tuning, parameter_importance, tune_xgboost
 
@@ -54,9 +58,10 @@ __all__ = [
     "plot_evaluation",
     "plot_shap_summary",
     "plot_tuning",
-    "prepare_data",
+    "prepare_stage",
     "register_and_decide",
     "save_intent",
+    "save_skipped",
     "study_storage",
     "tune_xgboost",
 ]

@@ -67,27 +67,57 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+#: methods that fit a map need this many rows of each class on validation: one of each in
+#: both cross-fitting folds
+MIN_ROWS_PER_CLASS = 2
+METHODS = ("none", "sigmoid", "isotonic")
+
+
+def unavailable_reason(y: np.ndarray, method: str) -> str | None:
+    """Why ``method`` cannot be fitted and cross-fitted on labels ``y`` (None when it can)."""
+    if method == "none":
+        return None
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=2)
+    if counts.min() >= MIN_ROWS_PER_CLASS:
+        return None
+    return (
+        f"validation holds {counts[1]} positive and {counts[0]} negative row(s); {method} "
+        f"calibration needs at least {MIN_ROWS_PER_CLASS} of each"
+    )
+
+
 def choose_calibration(
     p: np.ndarray, y: np.ndarray, method: str = "auto", seed: int = 0
 ) -> tuple[Calibrator, pd.DataFrame]:
     """The calibrator, fitted on all of (p, y), and the 2-fold cross-fitted Brier of each method.
 
-    ``auto`` takes the method with the lowest cross-fitted Brier score.
+    ``auto`` takes the method with the lowest cross-fitted Brier score. A method that cannot
+    run on these labels (:func:`unavailable_reason`) has no score and its reason in the
+    ``unavailable`` column; asked for, it falls back to ``none``.
     """
     from sklearn.metrics import brier_score_loss
     from sklearn.model_selection import StratifiedKFold
 
-    methods = ["none", "sigmoid", "isotonic"]
-    folds = list(StratifiedKFold(2, shuffle=True, random_state=seed).split(p, y))
+    p, y = np.asarray(p, dtype=float), np.asarray(y)
+    reasons = {name: unavailable_reason(y, name) for name in METHODS}
+    folds = []
+    if any(reason is None for name, reason in reasons.items() if name != "none"):
+        folds = list(StratifiedKFold(2, shuffle=True, random_state=seed).split(p, y))
     scores = []
-    for name in methods:
-        out = np.empty(len(p))
-        for fit_rows, eval_rows in folds:
-            out[eval_rows] = Calibrator(name).fit(p[fit_rows], y[fit_rows]).transform(p[eval_rows])
-        scores.append({"method": name, "cross_fitted_brier": float(brier_score_loss(y, out))})
+    for name in METHODS:
+        brier = np.nan
+        if reasons[name] is None:
+            out = p.copy()
+            for fit_rows, eval_rows in folds if name != "none" else ():
+                calibrator = Calibrator(name).fit(p[fit_rows], y[fit_rows])
+                out[eval_rows] = calibrator.transform(p[eval_rows])
+            brier = float(brier_score_loss(y, out))
+        scores.append({"method": name, "cross_fitted_brier": brier})
     table = pd.DataFrame(scores)
-    chosen = (
-        method if method != "auto" else table.loc[table["cross_fitted_brier"].idxmin(), "method"]
-    )
+    if method == "auto":
+        chosen = table.loc[table["cross_fitted_brier"].idxmin(), "method"]
+    else:
+        chosen = method if reasons[method] is None else "none"
     table["chosen"] = table["method"] == chosen
+    table["unavailable"] = [reasons[name] or "" for name in METHODS]
     return Calibrator(chosen).fit(p, y), table

@@ -18,9 +18,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from personalab.features.schema import LABEL
 from personalab.intent.params import IntentError, IntentParams
 from personalab.intent.values import _as_strings, infer_kind, to_bool, to_numeric
 
+#: the features stage's label columns end so (``purchased_within_horizon``, ``rate_within_horizon``)
+_LABEL_SUFFIX = "_within_horizon"
 #: a string column is an identifier when it has at least this share of distinct values
 _IDENTIFIER_SHARE = 0.5
 #: ... and at least this many
@@ -230,9 +233,21 @@ def _encode(spec: ColumnSpec, frame: pd.DataFrame) -> pd.Series | pd.Categorical
     return pd.Categorical(text.where(known), categories=spec.categories)
 
 
-def select_features(table: pd.DataFrame, params: IntentParams) -> tuple[list[str], dict[str, str]]:
-    """The feature columns, and every other column with the reason it is not a feature."""
-    reserved = {params.label_column: "label", params.time_column: "time column"}
+def select_features(
+    table: pd.DataFrame, params: IntentParams, label: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The feature columns, and every other column with the reason it is not a feature.
+
+    ``label`` defaults to ``params.label_column`` (else ``purchased_within_horizon``); another
+    label of the features table (``<event>_within_horizon``) looks into the horizon and is
+    never a feature either."""
+    label = label or params.label_column or LABEL
+    reserved = {label: "label", params.time_column: "time column"}
+    reserved |= {
+        name: "label of another target (it looks into the horizon)"
+        for name in table.columns
+        if str(name).endswith(_LABEL_SUFFIX) and name != label
+    }
     reserved |= {name: "identifier (id_columns)" for name in params.id_columns}
     reserved |= {name: "excluded (exclude)" for name in params.exclude}
     unknown = [c for c in [*(params.features or []), *params.categorical] if c not in table]

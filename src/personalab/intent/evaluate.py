@@ -50,7 +50,8 @@ def evaluate_on_test(
     tuning: TuningResult,
     oracle: np.ndarray | None = None,
 ) -> HoldoutEvaluation:
-    """Score the test rows once: the model, the baselines and (when known) the true probability."""
+    """Score the test rows once: the model, the baselines and (when known) the true probability.
+    The metrics name the target (``label``, ``target_event``, ``horizon_days``)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     test = data.split.test
@@ -76,6 +77,7 @@ def evaluate_on_test(
         "positive_rate": float(data.y.mean()),
         "test_positive_rate": float(y.mean()),
         "features": len(data.encoder.columns_),
+        **data.target.metrics(),
     }
     for name in baselines.probabilities:
         row = next(r for r in rows if r["model"] == name)
@@ -85,7 +87,10 @@ def evaluate_on_test(
         from sklearn.metrics import roc_auc_score
 
         known = np.isfinite(oracle)
-        metrics["oracle_roc_auc"] = float(roc_auc_score(y[known], oracle[known]))
+        both = len(np.unique(y[known])) == 2
+        metrics["oracle_roc_auc"] = (
+            float(roc_auc_score(y[known], oracle[known])) if both else float("nan")
+        )
         metrics["oracle_gap"] = metrics["oracle_roc_auc"] - metrics["test_roc_auc"]
         rows.append(
             {

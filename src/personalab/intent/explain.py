@@ -36,7 +36,7 @@ def explain_rows(
         row = shap.iloc[position]
         top = row.sort_values(ascending=False).head(n_features)
         entry = {k: keys.iloc[position][k] for k in keys.columns}
-        entry["purchase_probability"] = float(probabilities[position])
+        entry["probability"] = float(probabilities[position])
         entry["top_reasons"] = "; ".join(
             f"{name}={_short(raw.iloc[position][name])} (+{value:.2f})"
             for name, value in top.items()

@@ -10,17 +10,21 @@ validation predictions of the model trained on the training part only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from personalab.evaluation._base import EvaluationError
 from personalab.evaluation.classification import choose_threshold, classification_report
 from personalab.intent.calibrate import choose_calibration
 from personalab.intent.model import IntentModel
 from personalab.intent.params import IntentParams
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult, xgb_params
+
+if TYPE_CHECKING:
+    from personalab.core.status import StageStatus
 
 
 def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], rounds: int):
@@ -39,8 +43,14 @@ class FinalModel:
     rounds: int
 
 
-def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams) -> FinalModel:
-    """Calibration and threshold from the train-only model on validation; refit on train+valid."""
+def fit_final_model(
+    data: IntentData, tuning: TuningResult, params: IntentParams, status: StageStatus | None = None
+) -> FinalModel:
+    """Calibration and threshold from the train-only model on validation; refit on train+valid.
+
+    Few positives on validation never stop it: a calibration method that cannot run is left
+    out (noted on ``status``), and a target precision no threshold reaches falls back to the
+    best-F1 threshold (a warning)."""
     import xgboost as xgb
 
     booster_params = xgb_params(params, **tuning.best_params)
@@ -48,13 +58,36 @@ def fit_final_model(data: IntentData, tuning: TuningResult, params: IntentParams
     X_valid, y_valid = data.part("valid")
     p_valid = train_only.predict(xgb.DMatrix(X_valid, enable_categorical=True))
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
+    _note_calibration(calibration, params.calibration, status)
     p_cal = calibrator.transform(p_valid)
-    threshold = choose_threshold(
-        y_valid, p_cal, params.threshold.rule, params.threshold.target_precision
-    )
+    threshold = _threshold(y_valid, p_cal, params, status)
     report = classification_report(
         y_valid, p_cal, threshold, params.calibration_bins, params.top_share
     )
     booster = fit_booster(data, data.split.train_valid, booster_params, tuning.best_rounds)
     model = IntentModel(data.encoder, booster, calibrator, threshold)
     return FinalModel(model, calibration, report, tuning.best_rounds)
+
+
+def _note_calibration(table: pd.DataFrame, asked: str, status: StageStatus | None) -> None:
+    """Each calibration method that was wanted (``auto``: both; else the one asked) but could
+    not run, left out with its reason."""
+    if status is None or asked == "none":
+        return
+    for row in table.to_dict("records"):
+        if row["unavailable"] and asked in ("auto", row["method"]):
+            fallback = "" if asked == "auto" else " (probabilities left uncalibrated)"
+            status.leave_out(f"{row['method']} calibration", row["unavailable"] + fallback)
+
+
+def _threshold(
+    y: np.ndarray, p: np.ndarray, params: IntentParams, status: StageStatus | None
+) -> float:
+    rule = params.threshold
+    try:
+        return choose_threshold(y, p, rule.rule, rule.target_precision)
+    except EvaluationError as err:
+        if status is None:
+            raise
+        status.warn(f"{err}; the threshold is the best-F1 one instead")
+        return choose_threshold(y, p, "f1")

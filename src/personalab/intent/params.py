@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from personalab.core.errors import InputError
 from personalab.core.params import StageParams
-from personalab.features.schema import LABEL
 
 STAGE = "intent"
 MODEL_NAME = "personalab-intent"
@@ -115,7 +114,8 @@ class IntentParams(StageParams):
 
     seed: int = 42
     table_path: str | None = None
-    label_column: str = LABEL
+    # null: the table's attrs `label` (the features stage's target), else purchased_within_horizon
+    label_column: str | None = None
     time_column: str = TIME_COLUMN
     id_columns: list[str] = Field(default_factory=lambda: ["user_id", "session_id"])
     features: list[str] | None = None  # null: every other column

@@ -57,7 +57,7 @@ def plot_evaluation(curves: Mapping[str, pd.DataFrame], metrics: Mapping[str, An
     axes[3].plot(gains["top_share"], gains["gain"], label="model")
     axes[3].plot([0, 1], [0, 1], ls="--", color="0.6", label="random")
     axes[3].set(
-        title="Cumulative gains", xlabel="share of users contacted", ylabel="share of buyers"
+        title="Cumulative gains", xlabel="share of users contacted", ylabel="share of positives"
     )
     for ax in axes:
         ax.legend(fontsize=8, loc="lower right" if ax is not axes[1] else "upper right")

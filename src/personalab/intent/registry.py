@@ -36,12 +36,16 @@ def register_and_decide(
     params: RegistryParams,
     lineage: Lineage | None = None,
 ) -> RegistryDecision:
-    """Register the saved model and move ``champion`` to it only if it wins on the test rows
-    against the champion of its data lineage (default: the project's, :func:`current_lineage`)."""
+    """Register the saved model (tagged with its target: ``label``, ``target_event``,
+    ``horizon_days``) and move ``champion`` to it only if it wins on the test rows against the
+    champion of its data lineage (default: the project's, :func:`current_lineage`) for this
+    target (:meth:`Lineage.for_target`)."""
     import mlflow
 
-    lineage = lineage or current_lineage()
+    lineage = (lineage or current_lineage()).for_target(data.target.label)
     client, version = register_model(folder, params.model_name)
+    for key, value in data.target.metrics().items():  # what the version predicts
+        client.set_model_version_tag(params.model_name, version, key, str(value))
     test = data.split.test
     decision = promote_if_better(
         client,

@@ -6,6 +6,12 @@ are tuned on validation, compared with the popularity and random baselines on th
 users, and the champion (best ranking metric on validation) is refitted on every
 interaction and served from plain arrays with a popularity fallback.
 
+Not every log can teach a collaborative filter: :mod:`.learnable` names the cause (one item,
+too few interactions left by the minimum counts, no pair to hold out, explicit feedback without
+ratings) and the champion is then the popularity recommender, served from the same arrays
+(algorithm ``popularity``). A log without an item id skips the stage, its outputs empty and
+marked.
+
 Modules, in the order the stage uses them:
 
 * :mod:`.params`: the stage's name, algorithms and metrics, :class:`RecommendParams`,
@@ -13,8 +19,10 @@ Modules, in the order the stage uses them:
 * :mod:`.interactions`: explicit ratings or implicit strengths per user-item pair, and
   Surprise datasets of them;
 * :mod:`.holdout`: the per-user held-out split;
+* :mod:`.learnable`: what this log lets the stage learn, and the cause when it cannot;
 * :mod:`.negatives`: sampled negatives for implicit feedback (what Surprise is fitted to);
-* :mod:`.baselines`: popularity (or trending) and random rankings;
+* :mod:`.baselines`: popularity (or trending) and random rankings, and the popularity
+  recommender as arrays;
 * :mod:`.algorithms`: Surprise's algorithms built, memory-checked and fitted as candidates;
 * :mod:`.arrays`: ``ModelArrays``, a fitted model as plain arrays (the served format);
 * :mod:`.from_surprise`: a fitted Surprise algorithm as arrays, its vectorised scores and top-k;
@@ -26,24 +34,35 @@ Modules, in the order the stage uses them:
 * :mod:`.comparison`: every model on the test users, and the champion;
 * :mod:`.stage`: ``prepare``, the champion refitted for every user, the stage's metrics;
 * :mod:`.plots`: the comparison and tuning figures;
-* :mod:`.io` and :mod:`.registry`: the files read and written, and what goes to MLflow.
+* :mod:`.io` and :mod:`.registry`: the files read and written (empty and marked when the
+  stage skips), and what goes to MLflow.
 
 This package exposes what ``notebooks/05_recommend.ipynb`` calls.
 """
 
-from personalab.recommend.comparison import compare
-from personalab.recommend.io import load_events, save_recommend
+from personalab.recommend.comparison import champion_summary, compare
+from personalab.recommend.io import load_events, save_recommend, save_skipped
 from personalab.recommend.params import STAGE, RecommendParams
 from personalab.recommend.plots import plot_comparison, plot_tuning
 from personalab.recommend.registry import log_trial_runs, register_and_decide
 from personalab.recommend.served import save_serving_model
-from personalab.recommend.stage import fit_recommender, prepare, recommend_everyone, stage_metrics
+from personalab.recommend.stage import (
+    describe_recommendations,
+    describe_split,
+    fit_recommender,
+    prepare,
+    recommend_everyone,
+    stage_metrics,
+)
 from personalab.recommend.tuning import tune
 
 __all__ = [
     "STAGE",
     "RecommendParams",
+    "champion_summary",
     "compare",
+    "describe_recommendations",
+    "describe_split",
     "fit_recommender",
     "load_events",
     "log_trial_runs",
@@ -54,6 +73,7 @@ __all__ = [
     "register_and_decide",
     "save_recommend",
     "save_serving_model",
+    "save_skipped",
     "stage_metrics",
     "tune",
 ]

@@ -22,7 +22,16 @@ from personalab.core.errors import InputError
 
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
 KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
-VECTORISED_MODELS = (*FACTOR_MODELS, *KNN_MODELS, "SlopeOne", "CoClustering", "NormalPredictor")
+#: the algorithm name of the popularity recommender (saved and served like a learned model)
+POPULARITY = "popularity"
+VECTORISED_MODELS = (
+    *FACTOR_MODELS,
+    *KNN_MODELS,
+    "SlopeOne",
+    "CoClustering",
+    "NormalPredictor",
+    POPULARITY,
+)
 
 
 class ServingError(InputError, ValueError):
@@ -39,6 +48,8 @@ def family_of(algorithm: str) -> str:
         return families[algorithm]
     if algorithm == "NormalPredictor":
         return "normal"
+    if algorithm == POPULARITY:
+        return "popularity"
     raise ServingError(
         f"{algorithm} has no vectorised scoring; supported: {', '.join(VECTORISED_MODELS)}"
     )

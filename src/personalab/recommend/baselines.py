@@ -1,4 +1,6 @@
-"""The baselines every algorithm is compared with: most popular (or trending) and random."""
+"""The baselines every algorithm is compared with: most popular (or trending) and random; and
+the popularity recommender as arrays (the served model when no collaborative filter can be
+learned)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personalab.recommend.arrays import POPULARITY, ModelArrays
 from personalab.recommend.params import BASELINES, RecommendError
 
 
@@ -31,6 +34,31 @@ def popularity(ratings: pd.DataFrame, window_days: float | None = None) -> pd.Se
         .sort_values(["score", "item_id"], ascending=[False, True], kind="stable")
     )
     return frame.set_index("item_id")["score"]
+
+
+def popularity_arrays(ratings: pd.DataFrame, window_days: float | None = None) -> ModelArrays:
+    """The popularity recommender as :class:`ModelArrays` (algorithm ``popularity``): every
+    item's :func:`popularity` as its score for every user, each user's pairs in ``ratings`` as
+    seen. Served, it ranks as :class:`BaselineModel` ``popularity`` fitted on ``ratings`` does."""
+    if ratings.empty:
+        raise RecommendError("the popularity recommender needs at least one user-item pair")
+    users, user_ids = pd.factorize(ratings["user_id"], sort=False)
+    item_ids = pd.Index(ratings["item_id"].drop_duplicates().sort_values())
+    items = item_ids.get_indexer(ratings["item_id"])
+    pairs = np.unique(np.stack([users, items]), axis=1)  # by user, then item; repeats once
+    scores = popularity(ratings, window_days).reindex(item_ids, fill_value=0.0)
+    return ModelArrays(
+        {
+            "user_ids": np.asarray(user_ids, dtype=object),
+            "item_ids": item_ids.to_numpy(dtype=object),
+            "seen_indptr": np.concatenate(
+                [[0], np.cumsum(np.bincount(pairs[0], minlength=len(user_ids)))]
+            ),
+            "seen_indices": pairs[1].astype(np.int64),
+            "item_scores": scores.to_numpy(dtype=float),
+        },
+        {"algorithm": POPULARITY, "low": 0.0, "high": 1.0, "window_days": window_days},
+    )
 
 
 class BaselineModel:

@@ -32,6 +32,35 @@ def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, floa
     return {**report, "predict_seconds": seconds}
 
 
+def cv_sample(ratings: pd.DataFrame, params: RecommendParams, explicit: bool) -> pd.DataFrame:
+    """What the folds split: the ratings Surprise is fitted to (with sampled negatives when
+    implicit), a seeded sample of ``cross_validation.max_pairs`` of them when there are more."""
+    cv = params.cross_validation
+    ratings = training_ratings(ratings, params, explicit)
+    if cv.max_pairs is not None and len(ratings) > cv.max_pairs:
+        return ratings.sample(n=cv.max_pairs, random_state=params.seed)
+    return ratings
+
+
+def cross_validation_gap(
+    ratings: pd.DataFrame, params: RecommendParams, explicit: bool = False
+) -> str | None:
+    """Why ``ratings`` cannot be cross-validated (fewer pairs than folds), or None."""
+    cv = params.cross_validation
+    if min(len(ratings), cv.max_pairs or len(ratings)) >= cv.folds:  # negatives only add pairs
+        return None
+    return _folds_gap(len(cv_sample(ratings, params, explicit)), cv.folds)
+
+
+def _folds_gap(pairs: int, folds: int) -> str | None:
+    if pairs >= folds:
+        return None
+    return (
+        f"{pairs} rating{'s' if pairs != 1 else ''} cannot be split into "
+        f"cross_validation.folds {folds} folds"
+    )
+
+
 def cross_validate_rating(
     name: str,
     options: Mapping[str, Any],
@@ -48,10 +77,9 @@ def cross_validate_rating(
     from surprise.model_selection import KFold, cross_validate
 
     cv = params.cross_validation
-    ratings = training_ratings(ratings, params, explicit)
-    sample = ratings
-    if cv.max_pairs is not None and len(ratings) > cv.max_pairs:
-        sample = ratings.sample(n=cv.max_pairs, random_state=params.seed)
+    sample = cv_sample(ratings, params, explicit)
+    if gap := _folds_gap(len(sample), cv.folds):
+        raise RecommendError(f"cross-validation of {name}: {gap}")
     data = to_surprise(sample, params.interactions.surprise_scale(explicit))
     algo = make_algorithm(name, options, params.seed)
     check_memory(algo, data.build_full_trainset())

@@ -75,15 +75,22 @@ def build_interactions(
     else:
         ratings = _implicit_strengths(events, weights, cap, half_life_days, lo, hi)
         explicit = False
-    pairs_before = len(ratings)
-    ratings = _filter_min_counts(ratings, min_user_interactions, min_item_interactions)
+    return keep_min_counts(
+        Interactions(ratings, explicit, {}), min_user_interactions, min_item_interactions
+    )
+
+
+def keep_min_counts(interactions: Interactions, min_user: int, min_item: int) -> Interactions:
+    """``interactions`` without the users and items below their minimum number of pairs
+    (dropped repeatedly, until both minimums hold), counted."""
+    ratings = _filter_min_counts(interactions.ratings, min_user, min_item)
     counts = {
         "pairs": len(ratings),
-        "pairs_dropped": pairs_before - len(ratings),
+        "pairs_dropped": len(interactions.ratings) - len(ratings),
         "users": int(ratings["user_id"].nunique()),
         "items": int(ratings["item_id"].nunique()),
     }
-    return Interactions(ratings=ratings.reset_index(drop=True), explicit=explicit, counts=counts)
+    return Interactions(ratings.reset_index(drop=True), interactions.explicit, counts)
 
 
 def _implicit_strengths(

@@ -12,6 +12,8 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
     import matplotlib.pyplot as plt
 
     metric = params.selection_metric
+    if table.empty:
+        return _note_figure("No comparison: no pair could be held out to evaluate a recommender")
     ordered = table.sort_values(metric)
     colours = [
         "C3" if c else ("0.6" if k == "baseline" else "C0")
@@ -30,8 +32,14 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
     axes[0].set(title=f"{metric} on the test users (red: champion)", xlabel=metric)
     axes[0].legend(fontsize=8, loc="lower right")
     rated = ordered[ordered["kind"] == "surprise"]
-    axes[1].barh(rated["model"], rated["rmse"], color="C0")
-    axes[1].set(title=f"RMSE, {params.cross_validation.folds}-fold cross-validation", xlabel="RMSE")
+    if "rmse" in rated and rated["rmse"].notna().any():
+        axes[1].barh(rated["model"], rated["rmse"], color="C0")
+        title = f"RMSE, {params.cross_validation.folds}-fold cross-validation"
+    else:
+        title = "RMSE: no cross-validation (see the status)"
+        if rated.empty:
+            title = "RMSE: no collaborative filter learned (see the status)"
+    axes[1].set(title=title, xlabel="RMSE")
     axes[2].barh(ordered["model"], ordered["fit_seconds"], label="fit")
     axes[2].barh(
         ordered["model"],
@@ -49,7 +57,7 @@ def plot_tuning(trials: pd.DataFrame, metric: str):
     """Validation metric per trial and the best so far, for each tuned algorithm."""
     import matplotlib.pyplot as plt
 
-    tuned = trials[trials["tuned"]]
+    tuned = trials[trials["tuned"].astype(bool)]
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, group) in enumerate(tuned.groupby("algorithm", sort=False)):
         done = group[group["state"] == "COMPLETE"].sort_values("number")
@@ -62,5 +70,18 @@ def plot_tuning(trials: pd.DataFrame, metric: str):
     )
     if len(tuned):
         ax.legend(fontsize=8)
+    else:
+        why = "nothing was evaluated" if trials.empty else "no algorithm has a search space"
+        ax.text(0.5, 0.5, f"No tuning trials: {why}", ha="center", va="center")
     fig.tight_layout()
+    return fig
+
+
+def _note_figure(text: str):
+    """A small figure that says why there is nothing to plot."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 1.6))
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    ax.set_axis_off()
     return fig

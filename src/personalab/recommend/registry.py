@@ -13,7 +13,8 @@ from personalab.core.params import flatten
 from personalab.recommend.algorithms import fit_candidate
 from personalab.recommend.evaluate import evaluate_ranking
 from personalab.recommend.holdout import Holdout
-from personalab.recommend.params import RecommendParams
+from personalab.recommend.params import RecommendError, RecommendParams
+from personalab.recommend.served import load_recommender
 
 if TYPE_CHECKING:
     from personalab.core.registry import Lineage
@@ -41,16 +42,19 @@ def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
 
 def register_and_decide(
     folder: Path | str,
-    holdout: Holdout,
+    holdout: Holdout | None,
     value: float,
     params: RecommendParams,
     lineage: Lineage | None = None,
 ) -> Any:
-    """Register the saved recommender; ``champion`` moves to it only if it beats the current
+    """Register the saved recommender (tagged with its ``algorithm``, ``popularity`` for the
+    popularity recommender); ``champion`` moves to it only if it beats the current
     champion's recipe (algorithm and options) refitted on this training part and ranked for
     these test users (a served model has seen every interaction, so it cannot be re-scored).
     The champion is that of the data lineage (default: the project's, :func:`current_lineage`):
-    one trained on other users is neither refitted here nor blocks this version."""
+    one trained on other users is neither refitted here nor blocks this version. Without a
+    ``holdout`` (nothing could be held out; ``value`` is NaN) the first version of a lineage
+    is its champion and later ones are challengers."""
     import mlflow
 
     from personalab.core.registry import current_lineage, promote_if_better, register_model
@@ -58,6 +62,8 @@ def register_and_decide(
     lineage = lineage or current_lineage()
 
     def score_champion(uri: str) -> float:
+        if holdout is None:
+            raise RecommendError("no pair of this log could be held out to compare on")
         champion = mlflow.pyfunc.load_model(uri).unwrap_python_model().recommender.config
         fitted = fit_candidate(
             champion["algorithm"], champion["options"], holdout.train, params, holdout.explicit
@@ -65,6 +71,9 @@ def register_and_decide(
         return evaluate_ranking(fitted, holdout, params.k)[params.selection_metric]
 
     client, version = register_model(folder, params.registry.model_name)
+    algorithm = load_recommender(folder).config["algorithm"]  # `popularity`: popularity only
+    client.set_model_version_tag(params.registry.model_name, version, "algorithm", algorithm)
+    mlflow.set_tag("algorithm", algorithm)
     decision = promote_if_better(
         client,
         params.registry.model_name,

@@ -13,10 +13,13 @@ knn              the k most similar neighbours' (deviation-adjusted) ratings,
 slope_one        the user's mean plus the mean deviation over the items they rated
 co_clustering    the co-cluster average plus the user's and item's offsets
 normal           seeded draws from the fitted normal (NormalPredictor)
+popularity       the item's popularity, the same for every user (the popularity
+                 recommender)
 ===============  ==================================================================
 
 Every estimate equals Surprise's ``predict`` for the same pair (tested), including
-its default (the global mean) where Surprise cannot predict.
+its default (the global mean) where Surprise cannot predict; the popularity scores equal
+the popularity baseline's.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def block_scorer(model: ModelArrays, seed: int = 0) -> Callable[[np.ndarray], np
         return _slope_one_scorer(model)
     if family == "co_clustering":
         return _co_clustering_scorer(model)
+    if family == "popularity":
+        item_scores = a["item_scores"]
+        return lambda block: np.tile(item_scores, (block.size, 1))
     rng = np.random.default_rng(seed)
     mu, sigma, n_items = float(s["mu"]), float(s["sigma"]), model.n_items
     return lambda block: rng.normal(mu, sigma, size=(block.size, n_items))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalab.recommend.arrays import ModelArrays, ServingError
+from personalab.recommend.arrays import POPULARITY, ModelArrays, ServingError
 from personalab.recommend.scorers import block_scorer
 
 # --- top-k for known users, and the recommender with its fallback -------------------------------
@@ -96,6 +96,10 @@ class Recommender:
     (new, or below ``min_user_interactions``) get the most popular (or trending)
     items, flagged ``fallback`` with the popularity share as their score.
     Saved as ``model.npz`` (:class:`ModelArrays`) and ``recommender.json``.
+
+    The popularity recommender (served when no collaborative filter could be learned) has
+    ``algorithm`` ``popularity`` in both files (:attr:`popularity_only`): known users get the
+    most popular items they have not seen.
     """
 
     def __init__(self, model: ModelArrays, popular: pd.Series, config: Mapping[str, Any]):
@@ -103,6 +107,11 @@ class Recommender:
         self.model = ArrayModel(
             model, int(self.config.get("seed", 0)), int(self.config.get("block_size", 2048))
         )
+
+    @property
+    def popularity_only(self) -> bool:
+        """True for the popularity recommender (no collaborative filter behind it)."""
+        return self.model.model.algorithm == POPULARITY
 
     def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
         k = int(self.config["top_n"] if k is None else k)

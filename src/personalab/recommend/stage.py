@@ -1,54 +1,131 @@
-"""The stage's steps around the comparison: interactions and splits in, the champion refitted
-for every user, and the stage's metrics out."""
+"""The stage's steps around the comparison: interactions and splits in (with what this log lets
+the stage learn), the champion refitted for every user (or the popularity recommender), and the
+stage's metrics out."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from personalab.core.profile import LogProfile, full_profile
+from personalab.core.status import StageStatus
 from personalab.recommend.algorithms import fit_algorithm, make_algorithm
-from personalab.recommend.baselines import popularity
+from personalab.recommend.arrays import POPULARITY
+from personalab.recommend.baselines import popularity, popularity_arrays
 from personalab.recommend.comparison import Comparison
 from personalab.recommend.from_surprise import model_arrays
 from personalab.recommend.holdout import Holdout, split_holdout
-from personalab.recommend.interactions import Interactions, build_interactions
+from personalab.recommend.interactions import Interactions
+from personalab.recommend.learnable import (
+    evaluation_gap,
+    identity_note,
+    learnable_interactions,
+    nothing_to_recommend,
+    validation_gap,
+)
 from personalab.recommend.negatives import trainset_of
-from personalab.recommend.params import RecommendError, RecommendParams
+from personalab.recommend.params import STAGE, RecommendError, RecommendParams
 from personalab.recommend.served import Recommender
 
+_EMPTY_RATINGS = pd.DataFrame(
+    {
+        "user_id": pd.Series(dtype=object),
+        "item_id": pd.Series(dtype=object),
+        "rating": pd.Series(dtype=float),
+        "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+    }
+)
+_COUNTS = ("pairs", "pairs_dropped", "users", "items")
 
-def prepare(events: pd.DataFrame, params: RecommendParams) -> tuple[Interactions, Holdout, Holdout]:
-    """Interactions, the test split, and the validation split of its training part."""
-    ip = params.interactions
-    interactions = build_interactions(
-        events,
-        ip.weights,
-        ip.cap,
-        ip.half_life_days,
-        ip.min_user_interactions,
-        ip.min_item_interactions,
-        ip.rating_scale,
-        ip.feedback,
-    )
-    if interactions.ratings.empty:
-        raise RecommendError(
-            "no user-item interactions left to learn from; lower interactions.min_user_interactions "
-            "or min_item_interactions, or check the event weights in params/recommend.yaml"
-        )
+
+@dataclass
+class Prepared:
+    """What the stage learns from, and what it can learn (see :func:`prepare`)."""
+
+    interactions: Interactions
+    holdout: Holdout | None  # the test split; None: no pair can be held out (nothing is judged)
+    validation: Holdout | None  # its training part split again; None: nothing is tuned or chosen
+    algorithms: dict[str, dict[str, Any]]  # the Surprise algorithms to learn; {}: popularity only
+    reason: str | None = None  # why no collaborative filter can be learned (None: one can)
+
+    @property
+    def explicit(self) -> bool:
+        return self.interactions.explicit
+
+
+def prepare(
+    events: pd.DataFrame,
+    params: RecommendParams,
+    status: StageStatus | None = None,
+    profile: LogProfile | None = None,
+) -> Prepared:
+    """Interactions, the test split, and the validation split of its training part; and the
+    Surprise algorithms this log can teach.
+
+    When no collaborative filter can be learned (:mod:`personalab.recommend.learnable` names
+    the cause, noted as left out in ``status``), the interactions are every pair of the log and
+    the candidate is the popularity recommender, judged on the test split when one can be held
+    out. A log without an item id skips the stage (``status.skip``; without a ``status``, a
+    :class:`RecommendError` names the cause).
+    """
+    own_status = status is None
+    status = StageStatus(STAGE) if status is None else status
+    nothing = nothing_to_recommend(events)
+    if nothing is not None:
+        if own_status:
+            raise RecommendError(nothing)
+        status.skip(nothing)
+        empty = Interactions(_EMPTY_RATINGS.copy(), False, dict.fromkeys(_COUNTS, 0))
+        return Prepared(empty, None, None, {}, nothing)
+    if note := identity_note(full_profile() if profile is None else profile):
+        status.warn(note)
+    interactions, reason = learnable_interactions(events, params)
     holdout = split_holdout(
         interactions.ratings, params.holdout, params.seed, interactions.explicit
     )
-    validation = split_holdout(
-        holdout.train, params.holdout, params.seed + 1, interactions.explicit
-    )
-    if not holdout.users or not validation.users:
-        raise RecommendError(
-            "no user has a held-out interaction: users need at least two interactions "
-            "(raise interactions.min_user_interactions or use more data)"
+    validation = None
+    gap = evaluation_gap(holdout, params)
+    if gap is None:
+        validation = split_holdout(
+            holdout.train, params.holdout, params.seed + 1, interactions.explicit
         )
-    return interactions, holdout, validation
+        if (gap := validation_gap(validation, params)) is not None:
+            validation = None
+    else:
+        holdout = None
+    if reason is not None or gap is not None:
+        status.leave_out("collaborative filtering", reason or gap)
+    if reason is not None and holdout is None:
+        status.leave_out("evaluation", gap)
+    reason = reason or gap
+    algorithms = {} if reason else {name: params.options(name) for name in params.algorithms}
+    return Prepared(interactions, holdout, validation, algorithms, reason)
+
+
+def describe_split(prepared: Prepared) -> str:
+    """What the stage learns from, how it is judged and, when no filter is learned, why."""
+    interactions = prepared.interactions
+    kind = "explicit ratings" if interactions.explicit else "implicit strengths"
+    lines = [f"{kind}: {interactions.counts}"]
+    holdout, validation = prepared.holdout, prepared.validation
+    if holdout is None:
+        lines.append("no test split: nothing is evaluated")
+    else:
+        held = (
+            f"validation: {len(validation.test):,} held-out pairs"
+            if validation
+            else ("no validation split")
+        )
+        lines.append(
+            f"test: {len(holdout.train):,} training and {len(holdout.test):,} held-out pairs of "
+            f"{len(holdout.users):,} users; {held}"
+        )
+    if not prepared.algorithms:
+        lines.append(f"popularity only: {prepared.reason}")
+    return "\n".join(lines)
 
 
 def fit_recommender(
@@ -58,12 +135,12 @@ def fit_recommender(
     params: RecommendParams,
     explicit: bool = False,
 ) -> Recommender:
-    """The champion refitted on every interaction, with the popularity fallback of all of them."""
-    algo = fit_algorithm(
-        make_algorithm(name, options, params.seed), trainset_of(ratings, params, explicit)
-    )
+    """The champion refitted on every interaction, with the popularity fallback of all of them.
+
+    ``name`` ``popularity`` gives the popularity recommender (the most popular items for
+    everyone, each user's seen items excluded), saved and served as a learned model is."""
     popular = popularity(ratings, params.popularity.window_days).head(max(params.top_n, 100))
-    config = {
+    config: dict[str, Any] = {
         "algorithm": name,
         "options": dict(options),
         "top_n": params.top_n,
@@ -71,6 +148,21 @@ def fit_recommender(
         "block_size": params.block_size,
         "rating_scale": list(params.interactions.rating_scale),
         "seen_min_rating": params.interactions.rating_scale[0],
+    }
+    if name == POPULARITY:
+        arrays = popularity_arrays(ratings, params.popularity.window_days)
+        config |= {
+            "options": {"window_days": params.popularity.window_days},
+            "seen_min_rating": None,
+            "users": arrays.n_users,
+            "items": arrays.n_items,
+            "pairs": int(arrays.arrays["seen_indices"].size),
+        }
+        return Recommender(arrays, popular, config)
+    algo = fit_algorithm(
+        make_algorithm(name, options, params.seed), trainset_of(ratings, params, explicit)
+    )
+    config |= {
         "users": algo.trainset.n_users,
         "items": algo.trainset.n_items,
         "pairs": algo.trainset.n_ratings,
@@ -84,13 +176,31 @@ def recommend_everyone(recommender: Recommender, events: pd.DataFrame) -> pd.Dat
     return recommender.recommend(users)
 
 
+def describe_recommendations(recommendations: pd.DataFrame, events: pd.DataFrame) -> str:
+    """One line: how many of the log's users got a list, how many the fallback, and how many
+    none (they have seen every item the model could offer)."""
+    everyone = events["user_id"].nunique()
+    users = recommendations.drop_duplicates("user_id")
+    fallback = int(users["fallback"].sum())
+    share = fallback / len(users) if len(users) else 0.0
+    line = (
+        f"{len(users):,} of {everyone:,} users get a list, {fallback:,} of them the popularity "
+        f"fallback ({share:.2%})"
+    )
+    if len(users) < everyone:
+        line += f"; {everyone - len(users):,} have already seen every item the model can offer"
+    return line
+
+
 def stage_metrics(
     interactions: Interactions,
-    holdout: Holdout,
+    holdout: Holdout | None,
     comparison: Comparison,
     recommendations: pd.DataFrame,
+    status: StageStatus | None = None,
 ) -> dict[str, Any]:
-    """The stage's metrics JSON: the comparison's figures, the data's size and the fallback share."""
+    """The stage's metrics JSON: the comparison's figures, the data's size, the fallback share
+    and the stage's status (``status``, ``notes``)."""
     users = recommendations.drop_duplicates("user_id")
     return {
         **comparison.metrics,
@@ -98,6 +208,7 @@ def stage_metrics(
         "fallback_users": int(users["fallback"].sum()),
         "recommended_users": len(users),
         "explicit_feedback": int(interactions.explicit),
-        "test_users": len(holdout.users),
+        "test_users": 0 if holdout is None else len(holdout.users),
         **{f"interaction_{key}": value for key, value in interactions.counts.items()},
+        **(status.metrics() if status is not None else {}),
     }

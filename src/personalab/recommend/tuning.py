@@ -11,10 +11,11 @@ from typing import Any
 import pandas as pd
 
 from personalab.core.params import flatten
+from personalab.core.status import StageStatus
 from personalab.recommend.algorithms import fit_candidate
 from personalab.recommend.evaluate import evaluate_ranking
 from personalab.recommend.holdout import Holdout
-from personalab.recommend.params import BASELINES, STAGE, RecommendParams, is_range
+from personalab.recommend.params import BASELINES, STAGE, RecommendError, RecommendParams, is_range
 
 
 def suggest_options(trial: Any, ranges: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
@@ -56,67 +57,90 @@ class TuningResult:
     trials: pd.DataFrame  # algorithm, number, state, value, seconds, options
 
 
-def tune(holdout: Holdout, params: RecommendParams) -> TuningResult:
+TRIAL_COLUMNS = ["algorithm", "number", "state", "value", "seconds", "tuned", "options"]
+
+
+def tune(
+    holdout: Holdout | None,
+    params: RecommendParams,
+    algorithms: Mapping[str, Mapping[str, Any]] | None = None,
+    status: StageStatus | None = None,
+) -> TuningResult:
     """Choose every algorithm's options on the validation split; tune those with a space.
 
-    Each algorithm with a ``tuning.space`` gets a seeded TPE study of ``n_trials``
-    (its first trial is the configured options when they lie in the space), objective
-    the selection metric on ``holdout`` (fit on its ``train``, ranked for its held-out
-    users). The others and the baselines are evaluated once with their options.
+    ``algorithms`` (default: ``params.algorithms``) are the Surprise algorithms with their
+    options; each with a ``tuning.space`` gets a seeded TPE study of ``n_trials`` (its first
+    trial is the configured options when they lie in the space), objective the selection metric
+    on ``holdout`` (fit on its ``train``, ranked for its held-out users). The others and the
+    baselines are evaluated once with their options. With a ``status``, an algorithm that cannot
+    run on this log (a :class:`RecommendError`: memory, a similarity that divides by zero) is
+    left out, noted; without, the error stops. Without a ``holdout`` (no validation split)
+    nothing is evaluated.
     """
+    best: dict[str, dict[str, Any]] = {}
+    validation: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    if holdout is None:
+        return TuningResult(best, validation, pd.DataFrame(rows, columns=TRIAL_COLUMNS))
+    chosen = params.algorithms if algorithms is None else algorithms
+    for name in (*chosen, *BASELINES):
+        base = dict(chosen[name] or {}) if name in chosen else {}
+        try:
+            best[name], validation[name], trials = _tune_one(name, base, holdout, params)
+        except RecommendError as err:
+            if status is None or name in BASELINES:
+                raise
+            status.leave_out(f"algorithm {name}", str(err))
+            continue
+        rows += trials
+    return TuningResult(best, validation, pd.DataFrame(rows, columns=TRIAL_COLUMNS))
+
+
+def _tune_one(
+    name: str, base: dict[str, Any], holdout: Holdout, params: RecommendParams
+) -> tuple[dict[str, Any], float, list[dict[str, Any]]]:
+    """(best options, their validation metric, trial rows) of one algorithm or baseline."""
     import optuna
 
     metric = params.selection_metric
-    best, validation, rows = {}, {}, []
+    ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
+    if not ranges:
+        started = time.perf_counter()
+        fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
+        value = evaluate_ranking(fitted, holdout, params.k)[metric]
+        seconds = time.perf_counter() - started
+        return base, value, [_trial_row(name, 0, "COMPLETE", value, seconds, base, tuned=False)]
+
+    def objective(trial: Any) -> float:
+        options = merge_options(base, suggest_options(trial, ranges))
+        trial.set_user_attr("options", options)
+        fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
+        return evaluate_ranking(fitted, holdout, params.k)[metric]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=params.seed),
+        study_name=f"{STAGE}-{name}",
+    )
+    configured = flatten(base)
+    start_point = {key: configured[key] for key in ranges if key in configured}
+    if start_point and all(_inside(start_point[key], ranges[key]) for key in start_point):
+        study.enqueue_trial(start_point)
     budget = params.tuning.timeout_minutes
-    for name in (*params.algorithms, *BASELINES):
-        base = params.options(name) if name in params.algorithms else {}
-        ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
-        if not ranges:
-            started = time.perf_counter()
-            fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
-            value = evaluate_ranking(fitted, holdout, params.k)[metric]
-            best[name], validation[name] = base, value
-            seconds = time.perf_counter() - started
-            rows.append(_trial_row(name, 0, "COMPLETE", value, seconds, base, tuned=False))
-            continue
-
-        def objective(
-            trial: Any, name: str = name, base: dict = base, ranges: dict = ranges
-        ) -> float:
-            options = merge_options(base, suggest_options(trial, ranges))
-            trial.set_user_attr("options", options)
-            fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
-            return evaluate_ranking(fitted, holdout, params.k)[metric]
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(
-            direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=params.seed),
-            study_name=f"{STAGE}-{name}",
+    study.optimize(
+        objective, n_trials=params.tuning.n_trials, timeout=None if budget is None else budget * 60
+    )
+    rows = []
+    for trial in study.trials:
+        seconds = (
+            (trial.datetime_complete - trial.datetime_start).total_seconds()
+            if trial.datetime_complete
+            else float("nan")
         )
-        configured = flatten(base)
-        start_point = {key: configured[key] for key in ranges if key in configured}
-        if start_point and all(_inside(start_point[key], ranges[key]) for key in start_point):
-            study.enqueue_trial(start_point)
-        study.optimize(
-            objective,
-            n_trials=params.tuning.n_trials,
-            timeout=None if budget is None else budget * 60,
-        )
-        for trial in study.trials:
-            seconds = (
-                (trial.datetime_complete - trial.datetime_start).total_seconds()
-                if trial.datetime_complete
-                else float("nan")
-            )
-            options = trial.user_attrs.get("options", {})
-            rows.append(
-                _trial_row(name, trial.number, trial.state.name, trial.value, seconds, options)
-            )
-        best[name] = study.best_trial.user_attrs["options"]
-        validation[name] = float(study.best_value)
-    return TuningResult(best, validation, pd.DataFrame(rows))
+        options = trial.user_attrs.get("options", {})
+        rows.append(_trial_row(name, trial.number, trial.state.name, trial.value, seconds, options))
+    return study.best_trial.user_attrs["options"], float(study.best_value), rows
 
 
 def _inside(value: Any, values: Sequence[Any]) -> bool:

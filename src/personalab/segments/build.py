@@ -1,23 +1,30 @@
-"""The stage's wiring: sweep, validate, choose, profile, name and re-assign over time."""
+"""The stage's wiring: choose the features, sweep, validate, choose, profile, name and
+re-assign over time; or skip, with the reason, when nothing can be clustered (no rows, fewer
+than two usable features, too few users for ``k_min`` segments, identical users, no candidate
+with two or more segments)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from personalab.core.status import StageStatus
+from personalab.features.schema import LABEL
 from personalab.segments.candidates import (
     Candidate,
     choose_candidate,
     comparison_table,
     evaluate_candidates,
+    min_users,
 )
+from personalab.segments.columns import FeatureChoice, choose_features
 from personalab.segments.history import assign_all_cutoffs, transitions
 from personalab.segments.model import centroid_distances
-from personalab.segments.params import SegmentsError, SegmentsParams
+from personalab.segments.params import SegmentsParams
 from personalab.segments.preprocess import feature_matrix, latest_cutoff, make_preprocessor
 from personalab.segments.profiles import feature_lift, name_segments, segment_profiles
 from personalab.segments.scores import ari_vs_truth
@@ -38,33 +45,64 @@ class SegmentsResult:
     X: np.ndarray
     fallback: bool
     features: list[str]
+    log1p: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def feature_summary(self) -> pd.DataFrame:
+        """Each feature clustered on (and whether log1p was taken) and each default left out,
+        with the reason."""
+        used = [{"feature": f, "clustered": True, "log1p": f in self.log1p} for f in self.features]
+        out = [
+            {"feature": f, "clustered": False, "left_out": why} for f, why in self.left_out.items()
+        ]
+        frame = pd.DataFrame(used + out, columns=["feature", "clustered", "log1p", "left_out"])
+        return frame.fillna({"log1p": False, "left_out": ""})
 
 
 def build_segments(
-    table: pd.DataFrame, params: SegmentsParams, truth: pd.DataFrame | None = None
-) -> SegmentsResult:
-    """Sweep, validate, choose, profile, name and re-assign over time."""
-    if table.empty:
-        raise SegmentsError("features table is empty: run the features stage first")
-    latest = latest_cutoff(table)
-    raw = feature_matrix(latest, params.features)
-    pre = make_preprocessor(params)
-    X = pre.fit_transform(raw)
+    table: pd.DataFrame,
+    params: SegmentsParams,
+    status: StageStatus,
+    truth: pd.DataFrame | None = None,
+) -> SegmentsResult | None:
+    """Choose the features, sweep, validate, choose, profile, name and re-assign over time.
+
+    None when nothing can be clustered; ``status`` then holds the reason (skipped). What was
+    left out or adapted on the way is noted in ``status`` too."""
+    prepared = prepare_users(table, params, status)
+    if prepared is None:
+        return None
+    latest, choice, pre, X = prepared
     candidates = evaluate_candidates(X, params)
     comparison = comparison_table(candidates)
-    best, fallback = choose_candidate(comparison, params.choice)
+    picked = choose_candidate(comparison, params.choice)
+    if picked is None:
+        status.skip(
+            f"no candidate clustering ({len(candidates)} tried) found two or more segments "
+            f"with a {params.choice.metric} score: the users do not separate"
+        )
+        return None
+    best, fallback = picked
+    if fallback:
+        rule = params.choice
+        status.warn(
+            f"no candidate cleared the choice floors (stability ARI >= {rule.min_stability}, "
+            f"smallest segment >= {rule.min_cluster_share:.0%}): took {chosen_name(comparison, best)}, "
+            f"the best {rule.metric} of all"
+        )
     chosen = candidates[best]
     pipeline = Pipeline([*pre.steps, ("cluster", chosen.model)])
     labels = chosen.labels
-    lift = feature_lift(latest, labels, params.features)
+    lift = feature_lift(latest, labels, choice.features)
     names = name_segments(lift, params.name_features)
     proba = chosen.model.predict_proba(X)
     assignments = assignment_table(latest, X, labels, names, proba)
-    profiles = segment_profiles(latest, labels, params.features)
+    profiles = segment_profiles(latest, labels, choice.features, label_of(table))
     profiles.insert(0, "segment", profiles.index.map(names))
-    history = assign_all_cutoffs(table, pipeline, params)
+    history = assign_all_cutoffs(table, pipeline, choice.features)
     matrix, changed = transitions(history, names)
     metrics = stage_metrics(chosen, len(latest), len(candidates), fallback, changed)
+    metrics.update(n_features=len(choice.features), features_left_out=len(choice.left_out))
     if truth is not None and len(truth):
         metrics["ari_vs_truth"] = ari_vs_truth(assignments, truth)
     return SegmentsResult(
@@ -80,8 +118,67 @@ def build_segments(
         metrics=metrics,
         X=X,
         fallback=fallback,
-        features=list(params.features),
+        features=list(choice.features),
+        log1p=list(choice.log1p),
+        left_out=dict(choice.left_out),
     )
+
+
+def prepare_users(
+    table: pd.DataFrame, params: SegmentsParams, status: StageStatus
+) -> tuple[pd.DataFrame, FeatureChoice, Pipeline, np.ndarray] | None:
+    """The latest cut-off's users, the features chosen, the fitted preprocessing and the matrix
+    it gives; None (``status`` skipped, with the reason) when nothing can be clustered."""
+    if table.empty:
+        status.skip(empty_table_reason(table))
+        return None
+    choice = choose_features(table, params, status)
+    if len(choice.features) < 2:
+        usable = ", ".join(choice.features) or "none"
+        status.skip(f"fewer than 2 usable features (usable: {usable}): nothing to cluster on")
+        return None
+    latest = latest_cutoff(table)
+    n, needed = len(latest), min_users(params)
+    if n < needed:
+        status.skip(
+            f"only {n} user(s) at the latest cut-off {latest['cutoff'].iloc[0]}: too few for "
+            f"{params.k_min} segments (k_min; the sweep needs at least {needed} users)"
+        )
+        return None
+    pre = make_preprocessor(params, choice.features, choice.log1p)
+    raw = feature_matrix(latest, choice.features)
+    imputed = pre[:2].fit_transform(raw)  # log1p and imputation: before scaling and PCA
+    if np.allclose(imputed, imputed[0]):
+        status.skip(
+            f"every user at the latest cut-off has the same (preprocessed) features "
+            f"{', '.join(choice.features)}: there is nothing to cluster"
+        )
+        return None
+    X = pre.fit_transform(raw)
+    if params.k_max >= n and any(a != "hdbscan" for a in params.algorithms):
+        status.adapted(
+            f"k swept from {params.k_min} to {n - 1} only: {n} users (k_max {params.k_max})"
+        )
+    return latest, choice, pre, X
+
+
+def chosen_name(comparison: pd.DataFrame, row: int) -> str:
+    return str(comparison.loc[row, "candidate"])
+
+
+def empty_table_reason(table: pd.DataFrame) -> str:
+    """Why the features table has no rows: the features stage's skip reason when it skipped."""
+    if table.attrs.get("status") == "skipped":
+        reason = table.attrs.get("skip_reason") or "no reason given"
+        return f"the features stage skipped ({reason}): no users to cluster"
+    return "the features table has no rows: no users to cluster"
+
+
+def label_of(table: pd.DataFrame) -> str | None:
+    """The label column (the table's ``attrs["label"]``; ``purchased_within_horizon`` for a
+    table without attrs), or None when the table has none."""
+    label = table.attrs.get("label") or LABEL
+    return label if label in table else None
 
 
 def assignment_table(

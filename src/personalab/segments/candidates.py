@@ -57,12 +57,17 @@ def candidate_models(params: SegmentsParams) -> list[tuple[str, int | None, Samp
     return out
 
 
+def min_users(params: SegmentsParams) -> int:
+    """The fewest users the sweep clusters: two per segment of the smallest ``k``."""
+    return 2 * max(params.k_min, 2)
+
+
 def evaluate_candidates(X: np.ndarray, params: SegmentsParams) -> list[Candidate]:
-    """Fit and score every candidate of the sweep."""
+    """Fit and score every candidate of the sweep (``k`` below the number of users)."""
     n = X.shape[0]
-    if n < max(params.k_min, 2) * 2:
+    if n < min_users(params):
         raise SegmentsError(
-            f"only {n} users: too few to cluster (need at least {2 * max(params.k_min, 2)})"
+            f"only {n} users: too few to cluster (need at least {min_users(params)})"
         )
     if np.allclose(X, X[0]):
         raise SegmentsError(
@@ -92,13 +97,14 @@ def comparison_table(candidates: list[Candidate]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_candidate(table: pd.DataFrame, rule: ChoiceRule) -> tuple[int, bool]:
-    """Index (row) of the chosen candidate and whether the floors had to be dropped."""
+def choose_candidate(table: pd.DataFrame, rule: ChoiceRule) -> tuple[int, bool] | None:
+    """Index (row) of the chosen candidate and whether the floors had to be dropped; None when
+    no candidate has two or more segments and a ``rule.metric`` score."""
+    if table.empty:
+        return None
     usable = table[table[rule.metric].notna() & (table["n_clusters"] >= 2)]
     if usable.empty:
-        raise SegmentsError(
-            f"no candidate has a {rule.metric} score: every clustering found a single group"
-        )
+        return None
     passing = usable[
         (usable["stability_ari"] >= rule.min_stability)
         & (usable["min_cluster_share"] >= rule.min_cluster_share)

@@ -11,15 +11,14 @@ import itertools
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from personalab.segments.params import SegmentsParams
 from personalab.segments.preprocess import feature_matrix
 
 
 def assign_all_cutoffs(
-    table: pd.DataFrame, pipeline: Pipeline, params: SegmentsParams
+    table: pd.DataFrame, pipeline: Pipeline, features: list[str]
 ) -> pd.DataFrame:
-    """Segment id of every (user, cut-off) with the chosen model."""
-    X = feature_matrix(table, params.features)
+    """Segment id of every (user, cut-off) with the chosen model (fitted on ``features``)."""
+    X = feature_matrix(table, features)
     return pd.DataFrame(
         {"user_id": table["user_id"], "cutoff": table["cutoff"], "segment_id": pipeline.predict(X)}
     )
@@ -41,6 +40,9 @@ def transitions(history: pd.DataFrame, names: dict[int, str]) -> tuple[pd.DataFr
 def changed_share_by_cutoff(history: pd.DataFrame) -> pd.DataFrame:
     """Share of users (present at both) whose segment changed between consecutive cut-offs."""
     cutoffs = sorted(history["cutoff"].unique())
+    # dates for daily cut-offs; with the time when cut-offs fall within a day (a short log)
+    daily = all(pd.Timestamp(c) == pd.Timestamp(c).normalize() for c in cutoffs)
+    stamp = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
     rows = []
     for a, b in itertools.pairwise(cutoffs):
         before = history[history["cutoff"] == a].set_index("user_id")["segment_id"]
@@ -48,7 +50,7 @@ def changed_share_by_cutoff(history: pd.DataFrame) -> pd.DataFrame:
         both = before.index.intersection(after.index)
         rows.append(
             {
-                "cutoff": b.strftime("%Y-%m-%d"),
+                "cutoff": pd.Timestamp(b).strftime(stamp),
                 "users": len(both),
                 "changed_share": float((before.loc[both] != after.loc[both]).mean()),
             }

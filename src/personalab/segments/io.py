@@ -1,4 +1,5 @@
-"""Reading the stage's inputs, logging candidates to MLflow and writing every output."""
+"""Reading the stage's inputs, logging candidates to MLflow and writing every output, also
+when the stage skipped (every declared output, empty and marked)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from personalab.core.paths import upstream
+from personalab.core.status import StageStatus
 from personalab.segments.build import SegmentsResult
 from personalab.segments.history import changed_share_by_cutoff
-from personalab.segments.params import STAGE, SegmentsError
+from personalab.segments.params import ALGORITHMS, STAGE, SegmentsError
 
 
 def load_inputs(paths: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -19,6 +21,20 @@ def load_inputs(paths: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     truth_path = paths.interim / "truth.parquet"
     truth = pd.read_parquet(truth_path) if truth_path.is_file() else None
     return pd.read_parquet(path), (truth if truth is not None and len(truth) else None)
+
+
+def describe_inputs(table: pd.DataFrame, truth: pd.DataFrame | None) -> str:
+    """One line: the users at the latest cut-off (or why there are none) and the ground truth."""
+    has_truth = "yes" if truth is not None else "no"
+    if table.empty:
+        why = table.attrs.get("skip_reason")
+        return f"the features table has no rows{f' (features skipped: {why})' if why else ''}"
+    latest = table["cutoff"].max()
+    users = int((table["cutoff"] == latest).sum())
+    return (
+        f"{users:,} users at the latest cut-off {latest:%Y-%m-%d %H:%M} "
+        f"({table['cutoff'].nunique()} cut-off(s)); ground truth: {has_truth}"
+    )
 
 
 def log_candidate_runs(comparison: pd.DataFrame) -> list[str]:
@@ -44,11 +60,35 @@ def model_requirements() -> list[str]:
     )
 
 
-def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
-    """Write assignments, history, profiles, plot data, the model and metrics atomically."""
-    import mlflow.sklearn
+#: the columns of the stage's tables and plot data (a skipped stage writes them with no rows)
+ASSIGNMENT_COLUMNS = {
+    "user_id": "object",
+    "cutoff": "datetime64[ns, UTC]",
+    "segment_id": "int64",
+    "segment": "object",
+    "distance": "float64",
+    "probability": "float64",
+}
+HISTORY_COLUMNS = ("user_id", "cutoff", "segment_id", "segment")
+SWEEP_COLUMNS = (
+    "k",
+    "silhouette",
+    "davies_bouldin",
+    "calinski_harabasz",
+    "stability_ari",
+    "min_cluster_share",
+)
+#: the swept algorithms, each with its plot file in dvc.yaml (HDBSCAN finds its own k)
+SWEPT = tuple(algorithm for algorithm in ALGORITHMS if algorithm != "hdbscan")
+CHANGED_COLUMNS = ("cutoff", "users", "changed_share")
+PROFILE_COLUMNS = ("segment_id", "segment", "users", "share")
+CANDIDATE_COLUMNS = ("candidate", "algorithm", "k", "n_clusters", "min_cluster_share")
 
-    from personalab.core.storage import atomic_dir, write_csv, write_metrics, write_parquet
+
+def save_segments(result: SegmentsResult, status: StageStatus, paths: Any) -> dict[str, Any]:
+    """Write assignments, history, profiles, plot data, the model and metrics (with the stage's
+    status) atomically."""
+    from personalab.core.storage import write_csv, write_metrics, write_parquet
 
     plots = paths.plots_dir(STAGE)
     out = {
@@ -62,26 +102,33 @@ def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
         "profiles": write_csv(
             result.profiles.reset_index(), paths.reports / "segments" / "profiles.csv"
         ),
+        "features": write_csv(
+            result.feature_summary(), paths.reports / "segments" / "features.csv"
+        ),
         # without timings, so the versioned file changes only when the results do
         "comparison": write_csv(
             result.comparison.drop(columns="seconds"), paths.reports / "segments" / "candidates.csv"
         ),
-        "metrics": write_metrics(result.metrics, paths.metrics_file(STAGE)),
+        "metrics": write_metrics({**result.metrics, **status.metrics()}, paths.metrics_file(STAGE)),
         "changed": write_csv(changed_share_by_cutoff(result.history), plots / "changed_share.csv"),
     }
-    for algorithm, part in result.comparison[result.comparison["k"].notna()].groupby("algorithm"):
-        columns = [
-            "k",
-            "silhouette",
-            "davies_bouldin",
-            "calinski_harabasz",
-            "stability_ari",
-            "min_cluster_share",
-        ]
-        out[f"sweep_{algorithm}"] = write_csv(
-            part[columns].astype({"k": int}), plots / f"sweep_{algorithm}.csv"
-        )
-    model_dir = paths.models / "segmenter"
+    swept = result.comparison[result.comparison["k"].notna()]
+    for algorithm in SWEPT:
+        part = swept[swept["algorithm"] == algorithm]
+        frame = part[list(SWEEP_COLUMNS)].astype({"k": int}) if len(part) else header(SWEEP_COLUMNS)
+        out[f"sweep_{algorithm}"] = write_csv(frame, plots / f"sweep_{algorithm}.csv")
+    paths.figures_dir(STAGE).mkdir(parents=True, exist_ok=True)
+    out["model"] = save_model(result, paths.models / "segmenter")
+    return out
+
+
+def save_model(result: SegmentsResult, model_dir: Path) -> Path:
+    """The preprocessing + clustering pipeline as an MLflow model, with the input columns in
+    order and the segment names in its metadata."""
+    import mlflow.sklearn
+
+    from personalab.core.storage import atomic_dir
+
     with atomic_dir(model_dir) as tmp:
         mlflow.sklearn.save_model(
             result.pipeline,
@@ -96,5 +143,44 @@ def save_segments(result: SegmentsResult, paths: Any) -> dict[str, Any]:
                 "segment_names": {str(key): name for key, name in result.names.items()},
             },
         )
-    out["model"] = model_dir
+    return model_dir
+
+
+def save_skipped(status: StageStatus, paths: Any) -> dict[str, Path]:
+    """Every declared output of a skipped stage, empty and marked: the tables with no rows and
+    their columns, the plot data with its header, ``models/segmenter/SKIPPED.json``, the report
+    and figure folders, and the metrics with the status and the reason."""
+    from personalab.core.status import write_skip_marker
+    from personalab.core.storage import write_csv, write_metrics, write_parquet
+
+    plots = paths.plots_dir(STAGE)
+    assignments = pd.DataFrame(
+        {name: pd.Series(dtype=dtype) for name, dtype in ASSIGNMENT_COLUMNS.items()}
+    )
+    out = {
+        "segments": write_parquet(assignments, paths.processed / "segments.parquet"),
+        "history": write_parquet(
+            assignments[list(HISTORY_COLUMNS)], paths.processed / "segment_history.parquet"
+        ),
+        "profiles": write_csv(header(PROFILE_COLUMNS), paths.reports / "segments" / "profiles.csv"),
+        "comparison": write_csv(
+            header(CANDIDATE_COLUMNS), paths.reports / "segments" / "candidates.csv"
+        ),
+        "changed": write_csv(header(CHANGED_COLUMNS), plots / "changed_share.csv"),
+        **{
+            f"sweep_{algorithm}": write_csv(header(SWEEP_COLUMNS), plots / f"sweep_{algorithm}.csv")
+            for algorithm in SWEPT
+        },
+        "model": write_skip_marker(paths.models / "segmenter", status).parent,
+        "metrics": write_metrics(status.metrics(), paths.metrics_file(STAGE)),
+    }
+    figures = paths.figures_dir(STAGE)
+    figures.mkdir(parents=True, exist_ok=True)
+    for old in figures.glob("*.png"):
+        old.unlink()  # figures of an earlier run would describe segments that are gone
     return out
+
+
+def header(columns: tuple[str, ...]) -> pd.DataFrame:
+    """A table with these columns and no rows (a CSV of its header line)."""
+    return pd.DataFrame(columns=list(columns))

@@ -85,7 +85,8 @@ class SampledClusterer(ClusterMixin, BaseEstimator):
                 [sample[labels == c].mean(axis=0) for c in np.unique(labels)]
             )
         elif self.method == "hdbscan":
-            size = max(5, int(self.min_cluster_share * len(rows)))
+            # at least 5 users a cluster, but never more than the sample holds (a tiny table)
+            size = min(max(5, int(self.min_cluster_share * len(rows))), max(len(rows), 2))
             labels = HDBSCAN(min_cluster_size=size, copy=True).fit(sample).labels_
             self.neighbours_ = NearestNeighbors(n_neighbors=1).fit(sample)
             self.sample_labels_ = labels

@@ -1,6 +1,7 @@
 """Parameters of the segments stage (``params/segments.yaml``), validated before any work.
 
-Also the stage's name, the clustering algorithms it knows and its error type.
+Also the stage's name, the clustering algorithms it knows, the default features and log1p
+columns (what `features: null` and `log1p: null` mean) and its error type.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ from personalab.core.params import StageParams
 
 STAGE = "segments"
 ALGORITHMS = ("kmeans", "gmm", "agglomerative", "hdbscan")
+#: what ``features: null`` clusters on: those of these the features table has values of
+DEFAULT_FEATURES = (
+    "days_since_last_event", "days_since_first_event", "sessions_30d", "events_per_session",
+    "session_duration_mean", "dwell_mean", "scroll_depth_mean", "clicks_per_view", "view_to_cart",
+    "cart_abandonment_rate", "price_sensitivity", "category_entropy", "orders_total",
+    "revenue_total", "purchases_30d",
+)  # fmt: skip
+#: heavy-tailed counts and durations: ``log1p: null`` takes log1p of those among the features
+DEFAULT_LOG1P = (
+    "days_since_last_event", "days_since_first_event", "sessions_30d", "events_per_session",
+    "session_duration_mean", "dwell_mean", "orders_total", "revenue_total", "purchases_30d",
+)  # fmt: skip
 
 
 class SegmentsError(InputError, ValueError):
@@ -38,39 +51,10 @@ class SegmentsParams(StageParams):
     """Parameters of the segments stage (params/segments.yaml)."""
 
     seed: int = 42
-    features: list[str] = Field(
-        default_factory=lambda: [
-            "days_since_last_event",
-            "days_since_first_event",
-            "sessions_30d",
-            "events_per_session",
-            "session_duration_mean",
-            "dwell_mean",
-            "scroll_depth_mean",
-            "clicks_per_view",
-            "view_to_cart",
-            "cart_abandonment_rate",
-            "price_sensitivity",
-            "category_entropy",
-            "orders_total",
-            "revenue_total",
-            "purchases_30d",
-        ],  # fmt: skip
-        min_length=2,
-    )
-    log1p: list[str] = Field(
-        default_factory=lambda: [
-            "days_since_last_event",
-            "days_since_first_event",
-            "sessions_30d",
-            "events_per_session",
-            "session_duration_mean",
-            "dwell_mean",
-            "orders_total",
-            "revenue_total",
-            "purchases_30d",
-        ]  # fmt: skip
-    )
+    # None: the default features (DEFAULT_FEATURES) this features table has values of
+    features: list[str] | None = Field(None, min_length=2)
+    # None: the heavy-tailed defaults (DEFAULT_LOG1P) among the features clustered on
+    log1p: list[str] | None = None
     scaler: Literal["standard", "robust", "minmax"] = "standard"
     pca_variance: float | None = Field(None, gt=0, le=1)
     algorithms: list[Literal[ALGORITHMS]] = Field(
@@ -93,7 +77,13 @@ class SegmentsParams(StageParams):
     def _consistent(self) -> SegmentsParams:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
-        stray = sorted(set(self.log1p) - set(self.features))
+        named = self.features if self.features is not None else DEFAULT_FEATURES
+        stray = sorted(set(self.log1p or ()) - set(named))
         if stray:
-            raise ValueError(f"log1p names column(s) {stray} that are not in features")
+            where = "features" if self.features is not None else "the default features"
+            raise ValueError(f"log1p names column(s) {stray} that are not in {where}")
+        if self.choice.metric == "bic" and "gmm" not in self.algorithms:
+            raise ValueError(
+                "choice.metric 'bic' needs 'gmm' in algorithms (only mixtures have a BIC)"
+            )
         return self

@@ -30,12 +30,16 @@ def plot_sweep(comparison: pd.DataFrame):
 def plot_projection(
     X: np.ndarray, labels: np.ndarray, names: dict[int, str], sample: int = 5000, seed: int = 0
 ):
-    """The users on the first two principal components, coloured by segment (a seeded sample)."""
+    """The users on the first two principal components, coloured by segment (a seeded sample;
+    on one axis when ``X`` has a single column)."""
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(labels), size=min(sample, len(labels)), replace=False)
-    xy = PCA(n_components=2, random_state=seed).fit_transform(X[rows])
+    if X.shape[1] >= 2:
+        xy = PCA(n_components=2, random_state=seed).fit_transform(X[rows])
+    else:  # one (principal) component left: the users on a line
+        xy = np.column_stack([X[rows, 0], np.zeros(len(rows))])
     fig, ax = plt.subplots(figsize=(8, 6))
     for segment_id in sorted(np.unique(labels)):
         mask = labels[rows] == segment_id

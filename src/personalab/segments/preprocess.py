@@ -14,7 +14,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
-from personalab.segments.params import SegmentsError, SegmentsParams
+from personalab.segments.params import DEFAULT_LOG1P, SegmentsError, SegmentsParams
 
 
 def _log1p_columns(X: np.ndarray, columns: tuple[int, ...] = ()) -> np.ndarray:
@@ -24,9 +24,28 @@ def _log1p_columns(X: np.ndarray, columns: tuple[int, ...] = ()) -> np.ndarray:
     return out
 
 
-def make_preprocessor(params: SegmentsParams) -> Pipeline:
-    """log1p of the heavy-tailed columns, median imputation, scaling, optional PCA."""
-    columns = tuple(params.features.index(name) for name in params.log1p)
+def make_preprocessor(
+    params: SegmentsParams, features: list[str] | None = None, log1p: list[str] | None = None
+) -> Pipeline:
+    """log1p of the ``log1p`` columns of ``features``, median imputation, scaling, optional PCA.
+
+    ``features`` and ``log1p`` default to the params' explicit lists (``log1p: null``: the
+    heavy-tailed defaults among the features). Columns constant for these users (no
+    variance) stay, scaled to zero."""
+    if features is None:
+        if params.features is None:
+            raise SegmentsError(
+                "make_preprocessor needs the features: params 'features' is null "
+                "(the stage chooses them from the table: personalab.segments.columns)"
+            )
+        features = list(params.features)
+    if log1p is None:
+        wanted = DEFAULT_LOG1P if params.log1p is None else params.log1p
+        log1p = [name for name in wanted if name in features]
+    stray = [name for name in log1p if name not in features]
+    if stray:
+        raise SegmentsError(f"log1p column(s) {stray} are not among the features {features}")
+    columns = tuple(features.index(name) for name in log1p)
     scaler = {"standard": StandardScaler(), "robust": RobustScaler(), "minmax": MinMaxScaler()}[
         params.scaler
     ]
@@ -60,7 +79,8 @@ def feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
     ]
     if empty:
         raise SegmentsError(
-            f"feature column(s) {empty} have no values at all; drop them from params 'features'"
+            f"feature column(s) {empty} have no values at all; drop them from params 'features' "
+            "(or set features: null to cluster on the default features the table has)"
         )
     return values
 

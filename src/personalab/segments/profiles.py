@@ -34,19 +34,32 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
 }
 
 
-def segment_profiles(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:
-    """Per segment: users, share, purchase rate, revenue share and the mean of every feature."""
+def segment_profiles(
+    table: pd.DataFrame, labels: np.ndarray, features: list[str], label: str | None = LABEL
+) -> pd.DataFrame:
+    """Per segment: users, share, the label's rate (``purchase_rate`` for the purchase label),
+    revenue share and the mean of every feature."""
     frame = table[features].astype(float).assign(_segment=labels)
     profile = frame.groupby("_segment").mean()
     profile.insert(0, "users", frame.groupby("_segment").size())
     profile.insert(1, "share", profile["users"] / len(frame))
-    if LABEL in table:
-        profile.insert(2, "purchase_rate", table[LABEL].groupby(labels).mean())
-    if "revenue_total" in table:
+    if label is not None and label in table:
+        rate = table[label].astype(float).groupby(labels).mean()
+        profile.insert(2, label_rate_column(label), rate)
+    if "revenue_total" in table and table["revenue_total"].notna().any():
         revenue = table["revenue_total"].groupby(labels).sum()
-        profile.insert(3, "revenue_share", revenue / max(revenue.sum(), 1e-12))
+        after = profile.columns.get_loc("share") + 1 + int(label is not None and label in table)
+        profile.insert(after, "revenue_share", revenue / max(revenue.sum(), 1e-12))
     profile.index.name = "segment_id"
     return profile
+
+
+def label_rate_column(label: str) -> str:
+    """``purchase_rate`` for ``purchased_within_horizon``; ``<event>_rate`` for
+    ``<event>_within_horizon``."""
+    if label == LABEL:
+        return "purchase_rate"
+    return f"{label.removesuffix('_within_horizon')}_rate"
 
 
 def feature_lift(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:

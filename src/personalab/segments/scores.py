@@ -45,11 +45,20 @@ def score_clustering(
             "davies_bouldin": np.nan,
             "calinski_harabasz": np.nan,
         }
-    sample = min(silhouette_sample, len(labels))
-    scores["silhouette"] = float(silhouette_score(X, labels, sample_size=sample, random_state=seed))
+    scores["silhouette"] = sampled_silhouette(X, labels, silhouette_sample, seed)
     scores["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     scores["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
     return scores
+
+
+def sampled_silhouette(X: np.ndarray, labels: np.ndarray, sample_size: int, seed: int) -> float:
+    """Silhouette on the seeded sample ``silhouette_score(sample_size=...)`` draws; NaN when the
+    sample holds a single group or only singletons (the score is undefined there)."""
+    rows = np.random.RandomState(seed).permutation(len(labels))[: min(sample_size, len(labels))]
+    groups = len(np.unique(labels[rows]))
+    if not 2 <= groups <= len(rows) - 1:
+        return np.nan
+    return float(silhouette_score(X[rows], labels[rows]))
 
 
 def stability(

@@ -371,3 +371,15 @@ def test_champions_are_kept_per_lineage_and_the_plain_champion_follows_the_data(
     )
     assert scored == [f"models:/{NAME}/2"] and again_b.alias == "champion"
     assert alias(client, NAME, b.alias("champion")) == "5" == alias(client, NAME, "champion")
+
+
+def test_an_intent_target_other_than_purchase_is_a_lineage_of_its_own():
+    from personalab.core.registry import lineage_of
+
+    data = lineage_of({"format": "movielens", "path": "data/raw/ratings.csv"})
+    assert data.for_target("purchased_within_horizon") == data and data.for_target(None) == data
+    rate = data.for_target("rate_within_horizon")
+    assert rate.key != data.key and rate.alias("champion") != data.alias("champion")
+    assert rate == data.for_target("rate_within_horizon")  # stable
+    assert rate.source.endswith("; target rate_within_horizon")
+    assert rate.key != data.for_target("returned_within_horizon").key

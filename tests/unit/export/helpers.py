@@ -89,7 +89,7 @@ def fit_recommender() -> tuple[Recommender, pd.DataFrame]:
         index=pd.Index(["i6", "i2", "i7", "i0", "i4", "i1", "i3", "i5"], name="item_id"),
         name="score",
     )
-    config = {"top_n": 5, "seed": 0, "block_size": 64}
+    config = {"algorithm": "SVD", "top_n": 5, "seed": 0, "block_size": 64}
     return Recommender(model_arrays(algo), popular, config), ratings
 
 
@@ -107,15 +107,18 @@ def save_segmenter(pipeline, folder: Path, **metadata) -> Path:
     return folder
 
 
-def personaliser(parts, threshold: float, k: int = 3) -> Personaliser:
+def personaliser(
+    parts, threshold: float | None, k: int = 3, without: tuple[str, ...] = ()
+) -> Personaliser:
+    """The rule of ``parts``; ``without`` names parts it lacks (intent, recommender, segmenter)."""
     return Personaliser(
-        parts["intent"],
-        parts["segmenter"],
+        None if "intent" in without else parts["intent"],
+        None if "segmenter" in without else parts["segmenter"],
         SEGMENT_FEATURES,
         SEGMENT_NAMES,
-        parts["recommender"],
+        None if "recommender" in without else parts["recommender"],
         parts["trending"],
-        threshold,
+        None if "intent" in without else threshold,
         k,
     )
 
@@ -130,3 +133,63 @@ def seen_by(ratings: pd.DataFrame, user: str) -> set[str]:
 
 def rows_of(out: pd.DataFrame, user: str) -> pd.DataFrame:
     return out[out["user_id"] == user]
+
+
+# --- the stage's steps on constructed parts -----------------------------------------------------
+
+
+def champion(name: str, version: str, folder: Path, metric: str, value: float):
+    """A champion as the registry hands it over, of the saved pyfunc ``folder``."""
+    from personalab.export.champions import Champion
+
+    return Champion(
+        name=name,
+        version=version,
+        alias="champion-0123456789ab",
+        run_id=f"run-{name}",
+        folder=folder,
+        metrics={metric: value},
+        tags={"git_commit": "c0ffee", "mlflow.runName": f"{name}-run"},
+        version_tags={
+            "primary_metric": metric,
+            metric: f"{value:.6f}",
+            "lineage": "0123456789ab",
+            "lineage.source": "csv data/raw/shop.csv",
+        },
+        created="2026-01-10 12:00 UTC",
+    )
+
+
+def events_frame() -> pd.DataFrame:
+    """The ratings as events, one a day (the last days trend)."""
+    ratings = ratings_frame()
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    days = pd.to_timedelta(np.arange(len(ratings)) % 10, unit="D")
+    return ratings.assign(timestamp=start + days, event_type="rate")
+
+
+def features_table() -> pd.DataFrame:
+    """Two cut-offs of feature rows; the latest has every known user and a newcomer."""
+    old = feature_rows(USERS, seed=4).assign(cutoff=pd.Timestamp("2026-01-03"))
+    latest = feature_rows([*USERS, "newcomer"], seed=5).assign(cutoff=pd.Timestamp("2026-01-10"))
+    return pd.concat([old, latest], ignore_index=True)
+
+
+def run_export(parts, events: pd.DataFrame, table: pd.DataFrame, paths, status) -> dict:
+    """The notebook's steps after the parts are gathered (as notebooks/06_export.ipynb calls
+    them): a skip writes the marked outputs; otherwise rule, mix, folders, checks, outputs."""
+    from personalab import export
+
+    params = export.ExportParams(k=3, example_rows=4)
+    if status.skipped:
+        return {"written": export.save_skipped(status, parts, paths)}
+    personaliser = export.build_personaliser(parts, events, params, status)
+    mix = export.strategy_mix(personaliser, table)
+    exported = export.export_models(parts, personaliser, table, params, paths)
+    checks = export.check_exports(exported, parts, personaliser)
+    metrics = {
+        **export.export_metrics(parts, personaliser, mix, checks, params),
+        **status.metrics(),
+    }
+    written = export.save_outputs(parts, exported, metrics, paths)
+    return {"rule": personaliser, "mix": mix, "exported": exported, "written": written}

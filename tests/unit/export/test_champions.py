@@ -5,17 +5,18 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from personalab.export.champions import fetch_champion
-from personalab.export.params import ExportError
+from personalab.export.champions import NoChampionError, fetch_champion
 
 
 def test_a_model_without_a_champion_asks_for_the_stage_to_run(tmp_path, mlflow_tmp):
     from mlflow.tracking import MlflowClient
 
-    with pytest.raises(ExportError, match=r"'personalab-x' has no version with alias 'champion'"):
+    with pytest.raises(
+        NoChampionError, match=r"'personalab-x' has no version with alias 'champion'"
+    ):
         fetch_champion("personalab-x", "champion", tmp_path)  # not registered at all
     MlflowClient().create_registered_model("personalab-x")
-    with pytest.raises(ExportError, match=r"run the stage that trains it first"):
+    with pytest.raises(NoChampionError, match=r"run the stage that trains it first"):
         fetch_champion("personalab-x", "champion", tmp_path)  # registered, alias not set
 
 
@@ -45,17 +46,12 @@ def register_versions(tmp_path, names: tuple[str, ...], count: int) -> None:
             client.create_model_version(name, source=source, run_id=run.info.run_id)
 
 
-def test_export_fetches_the_champions_of_the_current_data_lineage(
-    tmp_path, mlflow_tmp, monkeypatch
-):
+def test_export_fetches_the_champions_of_the_current_data_lineage(tmp_path, mlflow_tmp):
     from mlflow.tracking import MlflowClient
 
     from personalab.core.registry import lineage_of, promote_if_better
-    from personalab.export.champions import fetch_champions
-    from personalab.export.params import ExportParams
 
-    params = ExportParams(intent_model="t-intent", recommender_model="t-rec")
-    names = (params.intent_model, params.recommender_model)
+    names = ("t-intent", "t-rec")
     register_versions(tmp_path, names, 3)
     client = MlflowClient()
     a = lineage_of({"format": "csv", "path": "data/raw/a.csv"})
@@ -65,24 +61,19 @@ def test_export_fetches_the_champions_of_the_current_data_lineage(
         promote_if_better(client, name, "2", "m", 0.1, lambda uri: 0.0, lineage=b)
         promote_if_better(client, name, "3", "m", 0.5, lambda uri: 0.9, lineage=a)
 
-    intent, recommender = fetch_champions(params, tmp_path / "scratch", lineage=b)
+    def both(lineage, scratch):
+        return [fetch_champion(name, "champion", tmp_path / scratch, lineage) for name in names]
+
+    intent, recommender = both(b, "scratch")
     assert (intent.version, recommender.version) == ("2", "2")
     assert (intent.folder / "number.txt").read_text() == "2"
     assert intent.alias == f"champion-{b.key}" and intent.version_tags["lineage"] == b.key
     assert intent.lineage == f"csv data/raw/b.csv (lineage `{b.key}`)"
-    intent, recommender = fetch_champions(params, tmp_path / "scratch-a", lineage=a)
+    intent, recommender = both(a, "scratch-a")
     assert (intent.version, recommender.version) == ("1", "1")  # A's champion, not its newest
 
-    # by default, the lineage of the project's params/ingest.yaml
-    root = tmp_path / "project"
-    (root / "params").mkdir(parents=True)
-    (root / "params/ingest.yaml").write_text("source:\n  format: csv\n  path: data/raw/b.csv\n")
-    monkeypatch.setenv("PERSONALAB_ROOT", str(root))
-    intent, recommender = fetch_champions(params, tmp_path / "scratch-b")
-    assert (intent.version, recommender.version) == ("2", "2")
-
     c = lineage_of({"format": "csv", "path": "data/raw/c.csv"})
-    with pytest.raises(ExportError, match=rf"no version with alias 'champion-{c.key}' \(the champion "
-                       r"of data lineage csv data/raw/c.csv\).*other data is not served; run the "
-                       r"stage that trains it first"):  # fmt: skip
-        fetch_champions(params, tmp_path / "scratch-c", lineage=c)
+    with pytest.raises(NoChampionError, match=rf"no version with alias 'champion-{c.key}' \(the "
+                       r"champion of data lineage csv data/raw/c.csv\).*other data is not served; "
+                       r"run the stage that trains it first"):  # fmt: skip
+        both(c, "scratch-c")

@@ -228,3 +228,101 @@ def test_personaliser_save_and_load_give_the_same_answers(parts, tmp_path):
     assert set(expected["strategy"]) == {"popular", "personalised", "trending"}
     pd.testing.assert_frame_equal(loaded.personalise(frame), expected)
     pd.testing.assert_frame_equal(loaded.personalise(frame, k=2), rule.personalise(frame, k=2))
+
+
+# --- the rule with the parts it has -------------------------------------------------------------
+
+
+def test_without_an_intent_model_every_known_user_gets_the_recommenders_top_k(parts):
+    frame = request().drop(columns=["f2", "f3"])  # no intent features: none are needed
+    rule = personaliser(parts, threshold=None, without=("intent",))
+    assert rule.strategies == ("personalised_no_intent", "popular") and rule.threshold is None
+    out = rule.personalise(frame, k=3)
+    assert list(out.columns) == PERSONALISE_COLUMNS
+    assert out["intent_score"].isna().all()
+    for user in ["u3", "u0", "u5", "u1"]:
+        mine = rows_of(out, user)
+        assert set(mine["strategy"]) == {"personalised_no_intent"}
+        expected = parts["recommender"].model.top_k([user], 3)
+        assert mine["item_id"].tolist() == expected["item_id"].tolist()
+        np.testing.assert_allclose(mine["score"], expected["score"].to_numpy(dtype=float))
+    stranger = rows_of(out, "stranger")
+    assert set(stranger["strategy"]) == {"popular"}
+    assert stranger["item_id"].tolist() == parts["recommender"].popular.head(3).index.tolist()
+    labels = parts["segmenter"].predict(frame[SEGMENT_FEATURES].to_numpy(dtype=float))
+    per_user = out.drop_duplicates("user_id")
+    assert per_user["segment"].tolist() == [SEGMENT_NAMES[str(label)] for label in labels]
+
+
+def test_without_a_recommender_everyone_gets_the_trending_items_with_their_intent_score(parts):
+    frame = request()
+    rule = personaliser(parts, threshold=0.5, without=("recommender",))
+    assert rule.strategies == ("trending_no_recommender",)
+    out = rule.personalise(frame, k=4)
+    assert list(out.columns) == PERSONALISE_COLUMNS
+    assert set(out["strategy"]) == {"trending_no_recommender"}
+    top = parts["trending"].head(4)
+    for user in frame["user_id"]:  # the stranger too; nothing is known of what anyone has seen
+        mine = rows_of(out, user)
+        assert mine["item_id"].tolist() == top.index.tolist()  # u0's rated i1 stays
+        np.testing.assert_allclose(mine["score"], top.to_numpy())
+        assert mine["rank"].tolist() == [1, 2, 3, 4]
+    per_user = out.drop_duplicates("user_id").set_index("user_id")
+    expected = parts["intent"].predict_proba(frame)
+    np.testing.assert_allclose(per_user.loc[frame["user_id"], "intent_score"], expected)
+
+
+def test_without_segments_the_segment_is_null_and_the_strategies_unchanged(parts):
+    frame = request()
+    scores = parts["intent"].predict_proba(frame)
+    threshold = float(np.median(scores))
+    full = personaliser(parts, threshold=threshold).personalise(frame)
+    out = personaliser(parts, threshold=threshold, without=("segmenter",)).personalise(frame)
+    assert out["segment"].isna().all() and list(out.columns) == PERSONALISE_COLUMNS
+    pd.testing.assert_frame_equal(out.drop(columns="segment"), full.drop(columns="segment"))
+
+
+def test_a_rule_needs_a_model_and_an_intent_model_needs_a_threshold(parts):
+    with pytest.raises(ExportError, match="needs an intent model or a recommender"):
+        personaliser(parts, threshold=None, without=("intent", "recommender"))
+    with pytest.raises(ExportError, match="needs a high-intent threshold"):
+        personaliser(parts, threshold=None)
+
+
+@pytest.mark.parametrize(
+    ("without", "absent"),
+    [
+        (("intent",), {"intent_booster", "intent_config"}),
+        (("recommender",), {"recommender_model", "recommender_config"}),
+        (("segmenter",), {"segmenter"}),
+    ],
+)
+def test_a_rule_without_a_part_saves_and_loads_without_it(parts, tmp_path, without, absent):
+    segmenter_folder = save_segmenter(parts["segmenter"], tmp_path / "segmenter")
+    rule = personaliser(parts, threshold=0.5, k=4, without=without)
+    files = rule.save(tmp_path / "p", None if "segmenter" in without else segmenter_folder)
+    assert not absent & set(files) and "personalise" in files
+    loaded = Personaliser.load({name: str(path) for name, path in files.items()})
+    assert loaded.strategies == rule.strategies and loaded.threshold == rule.threshold
+    frame = request()
+    pd.testing.assert_frame_equal(loaded.personalise(frame), rule.personalise(frame))
+
+
+def test_a_popularity_recommenders_lists_are_named_popular_unseen(parts):
+    from personalab.recommend.baselines import popularity_arrays
+    from personalab.recommend.served import Recommender
+    from tests.unit.export.helpers import ratings_frame
+
+    ratings = ratings_frame()
+    config = {"algorithm": "popularity", "top_n": 5, "seed": 0, "block_size": 64}
+    popular = Recommender(popularity_arrays(ratings), parts["recommender"].popular, config)
+    assert popular.popularity_only
+    rule = personaliser({**parts, "recommender": popular}, threshold=0.0)  # everyone high intent
+    assert rule.strategies == ("popular_unseen", "trending", "popular")
+    out = rule.personalise(request(), k=3)
+    assert set(out["strategy"]) <= {"popular_unseen", "popular"}
+    mine = rows_of(out, "u0")
+    assert set(mine["strategy"]) == {"popular_unseen"}
+    assert not set(mine["item_id"]) & seen_by(ratings, "u0")
+    no_intent = personaliser({**parts, "recommender": popular}, None, without=("intent",))
+    assert no_intent.strategies == ("popular_unseen", "popular")

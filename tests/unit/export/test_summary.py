@@ -1,8 +1,11 @@
 """Unit tests of personalab.export.summary: reports/summary.md's text."""
 
+from types import SimpleNamespace
+
 import pandas as pd
 
 from personalab.export.champions import Champion
+from personalab.export.parts import ExportParts
 from personalab.export.summary import summary_markdown
 
 
@@ -60,7 +63,31 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
         "high_intent_threshold": 0.4321,
         "trending_window_days": 7.0,
     }
-    text = summary_markdown(intent, rec, exported, times, metrics, root, "SVD")
+    parts = ExportParts(
+        intent=intent,
+        recommender=rec,
+        recommender_model=SimpleNamespace(config={"algorithm": "SVD"}),
+        segmenter=root / "models/segmenter",
+    )
+    statuses = [
+        {"stage": "ingest", "status": "complete", "notes": ["adapted: read | as the separator"]},
+        {
+            "stage": "features",
+            "status": "partial",
+            "notes": ["left out: price|cost: no price column", "warning: few positives"],
+        },
+        {"stage": "segments", "status": "skipped", "skip_reason": "no rows", "notes": []},
+        {"stage": "recommend", "status": "not run", "notes": []},
+    ]
+    text = summary_markdown(parts, exported, times, metrics, statuses, root)
+    assert "| ingest | complete | - |" in text
+    assert "| features | partial | price\\|cost: no price column |" in text  # | escaped
+    assert "| segments | skipped | skipped: no rows |" in text
+    assert "| recommend | not run | - |" in text
+    assert "- ingest: adapted: read | as the separator" in text
+    assert "- features: warning: few positives" in text
+    assert "Exported: intent, recommender, personalise." in text
+    assert "| `models/personalise` | intent v3 + recommender v7 + segmenter |" in text
     for c, commit, md5 in ((intent, "c0ffee1234", "md5aaaa"), (rec, "deadbeef99", "md5bbbb")):
         assert f"{c.name} v{c.version}" in text
         assert f"`{c.run_id}`" in text

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.core.status import StageStatus
 from personalab.features.build import build_features, features_at
 from personalab.features.params import FeaturesParams
+from personalab.features.plan import full_plan
 from personalab.features.schema import LABEL
 from personalab.ingest.events import EVENT_TYPES
 from tests.unit.features.helpers import (
@@ -70,9 +72,9 @@ def _random_future(seed: int, devices: list) -> list[tuple]:
 
 
 def test_events_at_or_after_t_do_not_change_features_at_t():
-    before = features_at(events_frame(LOG), T, FeaturesParams(), DEVICES)
+    before = features_at(events_frame(LOG), T, full_plan(FeaturesParams(), DEVICES))
     future = _random_future(1, ["mobile", "desktop", "tv", None])
-    after = features_at(events_frame(LOG + future), T, FeaturesParams(), DEVICES)
+    after = features_at(events_frame(LOG + future), T, full_plan(FeaturesParams(), DEVICES))
     pd.testing.assert_frame_equal(after, before)
 
 
@@ -93,7 +95,7 @@ def test_a_session_straddling_t_counts_only_its_part_before_t():
         ("u", "s", t(m=2), "add_to_cart", "i1"),
         ("u", "s", t(m=5), "purchase", "i1"),
     ]
-    row = features_at(events_frame(log), T, FeaturesParams(), []).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), [])).iloc[0]
     assert row["sessions_total"] == 1
     assert row["session_duration_max"] == pytest.approx(360.0)
     assert row["events_per_session"] == pytest.approx(2.0)
@@ -186,3 +188,109 @@ def test_metrics_over_two_cutoffs_count_rows_per_cutoff():
     assert result.metrics["rows"] == 5
     assert result.metrics["users"] == 3
     assert result.metrics["cutoffs"] == 2
+
+
+# --- target events ----------------------------------------------------------------------------
+
+TARGET_LOG = [
+    ("a", "a1", t(d=-3), "rate", "i1", {"rating": 4.0}),
+    ("a", "a2", t(d=2), "rate", "i2", {"rating": 5.0}),  # rates within the horizon
+    ("b", "b1", t(d=-2), "rate", "i1", {"rating": 3.0}),
+    ("b", "b2", t(d=3), "view", "i1"),  # comes back, but does not rate
+    ("c", "c1", t(d=-1), "rate", "i3", {"rating": 2.0}),
+    ("c", "c2", t(d=7), "rate", "i1", {"rating": 1.0}),  # at T + 7 d: outside the horizon
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "column", "expected"),
+    [
+        ("rate", "rate_within_horizon", {"a": 1, "b": 0, "c": 0}),
+        ("return", "returned_within_horizon", {"a": 1, "b": 1, "c": 0}),
+        ("view", "view_within_horizon", {"a": 0, "b": 1, "c": 0}),
+        ("purchase", LABEL, {"a": 0, "b": 0, "c": 0}),
+    ],
+)
+def test_target_event_defines_the_label_and_its_column(target, column, expected):
+    cut = {"dates": [str(T)]}
+    result = build_features(events_frame(TARGET_LOG), params(target_event=target, cutoffs=cut))
+    assert result.label == column == result.table.attrs["label"]
+    assert by_user(result.table, column) == expected
+    assert [c for c in result.table.columns if c.endswith("_within_horizon")] == [column]
+    assert result.table.attrs["target_event"] == target
+
+
+def test_a_label_with_few_positives_or_one_class_is_a_warning():
+    cut = {"dates": [str(T)]}
+    status = StageStatus("features")
+    build_features(events_frame(TARGET_LOG), params(target_event="rate", cutoffs=cut), None, status)
+    warnings = [n["message"] for n in status.notes if n["kind"] == "warning"]
+    assert "the label rate_within_horizon has under 5 positives at cut-off(s) 2024-03-01: 1" in (
+        warnings
+    )
+    status = StageStatus("features")
+    result = build_features(events_frame(TARGET_LOG), params(cutoffs=cut), None, status)
+    warnings = [n["message"] for n in status.notes if n["kind"] == "warning"]
+    assert (
+        "the label purchased_within_horizon holds a single class (0) over 3 rows: the intent "
+        "stage cannot learn it"
+    ) in warnings
+    assert result.metrics["positive_rate"] == 0.0 and not status.skipped
+
+
+# --- what the log supports ----------------------------------------------------------------------
+
+
+def test_a_ratings_log_gets_only_the_columns_it_can_have():
+    log = [(u, s, when, "rate", item) for u, s, when, _, item, *_ in LOG + FUTURE]
+    result = build_features(events_frame(log), params(cutoffs={"dates": [str(T)]}))
+    table = result.table
+    assert result.feature_names == [
+        "days_since_last_event", "days_since_first_event",
+        "sessions_1d", "events_1d", "sessions_7d", "events_7d", "sessions_30d", "events_30d",
+        "rfm_recency", "rfm_frequency",
+        "sessions_total", "session_duration_mean", "session_duration_max", "events_per_session",
+        "bounce_rate", "top_category_share", "category_entropy", "activity_trend",
+        "category_share_books", "category_share_games",
+    ]  # fmt: skip
+    assert list(table.columns) == [
+        "user_id", "cutoff", *result.feature_names[:10], "rfm_segment",
+        *result.feature_names[10:], "seg_at_risk", "engagement_score", "dominant_segment", LABEL,
+    ]  # fmt: skip
+    assert not table[result.feature_names].isna().all().any()  # no all-NaN column
+    # no monetary score: recent and frequent is enough for champions
+    assert by_user(table, "rfm_segment") == {"a": "champions", "b": "champions", "c": "hibernating"}
+    assert set(table["dominant_segment"]) <= {"at_risk", "none"}
+    attrs = table.attrs
+    assert attrs["features"] == result.feature_names and attrs["status"] == "partial"
+    assert attrs["left_out"]["dwell_mean"] == (
+        "needs view events with dwell_seconds; the log has no view events and no dwell_seconds "
+        "values"
+    )
+    assert attrs["horizon_days"] == 7.0 and attrs["skip_reason"] is None
+    assert result.metrics["feature_count"] == 20 + 1 + 3  # + seg_at_risk, rfm, score, dominant
+    assert result.metrics["features_left_out"] == len(attrs["left_out"])
+    assert result.metrics["status"] == "partial" and result.metrics["notes"]
+
+
+def test_the_default_log_keeps_everything_and_says_complete():
+    result = build_features(events_frame(LOG + FUTURE), params(cutoffs={"dates": ["2024-03-01"]}))
+    assert result.table.attrs["left_out"] == {} and result.table.attrs["status"] == "complete"
+    assert result.metrics["status"] == "complete" and result.metrics["features_left_out"] == 0
+
+
+# --- skipped ------------------------------------------------------------------------------------
+
+
+def test_no_cutoff_gives_an_empty_table_marked_skipped():
+    log = [("u", "s", t(m=k), "view", "i1") for k in range(2)]  # one minute
+    status = StageStatus("features")
+    result = build_features(events_frame(log), params(target_event="return"), None, status)
+    assert status.skipped and result.table.empty
+    assert list(result.table.columns) == ["user_id", "cutoff", "returned_within_horizon"]
+    assert result.table.attrs["status"] == "skipped"
+    assert result.table.attrs["skip_reason"] == status.skip_reason
+    assert result.table.attrs["features"] == []
+    assert result.metrics["status"] == "skipped" and result.metrics["rows"] == 0
+    assert result.metrics["skip_reason"].startswith("no cut-off fits: the log spans 1.0 minutes")
+    assert result.describe_cutoffs().startswith("horizon 1 minute")

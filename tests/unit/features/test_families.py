@@ -8,6 +8,7 @@ import pytest
 
 from personalab.features.build import features_at
 from personalab.features.params import FeaturesParams
+from personalab.features.plan import full_plan
 from tests.unit.features.helpers import DEVICES, LOG, NAN, T, approx, by_user, events_frame, t
 
 
@@ -56,7 +57,7 @@ def test_orders_count_sessions_with_a_purchase_not_purchase_events():
         ("u", "s1", t(d=-2, m=1), "purchase", "i2"),
         ("u", "s2", t(d=-1), "purchase", "i3", {"quantity": 3.0}),
     ]
-    row = features_at(events_frame(log), T, FeaturesParams(), []).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), [])).iloc[0]
     assert row["orders_total"] == 2
     assert row["revenue_total"] == pytest.approx(10 + 30 + 60)
     assert row["avg_order_value"] == pytest.approx(50.0)
@@ -85,7 +86,7 @@ def test_dwell_mean_counts_views_only():
         ("u", "s", t(h=-1, m=2), "view", "i2", {"dwell_seconds": 50.0}),
         ("u", "s", t(h=-1, m=3), "view", "i2"),  # no dwell recorded: not in the mean
     ]
-    row = features_at(events_frame(log), T, FeaturesParams(), []).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), [])).iloc[0]
     assert row["dwell_mean"] == pytest.approx(75.0)
     assert row["clicks_per_view"] == pytest.approx(1 / 3)
 
@@ -95,7 +96,7 @@ def test_scroll_depth_mean_counts_scroll_events_only():
         ("u", "s", t(h=-1), "view", "i1", {"scroll_depth": 0.1}),
         ("u", "s", t(h=-1, m=1), "scroll", None, {"scroll_depth": 0.9}),
     ]
-    row = features_at(events_frame(log), T, FeaturesParams(), []).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), [])).iloc[0]
     assert row["scroll_depth_mean"] == pytest.approx(0.9)
 
 
@@ -124,7 +125,7 @@ def test_cart_abandonment_bought_within_24h_is_not_abandoned_young_carts_not_jud
         ("mixed", "m2", t(d=-2), "add_to_cart", "i2"),
         ("mixed", "m3", t(h=-1), "add_to_cart", "i3"),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "cart_abandonment_rate") == approx(
         {
             "before": 1.0,
@@ -167,13 +168,15 @@ def test_device_shares_ignore_unknown_devices(at_t):
 
 def test_device_share_nan_when_no_device_is_known():
     log = [("u", "s", t(h=-1), "view", "i1"), ("u", "s", t(h=-1, m=1), "click", "i1")]
-    row = features_at(events_frame(log), T, FeaturesParams(), DEVICES).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), DEVICES)).iloc[0]
     assert math.isnan(row["device_share_desktop"])
     assert math.isnan(row["device_share_mobile"])
 
 
 def test_category_shares_of_the_chosen_categories():
-    table = features_at(events_frame(LOG), T, FeaturesParams(), DEVICES, ["books", "games", "toys"])
+    table = features_at(
+        events_frame(LOG), T, full_plan(FeaturesParams(), DEVICES, ["books", "games", "toys"])
+    )
     assert by_user(table, "category_share_books") == approx({"a": 7 / 9, "b": 0.5, "c": 0.0})
     assert by_user(table, "category_share_games") == approx({"a": 2 / 9, "b": 0.5, "c": 0.0})
     assert by_user(table, "category_share_toys") == approx({"a": 0.0, "b": 0.0, "c": 1.0})
@@ -181,5 +184,5 @@ def test_category_shares_of_the_chosen_categories():
 
 def test_category_share_nan_without_a_categorised_event():
     log = [("u", "s", t(h=-1), "scroll", None, {"scroll_depth": 0.5})]
-    row = features_at(events_frame(log), T, FeaturesParams(), DEVICES, ["books"]).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), DEVICES, ["books"])).iloc[0]
     assert math.isnan(row["category_share_books"])

@@ -8,6 +8,7 @@ import pytest
 
 from personalab.features.build import features_at
 from personalab.features.params import FeaturesParams
+from personalab.features.plan import full_plan
 from personalab.features.rules import quintile_score, rfm_segment_of
 from tests.unit.features.helpers import (
     DEFAULT_PRIORITY,
@@ -78,7 +79,7 @@ def test_high_clicker_needs_more_than_5_clicks_within_10_minutes_in_one_session(
         *_clicks("six_over_11min", [0, 2.2, 4.4, 6.6, 8.8, 11]),
         *_clicks("six_in_two_sessions", [0, 1, 2, 3, 4, 5], ["x1"] * 3 + ["x2"] * 3),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_high_clicker") == {
         "five": 0,
         "six_in_9min": 1,
@@ -90,7 +91,7 @@ def test_high_clicker_needs_more_than_5_clicks_within_10_minutes_in_one_session(
 def test_high_clicker_burst_inside_a_longer_session():
     # one session of 9 clicks over an hour; the last 6 fall within 5 minutes
     log = _clicks("u", [0, 20, 40, 55, 56, 57, 58, 59, 60])
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_high_clicker") == {"u": 1}
 
 
@@ -104,7 +105,7 @@ def test_deep_scroller_mean_above_threshold_over_the_segment_window():
         ("deep_long_ago", "o1", t(d=-40, m=1), "scroll", None, {"scroll_depth": 1.0}),
         ("deep_long_ago", "o2", t(d=-1), "scroll", None, {"scroll_depth": 0.5}),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_deep_scroller") == {"at_threshold": 0, "deep": 1, "deep_long_ago": 0}
     # the all-time mean of deep_long_ago is above 0.8, only the window's is below
     assert by_user(table, "scroll_depth_mean")["deep_long_ago"] == pytest.approx(2.5 / 3)
@@ -119,7 +120,7 @@ def test_long_dweller_mean_view_dwell_above_180_seconds():
         ("click_dwell", "c", t(d=-1), "view", "i1", {"dwell_seconds": 100.0}),
         ("click_dwell", "c", t(d=-1, m=2), "click", "i1", {"dwell_seconds": 1000.0}),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_long_dweller") == {"at_threshold": 0, "click_dwell": 0, "long": 1}
 
 
@@ -128,14 +129,14 @@ def test_converter_needs_a_purchase_inside_the_30_day_window():
         ("recent", "r", t(d=-29), "purchase", "i1"),
         ("old", "o", t(d=-31), "purchase", "i1"),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_converter") == {"old": 0, "recent": 1}
     assert by_user(table, "days_since_last_purchase") == approx({"old": 31.0, "recent": 29.0})
 
 
 def test_abandoned_cart_older_than_the_window_is_not_a_cart_abandoner():
     log = [("u", "s", t(d=-40), "add_to_cart", "i1")]
-    row = features_at(events_frame(log), T, FeaturesParams(), []).iloc[0]
+    row = features_at(events_frame(log), T, full_plan(FeaturesParams(), [])).iloc[0]
     assert row["cart_abandonment_rate"] == 1.0
     assert row["seg_cart_abandoner"] == 0
 
@@ -150,7 +151,7 @@ def test_at_risk_needs_two_sessions_and_more_than_14_days_of_silence():
         ("two_sessions_14d_1s", "d1", t(d=-30), "view", "i1"),
         ("two_sessions_14d_1s", "d2", t(d=-14, s=-1), "view", "i1"),
     ]
-    table = features_at(events_frame(log), T, FeaturesParams(), [])
+    table = features_at(events_frame(log), T, full_plan(FeaturesParams(), []))
     assert by_user(table, "seg_at_risk") == {
         "one_session_20d": 0,
         "two_sessions_14d": 0,
@@ -183,7 +184,7 @@ def test_dominant_segment_follows_the_default_priority(at_t):
 def test_dominant_segment_follows_a_custom_priority_and_is_none_outside_it():
     priority = ["long_dweller", "deep_scroller", "converter", "cart_abandoner", "high_clicker"]
     custom = params(segments={"priority": priority})
-    table = features_at(events_frame(LOG), T, custom, DEVICES)
+    table = features_at(events_frame(LOG), T, full_plan(custom, DEVICES))
     # c holds only at_risk, which is not in the priority list
     assert by_user(table, "dominant_segment") == {
         "a": "long_dweller",

@@ -112,3 +112,32 @@ def test_choose_calibration_keeps_scores_that_are_already_calibrated():
     assert brier["none"] == pytest.approx(0.1812, abs=1e-4)
     assert brier["sigmoid"] == pytest.approx(0.1923, abs=1e-4)
     assert brier["isotonic"] == pytest.approx(0.2061, abs=1e-4)
+
+
+@pytest.mark.parametrize("positives", [0, 1])
+@pytest.mark.parametrize("method", ["auto", "none", "sigmoid", "isotonic"])
+def test_choose_calibration_leaves_out_methods_that_cannot_run(method, positives):
+    p, y = overconfident(200)
+    y = np.zeros_like(y)
+    y[np.argsort(-p)[:positives]] = 1
+    calibrator, table = choose_calibration(p, y, method, seed=0)
+    assert calibrator.method == "none"  # the only method that can run
+    table = table.set_index("method")
+    assert table.loc["none", "cross_fitted_brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert table.loc["none", "unavailable"] == ""
+    for name in ("sigmoid", "isotonic"):
+        assert np.isnan(table.loc[name, "cross_fitted_brier"])
+        assert table.loc[name, "unavailable"] == (
+            f"validation holds {positives} positive and {200 - positives} negative row(s); "
+            f"{name} calibration needs at least 2 of each"
+        )
+    np.testing.assert_array_equal(calibrator.transform(p), p)
+
+
+def test_choose_calibration_runs_every_method_from_two_of_each_class():
+    p, y = overconfident(200)
+    y = np.zeros_like(y)
+    y[np.argsort(-p)[:2]] = 1
+    _, table = choose_calibration(p, y, "auto", seed=0)
+    assert np.isfinite(table["cross_fitted_brier"]).all()
+    assert (table["unavailable"] == "").all()

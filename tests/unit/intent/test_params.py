@@ -6,14 +6,13 @@ import pytest
 
 from personalab.core.params import ParamsError
 from personalab.core.paths import project_paths
-from personalab.features.schema import LABEL
 from personalab.intent.params import IntentParams
 
 
 def test_default_params_equal_params_intent_yaml():
     from_file = IntentParams.from_yaml(project_paths().params_file("intent"))
     assert from_file == IntentParams()
-    assert IntentParams().label_column == LABEL
+    assert IntentParams().label_column is None  # the table's target (attrs), else LABEL
     assert IntentParams().tuning.storage is None
 
 

@@ -9,6 +9,7 @@ import pytest
 from personalab.features.schema import LABEL
 from personalab.intent.params import IntentError
 from personalab.intent.split import prepare_data, split_stratified, split_temporal
+from personalab.intent.target import UnlearnableTargetError
 from tests.unit.intent.helpers import T0, params, week
 
 
@@ -125,14 +126,26 @@ def test_split_stratified_is_reproducible_by_seed():
     assert not np.array_equal(first.valid, other.valid)
 
 
-def test_split_stratified_needs_four_rows_of_each_class():
-    y = np.array([1, 1, 1] + [0] * 40)
-    with pytest.raises(IntentError, match=r"label has 3 positive and 40 negative rows.*at least 4"):
+def test_split_stratified_needs_three_rows_of_each_class_one_per_part():
+    y = np.array([1, 1] + [0] * 40)
+    with pytest.raises(
+        UnlearnableTargetError, match=r"label has 2 positive and 40 negative rows.*at least 3"
+    ):
         split_stratified(y, 0.25, 0.2, seed=0)
-    with pytest.raises(IntentError, match=r"label has 40 positive and 3 negative rows"):
+    with pytest.raises(UnlearnableTargetError, match=r"label has 40 positive and 2 negative rows"):
         split_stratified(1 - y, 0.25, 0.2, seed=0)
-    split = split_stratified(np.array([1] * 4 + [0] * 40), 0.25, 0.2, seed=0)
-    assert split.summary["positives"].sum() == 4
+    for positives in (3, 4, 9):
+        y = np.array([1] * positives + [0] * 40)
+        split = split_stratified(y, 0.25, 0.2, seed=0)
+        summary = split.summary.set_index("part")
+        assert summary["positives"].sum() == positives
+        assert (summary["positives"] >= 1).all(), positives  # each part holds a positive
+        assert summary["rows"].sum() == len(y)
+        everything = np.concatenate([split.train, split.valid, split.test])
+        np.testing.assert_array_equal(np.sort(everything), np.arange(len(y)))
+    # the few positives are dealt out by the shares: 9 -> 2 test, 1 validation (of 7), 6 train
+    assert summary["positives"].to_dict() == {"train": 6, "valid": 1, "test": 2}
+    assert summary.loc["test", "rows"] == 2 + 10 and summary.loc["valid", "rows"] == 1 + 6
 
 
 def intent_table(n_cutoffs: int = 4, rows_per: int = 10) -> pd.DataFrame:
@@ -223,12 +236,22 @@ def test_prepare_data_names_a_missing_label_column():
 
 
 def test_prepare_data_needs_both_classes_and_twenty_rows():
-    with pytest.raises(IntentError, match=rf"label column '{LABEL}' holds a single class \(1\)"):
+    with pytest.raises(
+        UnlearnableTargetError, match=rf"label column '{LABEL}' holds a single class \(1\)"
+    ):
         prepare_data(intent_table().assign(**{LABEL: True}), params())
-    with pytest.raises(IntentError, match=r"holds a single class \(0\)"):
+    with pytest.raises(UnlearnableTargetError, match=r"holds a single class \(0\): no purchase"):
         prepare_data(intent_table().assign(**{LABEL: "FALSE"}), params())
     with pytest.raises(
-        IntentError, match=r"the table has 19 rows; the intent stage needs at least 20"
+        UnlearnableTargetError, match=r"the table has 19 rows; the intent stage needs at least 20"
     ):
         prepare_data(intent_table(1, rows_per=19), params())
     assert len(prepare_data(intent_table(2), params()).y) == 20
+
+
+def test_split_temporal_names_hourly_cutoffs_with_their_time():
+    times = pd.Series(np.repeat(T0 + pd.to_timedelta([0, 1, 2, 3], unit="h"), 5), name="cutoff")
+    split = split_temporal(times, (np.arange(20) % 2).astype(np.int8), embargo_days=1 / 24)
+    assert split.summary["cutoffs"].tolist() == [
+        "2024-03-04 00:00, 2024-03-04 01:00", "2024-03-04 02:00", "2024-03-04 03:00"
+    ]  # fmt: skip

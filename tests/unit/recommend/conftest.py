@@ -44,8 +44,8 @@ def stage(log):
             "cross_validation": {"folds": 2, "max_pairs": None},
         }
     )
-    interactions, holdout, validation = prepare(log, params)
-    return params, interactions, holdout, validation
+    prepared = prepare(log, params)
+    return params, prepared.interactions, prepared.holdout, prepared.validation
 
 
 @pytest.fixture(scope="module")

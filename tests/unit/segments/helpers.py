@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_blobs
 
+from personalab.core.status import StageStatus
 from personalab.features.schema import LABEL, SEGMENTS
-from personalab.segments.params import SegmentsParams
+from personalab.segments.build import SegmentsResult, build_segments
+from personalab.segments.params import STAGE, SegmentsParams
 
 T = pd.Timestamp("2024-03-01", tz="UTC")
 CUTOFFS = [T - pd.Timedelta(days=14), T - pd.Timedelta(days=7), T]
@@ -42,6 +44,14 @@ def feature_table(
     for j in range(X.shape[1]):
         frame[f"f{j + 1}"] = X[:, j]
     return frame
+
+
+def build(
+    table: pd.DataFrame, params: SegmentsParams, truth: pd.DataFrame | None = None
+) -> tuple[SegmentsResult | None, StageStatus]:
+    """build_segments with a fresh status: (the result or None when skipped, the status)."""
+    status = StageStatus(STAGE)
+    return build_segments(table, params, status, truth), status
 
 
 def seg_params(**values) -> SegmentsParams:
@@ -87,3 +97,55 @@ def history_table() -> pd.DataFrame:
     first = frames[0]
     frames[0] = first[~first["user_id"].isin([USERS[i] for i in ABSENT_AT_C1])]
     return pd.concat(frames, ignore_index=True)
+
+
+# --- tables with the default feature columns ---------------------------------------------
+
+#: what a ratings-only log gives the features stage: recency and sessions, no behaviour
+#: columns (dropped by the features stage or all-NaN) and zero purchases for everyone
+RATINGS_DROPPED = ("dwell_mean", "scroll_depth_mean", "clicks_per_view")
+RATINGS_EMPTY = ("view_to_cart", "cart_abandonment_rate", "price_sensitivity", "category_entropy")
+RATINGS_ZERO = ("orders_total", "revenue_total", "purchases_30d")
+RATINGS_KEPT = (
+    "days_since_last_event",
+    "days_since_first_event",
+    "sessions_30d",
+    "events_per_session",
+    "session_duration_mean",
+)
+
+
+def default_table(
+    n: int = 80,
+    drop: tuple[str, ...] = (),
+    empty: tuple[str, ...] = (),
+    zero: tuple[str, ...] = (),
+    cutoffs: tuple[pd.Timestamp, ...] = (T,),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Users of two groups (low and high on every default feature) at ``cutoffs``; the columns
+    in ``drop`` are absent, those in ``empty`` all NaN, those in ``zero`` 0 for everyone."""
+    from personalab.segments.params import DEFAULT_FEATURES
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for cutoff in cutoffs:
+        group = np.arange(n) % 2
+        values = np.abs(rng.normal(size=(n, len(DEFAULT_FEATURES)))) + 6.0 * group[:, None]
+        frame = feature_table(values, cutoff, [f"u{i:04d}" for i in range(n)])
+        frame = frame.drop(columns=[f"f{j + 1}" for j in range(len(DEFAULT_FEATURES))])
+        for j, name in enumerate(DEFAULT_FEATURES):
+            frame[name] = values[:, j]
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True).drop(columns=list(drop))
+    table[list(empty)] = NAN
+    table[list(zero)] = 0.0
+    return table
+
+
+def ratings_table(n: int = 80, **values) -> pd.DataFrame:
+    """A features table as a ratings-only log gives it (see ``RATINGS_*``), with the attrs the
+    features stage writes."""
+    table = default_table(n, drop=RATINGS_DROPPED, empty=RATINGS_EMPTY, zero=RATINGS_ZERO, **values)
+    table.attrs["left_out"] = {name: "no dwell, scroll or click events" for name in RATINGS_DROPPED}
+    return table

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from personalab.segments.candidates import choose_candidate
-from personalab.segments.params import ChoiceRule, SegmentsError
+from personalab.segments.params import ChoiceRule
 from tests.unit.segments.helpers import NAN
 
 
@@ -48,12 +47,12 @@ def test_choice_falls_back_to_the_best_by_metric_when_nothing_clears_the_floors(
     assert choose_candidate(HAND, rule) == (0, True)
 
 
-def test_choice_ignores_single_group_candidates_and_fails_when_only_those_exist():
+def test_choice_ignores_single_group_candidates_and_is_none_when_only_those_exist():
     rule = ChoiceRule(metric="calinski_harabasz", min_stability=0.99)
     # e has the best stability and share but only one group: never chosen
     assert choose_candidate(HAND, rule)[0] != 4
-    with pytest.raises(SegmentsError, match="single group"):
-        choose_candidate(HAND.iloc[[4]], ChoiceRule())
+    assert choose_candidate(HAND.iloc[[4]], ChoiceRule()) is None
+    assert choose_candidate(HAND.iloc[:0], ChoiceRule()) is None
 
 
 def test_choice_by_bic_takes_the_lowest():

@@ -15,7 +15,7 @@ from tests.unit.segments.helpers import N_PER_BLOB, USERS, T
 
 def test_assign_all_cutoffs_gives_a_segment_per_user_and_cutoff(history_result):
     table, params, r = history_result
-    history = assign_all_cutoffs(table, r.pipeline, params)
+    history = assign_all_cutoffs(table, r.pipeline, r.features)
     assert len(history) == 170 + 200 + 200
     assert history.columns.tolist() == ["user_id", "cutoff", "segment_id"]
     pd.testing.assert_frame_equal(history, r.history)
@@ -55,3 +55,17 @@ def test_transitions_with_one_cutoff_are_empty():
     matrix, changed = transitions(history, {0: "x", 1: "y"})
     assert matrix.empty and np.isnan(changed)
     assert changed_share_by_cutoff(history).empty
+
+
+def test_changed_share_of_hourly_cutoffs_names_the_hour():
+    hours = [T + pd.Timedelta(hours=h) for h in (1, 2, 3)]
+    history = pd.DataFrame(
+        {
+            "user_id": ["a", "b"] * 3,
+            "cutoff": np.repeat(hours, 2),
+            "segment_id": [0, 1, 0, 0, 1, 0],
+        }
+    )
+    out = changed_share_by_cutoff(history)
+    assert out["cutoff"].tolist() == ["2024-03-01 02:00", "2024-03-01 03:00"]
+    assert out["changed_share"].tolist() == [0.5, 0.5]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personalab.segments.params import SegmentsParams
+from personalab.segments.params import SegmentsError, SegmentsParams
 from personalab.segments.preprocess import make_preprocessor
 from tests.unit.segments.helpers import NAN, seg_params
 
@@ -78,3 +78,30 @@ def test_negative_values_are_clipped_to_zero_before_log1p():
     params = seg_params(features=["a", "b"], log1p=["a"], k_max=2)
     logged = make_preprocessor(params).fit(X).named_steps["log1p"].transform(X)
     np.testing.assert_allclose(logged[:, 0], [0.0, 0.0, 1.0])
+
+
+def test_the_features_and_log1p_given_win_over_the_params():
+    pipe = make_preprocessor(pre_params(), features=["x", "a", "y"], log1p=["y"]).fit(RAW)
+    logged = pipe.named_steps["log1p"].transform(RAW)
+    np.testing.assert_allclose(logged[:, 2], np.log1p(RAW[:, 2]))
+    np.testing.assert_array_equal(logged[:, :2], RAW[:, :2])
+
+
+def test_log1p_null_takes_the_heavy_tailed_defaults_among_the_features():
+    params = SegmentsParams.from_mapping({"features": ["dwell_mean", "clicks_per_view"]})
+    pipe = make_preprocessor(params).fit(RAW[:, :2])
+    assert pipe.named_steps["log1p"].kw_args == {"columns": (0,)}  # dwell_mean only
+
+
+def test_make_preprocessor_names_what_it_lacks():
+    with pytest.raises(SegmentsError, match="params 'features' is null"):
+        make_preprocessor(SegmentsParams.from_mapping({}))
+    with pytest.raises(SegmentsError, match=r"log1p column\(s\) \['z'\] are not among"):
+        make_preprocessor(pre_params(), features=["a", "b"], log1p=["z"])
+
+
+def test_a_constant_column_is_scaled_to_zero():
+    X = np.column_stack([np.arange(6.0), np.full(6, 3.0)])
+    for scaler in ("standard", "robust", "minmax"):
+        out = make_preprocessor(pre_params(scaler=scaler), ["a", "b"], []).fit_transform(X)
+        np.testing.assert_array_equal(out[:, 1], np.zeros(6))

@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from personalab.segments.model import NOISE, SampledClusterer
-from personalab.segments.scores import ari_vs_truth, score_clustering, stability
+from personalab.segments.scores import (
+    ari_vs_truth,
+    sampled_silhouette,
+    score_clustering,
+    stability,
+)
 from tests.unit.segments.helpers import CENTRES, blobs
 
 
@@ -34,6 +39,27 @@ def test_score_clustering_counts_noise_apart_and_a_single_group_has_no_scores():
     single = score_clustering(X, np.zeros(100, dtype=int), 100, 0)
     assert single["n_clusters"] == 1 and single["min_cluster_share"] == 1.0
     assert np.isnan(single["silhouette"]) and np.isnan(single["davies_bouldin"])
+
+
+def test_sampled_silhouette_is_silhouette_score_on_its_sample():
+    X, y = blobs(600)
+    labels = np.where(y == 3, 2, y)  # three groups, one of them twice as big
+    for size in (100, 600, 5000):
+        assert sampled_silhouette(X, labels, size, 7) == pytest.approx(
+            silhouette_score(X, labels, sample_size=min(size, 600), random_state=7), abs=1e-12
+        )
+
+
+def test_sampled_silhouette_is_nan_when_the_sample_holds_one_group_or_only_singletons():
+    X, _ = blobs(200)
+    rare = np.zeros(200, dtype=int)
+    rare[np.random.RandomState(3).permutation(200)[-1]] = 1  # the one row the sample misses
+    assert np.isnan(sampled_silhouette(X, rare, 199, 3))
+    assert np.isfinite(sampled_silhouette(X, rare, 200, 3))
+    assert np.isnan(sampled_silhouette(X[:4], np.arange(4), 100, 0))  # every row its own group
+    scores = score_clustering(X, rare, 199, 3)
+    assert scores["n_clusters"] == 2 and np.isnan(scores["silhouette"])
+    assert np.isfinite(scores["davies_bouldin"])
 
 
 def test_min_cluster_share_ignores_noise():

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from personalab.segments.build import build_segments
 from personalab.segments.params import SegmentsError
-from tests.unit.segments.helpers import NAN, T, blobs, feature_table, seg_params
+from tests.unit.segments.helpers import NAN, T, blobs, build, feature_table, seg_params
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def blob_data() -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.fixture(scope="module")
 def kmeans_result(blob_data):
     table, _ = blob_data
-    return build_segments(table, seg_params())
+    return build(table, seg_params())[0]
 
 
 # --- the sweep finds the known number of clusters ----------------------------------------------
@@ -47,7 +46,7 @@ def test_kmeans_sweep_picks_the_four_blobs(kmeans_result, blob_data):
 
 def test_gmm_sweep_picks_the_four_blobs(blob_data):
     table, y = blob_data
-    r = build_segments(table, seg_params(algorithms=["gmm"]))
+    r = build(table, seg_params(algorithms=["gmm"]))[0]
     assert r.chosen.name == "gmm-k4"
     assert r.metrics["stability_ari"] == pytest.approx(1.0, abs=0.02)
     assert adjusted_rand_score(y, r.assignments["segment_id"]) > 0.95
@@ -69,7 +68,7 @@ def test_assignments_cover_every_user_of_the_latest_cutoff(kmeans_result, blob_d
 
 def test_build_segments_is_deterministic_for_the_same_seed(kmeans_result, blob_data):
     table, _ = blob_data
-    again = build_segments(table, seg_params())
+    again = build(table, seg_params())[0]
     pd.testing.assert_frame_equal(again.assignments, kmeans_result.assignments)
     assert again.names == kmeans_result.names
     assert len(set(again.names.values())) == 4
@@ -78,7 +77,7 @@ def test_build_segments_is_deterministic_for_the_same_seed(kmeans_result, blob_d
 def test_blob_segments_are_named_from_their_own_feature():
     X, y = blobs(400)
     table = feature_table(X)
-    r = build_segments(table, seg_params(k_min=4, k_max=4))
+    r = build(table, seg_params(k_min=4, k_max=4))[0]
     segment_of_blob = {b: r.assignments["segment_id"][y == b].iloc[0] for b in range(4)}
     # blob b (b >= 1) is the one high on f<b>; blob 0 is low on f3 and f1 (its largest |lifts|)
     for b in (1, 2, 3):
@@ -107,61 +106,73 @@ def test_build_segments_reports_ari_vs_truth_only_when_truth_is_given(kmeans_res
     assert "ari_vs_truth" not in kmeans_result.metrics
     truth = pd.DataFrame({"user_id": table["user_id"], "user_type": [f"type{b}" for b in y]})
     params = seg_params(k_min=4, k_max=4)
-    with_truth = build_segments(table, params, truth=truth)
+    with_truth = build(table, params, truth)[0]
     assert with_truth.metrics["ari_vs_truth"] == pytest.approx(1.0)
-    empty = build_segments(table, params, truth=truth.iloc[:0])
+    empty = build(table, params, truth.iloc[:0])[0]
     assert "ari_vs_truth" not in empty.metrics
 
 
-# --- degenerate input: a clear SegmentsError ---------------------------------------------------
+# --- degenerate input: a skip with the reason, or a clear SegmentsError for a bad explicit list
 
 
-def test_identical_users_raise_nothing_to_cluster():
+def test_identical_users_skip_with_nothing_to_cluster():
     table = feature_table(np.tile([1.0, 2.0, 3.0], (30, 1)))
-    with pytest.raises(SegmentsError, match="nothing to cluster"):
-        build_segments(table, seg_params(k_max=3))
+    result, status = build(table, seg_params(k_max=3))
+    assert result is None and status.skipped
+    assert "every user at the latest cut-off has the same (preprocessed) features" in (
+        status.skip_reason
+    )
+    # explicit features that do not vary are named in a warning before the skip
+    assert any("f1, f2, f3 named in params 'features'" in line for line in status.lines())
 
 
 @pytest.mark.parametrize(
     "extra", [{"scaler": "robust"}, {"scaler": "minmax"}, {"pca_variance": 0.9}]
 )
-def test_identical_users_raise_with_every_preprocessing(extra):
+def test_identical_users_skip_with_every_preprocessing(extra):
     table = feature_table(np.tile([1.0, 2.0, 3.0], (30, 1)))
-    with pytest.raises(SegmentsError, match="nothing to cluster"):
-        build_segments(table, seg_params(k_max=3, **extra))
+    result, status = build(table, seg_params(k_max=3, **extra))
+    assert result is None
+    assert "nothing to cluster" in status.skip_reason
 
 
-def test_too_few_users_for_k_raise():
+def test_too_few_users_for_k_min_skip():
     table = feature_table(np.array([[0.0, 0, 0], [1, 1, 1], [5, 5, 5]]))
-    with pytest.raises(SegmentsError, match="only 3 users"):
-        build_segments(table, seg_params(k_max=3))
+    result, status = build(table, seg_params(k_max=3))
+    assert result is None
+    assert status.skip_reason.startswith("only 3 user(s) at the latest cut-off 2024-03-01")
+    assert "too few for 2 segments (k_min; the sweep needs at least 4 users)" in status.skip_reason
     table = feature_table(blobs(9)[0])
-    with pytest.raises(SegmentsError, match="need at least 10"):
-        build_segments(table, seg_params(k_min=5, k_max=6))
+    result, status = build(table, seg_params(k_min=5, k_max=6))
+    assert result is None and "only 9 user(s)" in status.skip_reason
+    assert "needs at least 10 users" in status.skip_reason
 
 
 def test_missing_feature_column_is_named():
     table = feature_table(blobs(40)[0]).drop(columns="f2")
     with pytest.raises(SegmentsError, match=r"lacks column\(s\) \['f2'\]"):
-        build_segments(table, seg_params(k_max=3))
+        build(table, seg_params(k_max=3))
+
+
+def test_missing_feature_column_left_out_by_features_says_why():
+    table = feature_table(blobs(40)[0]).drop(columns="f2")
+    table.attrs["left_out"] = {"f2": "no dwell_seconds in the log"}
+    with pytest.raises(SegmentsError) as err:
+        build(table, seg_params(k_max=3))
+    assert "the features stage left out f2: no dwell_seconds in the log" in str(err.value)
+    assert "set features: null" in str(err.value)
 
 
 def test_non_numeric_feature_column_is_named():
     table = feature_table(blobs(40)[0]).assign(f3=lambda d: d["f3"].round().astype(str))
     with pytest.raises(SegmentsError, match=r"non-numeric column\(s\) \['f3'\]"):
-        build_segments(table, seg_params(k_max=3))
+        build(table, seg_params(k_max=3))
 
 
-def test_empty_table_raises():
-    table = feature_table(blobs(40)[0]).iloc[:0]
-    with pytest.raises(SegmentsError, match="empty"):
-        build_segments(table, seg_params(k_max=3))
-
-
-def test_all_nan_features_raise_segments_error():
+def test_all_nan_explicit_features_are_an_error_naming_them():
     table = feature_table(np.full((40, 3), NAN))
     with pytest.raises(
         SegmentsError,
         match=re.escape("feature column(s) ['f1', 'f2', 'f3'] have no values at all; drop them"),
     ):
-        build_segments(table, seg_params(k_max=3))
+        build(table, seg_params(k_max=3))
