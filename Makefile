@@ -43,8 +43,9 @@ test: $(STAMP) ## run the whole test suite
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit
 
-lab: $(STAMP) ## JupyterLab with the personalab kernel
-	$(BIN)/jupyter lab --ip=$(HOST) $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+lab: $(STAMP) ## JupyterLab with the personalab kernel (stage notebooks are saved without outputs)
+	$(BIN)/jupyter lab --ip=$(HOST) --config=src/personalab/core/jupyter_server_config.py \
+		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
