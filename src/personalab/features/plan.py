@@ -91,13 +91,15 @@ def plan_features(
         status.skip("the events table is empty: there is nobody to describe")
         return FeaturesPlan(params, default_trend, skip_reason=status.skip_reason)
     log_start, log_end = events["timestamp"].min(), events["timestamp"].max()
-    cut = fit_cutoffs(log_start, log_end, params, profile.granularity_seconds)
+    automatic = params.cutoffs.every_days == AUTO and not params.cutoffs.dates
+    bulk_start = fitting_start(events["timestamp"], status) if automatic else log_start
+    cut = fit_cutoffs(bulk_start, log_end, params, profile.granularity_seconds)
     if not cut.cutoffs:
         status.skip(no_cutoff_reason(cut, log_start, log_end, params, profile))
         return FeaturesPlan(params, default_trend, cut, skip_reason=status.skip_reason)
     step = cut.step or DEFAULT_STEP
     trend = step / pd.Timedelta(days=1) if params.trend_days == AUTO else params.trend_days
-    span = span_text(log_end - log_start)
+    span = span_text(log_end - bulk_start)
     if cut.adapted:
         trend_note = (
             f"; activity_trend over {duration_text(step)}" if params.trend_days == AUTO else ""
@@ -118,6 +120,27 @@ def plan_features(
     note_support(plan, status, history)
     note_target(plan, profile, status)
     return plan
+
+
+#: automatic cut-offs fit the span of the events after this quantile: a few stray early events
+#: (a sample's outliers) do not stretch the step the log is cut into
+STRAY_SHARE = 0.01
+
+
+def fitting_start(timestamps: pd.Series, status: StageStatus) -> pd.Timestamp:
+    """Where the log's bulk starts: its first event, or, when the first 1% of events are spread
+    over more time than the rest of the log, the time after them (noted)."""
+    first, last = timestamps.min(), timestamps.max()
+    bulk = timestamps.quantile(STRAY_SHARE)
+    if bulk - first <= last - bulk:
+        return first
+    strays = int((timestamps < bulk).sum())
+    status.adapted(
+        f"{strays:,} early events ({STRAY_SHARE:.0%}) are spread from {first:%Y-%m-%d %H:%M} to "
+        f"{bulk:%Y-%m-%d %H:%M}, longer than the rest of the log ({span_text(last - bulk)}): "
+        "automatic cut-offs are fitted to the rest (those events still count as history)"
+    )
+    return bulk
 
 
 def note_support(plan: FeaturesPlan, status: StageStatus, history: pd.Timedelta) -> None:

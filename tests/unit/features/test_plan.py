@@ -117,3 +117,19 @@ def test_left_out_features_are_one_line_per_reason():
         "seg_converter: needs purchase events; the log has no purchase events"
     ) in left
     assert plan.priority == ["at_risk"]
+
+
+def test_a_few_stray_early_events_do_not_stretch_the_automatic_step():
+    """A sample whose first 1% of events lie months before the rest (Taobao's outliers): the
+    cut-offs fit the six hours the log really covers, and the stray events stay history."""
+    log = spread_log(6, every_minutes=2)  # 181 events over six hours
+    stray = events_frame([("u0", "s-old", START - pd.Timedelta(days=60), "view", "i1")])
+    status = StageStatus("features")
+    plan = plan_features(pd.concat([stray, log], ignore_index=True), params(), status=status)
+    assert [f"{t:%H:%M}" for t in plan.cutoffs] == ["02:00", "03:00", "04:00", "05:00"]
+    (note,) = [m for m in messages(status, "adapted") if "early events" in m]
+    assert "early events (1%) are spread from 2024-03-02 00:00 to 2024-05-01" in note
+    assert messages(status, "adapted")[1].startswith("the log spans 6.0 hours")
+    explicit = params(cutoffs={"every_days": 7, "over_last_days": 21}, horizon_days=1.0)
+    kept = plan_features(pd.concat([stray, log], ignore_index=True), explicit)
+    assert kept.cutoffs != plan.cutoffs  # an explicit setting is used as given
