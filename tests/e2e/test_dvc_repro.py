@@ -119,21 +119,31 @@ table = pd.read_parquet("data/processed/features.parquet")
 latest = table[table["cutoff"] == table["cutoff"].max()]
 intent = mlflow.pyfunc.load_model("models/intent")
 registered = mlflow.pyfunc.load_model("models:/personalab-intent@champion")
+inputs = intent.metadata.get_input_schema().inputs
+required = [c.name for c in inputs if c.required]
+optional = [c.name for c in inputs if not c.required]
+# a null in a column without missing values in training is refused (checked below)
+latest = latest[latest[required].notna().all(axis=1)]
 columns = rows("intent").columns
 raw = latest[columns].head(200)  # rows as the features stage writes them
 a, b = intent.predict(raw), registered.predict(raw)
 assert a.equals(b), (a.head(), b.head())
 assert a["purchase_intent"].dtype == bool and a["purchase_probability"].between(0, 1).all()
 
-optional = [c.name for c in intent.metadata.get_input_schema().inputs if not c.required]
 assert optional, "the features table has columns that may be missing"
 assert len(intent.predict(raw.drop(columns=optional))) == len(raw)
-required = [c.name for c in intent.metadata.get_input_schema().inputs if c.required][0]
 try:
-    intent.predict(raw.drop(columns=[required]))
+    intent.predict(raw.drop(columns=[required[0]]))
     raise SystemExit("a missing required column was accepted")
 except MlflowException as err:
-    assert required in str(err), err
+    assert required[0] in str(err), err
+held = raw.head(3).copy()
+held.iloc[1, held.columns.get_loc(required[0])] = np.nan
+try:
+    intent.predict(held)
+    raise SystemExit("a null in a required column was accepted")
+except MlflowException as err:
+    assert f"{required[0]} (rows [1])" in str(err), err
 
 users = pd.DataFrame({"user_id": [*latest["user_id"].head(50), "newcomer"]})
 rec = mlflow.pyfunc.load_model("models/recommender")
@@ -232,3 +242,25 @@ def test_repro_is_idempotent_and_reruns_only_what_changed(repro):
     assert set(json.loads(run(["dvc", "status", "--json"], root))) == {"recommend", "export"}
     module.write_text(original)
     assert "up to date" in run(["dvc", "status"], root)
+
+
+def test_every_figure_a_notebook_makes_is_in_its_executed_copy(repro):
+    import re
+
+    import nbformat
+
+    from personalab.core.paths import STAGES as NOTEBOOKS
+
+    root, _ = repro
+    drawn = 0
+    for stage, name in NOTEBOOKS.items():
+        nb = nbformat.read(root / "reports/executed" / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not re.search(
+                r"^fig\w* = \w+\.plot_", cell.source, re.M
+            ):
+                continue
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert images, f"{stage}: no figure in the output of {cell.source[:60]!r}"
+            drawn += 1
+    assert drawn >= 10

@@ -14,6 +14,7 @@ from personalab.features.params import FeaturesParams
 from personalab.features.schema import LABEL, SEGMENTS
 from personalab.features.support import profile_of
 from tests.conftest import run_notebook
+from tests.notebooks.outputs import assert_clean_outputs
 from tests.unit.features.helpers import events_frame, t
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 def test_features_notebook_builds_the_table_from_ingested_events(pipeline_copy):
     project_copy = pipeline_copy  # ingest and features ran there with TINY_PARAMS
+    assert_clean_outputs(project_copy, "features")
     params = yaml.safe_load((project_copy / "params/features.yaml").read_text())
 
     table = pd.read_parquet(project_copy / "data/processed/features.parquet")
@@ -91,6 +93,7 @@ def test_features_notebook_on_a_log_too_short_for_any_cutoff_skips_and_writes_it
 
     done = run_notebook(project_copy, "features")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert_clean_outputs(project_copy, "features")
     metrics = json.loads((project_copy / "reports/metrics/features.json").read_text())
     assert metrics["status"] == "skipped"
     assert metrics["skip_reason"].startswith("no cut-off fits: the log spans 0.7 minutes")

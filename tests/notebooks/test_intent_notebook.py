@@ -12,6 +12,7 @@ from personalab.core.paths import project_paths
 from personalab.core.registry import current_lineage
 from personalab.core.status import skip_reason_of
 from tests.conftest import attach_notebook, copy_project, run_notebook, stage_runs, tool_env
+from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -27,6 +28,7 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     done = run_notebook(root, "intent")
     assert done.returncode == 0, done.stderr[-3000:]
     assert attach_notebook(root, "intent").returncode == 0
+    assert_clean_outputs(root, "intent")
 
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
     assert set(REQUIRED) <= set(metrics), set(REQUIRED) - set(metrics)
@@ -51,6 +53,9 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
         "valid_logloss" in c.data.metrics for c in children if c.data.params["state"] == "COMPLETE"
     )
     assert "best.learning_rate" in parent.data.params
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert parent.data.params["chosen.trial"] == chosen.data.tags["optuna.trial"]
+    assert chosen.data.metrics["valid_logloss"] == pytest.approx(metrics["best_trial_value"])
     assert parent.data.metrics["test_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
     assert parent.data.tags["registry.alias"] == "champion"  # the first version
     champion = client.get_model_version_by_alias("personalab-intent", "champion")
@@ -84,6 +89,14 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     # a second run on the same data resumes the finished study and does not take the champion
     again = run_notebook(root, "intent")
     assert again.returncode == 0, again.stderr[-3000:]
+    assert_clean_outputs(root, "intent")
+    # the resumed trials are not logged again; the new stage run names the trial it chose
+    runs = client.search_runs([parent.info.experiment_id])
+    (latest,) = [r for r in runs if "stage" in r.data.tags and r.info.run_id != parent.info.run_id]
+    assert sorted(r.info.run_id for r in runs if "optuna.trial" in r.data.tags) == sorted(
+        c.info.run_id for c in children
+    )
+    assert latest.data.tags["chosen.run_id"] == chosen.info.run_id
     second = client.get_model_version_by_alias("personalab-intent", "challenger")
     assert str(second.version) == "2"
     assert str(client.get_model_version_by_alias("personalab-intent", "champion").version) == "1"
@@ -120,6 +133,7 @@ def test_intent_notebook_skips_a_log_without_purchases(tmp_path):
     done = run_notebook(root, "intent")
     assert done.returncode == 0, done.stderr[-3000:]
     assert attach_notebook(root, "intent").returncode == 0
+    assert_clean_outputs(root, "intent")
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
     assert metrics["status"] == "skipped" and metrics["skip_reason"] == RATINGS_REASON
     assert metrics["target_event"] == "purchase"

@@ -10,6 +10,7 @@ import yaml
 from personalab.core.paths import project_paths
 from personalab.core.registry import current_lineage
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
+from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -25,6 +26,7 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     done = run_notebook(root, "recommend")
     assert done.returncode == 0, done.stderr[-3000:]
     assert attach_notebook(root, "recommend").returncode == 0
+    assert_clean_outputs(root, "recommend")
 
     metrics = json.loads((root / "reports/metrics/recommend.json").read_text())
     expected = {f"{a}_{m}" for a in ALGORITHMS for m in ("rmse", "mae", "ndcg_at_10")}
@@ -65,6 +67,14 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert parent.data.tags["registry.alias"] == "champion"
     assert parent.data.tags["status"] == "complete"
     assert parent.data.tags["algorithm"] == metrics["algorithm"]
+    # the champion is the stage run's choice; the trial it came from is tagged
+    assert parent.data.params["chosen.algorithm"] == metrics["algorithm"]
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert chosen.data.params["algorithm"] == metrics["algorithm"]
+    assert parent.data.tags["chosen.run_id"] == chosen.info.run_id
+    for child in children:  # each run lasts as long as its trial did
+        lasted = child.info.end_time - child.info.start_time
+        assert lasted == pytest.approx(1000 * child.data.metrics["seconds"], abs=2)
     champion = client.get_model_version_by_alias("personalab-recommender", "champion")
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "ndcg_at_10"
     lineage = current_lineage(project_paths(root))  # of the tiny synthetic source

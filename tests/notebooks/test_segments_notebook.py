@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from personalab.core.status import skip_reason_of
 from personalab.segments.params import DEFAULT_FEATURES
 from tests.conftest import attach_notebook, run_notebook, stage_runs, tool_env
+from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -22,6 +23,7 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
     done = run_notebook(root, "segments")
     assert done.returncode == 0, done.stderr[-3000:]
     assert attach_notebook(root, "segments").returncode == 0
+    assert_clean_outputs(root, "segments")
 
     metrics = json.loads((root / "reports/metrics/segments.json").read_text())
     for key in ("algorithm", "n_clusters", "silhouette", "davies_bouldin", "calinski_harabasz",
@@ -81,6 +83,12 @@ def test_segments_notebook_chooses_names_and_saves_a_model(pipeline_copy):
     assert len(children) == metrics["candidates"]
     assert all("silhouette" in c.data.metrics for c in children)
     assert parent.data.tags["status"] == "complete"
+    # the choice is on the stage run and its candidate's run is tagged
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert parent.data.params["chosen.algorithm"] == metrics["algorithm"]
+    assert parent.data.tags["chosen.candidate"] == chosen.info.run_name
+    assert parent.data.params["chosen.k"] == chosen.data.params["k"]
+    assert chosen.data.metrics["n_clusters"] == metrics["n_clusters"]
 
 
 def test_segments_notebook_skips_with_the_reason_and_writes_its_outputs(pipeline_copy, tmp_path):
@@ -89,6 +97,7 @@ def test_segments_notebook_skips_with_the_reason_and_writes_its_outputs(pipeline
     root = Path(shutil.copytree(pipeline_copy, tmp_path / "project"))
     done = run_notebook(root, "segments", "-p", "k_min", "200", "-p", "k_max", "200")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert_clean_outputs(root, "segments")
     assert attach_notebook(root, "segments").returncode == 0
 
     metrics = json.loads((root / "reports/metrics/segments.json").read_text())

@@ -238,16 +238,28 @@ def promote_if_better(
 
 
 def register_model(folder: Path | str, model_name: str) -> tuple[Any, str]:
-    """Log the saved model folder to the active run and register it; return (client, version)."""
+    """Log the saved model folder to the active run and register it; return (client, version).
+
+    The version's source is the run's ``model`` folder, as ``mlflow.register_model`` records
+    it, but through the client, which prints nothing (the fluent API prints its progress to
+    stderr, a warning-like block in the executed notebook)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("register_model needs an active MLflow run (start_stage_run)")
     mlflow.log_artifacts(str(folder), artifact_path="model")
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
-    return MlflowClient(), str(version.version)
+    client = MlflowClient()
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    source = f"{run.info.artifact_uri.rstrip('/')}/model"
+    version = client.create_model_version(model_name, source, run_id=run.info.run_id)
+    return client, str(version.version)
 
 
 def save_pyfunc(
@@ -267,7 +279,7 @@ def save_pyfunc(
 
     import mlflow.pyfunc
 
-    from personalab.core.storage import atomic_dir
+    from personalab.core.storage import atomic_dir, pin_model_metadata
 
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
@@ -281,4 +293,5 @@ def save_pyfunc(
             input_example=input_example,
             pip_requirements=requirements,
         )
+        pin_model_metadata(tmp)  # the same model gives the same bytes (no time, id or tmp path)
     return folder

@@ -11,7 +11,10 @@ Run status: in a notebook, a cell that raises ends the stage run FAILED with the
 next start of any stage (:func:`fail_dead_runs`).
 
 Tracking goes to ``sqlite:///<project>/mlflow.db`` with artifacts under
-``<project>/mlartifacts/`` unless ``MLFLOW_TRACKING_URI`` points elsewhere.
+``<project>/mlartifacts/`` unless ``MLFLOW_TRACKING_URI`` points elsewhere; a copied or moved
+project's store is pointed at its own ``mlartifacts/`` when a stage starts
+(:func:`personalab.core.experiments.relocate_artifacts`). Nested runs (candidates, trials) and
+a stage's choice among them: :mod:`personalab.core.nested_runs`.
 """
 
 from __future__ import annotations
@@ -28,11 +31,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from personalab.core.experiments import (
+    EXPERIMENT_KIND,
+    configure_mlflow,
+    ensure_experiment,
+    relocate_artifacts,
+    tracking_uri,
+)
+from personalab.core.nested_runs import log_child_run, log_choice, numeric_metrics, param_value
 from personalab.core.params import StageParams
 from personalab.core.paths import STAGES, ProjectPaths, project_paths
 from personalab.core.storage import write_json, write_text
 
-_MAX_PARAM_LENGTH = 6000
+#: what stage notebooks and stage packages use from here (experiments and nested runs live in
+#: :mod:`personalab.core.experiments` and :mod:`personalab.core.nested_runs`)
+__all__ = [
+    "EXPERIMENT_KIND",
+    "attach_executed_notebook",
+    "configure_mlflow",
+    "end_skipped_run",
+    "end_stage_run",
+    "ensure_experiment",
+    "log_child_run",
+    "log_choice",
+    "log_stage_outputs",
+    "pinned_requirements",
+    "start_stage_run",
+    "tracking_uri",
+]
+
 #: what ``git_dirty`` looks at: the code, notebooks, params and environment of a run
 _CODE_PATHS = ("src", "notebooks", "params", "dvc.yaml", "pyproject.toml", "requirements.lock")
 _MAX_ERROR_LENGTH = 500
@@ -42,48 +69,6 @@ KILLED_ERROR = "did not finish (killed or interrupted)"
 PID_TAG, HOST_TAG = "personalab.pid", "personalab.host"
 #: the stage run this process has open: its id, pointer file and the pointer's content
 _open_run: dict[str, Any] = {}
-
-
-def tracking_uri(paths: ProjectPaths) -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else the project's SQLite file."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
-
-
-def configure_mlflow(paths: ProjectPaths | None = None) -> str:
-    """Point MLflow at the project's tracking store; return the URI."""
-    import mlflow
-
-    paths = paths or project_paths()
-    uri = tracking_uri(paths)
-    mlflow.set_tracking_uri(uri)
-    return uri
-
-
-#: MLflow 3's UI opens an experiment in its GenAI view unless told it holds model training runs
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
-def ensure_experiment(name: str, paths: ProjectPaths) -> str:
-    """Return the id of experiment ``name``, creating it with artifacts under mlartifacts/
-    (and tagged as model training, so the UI opens on its runs)."""
-    import mlflow
-
-    existing = mlflow.get_experiment_by_name(name)
-    if existing is not None:
-        if not existing.tags.get("mlflow.experimentKind"):  # made before the tag was set
-            _tag_kind(existing)
-        return existing.experiment_id
-    location = None
-    if mlflow.get_tracking_uri() == f"sqlite:///{paths.mlflow_db}":  # the embedded default
-        location = (paths.mlartifacts / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
-
-
-def _tag_kind(experiment: Any) -> None:
-    from mlflow.tracking import MlflowClient
-
-    for key, value in EXPERIMENT_KIND.items():
-        MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
 
 
 def file_md5(path: Path | str, chunk_size: int = 1 << 20) -> str:
@@ -166,7 +151,9 @@ def start_stage_run(
     ``git_dirty``, ``data.<input>`` (md5 of each input file), ``dvc_exp_name`` when
     run by ``dvc exp run``; ``personalab.pid``/``personalab.host`` name this process.
 
-    Runs of any stage left RUNNING by a process that is gone are marked FAILED first,
+    A copied or moved project's store is first pointed into its own ``mlartifacts/``
+    (:func:`~personalab.core.experiments.relocate_artifacts`); runs of any stage left
+    RUNNING by a process that is gone are marked FAILED,
     and ``reports/runs/<stage>.json`` is removed until this run finishes. In IPython, a
     cell that raises from now on ends the run FAILED (see :func:`fail_run_on_error`).
     """
@@ -174,6 +161,9 @@ def start_stage_run(
 
     paths = paths or project_paths()
     configure_mlflow(paths)
+    if moved := relocate_artifacts(paths):  # the project was copied or moved with its store
+        counts = ", ".join(f"{n} {column}" for column, n in moved.items())
+        print(f"tracking store pointed into this project's {paths.mlartifacts} ({counts})")
     if mlflow.active_run() is not None:  # e.g. the start cell re-run in JupyterLab
         mlflow.end_run(status="KILLED")
     pointer = paths.runs / f"{stage}.json"
@@ -192,7 +182,7 @@ def start_stage_run(
     run = mlflow.start_run(
         experiment_id=ensure_experiment(stage, paths), run_name=run_name(stage, tags), tags=tags
     )
-    flat = {key: _param_value(value) for key, value in params.flat().items()}
+    flat = {key: param_value(value) for key, value in params.flat().items()}
     mlflow.log_params(flat)
     _open_run.clear()
     _open_run.update(
@@ -213,30 +203,13 @@ def log_stage_outputs(
     import mlflow
 
     if metrics:
-        numeric = {
-            key: float(value)
-            for key, value in metrics.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        }
-        mlflow.log_metrics(numeric)
+        mlflow.log_metrics(numeric_metrics(metrics))
     for item in artifacts:
         path = Path(item)
         if path.is_dir():
             mlflow.log_artifacts(str(path), artifact_path=artifact_path or path.name)
         elif path.exists():
             mlflow.log_artifact(str(path), artifact_path=artifact_path)
-
-
-def log_child_run(name: str, params: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
-    """A nested run under the active stage run (one candidate, one trial); return its id."""
-    import mlflow
-
-    parent = mlflow.active_run()
-    experiment = parent.info.experiment_id if parent else None
-    with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment) as child:
-        mlflow.log_params({key: _param_value(value) for key, value in params.items()})
-        log_stage_outputs(metrics)
-        return child.info.run_id
 
 
 def pinned_requirements(*names: str) -> list[str]:
@@ -383,11 +356,6 @@ def _watch_cells() -> None:
     shell = get_ipython()
     if shell is not None and fail_run_on_error not in shell.events.callbacks["post_run_cell"]:
         shell.events.register("post_run_cell", fail_run_on_error)
-
-
-def _param_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text[:_MAX_PARAM_LENGTH]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

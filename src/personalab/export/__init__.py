@@ -26,6 +26,14 @@ neither model exists.
     (``personalised_no_intent``); without a recommender everyone gets the trending items
     (``trending_no_recommender``); without segments the segment is null.
 
+Every answer row of ``recommender`` and ``personalise`` says what its ``score`` is
+(``score_kind``: ``predicted_rating``, ``trending_share`` or ``popularity_share``,
+:data:`~personalab.export.params.SCORE_KINDS`) and why the user got these items (``reason``).
+A request may ask for ``k`` from 1 to ``max_k``; a null ``user_id``, or a null in a column the
+intent model had no missing value for, is refused with the column named (HTTP 400). The models
+are saved "from code" (``pyfunc_model.py``): nothing is unpickled when they load. ``make serve``
+runs :mod:`.serving`: MLflow's scoring app with a request body limit and one-line 4xx answers.
+
 ``reports/summary.md`` records what every stage did (status, and why anything was skipped or
 left out), which models were exported, the champions, their metrics, the git and data
 versions and MLflow runs they came from, and each stage's time.
@@ -40,7 +48,8 @@ Modules, in the order notebooks/06_export.ipynb uses them:
   the segmenter) and why a part is left out, noted in the stage's status.
 - ``personalise``: the trending items and :class:`Personaliser`, the decision rule (and its
   files).
-- ``pyfunc``: ``models/personalise`` as an MLflow pyfunc folder: wrapper, signature, example.
+- ``pyfunc``: ``models/personalise`` as an MLflow pyfunc folder: a served request's checks,
+  signature, example (``pyfunc_model``: the model from code MLflow runs, a thin adapter).
 - ``stage``: the rule built from the parts, its strategy mix, the three folders written (or
   marked not exported), the stage's metrics.
 - ``parity``: each folder loaded back must predict what the model it exports predicts.

@@ -116,9 +116,10 @@ def load_intent(champion: Champion) -> IntentModel:
     return IntentModel.load(booster, config)
 
 
-def load_recommender(champion: Champion, k: int) -> Recommender:
+def load_recommender(champion: Champion, k: int, max_k: int) -> Recommender:
+    """The champion's recommender, serving ``k`` items by default and at most ``max_k``."""
     from personalab.recommend.served import load_recommender as load
 
     recommender = load(champion.folder)
-    recommender.config["top_n"] = int(k)
+    recommender.config["top_n"], recommender.config["max_k"] = int(k), int(max_k)
     return recommender

@@ -1,12 +1,15 @@
-"""The stage's contract: its name, the personalise answer's columns and strategies, the parity
-tolerance, ``params/export.yaml`` validated as :class:`ExportParams`, and the error it raises."""
+"""The stage's contract: its name, the personalise answer's columns, strategies and score kinds,
+the parity tolerance, ``params/export.yaml`` validated as :class:`ExportParams`, and the error it
+raises."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from personalab.core.errors import InputError
 from personalab.core.params import StageParams
+from personalab.recommend.served import DEFAULT_MAX_K
+from personalab.recommend.served import SCORE_KINDS as RECOMMENDER_SCORE_KINDS
 
 STAGE = "export"
 PERSONALISE_COLUMNS = [
@@ -17,6 +20,8 @@ PERSONALISE_COLUMNS = [
     "rank",
     "item_id",
     "score",
+    "score_kind",
+    "reason",
 ]
 #: every strategy an answer of ``models/personalise`` may name (the rule that chose its items):
 #: with both models, ``personalised`` (intent at or above the threshold: the recommender's
@@ -33,6 +38,16 @@ STRATEGIES = (
     "trending_no_recommender",
     "popular_unseen",
 )
+#: what ``score`` means in an answer row, by its ``score_kind`` (higher is better in each): the
+#: recommender's kinds (a predicted rating; the popularity share of its fallback and of the
+#: popularity recommender), and the trending share of the trending strategies
+SCORE_KINDS = {
+    **RECOMMENDER_SCORE_KINDS,
+    "trending_share": (
+        "the share of the users with item events in the last personalise.trending_window_days "
+        "of the log who touched the item, from 0 to 1"
+    ),
+}
 #: the parts of ``models/personalise`` besides the rule, and the folders the stage exports
 PARTS = ("intent", "recommender", "segments")
 EXPORTED = ("intent", "recommender", "personalise")
@@ -56,5 +71,12 @@ class ExportParams(StageParams):
     recommender_model: str = "personalab-recommender"
     alias: str = "champion"
     k: PositiveInt = 10
+    max_k: PositiveInt = DEFAULT_MAX_K
     example_rows: PositiveInt = 3
     personalise: PersonaliseParams = Field(default_factory=PersonaliseParams)
+
+    @model_validator(mode="after")
+    def _k_within_max_k(self) -> ExportParams:
+        if self.k > self.max_k:
+            raise ValueError(f"k ({self.k}) must not exceed max_k ({self.max_k})")
+        return self

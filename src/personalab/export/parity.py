@@ -1,5 +1,9 @@
 """The export's check: each folder written, loaded back through ``mlflow.pyfunc``, must
-predict what the registry's model (or the rule in memory) predicts for its input example."""
+predict what the registry's model (or the rule in memory) predicts for its input example.
+
+A champion registered before served answers were labelled gives no ``score_kind`` and
+``reason``: the exported folder may add those (:data:`LABEL_COLUMNS`) and is compared on the
+champion's columns."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.export.params import PARITY_TOLERANCE, ExportError
+from personalab.recommend.served import LABEL_COLUMNS
 
 if TYPE_CHECKING:
     from personalab.export.parts import ExportParts
@@ -23,11 +28,14 @@ def parity(
     """Largest difference between an exported folder's predictions of ``example`` (loaded
     through ``mlflow.pyfunc``) and ``expected``: absolute for float columns, where a value
     missing (NaN) on one side only makes it ``inf`` and on both sides agrees; any other column
-    (ids, flags, names) that differs makes it ``inf``."""
+    (ids, flags, names) that differs makes it ``inf``, as do other columns or rows (the export
+    may add only the :data:`LABEL_COLUMNS` ``expected`` lacks)."""
     import mlflow.pyfunc
 
     ours = mlflow.pyfunc.load_model(str(exported)).predict(example, params=params or None)
     theirs = expected
+    added = [c for c in LABEL_COLUMNS if c in ours and c not in theirs]
+    ours = ours.drop(columns=added)
     if list(ours.columns) != list(theirs.columns) or len(ours) != len(theirs):
         return float("inf")
     worst = 0.0

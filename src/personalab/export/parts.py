@@ -112,7 +112,7 @@ def gather_parts(
     if parts.intent is not None:
         parts.intent_model = load_intent(parts.intent)
     if parts.recommender is not None:
-        parts.recommender_model = load_recommender(parts.recommender, params.k)
+        parts.recommender_model = load_recommender(parts.recommender, params.k, params.max_k)
     note_parts(parts, status)
     return parts
 

@@ -3,7 +3,9 @@ in; the intent score, the behavioural segment, the ``strategy`` and ``k`` items 
 High-intent users (score at or above the threshold) get their personalised recommendations,
 casual browsers the trending items they have not seen, unknown users the popular items. The
 rule serves with the parts it has (no intent model, no recommender or no segments:
-:class:`Personaliser`), and each answer's ``strategy`` names the rule that applied."""
+:class:`Personaliser`). Each answer row names the rule that applied (``strategy``), what its
+``score`` means (``score_kind``: :data:`~personalab.export.params.SCORE_KINDS`) and why the user
+got these items (``reason``, e.g. "intent 0.8200 >= threshold 0.4100: ...")."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pandas as pd
 from personalab.export.params import PERSONALISE_COLUMNS, ExportError
 from personalab.intent.columns import float_block
 from personalab.intent.model import IntentModel
-from personalab.recommend.served import Recommender
+from personalab.recommend.served import DEFAULT_MAX_K, Recommender
 
 
 def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
@@ -51,6 +53,10 @@ class Personaliser:
     When the recommender is the popularity recommender (no collaborative filter could be learned
     or won), its "personalised" answers are the most popular items the user has not seen, and
     are named so: ``popular_unseen`` instead of ``personalised`` / ``personalised_no_intent``.
+
+    Each answer row carries ``score_kind`` (what its ``score`` is: the recommender's predicted
+    rating, a trending share or a popularity share) and ``reason`` (one line: why this user got
+    this strategy). ``max_k`` bounds the ``k`` a served request may ask for.
     """
 
     def __init__(
@@ -63,9 +69,13 @@ class Personaliser:
         trending: pd.Series,
         threshold: float | None,
         k: int = 10,
+        max_k: int = DEFAULT_MAX_K,
     ):
         if intent is None and recommender is None:
             raise ExportError("the decision rule needs an intent model or a recommender")
+        if not 1 <= int(k) <= int(max_k):
+            raise ExportError(f"k must be from 1 to max_k ({max_k}), got {k}")
+        self.max_k = int(max_k)
         self.intent, self.segmenter, self.recommender = intent, segmenter, recommender
         self.segment_features = [] if segmenter is None else list(segment_features)
         self.segment_names = {str(key): str(value) for key, value in segment_names.items()}
@@ -167,17 +177,64 @@ class Personaliser:
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
+        named, kind, reason = self.labels(strategy, score, inner)
         return pd.DataFrame(
             {
                 "user_id": users[at],
                 "intent_score": score[at],
                 "segment": segment[at],
-                "strategy": [self._named(name) for name in strategy[at].astype(str)],
+                "strategy": named[at],
                 "rank": rank[order].astype(np.int64),
                 "item_id": items[order],
                 "score": scores[order].astype(float),
+                "score_kind": kind[at],
+                "reason": reason[at],
             }
         )
+
+    def labels(self, strategy: np.ndarray, score: np.ndarray, inner: np.ndarray) -> tuple:
+        """Per user: the strategy's name in answers, what its scores are (``score_kind``) and
+        why the user got it (``reason``), from the strategy served, the intent score and the
+        inner recommender id (-1: unknown)."""
+        if self.recommender is None:
+            recommended, kind = "", "predicted_rating"
+        elif self.recommender.popularity_only:
+            recommended = "the most popular items they have not seen (popularity recommender)"
+            kind = self.recommender.score_kind
+        else:
+            algorithm = self.recommender.config.get("algorithm", "the recommender")
+            recommended = f"the top items {algorithm} predicts among those they have not seen"
+            kind = self.recommender.score_kind
+        kinds = {
+            "personalised": kind,
+            "personalised_no_intent": kind,
+            "popular": "popularity_share",
+        }
+        names = [self._named(str(name)) for name in strategy]
+        reasons = [
+            self._reason(str(name), s, known, recommended)
+            for name, s, known in zip(strategy, score, inner >= 0, strict=True)
+        ]
+        return (
+            np.array(names, dtype=object),
+            np.array([kinds.get(str(name), "trending_share") for name in strategy], dtype=object),
+            np.array(reasons, dtype=object),
+        )
+
+    def _reason(self, strategy: str, score: float, known: bool, recommended: str) -> str:
+        """One line: why a user got ``strategy`` (a known user served ``popular`` has seen
+        every item their strategy would offer)."""
+        if strategy == "popular":
+            if not known:
+                return "unknown to the recommender: the most popular items"
+            return "has seen every item their strategy would offer: the most popular items"
+        if strategy == "personalised_no_intent":
+            return f"no intent model: {recommended}"
+        if strategy == "trending_no_recommender":
+            return "no recommender: the most trending items"
+        sign, offer = (">=", recommended) if strategy == "personalised" else ("<", "")
+        offer = offer or "the trending items they have not seen"
+        return f"intent {score:.4f} {sign} threshold {self.threshold:.4f}: {offer}"
 
     def _personalised(self, inner: np.ndarray, who: np.ndarray, k: int) -> tuple:
         """(request position, rank, item, score) of the recommender's top-k unseen items."""
@@ -243,6 +300,7 @@ class Personaliser:
             {
                 "threshold": self.threshold,
                 "k": self.k,
+                "max_k": self.max_k,
                 "segment_features": self.segment_features,
                 "segment_names": self.segment_names,
                 "trending": [[str(item), float(s)] for item, s in self.trending.items()],
@@ -281,6 +339,7 @@ class Personaliser:
             trending,
             settings["threshold"],
             settings["k"],
+            settings.get("max_k", DEFAULT_MAX_K),
         )
 
 

@@ -1,11 +1,12 @@
-"""``models/personalise`` as an MLflow pyfunc folder: the thin wrapper around
-:class:`~personalab.export.personalise.Personaliser`, its signature (a user id with its feature
-row in, the intent model's columns only when it has one; request param ``k``), an input example
-showing each strategy, pinned requirements and this package's code."""
+"""``models/personalise`` as an MLflow pyfunc folder: a served request checked and answered by
+:class:`~personalab.export.personalise.Personaliser` (the model from code in ``pyfunc_model.py``
+is a thin adapter around :func:`serve_request`), its signature (a user id with its feature row
+in, the intent model's columns only when it has one; request param ``k``; the labelled answer
+out), an input example showing each strategy, pinned requirements and this package's code."""
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +15,41 @@ import pandas as pd
 from personalab.export.personalise import Personaliser
 
 
-def _personalise_pyfunc_class():
-    import mlflow.pyfunc
+def serve_request(
+    personaliser: Personaliser, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """A served request: every row needs a user id, the intent model's required columns may not
+    be null, ``k`` is from 1 to the rule's ``max_k``; then the rule's answer."""
+    from personalab.intent.pyfunc import check_required_values
+    from personalab.recommend.served import requested_k, requested_users
 
-    class PersonalisePyfunc(mlflow.pyfunc.PythonModel):
-        """Serves :class:`Personaliser`: user id + feature row in; segment, strategy, k items out."""
-
-        def load_context(self, context):
-            self.personaliser = Personaliser.load(context.artifacts)
-
-        def predict(self, context, model_input, params=None):
-            frame = (
-                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-            )
-            return self.personaliser.personalise(frame, (params or {}).get("k"))
-
-    return PersonalisePyfunc
+    requested_users(frame)
+    if personaliser.intent is not None:
+        check_required_values(frame, personaliser.intent.encoder)
+    k = requested_k(params, personaliser.k, personaliser.max_k)
+    return personaliser.personalise(frame, k)
 
 
-def personalise_signature(personaliser: Personaliser, example: pd.DataFrame) -> Any:
+#: the answer's columns as the signature declares them (type, name); ``segment`` may be null
+OUTPUT_SCHEMA = [
+    ("string", "user_id"),
+    ("double", "intent_score"),
+    ("string", "segment"),
+    ("string", "strategy"),
+    ("long", "rank"),
+    ("string", "item_id"),
+    ("double", "score"),
+    ("string", "score_kind"),
+    ("string", "reason"),
+]
+
+
+def personalise_signature(personaliser: Personaliser) -> Any:
     """user_id (string) and the intent model's columns as it defines them (optional ones may be
     left out; none without an intent model); segment columns the intent model does not use are
-    optional (the segmenter imputes)."""
-    from mlflow.models import infer_signature
-    from mlflow.types import ColSpec, Schema
+    optional (the segmenter imputes). Declared, not inferred from an example."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     from personalab.intent.pyfunc import input_schema
 
@@ -49,13 +61,12 @@ def personalise_signature(personaliser: Personaliser, example: pd.DataFrame) -> 
         for name in personaliser.segment_features
         if name not in names
     ]
-    with warnings.catch_warnings():  # its hint on integer inputs: those are replaced below
-        warnings.simplefilter("ignore", UserWarning)
-        signature = infer_signature(
-            example, personaliser.personalise(example), params={"k": personaliser.k}
-        )
-    signature.inputs = Schema([ColSpec("string", "user_id"), *intent_inputs, *extra])
-    return signature
+    outputs = [ColSpec(kind, name, required=name != "segment") for kind, name in OUTPUT_SCHEMA]
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "user_id"), *intent_inputs, *extra]),
+        outputs=Schema(outputs),
+        params=ParamSchema([ParamSpec("k", "long", personaliser.k)]),
+    )
 
 
 def latest_users(table: pd.DataFrame, personaliser: Personaliser) -> pd.DataFrame:
@@ -70,9 +81,15 @@ def latest_users(table: pd.DataFrame, personaliser: Personaliser) -> pd.DataFram
 
 def example_rows(table: pd.DataFrame, personaliser: Personaliser, n: int) -> pd.DataFrame:
     """``n`` feature rows of the latest cut-off as a client sends them: one per strategy when
-    the table has them, so the example shows each branch of the rule. The columns: user_id,
-    the intent model's (as it encodes them), then the segmenter's other columns."""
+    the table has them, so the example shows each branch of the rule, and none with a null in
+    a column the intent model requires (a served request would be refused). The columns:
+    user_id, the intent model's (as it encodes them), then the segmenter's other columns."""
     latest = latest_users(table, personaliser)
+    if personaliser.intent is not None:
+        specs = personaliser.intent.encoder.columns_
+        required = [s.name for s in specs if not s.optional and s.name in latest]
+        complete = latest[required].notna().all(axis=1)
+        latest = latest[complete] if complete.any() else latest
     scored = personaliser.personalise(latest.head(2000), k=1)
     picks = scored.drop_duplicates("strategy")["user_id"].tolist()
     rest = latest.loc[~latest["user_id"].astype(str).isin(picks), "user_id"].astype(str)
@@ -103,9 +120,9 @@ def save_personalise(
     requirements = sorted({*model_requirements(), *pinned_requirements("cloudpickle")})
     return save_pyfunc(
         folder,
-        _personalise_pyfunc_class()(),
+        str(Path(__file__).with_name("pyfunc_model.py")),  # the model from code
         lambda scratch: personaliser.save(scratch, segmenter_folder),
-        personalise_signature(personaliser, example),
+        personalise_signature(personaliser),
         example,
         requirements,
     )

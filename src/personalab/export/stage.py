@@ -50,6 +50,7 @@ def build_personaliser(
         trending_items(events, rule.trending_window_days, rule.trending_items),
         threshold,
         params.k,
+        params.max_k,
     )
 
 

@@ -15,8 +15,10 @@ from personalab.features.schema import LABEL, SEGMENTS
 PLOT_COLUMNS = {
     "positive_rate": ["cutoff", "rows", "positive_rate"],
     "segment_sizes": ["segment", "users", "dominant"],
-    "by_label": ["feature", "non_buyers", "buyers"],
+    "by_label": ["feature", "non_buyers", "buyers", "difference_sd"],
 }
+#: features in the by-label plot data: those whose medians differ most (a bar chart stays readable)
+TOP_FEATURES = 15
 
 
 def feature_table_doc(left_out: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -96,12 +98,17 @@ def segment_sizes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def feature_summary_by_label(
-    table: pd.DataFrame, names: list[str], label: str | None = None
+    table: pd.DataFrame, names: list[str], label: str | None = None, top: int = TOP_FEATURES
 ) -> pd.DataFrame:
     """Median of each feature for label 0 and label 1 (columns ``non_buyers`` and ``buyers``,
-    the names dvc.yaml plots, whatever the target event)."""
+    the names dvc.yaml plots, whatever the target event) and their difference in standard
+    deviations of the feature (``difference_sd``): the ``top`` features whose medians differ
+    most, largest difference first (features without spread or a median left out)."""
     label = label or table.attrs.get("label", LABEL)
     medians = table.groupby(label)[names].median().T.reindex(columns=[0, 1])
-    return (
-        medians.set_axis(PLOT_COLUMNS["by_label"][1:], axis=1).rename_axis("feature").reset_index()
-    )
+    summary = medians.set_axis(PLOT_COLUMNS["by_label"][1:3], axis=1)
+    spread = table[names].std().replace(0.0, float("nan"))
+    summary["difference_sd"] = (summary["buyers"] - summary["non_buyers"]) / spread
+    summary = summary.dropna(subset=["difference_sd"])
+    order = summary["difference_sd"].abs().sort_values(ascending=False, kind="stable").index
+    return summary.loc[order[:top]].rename_axis("feature").reset_index()

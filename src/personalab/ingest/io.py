@@ -22,6 +22,9 @@ from personalab.ingest.validation import summarise_reasons
 
 #: the profile's file name under data/interim/ (read by the stages after ingest)
 PROFILE_FILE = "profile.json"
+#: timings in the stage's metrics: logged to its MLflow run, never in the versioned metrics
+#: file (a re-run on the same data must write the same bytes)
+TIMING_METRICS = ("processing_seconds", "events_per_second")
 
 
 def input_paths(params: IngestParams, root: Path) -> list[Path]:
@@ -52,9 +55,9 @@ def run_keeping_quarantine(params: IngestParams, paths: ProjectPaths) -> IngestR
 def save_ingest(
     result: IngestResult, paths: ProjectPaths, status: StageStatus | None = None
 ) -> dict[str, Path]:
-    """Write the stage's data, metrics (with the ``status`` record) and plot data atomically;
-    return what was written."""
-    metrics = {k: v for k, v in result.metrics.items() if k != "processing_seconds"}
+    """Write the stage's data, metrics (with the ``status`` record, without the
+    :data:`TIMING_METRICS`) and plot data atomically; return what was written."""
+    metrics = {k: v for k, v in result.metrics.items() if k not in TIMING_METRICS}
     if status is not None:
         metrics.update(status.metrics())
     out = {

@@ -129,10 +129,12 @@ PLOT_FILES = {
     "pr": ("precision_recall.csv", ["recall", "precision"]),
     "calibration": ("calibration.csv", ["bin", "rows", "mean_predicted", "positive_rate"]),
     "gains": ("gains.csv", ["top_share", "gain", "lift"]),
-    "history": ("optimisation_history.csv", ["number", "state", "value", "best"]),
+    "history": ("optimisation_history.csv", ["algorithm", "trial", "state", "value", "best"]),
     "param_importance": ("param_importance.csv", ["parameter", "importance"]),
     "shap": ("shap_importance.csv", ["feature", "mean_abs_shap"]),
 }
+#: features in the SHAP plot data: the largest mean |SHAP| (a bar chart stays readable)
+TOP_FEATURES = 15
 COMPARISON_COLUMNS = ["model", "roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision",
                       "recall", "ece", "lift_at_top", "gains_at_top"]  # fmt: skip
 
@@ -148,17 +150,21 @@ def save_intent(
     status: StageStatus | None = None,
 ) -> dict[str, Path]:
     """Write the serving model, metrics (with the stage's ``status`` and notes) and plot data
-    (atomically)."""
+    (atomically; the :data:`TOP_FEATURES` features with the largest mean |SHAP|)."""
     from personalab.core.storage import write_csv, write_metrics
 
     plots = paths.plots_dir(STAGE)
     history = tuning.trials[["number", "state", "value"]].assign(
-        best=_best_so_far(tuning.trials, tuning.study.direction.name == "MINIMIZE")
+        algorithm="xgboost",
+        trial=tuning.trials["number"],
+        best=_best_so_far(tuning.trials, tuning.study.direction.name == "MINIMIZE"),
     )
     frames = evaluation.curves | {
         "history": history,
         "param_importance": importance,
-        "shap": shap_importance,
+        "shap": shap_importance.sort_values("mean_abs_shap", ascending=False, kind="stable").head(
+            TOP_FEATURES
+        ),
     }
     metrics = evaluation.metrics | (status.metrics() if status is not None else {})
     out = {

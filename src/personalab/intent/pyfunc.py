@@ -1,32 +1,50 @@
-"""The serving model: an MLflow pyfunc adapter around :class:`IntentModel` (raw rows in)."""
+"""The serving model: an MLflow pyfunc folder of :class:`IntentModel` (raw rows in), its model
+from code in ``pyfunc_model.py`` (a thin adapter around :func:`serve_request`).
+
+A served request is checked first (:func:`check_required_values`): a null in a column that had
+no missing value in training is refused (an MLflow ``INVALID_PARAMETER_VALUE`` error, HTTP 400,
+naming the column) instead of being scored as missing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalab.intent.columns import FeatureEncoder
 from personalab.intent.model import IntentModel
+from personalab.intent.params import IntentError
 
 
-def _pyfunc_class():
-    import mlflow.pyfunc
+def check_required_values(frame: pd.DataFrame, encoder: FeatureEncoder) -> None:
+    """Refuse nulls in a request's required columns (those without missing values in training,
+    required in the signature): the model never learned what a missing value means there, so
+    scoring one would silently change the score. The message names the columns and rows."""
+    required = {spec.name for spec in encoder.columns_ if not spec.optional}
+    at = [i for i, name in enumerate(frame.columns) if name in required]
+    if not at or not len(frame):
+        return
+    null = frame.isna().to_numpy()[:, at]  # one pass over the frame: a request is often one row
+    if not null.any():
+        return
+    where = "; ".join(
+        f"{frame.columns[i]} (rows {np.flatnonzero(null[:, j])[:5].tolist()})"
+        for j, i in enumerate(at)
+        if null[:, j].any()
+    )
+    raise IntentError(
+        f"null values in required column(s), rows counted from 0: {where}; these columns had "
+        "no missing value in training, so the model cannot score a row without them"
+    )
 
-    class IntentPyfunc(mlflow.pyfunc.PythonModel):
-        """Serves :class:`IntentModel`: raw feature rows in; probability and intent out."""
 
-        def load_context(self, context):
-            self.model = IntentModel.load(context.artifacts["booster"], context.artifacts["config"])
-
-        def predict(self, context, model_input, params=None):
-            frame = (
-                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-            )
-            return self.model.predict(frame)
-
-    return IntentPyfunc
+def serve_request(model: IntentModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """A served request: its required columns checked (:func:`check_required_values`), then
+    the model's probability and decision per row."""
+    check_required_values(frame, model.encoder)
+    return model.predict(frame)
 
 
 def model_requirements() -> list[str]:
@@ -49,14 +67,21 @@ def input_schema(encoder: FeatureEncoder) -> Any:
 
 
 def save_serving_model(model: IntentModel, raw_example: pd.DataFrame, folder: Path | str) -> Path:
-    """Write the model as an MLflow pyfunc folder (signature and input example included)."""
-    from mlflow.models import infer_signature
+    """Write the model as an MLflow pyfunc folder, its model from code (``pyfunc_model.py``):
+    the signature declared (not inferred from the example) and the input example included."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
 
     from personalab.core.registry import save_pyfunc
 
-    example = model.encoder.example(raw_example)
-    signature = infer_signature(example, model.predict(example))
-    signature.inputs = input_schema(model.encoder)
+    outputs = Schema(
+        [ColSpec("double", "purchase_probability"), ColSpec("boolean", "purchase_intent")]
+    )
     return save_pyfunc(
-        folder, _pyfunc_class()(), model.save, signature, example, model_requirements()
+        folder,
+        str(Path(__file__).with_name("pyfunc_model.py")),
+        model.save,
+        ModelSignature(inputs=input_schema(model.encoder), outputs=outputs),
+        model.encoder.example(raw_example),
+        model_requirements(),
     )

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import socket
-import warnings
 from typing import Any
 
 import pandas as pd
@@ -67,11 +66,13 @@ def study_fingerprint(data: IntentData, params: IntentParams) -> str:
 
 
 def create_study(data: IntentData, params: IntentParams, storage: Any) -> Any:
-    """Create or load the study (seeded TPE, median pruner); fail trials of dead processes."""
+    """Create or load the study (seeded TPE, median pruner); fail trials of dead processes.
+
+    Optuna logs warnings only (not its INFO line on each study created or trial finished)."""
     import optuna
 
     tuning = params.tuning
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(
         seed=params.seed,
         n_startup_trials=tuning.startup_trials,

@@ -168,7 +168,8 @@ def tune_xgboost(
 
 
 def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
-    """Every trial: number, state, value, rounds, seconds, its params, and whether it was resumed."""
+    """Every trial: number, state, value, rounds, seconds, when it started and completed, its
+    params, and whether it was resumed."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         rows.append(
@@ -179,6 +180,8 @@ def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
                 "last_round": trial.last_step,
                 "rounds": trial.user_attrs.get("rounds"),
                 "seconds": trial.user_attrs.get("seconds"),
+                "started": trial.datetime_start,
+                "completed": trial.datetime_complete,
                 "resumed": trial.number in resumed,
                 **trial.params,
             }
@@ -203,30 +206,71 @@ def parameter_importance(study: Any) -> pd.DataFrame:
     return pd.DataFrame({"parameter": list(values), "importance": list(values.values())})
 
 
+#: the trials table's columns that are not trial parameters
+TRIAL_FIELDS = ("number", "state", "value", "last_round", "rounds", "seconds", "started",
+                "completed", "resumed")  # fmt: skip
+#: the tags naming a trial's nested run: its study and its number in it
+STUDY_TAG, TRIAL_TAG = "optuna.study", "optuna.trial"
+
+
 def log_tuning(tuning: TuningResult, metric: str) -> list[str]:
-    """The best parameters (``best.<name>``) on the stage run, and one nested run per trial."""
+    """The best parameters (``best.<name>``) and the chosen trial (``chosen.trial``) on the stage
+    run; one nested run per finished trial not logged yet (a resumed study's earlier trials
+    were logged by the run that ran them), the best one tagged ``chosen=true``. Returns the ids
+    of the runs logged now."""
     import mlflow
 
+    from personalab.core.nested_runs import log_choice, logged_child_runs
+
+    study = tuning.study.study_name
     mlflow.log_params({f"best.{k}": v for k, v in tuning.best_params.items()})
-    mlflow.log_params({"best.rounds": tuning.best_rounds, "study_name": tuning.study.study_name})
-    return log_trial_runs(tuning.trials, metric)
+    mlflow.log_params({"best.rounds": tuning.best_rounds, "study_name": study})
+    logged = logged_child_runs(TRIAL_TAG, **{STUDY_TAG: study})
+    new = tuning.trials[~tuning.trials["number"].astype(str).isin(logged)]
+    ids = log_trial_runs(new, metric, study)
+    logged |= dict(
+        zip(new.loc[new["state"].isin(FINISHED), "number"].astype(str), ids, strict=True)
+    )
+    best = tuning.study.best_trial.number
+    log_choice({"trial": best}, logged.get(str(best)))
+    return ids
 
 
-def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
-    """One nested MLflow run per trial of the study (params, validation score, rounds, state)."""
-    from personalab.core.tracking import log_child_run
+#: the trial states that are logged (a RUNNING trial belongs to a worker that logs it itself)
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def log_trial_runs(trials: pd.DataFrame, metric: str, study: str | None = None) -> list[str]:
+    """One nested MLflow run per finished trial (params, validation score, rounds, state), from
+    its start to its completion, tagged with its ``study`` and number."""
+    from personalab.core.nested_runs import log_child_run
 
     ids = []
-    fixed = {"number", "state", "value", "last_round", "rounds", "seconds", "resumed"}
-    for row in trials.to_dict("records"):
-        params = {k: v for k, v in row.items() if k not in fixed and pd.notna(v)}
+    for row in trials[trials["state"].isin(FINISHED)].to_dict("records"):
+        params = {k: v for k, v in row.items() if k not in TRIAL_FIELDS and pd.notna(v)}
         params |= {"state": row["state"], "resumed": row["resumed"]}
         metrics = {
             f"valid_{metric}": row["value"],
             "rounds": row["rounds"],
             "seconds": row["seconds"],
+            "last_round": row["last_round"],
         }
-        metrics |= {"last_round": row["last_round"]}
         metrics = {k: v for k, v in metrics.items() if v is not None and pd.notna(v)}
-        ids.append(log_child_run(f"trial-{row['number']:03d}", params, metrics))
+        tags = {TRIAL_TAG: row["number"]} | ({STUDY_TAG: study} if study else {})
+        ids.append(
+            log_child_run(
+                f"trial-{row['number']:03d}",
+                params,
+                metrics,
+                tags=tags,
+                started=_moment(row["started"]),
+                ended=_moment(row["completed"]),
+                status="FAILED" if row["state"] == "FAIL" else "FINISHED",
+            )
+        )
     return ids
+
+
+def _moment(value: Any) -> Any:
+    """A trial's datetime, or None when it has none (NaT)."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()

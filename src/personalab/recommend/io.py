@@ -24,7 +24,12 @@ RECOMMENDATION_COLUMNS = {
     "score": float,
     "fallback": bool,
 }
-PLOT_TRIAL_COLUMNS = ["algorithm", "number", "state", "value", "seconds"]
+#: the tuning plot data: each trial of a tuned algorithm and its best so far (an algorithm
+#: evaluated once, and the baselines, are in the comparison, not at a "trial 0")
+PLOT_TRIAL_COLUMNS = ["algorithm", "trial", "state", "value", "best"]
+#: timings of the comparison: logged to the stage's MLflow run, never in the versioned files
+#: (a re-run on the same data must write the same bytes)
+TIMING_COLUMNS = ("fit_seconds", "predict_seconds", "cv_seconds")
 FIGURES = ("tuning", "comparison")
 
 
@@ -40,24 +45,60 @@ def save_recommend(
     serving_folder: Path,
     paths: Any,
 ) -> dict[str, Path]:
-    """Write the recommendations, metrics, comparison and plot data (atomically)."""
+    """Write the recommendations, metrics, comparison and plot data (atomically); the
+    comparison's timings go to the active MLflow run (:func:`timing_metrics`) instead."""
     from personalab.core.storage import write_csv, write_metrics, write_parquet
 
     plots = paths.plots_dir(STAGE)
     metric = metrics["selection_metric"]
+    table = comparison.table
+    _log_to_active_run(timing_metrics(table))
     return {
         "model": serving_folder,
         "recommendations": write_parquet(
             recommendations, paths.processed / "recommendations.parquet"
         ),
         "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
-        "comparison": write_csv(comparison.table, paths.reports / STAGE / "comparison.csv"),
+        "comparison": write_csv(
+            table.drop(columns=list(TIMING_COLUMNS), errors="ignore"),
+            paths.reports / STAGE / "comparison.csv",
+        ),
         "comparison_plot": write_csv(
-            comparison.table[["model", metric, "fit_seconds", "predict_seconds"]],
+            table[["model", metric]].sort_values(metric, ascending=False, kind="stable"),
             plots / "comparison.csv",
         ),
-        "tuning": write_csv(tuning.trials[PLOT_TRIAL_COLUMNS], plots / "tuning.csv"),
+        "tuning": write_csv(tuning_plot_data(tuning.trials), plots / "tuning.csv"),
     }
+
+
+def tuning_plot_data(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials of the tuned algorithms (``trial`` numbered from 0 per algorithm) with each
+    algorithm's best validation value so far (complete trials only)."""
+    tuned = trials[trials["tuned"].astype(bool)] if len(trials) else trials
+    out = tuned.rename(columns={"number": "trial"})[["algorithm", "trial", "state", "value"]]
+    complete = out["value"].where(out["state"] == "COMPLETE").astype(float)
+    best = complete.groupby(out["algorithm"], sort=False).cummax()
+    return out.assign(best=best.groupby(out["algorithm"], sort=False).ffill())[PLOT_TRIAL_COLUMNS]
+
+
+def timing_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """``<model>_fit_seconds``, ``<model>_predict_seconds`` and ``<model>_cv_seconds`` of the
+    comparison (those it has)."""
+    out = {}
+    for row in table.to_dict("records"):
+        for column in TIMING_COLUMNS:
+            value = row.get(column)
+            if value is not None and pd.notna(value):
+                out[f"{row['model']}_{column}"] = float(value)
+    return out
+
+
+def _log_to_active_run(metrics: Mapping[str, float]) -> None:
+    """Log ``metrics`` to the active MLflow run, if there is one (the notebook's stage run)."""
+    import mlflow
+
+    if metrics and mlflow.active_run() is not None:
+        mlflow.log_metrics(dict(metrics))
 
 
 def save_skipped(status: StageStatus, paths: Any, params: RecommendParams) -> dict[str, Path]:
@@ -84,11 +125,12 @@ def save_skipped(status: StageStatus, paths: Any, params: RecommendParams) -> di
             empty_recommendations(), paths.processed / "recommendations.parquet"
         ),
         "metrics": write_metrics(status.metrics(), paths.metrics_file(STAGE)),
-        "comparison": write_csv(table, paths.reports / STAGE / "comparison.csv"),
-        "comparison_plot": write_csv(
-            table[["model", metric, "fit_seconds", "predict_seconds"]], plots / "comparison.csv"
+        "comparison": write_csv(
+            table.drop(columns=list(TIMING_COLUMNS), errors="ignore"),
+            paths.reports / STAGE / "comparison.csv",
         ),
-        "tuning": write_csv(trials[PLOT_TRIAL_COLUMNS], plots / "tuning.csv"),
+        "comparison_plot": write_csv(table[["model", metric]], plots / "comparison.csv"),
+        "tuning": write_csv(tuning_plot_data(trials), plots / "tuning.csv"),
         "figures": figures,
     }
 

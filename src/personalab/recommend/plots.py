@@ -8,7 +8,9 @@ from personalab.recommend.params import RecommendParams
 
 
 def plot_comparison(table: pd.DataFrame, params: RecommendParams):
-    """Test ranking metric (validation as dots), CV RMSE, and fit / top-k times per model."""
+    """Test ranking metric (validation as dots) and CV RMSE per model (the fit and top-k times
+    are in the notebook's table and the MLflow run: a saved figure must not change with the
+    clock)."""
     import matplotlib.pyplot as plt
 
     metric = params.selection_metric
@@ -19,7 +21,7 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
         "C3" if c else ("0.6" if k == "baseline" else "C0")
         for c, k in zip(ordered["champion"], ordered["kind"], strict=True)
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 0.45 * len(table) + 2.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(table) + 2.2))
     axes[0].barh(ordered["model"], ordered[metric], color=colours)
     axes[0].scatter(
         ordered[f"validation_{metric}"],
@@ -29,7 +31,9 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
         zorder=3,
         label="validation",
     )
-    axes[0].set(title=f"{metric} on the test users (red: champion)", xlabel=metric)
+    axes[0].set(
+        title=f"{metric} on the test users (red: champion)", xlabel=f"{metric} (higher is better)"
+    )
     axes[0].legend(fontsize=8, loc="lower right")
     rated = ordered[ordered["kind"] == "surprise"]
     if "rmse" in rated and rated["rmse"].notna().any():
@@ -39,16 +43,7 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
         title = "RMSE: no cross-validation (see the status)"
         if rated.empty:
             title = "RMSE: no collaborative filter learned (see the status)"
-    axes[1].set(title=title, xlabel="RMSE")
-    axes[2].barh(ordered["model"], ordered["fit_seconds"], label="fit")
-    axes[2].barh(
-        ordered["model"],
-        ordered["predict_seconds"],
-        left=ordered["fit_seconds"],
-        label="top-k for test users",
-    )
-    axes[2].set(title="Seconds", xlabel="seconds")
-    axes[2].legend(fontsize=8, loc="lower right")
+    axes[1].set(title=title, xlabel="RMSE (lower is better)")
     fig.tight_layout()
     return fig
 
@@ -66,7 +61,7 @@ def plot_tuning(trials: pd.DataFrame, metric: str):
     ax.set(
         title="Tuning (Optuna TPE): each trial and the best so far",
         xlabel="trial",
-        ylabel=f"validation {metric}",
+        ylabel=f"validation {metric} (higher is better)",
     )
     if len(tuned):
         ax.legend(fontsize=8)

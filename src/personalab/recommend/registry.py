@@ -1,5 +1,5 @@
-"""What the stage records in MLflow besides its own run: one nested run per tuning trial, and
-the registered recommender with the champion rule."""
+"""What the stage records in MLflow besides its own run: one nested run per tuning trial with
+the champion's marked, and the registered recommender with the champion rule."""
 
 from __future__ import annotations
 
@@ -18,25 +18,43 @@ from personalab.recommend.served import load_recommender
 
 if TYPE_CHECKING:
     from personalab.core.registry import Lineage
+    from personalab.recommend.comparison import Comparison
+    from personalab.recommend.tuning import TuningResult
 
 
-def log_trial_runs(trials: pd.DataFrame, metric: str) -> list[str]:
-    """One nested MLflow run per tuning trial (and per algorithm evaluated once on validation)."""
-    from personalab.core.tracking import log_child_run
+def log_trial_runs(
+    tuning: TuningResult, comparison: Comparison, params: RecommendParams
+) -> list[str]:
+    """One nested MLflow run per tuning trial (and per algorithm evaluated once on validation),
+    from its start to its end, and the stage's choice: ``chosen.algorithm`` (the champion) with
+    its ``chosen.trial`` and ``chosen.options`` on the stage run, the champion's trial run
+    tagged ``chosen=true``. Returns the nested runs' ids."""
+    from personalab.core.nested_runs import log_child_run, log_choice
 
-    ids = []
-    for row in trials.itertuples(index=False):
+    metric, champion = params.selection_metric, comparison.champion
+    best = tuning.best_trials.get(champion)
+    ids, chosen = [], None
+    for row in tuning.trials.itertuples(index=False):
         options = json.loads(row.options)
         label = f"{row.algorithm} trial {row.number}" if row.tuned else f"{row.algorithm} (fixed)"
         metrics = {} if pd.isna(row.value) else {f"validation_{metric}": float(row.value)}
         metrics["seconds"] = float(row.seconds)
-        ids.append(
-            log_child_run(
-                label,
-                {"algorithm": row.algorithm, "state": row.state, **flatten(options)},
-                metrics,
-            )
+        run_id = log_child_run(
+            label,
+            {"algorithm": row.algorithm, "state": row.state, **flatten(options)},
+            metrics,
+            tags={"algorithm": row.algorithm, "trial": row.number},
+            started=None if pd.isna(row.started) else float(row.started),
+            ended=None if pd.isna(row.ended) else float(row.ended),
+            status="FAILED" if row.state == "FAIL" else "FINISHED",
         )
+        ids.append(run_id)
+        if row.algorithm == champion and row.number == best:
+            chosen = run_id
+    choice: dict[str, Any] = {"algorithm": champion}
+    if best is not None:
+        choice |= {"trial": best, "options": comparison.options}
+    log_choice(choice, chosen)
     return ids
 
 

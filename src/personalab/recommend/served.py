@@ -4,7 +4,9 @@
 :class:`~personalab.recommend.arrays.ModelArrays` (scored by
 :mod:`personalab.recommend.scorers`, so serving needs no pickled Surprise object);
 :class:`Recommender` adds the popularity fallback for users the model does not know
-and owns its save and load; the MLflow pyfunc wrapper is a thin adapter around it.
+and owns its save and load. A served request (:func:`serve_recommendations`) has its user ids
+and ``k`` checked and each answer row labelled with its ``score_kind`` and ``reason``; the MLflow
+pyfunc (``pyfunc_model.py``, saved as a model from code) is a thin adapter around it.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ class Recommender:
         """True for the popularity recommender (no collaborative filter behind it)."""
         return self.model.model.algorithm == POPULARITY
 
+    @property
+    def score_kind(self) -> str:
+        """What the ``score`` of a known user's row means (:data:`SCORE_KINDS`)."""
+        return "popularity_share" if self.popularity_only else "predicted_rating"
+
     def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
         k = int(self.config["top_n"] if k is None else k)
         if k < 1:
@@ -172,35 +179,84 @@ class Recommender:
         return cls(ModelArrays.load(model), series, settings)
 
 
-# --- MLflow pyfunc ------------------------------------------------------------------------------
+# --- served answers: request checks, labels, the MLflow pyfunc folder ---------------------------
+
+#: the largest ``k`` a request may ask of a recommender whose config sets no ``max_k`` (the export
+#: sets it from params/export.yaml ``max_k``)
+DEFAULT_MAX_K = 100
+#: what ``score`` means in a served answer, by its ``score_kind`` (higher is better in each)
+SCORE_KINDS = {
+    "predicted_rating": (
+        "the collaborative filter's predicted rating of the item for the user, on the scale of "
+        "its training ratings (params/recommend.yaml interactions.rating_scale; implicit "
+        "strengths are mapped onto it), clipped to that scale; not a probability"
+    ),
+    "popularity_share": (
+        "the share of the recommender's training users who interacted with the item (within "
+        "the last popularity.window_days of the log when set), from 0 to 1"
+    ),
+}
+#: the columns a served recommender answer adds to :meth:`Recommender.recommend`'s
+LABEL_COLUMNS = ["score_kind", "reason"]
 
 
-def _pyfunc_class():
-    import mlflow.pyfunc
+def max_k_of(config: Mapping[str, Any]) -> int:
+    """The largest ``k`` a request may ask of a recommender with ``config``."""
+    return int(config.get("max_k") or max(DEFAULT_MAX_K, int(config["top_n"])))
 
-    class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-        """Serves :class:`Recommender`: rows with ``user_id`` in; their top-k rows out.
 
-        The request's ``params`` may set ``k`` (default: the trained ``top_n``).
-        """
+def requested_k(params: Mapping[str, Any] | None, default: int, max_k: int) -> int:
+    """The request param ``k`` (``default`` when absent), a whole number from 1 to ``max_k``."""
+    k = (params or {}).get("k")
+    if k is None:
+        return int(default)
+    try:
+        whole = not isinstance(k, bool) and float(k).is_integer()
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ServingError(f"k must be a whole number from 1 to {max_k}, got {k!r}")
+    if not 1 <= int(k) <= max_k:
+        raise ServingError(f"k must be from 1 to {max_k} (the model's max_k), got {int(k)}")
+    return int(k)
 
-        def load_context(self, context):
-            self.recommender = Recommender.load(
-                context.artifacts["model"], context.artifacts["config"]
-            )
 
-        def predict(self, context, model_input, params=None):
-            frame = (
-                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-            )
-            if "user_id" not in frame:
-                raise ServingError(
-                    f"the request has no user_id column (columns: {list(frame.columns)})"
-                )
-            k = (params or {}).get("k")
-            return self.recommender.recommend(frame["user_id"].astype(str).tolist(), k)
+def requested_users(frame: pd.DataFrame) -> list[str]:
+    """The request's user ids as strings; a missing ``user_id`` column or a null id is refused,
+    naming the rows (a null would otherwise be served as the user "nan")."""
+    if "user_id" not in frame:
+        raise ServingError(f"the request has no user_id column (columns: {list(frame.columns)})")
+    null = np.flatnonzero(frame["user_id"].isna().to_numpy())
+    if null.size:
+        raise ServingError(
+            f"user_id is null in {null.size} row(s) of the request (rows {null[:5].tolist()}, "
+            "counted from 0): every row needs a user id"
+        )
+    return frame["user_id"].astype(str).tolist()
 
-    return RecommenderPyfunc
+
+def label_recommendations(recommender: Recommender, answer: pd.DataFrame) -> pd.DataFrame:
+    """``answer`` (:meth:`Recommender.recommend`'s) with what each row means: ``score_kind``
+    (:data:`SCORE_KINDS`) and ``reason``, why the user got these items."""
+    algorithm = recommender.config.get("algorithm", "the model")
+    if recommender.popularity_only:
+        known = "known user: the most popular items they have not seen (popularity recommender)"
+    else:
+        known = f"known user: the top items {algorithm} predicts among those they have not seen"
+    fallback = answer["fallback"].to_numpy(dtype=bool)
+    return answer.assign(
+        score_kind=np.where(fallback, "popularity_share", recommender.score_kind).astype(object),
+        reason=np.where(fallback, "unknown user: the most popular items", known).astype(object),
+    )
+
+
+def serve_recommendations(
+    recommender: Recommender, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """A served request: its user ids and ``k`` checked, their labelled top-k rows out."""
+    users = requested_users(frame)
+    k = requested_k(params, int(recommender.config["top_n"]), max_k_of(recommender.config))
+    return label_recommendations(recommender, recommender.recommend(users, k))
 
 
 def serving_requirements() -> list[str]:
@@ -210,21 +266,38 @@ def serving_requirements() -> list[str]:
     return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")
 
 
+def serving_signature(default_k: int) -> Any:
+    """``user_id`` in, request param ``k``; the labelled rows out (declared, not inferred)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    outputs = [("string", "user_id"), ("long", "rank"), ("string", "item_id")]
+    outputs += [("double", "score"), ("boolean", "fallback")]
+    outputs += [("string", "score_kind"), ("string", "reason")]
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "user_id")]),
+        outputs=Schema([ColSpec(kind, name) for kind, name in outputs]),
+        params=ParamSchema([ParamSpec("k", "long", int(default_k))]),
+    )
+
+
 def save_serving_model(
     recommender: Recommender, folder: Path | str, example: pd.DataFrame | None = None
 ) -> Path:
-    """The recommender as an MLflow pyfunc folder (signature with a ``k`` param, input example:
-    ``example``'s user ids, or the first known user)."""
-    from mlflow.models import infer_signature
-
+    """The recommender as an MLflow pyfunc folder, its model from code (``pyfunc_model.py``):
+    signature with a ``k`` param, input example ``example``'s user ids (or the first known
+    user)."""
     from personalab.core.registry import save_pyfunc
 
     if example is None:
         example = pd.DataFrame({"user_id": [str(recommender.model.users[0])]})
-    output = recommender.recommend(example["user_id"].tolist())
-    signature = infer_signature(example, output, params={"k": int(recommender.config["top_n"])})
     return save_pyfunc(
-        folder, _pyfunc_class()(), recommender.save, signature, example, serving_requirements()
+        folder,
+        str(Path(__file__).with_name("pyfunc_model.py")),
+        recommender.save,
+        serving_signature(int(recommender.config["top_n"])),
+        example,
+        serving_requirements(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -54,10 +54,15 @@ def merge_options(base: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[st
 class TuningResult:
     best_options: dict[str, dict[str, Any]]
     validation: dict[str, float]  # the selection metric on validation, per algorithm
-    trials: pd.DataFrame  # algorithm, number, state, value, seconds, options
+    trials: pd.DataFrame  # algorithm, number, state, value, seconds, started, ended, options
+    best_trials: dict[str, int] = field(default_factory=dict)  # the trial chosen, per algorithm
 
 
-TRIAL_COLUMNS = ["algorithm", "number", "state", "value", "seconds", "tuned", "options"]
+#: the trials table; ``started`` and ``ended`` are seconds since the epoch (for MLflow only:
+#: the plot data leaves them out, so versioned files do not change with the clock)
+TRIAL_COLUMNS = [
+    "algorithm", "number", "state", "value", "seconds", "started", "ended", "tuned", "options",
+]  # fmt: skip
 
 
 def tune(
@@ -79,6 +84,7 @@ def tune(
     """
     best: dict[str, dict[str, Any]] = {}
     validation: dict[str, float] = {}
+    numbers: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     if holdout is None:
         return TuningResult(best, validation, pd.DataFrame(rows, columns=TRIAL_COLUMNS))
@@ -86,30 +92,33 @@ def tune(
     for name in (*chosen, *BASELINES):
         base = dict(chosen[name] or {}) if name in chosen else {}
         try:
-            best[name], validation[name], trials = _tune_one(name, base, holdout, params)
+            best[name], validation[name], numbers[name], trials = _tune_one(
+                name, base, holdout, params
+            )
         except RecommendError as err:
             if status is None or name in BASELINES:
                 raise
             status.leave_out(f"algorithm {name}", str(err))
             continue
         rows += trials
-    return TuningResult(best, validation, pd.DataFrame(rows, columns=TRIAL_COLUMNS))
+    return TuningResult(best, validation, pd.DataFrame(rows, columns=TRIAL_COLUMNS), numbers)
 
 
 def _tune_one(
     name: str, base: dict[str, Any], holdout: Holdout, params: RecommendParams
-) -> tuple[dict[str, Any], float, list[dict[str, Any]]]:
-    """(best options, their validation metric, trial rows) of one algorithm or baseline."""
+) -> tuple[dict[str, Any], float, int, list[dict[str, Any]]]:
+    """(best options, their validation metric, the best trial's number, trial rows) of one
+    algorithm or baseline."""
     import optuna
 
     metric = params.selection_metric
     ranges = params.tuning.space.get(name, {}) if params.tuning.n_trials else {}
     if not ranges:
-        started = time.perf_counter()
+        started = time.time()
         fitted = fit_candidate(name, base, holdout.train, params, holdout.explicit)
         value = evaluate_ranking(fitted, holdout, params.k)[metric]
-        seconds = time.perf_counter() - started
-        return base, value, [_trial_row(name, 0, "COMPLETE", value, seconds, base, tuned=False)]
+        row = _trial_row(name, 0, "COMPLETE", value, (started, time.time()), base, tuned=False)
+        return base, value, 0, [row]
 
     def objective(trial: Any) -> float:
         options = merge_options(base, suggest_options(trial, ranges))
@@ -133,14 +142,12 @@ def _tune_one(
     )
     rows = []
     for trial in study.trials:
-        seconds = (
-            (trial.datetime_complete - trial.datetime_start).total_seconds()
-            if trial.datetime_complete
-            else float("nan")
-        )
+        times = (trial.datetime_start, trial.datetime_complete)
+        span = tuple(t.timestamp() if t else float("nan") for t in times)
         options = trial.user_attrs.get("options", {})
-        rows.append(_trial_row(name, trial.number, trial.state.name, trial.value, seconds, options))
-    return study.best_trial.user_attrs["options"], float(study.best_value), rows
+        rows.append(_trial_row(name, trial.number, trial.state.name, trial.value, span, options))
+    best = study.best_trial
+    return best.user_attrs["options"], float(best.value), best.number, rows
 
 
 def _inside(value: Any, values: Sequence[Any]) -> bool:
@@ -154,16 +161,20 @@ def _trial_row(
     number: int,
     state: str,
     value: float | None,
-    seconds: float,
+    span: tuple[float, float],
     options: Mapping[str, Any],
     tuned: bool = True,
 ) -> dict[str, Any]:
+    """One row of the trials table; ``span`` is (started, ended) in seconds since the epoch."""
+    started, ended = span
     return {
         "algorithm": name,
         "number": number,
         "state": state,
         "value": value,
-        "seconds": seconds,
+        "seconds": ended - started,
+        "started": started,
+        "ended": ended,
         "tuned": tuned,
         "options": json.dumps(options, sort_keys=True),
     }

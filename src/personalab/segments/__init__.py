@@ -26,23 +26,19 @@ Modules, in the order the stage runs them:
 - ``build``: ``build_segments``, the stage's wiring and its skip checks, and its
   ``SegmentsResult``.
 - ``plots``: the sweep, the profile heatmap and the projection (Figures only).
-- ``io``: reading the inputs, logging candidate runs, writing every output and the model, or
-  the empty, marked outputs of a skipped stage.
+- ``io``: reading the inputs, writing every output and the model, or the empty, marked
+  outputs of a skipped stage.
+- ``runs``: one MLflow nested run per candidate, and the choice on the stage run.
 """
 
 from personalab.segments.build import build_segments
 from personalab.segments.candidates import describe_rule
-from personalab.segments.io import (
-    describe_inputs,
-    load_inputs,
-    log_candidate_runs,
-    save_segments,
-    save_skipped,
-)
+from personalab.segments.io import describe_inputs, load_inputs, save_segments, save_skipped
 from personalab.segments.params import STAGE, SegmentsParams
 from personalab.segments.plots import plot_profile_heatmap, plot_projection, plot_sweep
 from personalab.segments.preprocess import latest_cutoff
 from personalab.segments.profiles import rule_crosstab
+from personalab.segments.runs import log_candidate_runs
 
 __all__ = [
     "STAGE",

@@ -47,6 +47,7 @@ class SegmentsResult:
     features: list[str]
     log1p: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)  # every one, as in comparison
 
     def feature_summary(self) -> pd.DataFrame:
         """Each feature clustered on (and whether log1p was taken) and each default left out,
@@ -121,6 +122,7 @@ def build_segments(
         features=list(choice.features),
         log1p=list(choice.log1p),
         left_out=dict(choice.left_out),
+        candidates=candidates,
     )
 
 

@@ -28,6 +28,8 @@ class Candidate:
     model: SampledClusterer
     labels: np.ndarray
     scores: dict[str, float] = field(default_factory=dict)
+    started: float = float("nan")  # when it was fitted and scored, in seconds since the epoch
+    ended: float = float("nan")
 
     @property
     def name(self) -> str:
@@ -77,7 +79,7 @@ def evaluate_candidates(X: np.ndarray, params: SegmentsParams) -> list[Candidate
     for algorithm, k, model in candidate_models(params):
         if k is not None and k >= n:
             continue
-        tick = time.perf_counter()
+        started, tick = time.time(), time.perf_counter()
         model.fit(X)
         labels = model.labels_
         scores = score_clustering(X, labels, params.silhouette_sample, params.seed)
@@ -86,7 +88,9 @@ def evaluate_candidates(X: np.ndarray, params: SegmentsParams) -> list[Candidate
             model, X, params.stability_resamples, params.stability_sample, params.seed
         )
         scores["seconds"] = time.perf_counter() - tick
-        out.append(Candidate(algorithm=algorithm, k=k, model=model, labels=labels, scores=scores))
+        out.append(
+            Candidate(algorithm, k, model, labels, scores, started=started, ended=time.time())
+        )
     return out
 
 

@@ -1,4 +1,4 @@
-"""Reading the stage's inputs, logging candidates to MLflow and writing every output, also
+"""Reading the stage's inputs and writing every output, also
 when the stage skipped (every declared output, empty and marked)."""
 
 from __future__ import annotations
@@ -35,20 +35,6 @@ def describe_inputs(table: pd.DataFrame, truth: pd.DataFrame | None) -> str:
         f"{users:,} users at the latest cut-off {latest:%Y-%m-%d %H:%M} "
         f"({table['cutoff'].nunique()} cut-off(s)); ground truth: {has_truth}"
     )
-
-
-def log_candidate_runs(comparison: pd.DataFrame) -> list[str]:
-    """One nested MLflow run per candidate with its parameters and scores."""
-    from personalab.core.tracking import log_child_run
-
-    ids = []
-    for row in comparison.to_dict("records"):
-        params = {"algorithm": row["algorithm"], "k": row["k"] if pd.notna(row["k"]) else "auto"}
-        metrics = {
-            k: v for k, v in row.items() if k not in ("candidate", "algorithm", "k") and pd.notna(v)
-        }
-        ids.append(log_child_run(row["candidate"], params, metrics))
-    return ids
 
 
 def model_requirements() -> list[str]:
@@ -124,25 +110,41 @@ def save_segments(result: SegmentsResult, status: StageStatus, paths: Any) -> di
 
 def save_model(result: SegmentsResult, model_dir: Path) -> Path:
     """The preprocessing + clustering pipeline as an MLflow model, with the input columns in
-    order and the segment names in its metadata."""
+    order and the segment names in its metadata; the same pipeline gives the same bytes
+    (:func:`~personalab.core.storage.pin_model_metadata`).
+
+    Cloudpickle, not MLflow's default skops: a skops file is a zip whose entries carry the time
+    of the save and names made of memory addresses (never the same bytes twice), and it would
+    have to be told to trust each personalab class. MLflow's warning about loading pickles,
+    logged on every save of one, is kept out of the notebook: this model is the project's own.
+    """
+    import logging
+
     import mlflow.sklearn
 
-    from personalab.core.storage import atomic_dir
+    from personalab.core.storage import atomic_dir, pin_model_metadata
 
+    logger = logging.getLogger("mlflow.sklearn")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     with atomic_dir(model_dir) as tmp:
-        mlflow.sklearn.save_model(
-            result.pipeline,
-            str(tmp),
-            serialization_format="cloudpickle",
-            # the model unpickles personalab classes: ship the whole personalab package
-            code_paths=[str(Path(__file__).parents[1])],
-            pip_requirements=model_requirements(),
-            # what a caller needs to use it: the input columns in order, and the segment names
-            metadata={
-                "features": result.features,
-                "segment_names": {str(key): name for key, name in result.names.items()},
-            },
-        )
+        try:
+            mlflow.sklearn.save_model(
+                result.pipeline,
+                str(tmp),
+                serialization_format="cloudpickle",
+                # the model unpickles personalab classes: ship the whole personalab package
+                code_paths=[str(Path(__file__).parents[1])],
+                pip_requirements=model_requirements(),
+                # what a caller needs to use it: the input columns in order, and the segment names
+                metadata={
+                    "features": result.features,
+                    "segment_names": {str(key): name for key, name in result.names.items()},
+                },
+            )
+        finally:
+            logger.setLevel(level)
+        pin_model_metadata(tmp)
     return model_dir
 
 

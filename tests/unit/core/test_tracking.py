@@ -1,9 +1,11 @@
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import nbformat
@@ -195,3 +197,142 @@ def test_run_names_tell_data_and_experiments_apart():
     named = tracking.run_name("intent", {"data.x": "1", "dvc_exp_name": "bluish-cats"})
     assert named.startswith("intent-data") and named.endswith("-bluish-cats")
     assert tracking.run_name("ingest", {}).startswith("ingest-2")  # no inputs: the start time
+
+
+# --- nested runs: real durations, the choice, trials already logged -----------------------------
+
+
+def test_child_runs_carry_their_real_times_and_the_stage_run_its_choice(paths, mlflow_tmp):
+    from datetime import datetime, timedelta
+
+    from personalab.core import nested_runs
+
+    parent = tracking.start_stage_run("segments", IngestParams(), paths=paths)
+    started = datetime(2026, 1, 1, 12, 0, 0)  # naive: local time, as Optuna's datetimes
+    a = nested_runs.log_child_run(
+        "kmeans-k2", {"k": 2}, {"silhouette": 0.5, "name": "x", "flag": True},
+        tags={"candidate": "kmeans-k2"}, started=started, ended=started + timedelta(seconds=90),
+    )  # fmt: skip
+    b = nested_runs.log_child_run("gmm-k3", {"k": 3}, {}, status="FAILED")  # no times: now
+    nested_runs.log_choice({"candidate": "kmeans-k2", "k": 2}, a)
+    tracking.end_stage_run()
+
+    client = MlflowClient()
+    child = client.get_run(a)
+    assert child.info.start_time == int(started.timestamp() * 1000)
+    assert child.info.end_time - child.info.start_time == 90_000  # not the milliseconds to log it
+    assert child.data.tags["mlflow.parentRunId"] == parent
+    assert child.data.tags["candidate"] == "kmeans-k2" and child.data.tags["chosen"] == "true"
+    assert child.data.metrics == {"silhouette": 0.5} and child.data.params == {"k": "2"}
+    other = client.get_run(b)
+    assert other.info.status == "FAILED" and other.data.tags["chosen"] == "false"
+    run = client.get_run(parent)
+    assert run.data.params["chosen.candidate"] == run.data.tags["chosen.candidate"] == "kmeans-k2"
+    assert run.data.params["chosen.k"] == "2" and run.data.tags["chosen.run_id"] == a
+    chosen = client.search_runs([run.info.experiment_id], filter_string="tags.chosen = 'true'")
+    assert [r.info.run_id for r in chosen] == [a]
+
+
+def test_nested_runs_logged_by_earlier_stage_runs_are_found_by_their_tags(paths, mlflow_tmp):
+    from personalab.core import nested_runs
+
+    tracking.start_stage_run("intent", IngestParams(), paths=paths)
+    first = {
+        str(n): nested_runs.log_child_run(f"trial-{n}", {}, {}, tags={"study": "s'1", "trial": n})
+        for n in (0, 1)
+    }
+    nested_runs.log_child_run("trial-0", {}, {}, tags={"study": "other", "trial": 0})
+    tracking.end_stage_run()
+    tracking.start_stage_run("intent", IngestParams(), paths=paths)  # a later run of the stage
+    assert nested_runs.logged_child_runs("trial", study="s'1") == first
+    assert nested_runs.logged_child_runs("trial", study="none") == {}
+    tracking.end_stage_run()
+
+
+# --- artifact locations: a copied or moved project logs into itself -----------------------------
+
+
+@pytest.fixture
+def project_store(monkeypatch):
+    """No MLFLOW_TRACKING_URI: each project tracks to its own mlflow.db (the default)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    before = mlflow.get_tracking_uri()
+    yield
+    if mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(before)
+
+
+def _stage_with_artifact(paths, text):
+    """Run the ingest stage of ``paths`` once, logging a file; return the run id."""
+    run_id = tracking.start_stage_run("ingest", IngestParams(), paths=paths)
+    note = paths.root / "note.txt"
+    note.write_text(text)
+    tracking.log_stage_outputs(artifacts=[note])
+    tracking.end_stage_run()
+    return run_id
+
+
+def _project(root, empty_store):
+    """A project at ``root`` with an empty tracking store of its own."""
+    (root / "params").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    shutil.copy2(empty_store, root / "mlflow.db")
+    return ProjectPaths(root)
+
+
+def test_a_copied_project_logs_and_reads_artifacts_in_itself(tmp_path, project_store, empty_store):
+    from personalab.core.registry import register_model
+
+    original = _project(tmp_path / "a", empty_store)
+    old_run = _stage_with_artifact(original, "first")
+    model = original.root / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    tracking.start_stage_run("intent", IngestParams(), paths=original)
+    register_model(model, "m")
+    tracking.end_stage_run()
+
+    shutil.copytree(original.root, tmp_path / "b")  # the whole folder, mlflow.db included
+    copy = ProjectPaths(tmp_path / "b")
+    new_run = _stage_with_artifact(copy, "second")
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{copy.mlflow_db}")
+    assert (
+        copy.mlartifacts / "ingest" / new_run / "artifacts" / "note.txt"
+    ).read_text() == "second"
+    assert not (original.mlartifacts / "ingest" / new_run).exists()
+    experiment = client.get_experiment_by_name("ingest")
+    assert experiment.artifact_location == (copy.mlartifacts / "ingest").as_uri()
+    # the runs and versions copied along read their files in the copy
+    assert client.get_run(old_run).info.artifact_uri.startswith(copy.mlartifacts.as_uri())
+    version = client.get_model_version("m", "1")
+    assert version.source.startswith(copy.mlartifacts.as_uri())
+    downloaded = client.download_artifacts(old_run, "note.txt", str(tmp_path))
+    assert Path(downloaded).read_text() == "first"
+    # the original's store is untouched
+    theirs = MlflowClient(tracking_uri=f"sqlite:///{original.mlflow_db}")
+    assert theirs.get_experiment_by_name("ingest").artifact_location.startswith(
+        original.mlartifacts.as_uri()
+    )
+
+
+def test_a_store_copied_without_its_artifacts_keeps_reading_them_at_the_original(
+    tmp_path, project_store, empty_store
+):
+    from personalab.core.experiments import relocate_artifacts
+
+    original = _project(tmp_path / "a", empty_store)
+    old_run = _stage_with_artifact(original, "first")
+    copy = ProjectPaths(tmp_path / "b")
+    (copy.root / "params").mkdir(parents=True)
+    shutil.copy2(original.mlflow_db, copy.mlflow_db)  # mlflow.db alone, no mlartifacts/
+
+    assert relocate_artifacts(copy) == {"experiments.artifact_location": 1}
+    assert relocate_artifacts(copy) == {}  # once moved, nothing more to do
+    client = MlflowClient(tracking_uri=f"sqlite:///{copy.mlflow_db}")
+    assert client.get_run(old_run).info.artifact_uri.startswith(original.mlartifacts.as_uri())
+    assert (
+        client.get_experiment_by_name("ingest").artifact_location
+        == (copy.mlartifacts / "ingest").as_uri()
+    )

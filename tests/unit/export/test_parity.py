@@ -6,14 +6,32 @@ import pandas as pd
 import pytest
 
 from personalab.export.parity import parity
+from personalab.recommend.served import LABEL_COLUMNS, label_recommendations
 
 
 def test_parity_of_a_folder_with_its_own_prediction_is_zero(served, parts):
     folder, example, prediction = served
     assert len(prediction) == 9
-    expected = parts["recommender"].recommend(["u1", "u4", "stranger"], 3)
+    recommender = parts["recommender"]
+    expected = label_recommendations(
+        recommender, recommender.recommend(["u1", "u4", "stranger"], 3)
+    )
     pd.testing.assert_frame_equal(prediction, expected)
     assert parity(folder, prediction, example, k=3) == 0.0
+
+
+def test_parity_with_a_champion_that_gives_no_labels_compares_its_columns(served):
+    """A champion registered before answers were labelled: the export adds score_kind and
+    reason, and must agree on every column the champion gives."""
+    folder, example, prediction = served
+    unlabelled = prediction.drop(columns=LABEL_COLUMNS)
+    assert parity(folder, unlabelled, example, k=3) == 0.0
+    shifted = unlabelled.copy()
+    shifted.loc[1, "score"] += 0.5
+    assert parity(folder, shifted, example, k=3) == pytest.approx(0.5)
+    relabelled = prediction.assign(reason="another reason")  # labels it gives are compared
+    assert parity(folder, relabelled, example, k=3) == float("inf")
+    assert parity(folder, unlabelled.drop(columns="fallback"), example, k=3) == float("inf")
 
 
 def test_parity_is_infinite_when_an_item_id_differs(served):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.export.params import PERSONALISE_COLUMNS, ExportError
+from personalab.export.params import PERSONALISE_COLUMNS, SCORE_KINDS, ExportError
 from personalab.export.personalise import Personaliser, trending_items
 from tests.unit.export.helpers import (
     SEGMENT_FEATURES,
@@ -126,6 +126,34 @@ def test_personalise_strategy_follows_the_threshold(parts):
     assert {"popular", "personalised", "trending"} == set(expected)
 
 
+def test_each_answer_row_says_what_its_score_means_and_why_the_user_got_it(parts):
+    frame = request()
+    scores = dict(zip(frame["user_id"], parts["intent"].predict_proba(frame), strict=True))
+    known = [user for user in frame["user_id"] if user != "stranger"]
+    threshold = float(np.sort([scores[user] for user in known])[2])
+    out = personaliser(parts, threshold=threshold).personalise(frame)
+    assert set(out["score_kind"]) <= set(SCORE_KINDS)
+    kinds = {"personalised": "predicted_rating", "trending": "trending_share"}
+    kinds["popular"] = "popularity_share"
+    for user, rows in out.groupby("user_id", sort=False):
+        strategy = rows["strategy"].iloc[0]
+        assert set(rows["score_kind"]) == {kinds[strategy]}, user
+        assert rows["reason"].nunique() == 1
+        reason, s = rows["reason"].iloc[0], scores[user]
+        if strategy == "personalised":
+            assert reason == (
+                f"intent {s:.4f} >= threshold {threshold:.4f}: the top items SVD predicts among "
+                "those they have not seen"
+            )
+        elif strategy == "trending":
+            assert reason == (
+                f"intent {s:.4f} < threshold {threshold:.4f}: the trending items they have not seen"
+            )
+        else:
+            assert user == "stranger"
+            assert reason == "unknown to the recommender: the most popular items"
+
+
 def test_an_unknown_user_gets_the_popular_items_in_order(parts):
     out = personaliser(parts, threshold=0.0).personalise(request())
     mine = rows_of(out, "stranger")
@@ -169,7 +197,10 @@ def test_a_user_who_has_seen_every_trending_item_gets_the_popular_items(parts):
     rule = personaliser({**parts, "trending": trending}, threshold=1.0)
     out = rule.personalise(request(), k=2)
     mine = rows_of(out, "u0")
-    assert set(mine["strategy"]) == {"popular"}
+    assert set(mine["strategy"]) == {"popular"} and set(mine["score_kind"]) == {"popularity_share"}
+    assert set(mine["reason"]) == {
+        "has seen every item their strategy would offer: the most popular items"
+    }
     assert mine["item_id"].tolist() == parts["recommender"].popular.head(2).index.tolist()
     assert out["user_id"].drop_duplicates().tolist() == ["u3", "stranger", "u0", "u5", "u1"]
 
@@ -198,6 +229,15 @@ def test_personalise_refuses_k_below_one(parts):
         personaliser(parts, threshold=0.5).personalise(request(), k=0)
 
 
+def test_a_rules_default_k_must_be_within_its_max_k(parts):
+    from personalab.export.personalise import Personaliser
+
+    args = (parts["intent"], None, [], {}, parts["recommender"], parts["trending"], 0.5)
+    assert Personaliser(*args, k=5, max_k=5).max_k == 5
+    with pytest.raises(ExportError, match=r"k must be from 1 to max_k \(5\), got 6"):
+        Personaliser(*args, k=6, max_k=5)
+
+
 def test_personalise_names_the_columns_when_user_id_is_missing(parts):
     frame = request().drop(columns="user_id")
     with pytest.raises(ExportError, match="user_id") as err:
@@ -219,7 +259,7 @@ def test_personaliser_save_and_load_give_the_same_answers(parts, tmp_path):
     files = rule.save(tmp_path / "p", segmenter_folder)
     assert all(Path(path).exists() for path in files.values())
     loaded = Personaliser.load({name: str(path) for name, path in files.items()})
-    assert loaded.threshold == rule.threshold and loaded.k == 4
+    assert loaded.threshold == rule.threshold and loaded.k == 4 and loaded.max_k == 100
     assert loaded.segment_features == SEGMENT_FEATURES
     pd.testing.assert_series_equal(
         loaded.trending, parts["trending"], check_names=False, check_index_type=False
@@ -243,6 +283,10 @@ def test_without_an_intent_model_every_known_user_gets_the_recommenders_top_k(pa
     for user in ["u3", "u0", "u5", "u1"]:
         mine = rows_of(out, user)
         assert set(mine["strategy"]) == {"personalised_no_intent"}
+        assert set(mine["score_kind"]) == {"predicted_rating"}
+        assert set(mine["reason"]) == {
+            "no intent model: the top items SVD predicts among those they have not seen"
+        }
         expected = parts["recommender"].model.top_k([user], 3)
         assert mine["item_id"].tolist() == expected["item_id"].tolist()
         np.testing.assert_allclose(mine["score"], expected["score"].to_numpy(dtype=float))
@@ -261,6 +305,8 @@ def test_without_a_recommender_everyone_gets_the_trending_items_with_their_inten
     out = rule.personalise(frame, k=4)
     assert list(out.columns) == PERSONALISE_COLUMNS
     assert set(out["strategy"]) == {"trending_no_recommender"}
+    assert set(out["score_kind"]) == {"trending_share"}
+    assert set(out["reason"]) == {"no recommender: the most trending items"}
     top = parts["trending"].head(4)
     for user in frame["user_id"]:  # the stranger too; nothing is known of what anyone has seen
         mine = rows_of(out, user)
@@ -323,6 +369,12 @@ def test_a_popularity_recommenders_lists_are_named_popular_unseen(parts):
     assert set(out["strategy"]) <= {"popular_unseen", "popular"}
     mine = rows_of(out, "u0")
     assert set(mine["strategy"]) == {"popular_unseen"}
+    assert set(mine["score_kind"]) == {"popularity_share"}
+    assert (
+        mine["reason"]
+        .iloc[0]
+        .endswith(": the most popular items they have not seen (popularity recommender)")
+    )
     assert not set(mine["item_id"]) & seen_by(ratings, "u0")
     no_intent = personaliser({**parts, "recommender": popular}, None, without=("intent",))
     assert no_intent.strategies == ("popular_unseen", "popular")

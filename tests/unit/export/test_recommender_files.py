@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from personalab.recommend.arrays import ModelArrays
-from personalab.recommend.served import ArrayModel, ServingError, load_recommender
+from personalab.recommend.served import (
+    LABEL_COLUMNS,
+    ArrayModel,
+    ServingError,
+    load_recommender,
+)
 
 
 def test_model_arrays_round_trip_through_npz(tmp_path):
@@ -70,4 +75,6 @@ def test_load_recommender_reads_a_saved_serving_folder(served, parts):
     folder, example, prediction = served
     loaded = load_recommender(folder)
     users = example["user_id"].tolist()
-    pd.testing.assert_frame_equal(loaded.recommend(users, 3), prediction)
+    pd.testing.assert_frame_equal(
+        loaded.recommend(users, 3), prediction.drop(columns=LABEL_COLUMNS)
+    )

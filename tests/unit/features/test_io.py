@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 import yaml
 
 from personalab.core.paths import project_paths
 from personalab.core.status import StageStatus
 from personalab.features.build import build_features
 from personalab.features.io import save_features, save_skipped
+from personalab.features.report import TOP_FEATURES, feature_summary_by_label
 from tests.conftest import ROOT
 from tests.unit.features.helpers import FUTURE, LOG, events_frame, params, t
 
@@ -46,7 +48,7 @@ def test_a_skipped_stage_writes_every_declared_output_empty_and_marked(tmp_path)
     assert metrics["rows"] == 0 and metrics["notes"] == [f"skipped: {status.skip_reason}"]
     assert written["positive_rate"].read_text() == "cutoff,rows,positive_rate\n"
     assert written["segment_sizes"].read_text() == "segment,users,dominant\n"
-    assert written["by_label"].read_text() == "feature,non_buyers,buyers\n"
+    assert written["by_label"].read_text() == "feature,non_buyers,buyers,difference_sd\n"
 
 
 def test_the_table_keeps_its_definition_in_parquet(tmp_path):
@@ -66,5 +68,23 @@ def test_the_table_keeps_its_definition_in_parquet(tmp_path):
     assert rates.to_dict("list") == {
         "cutoff": ["2024-03-01"],
         "rows": [3],
-        "positive_rate": [1 / 3],
+        "positive_rate": [pytest.approx(1 / 3, rel=1e-9)],  # to 10 significant digits
     }
+
+
+def test_the_by_label_plot_data_keeps_the_features_that_differ_most_largest_first():
+    label = [0, 0, 0, 1, 1, 1]
+    columns = {f"same_{i}": [1.0] * 6 for i in range(3)}  # no spread: nothing to show
+    # the buyers' median is i/10 above: the larger i, the more standard deviations apart
+    columns |= {f"f{i:02d}": [0, 1, 2, i / 10, 1 + i / 10, 2 + i / 10] for i in range(1, 30)}
+    columns["lower"] = [5.0, 5.0, 5.0, 0.0, 0.0, 0.0]
+    table = pd.DataFrame({"purchased_within_horizon": label, **columns})
+    out = feature_summary_by_label(table, list(columns))
+
+    assert list(out.columns) == ["feature", "non_buyers", "buyers", "difference_sd"]
+    assert len(out) == TOP_FEATURES == 15
+    assert out["feature"].tolist() == ["lower", *[f"f{i:02d}" for i in range(29, 15, -1)]]
+    assert out["difference_sd"].abs().is_monotonic_decreasing
+    lower = out.set_index("feature").loc["lower"]
+    assert (lower["non_buyers"], lower["buyers"]) == (5.0, 0.0) and lower["difference_sd"] < 0
+    assert lower["difference_sd"] == pytest.approx(-5.0 / table["lower"].std())

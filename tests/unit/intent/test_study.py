@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tool_env
+from tests.unit.intent.helpers import params
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +100,65 @@ def test_killed_study_resumes_keeping_finished_trials(tmp_path):
     # a third run on the same data finds the study complete and trains nothing
     third = subprocess.run(cmd, env=tool_env(), capture_output=True, text=True, timeout=300)
     assert json.loads(third.stdout.strip().splitlines()[-1])["new"] == 0
+
+
+def _tuning_result(study, resumed: set[int]):
+    from personalab.intent.tune import TuningResult, trials_table
+
+    best = study.best_trial
+    return TuningResult(
+        study=study, best_params=best.params, best_rounds=int(best.user_attrs["rounds"]),
+        best_value=best.value, trials=trials_table(study, resumed), new_trials=0,
+        resumed_trials=len(resumed), seconds=0.0,
+    )  # fmt: skip
+
+
+def test_a_resumed_study_logs_each_trial_once_with_its_real_times_and_marks_the_best(
+    tmp_path, mlflow_tmp
+):
+    """Each stage run logs the trials no run has logged yet (not the resumed ones again), from
+    the trial's start to its completion; the best trial's run is tagged chosen."""
+    import optuna
+    from mlflow.tracking import MlflowClient
+
+    from personalab.core import tracking
+    from personalab.core.paths import ProjectPaths
+    from personalab.intent.tune import log_tuning
+
+    (tmp_path / "proj" / "params").mkdir(parents=True)
+    paths = ProjectPaths(tmp_path / "proj")
+
+    def objective(trial):
+        trial.set_user_attr("rounds", 10)
+        time.sleep(0.05)
+        return (trial.suggest_float("learning_rate", 0.0, 1.0) - 0.3) ** 2
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    runs, best = [], []
+    # a first run with 3 trials, a run that resumes and adds 2, one that resumes and adds none
+    for added in (3, 2, 0):
+        resumed = {t.number for t in study.trials}
+        study.optimize(objective, n_trials=added)
+        runs.append(tracking.start_stage_run("intent", params(), paths=paths))
+        log_tuning(_tuning_result(study, resumed), "logloss")
+        tracking.end_stage_run()
+        best.append(study.best_trial.number)
+
+    client = MlflowClient()
+    stage_runs = [client.get_run(run_id) for run_id in runs]
+    children = client.search_runs(
+        [stage_runs[0].info.experiment_id], filter_string="tags.`optuna.trial` != ''"
+    )
+    by_trial = {int(c.data.tags["optuna.trial"]): c for c in children}
+    assert sorted(by_trial) == [0, 1, 2, 3, 4] and len(children) == 5  # 3 + 2 + 0, none twice
+    parents = [by_trial[n].data.tags["mlflow.parentRunId"] for n in range(5)]
+    assert parents == [runs[0]] * 3 + [runs[1]] * 2
+    for trial in study.trials:
+        run = by_trial[trial.number]
+        assert run.info.start_time == int(round(trial.datetime_start.timestamp() * 1000))
+        assert run.info.end_time - run.info.start_time >= 50  # the trial's time, not logging's
+        assert run.data.tags["optuna.study"] == study.study_name
+    for run, chosen in zip(stage_runs, best, strict=True):
+        assert run.data.params["chosen.trial"] == run.data.tags["chosen.trial"] == str(chosen)
+        assert run.data.tags["chosen.run_id"] == by_trial[chosen].info.run_id  # maybe resumed
+    assert {n for n, c in by_trial.items() if c.data.tags["chosen"] == "true"} == set(best)

@@ -10,7 +10,12 @@ import yaml
 from personalab.core.paths import project_paths
 from personalab.core.status import StageStatus, skip_reason_of
 from personalab.recommend.comparison import compare
-from personalab.recommend.io import RECOMMENDATION_COLUMNS, save_skipped
+from personalab.recommend.io import (
+    RECOMMENDATION_COLUMNS,
+    empty_recommendations,
+    save_recommend,
+    save_skipped,
+)
 from personalab.recommend.learnable import NO_ITEMS
 from personalab.recommend.params import RecommendParams
 from personalab.recommend.plots import plot_comparison, plot_tuning
@@ -64,14 +69,11 @@ def test_the_tables_have_their_columns_and_no_row(skipped):
     assert list(recs.columns) == list(RECOMMENDATION_COLUMNS) and recs.empty
     assert str(recs["rank"].dtype) == "int64" and recs["fallback"].dtype == bool
     plots = paths.plots_dir("recommend")
-    assert (plots / "comparison.csv").read_text().splitlines() == [
-        "model,ndcg_at_10,fit_seconds,predict_seconds"
-    ]
-    assert (plots / "tuning.csv").read_text().splitlines() == [
-        "algorithm,number,state,value,seconds"
-    ]
+    assert (plots / "comparison.csv").read_text().splitlines() == ["model,ndcg_at_10"]
+    assert (plots / "tuning.csv").read_text().splitlines() == ["algorithm,trial,state,value,best"]
     header = (paths.reports / "recommend" / "comparison.csv").read_text().splitlines()
     assert header[0].startswith("model,kind,champion,validation_ndcg_at_10") and len(header) == 1
+    assert "seconds" not in header[0]
 
 
 def test_the_metrics_say_skipped_and_why(skipped):
@@ -110,3 +112,43 @@ def test_the_comparison_figure_of_the_baselines_alone_says_no_filter_was_learned
     figure = plot_comparison(comparison.table, params)
     assert figure.axes[1].get_title() == "RMSE: no collaborative filter learned (see the status)"
     assert {t.get_text() for t in figure.axes[0].get_yticklabels()} == {"random", "popularity"}
+
+
+def test_saved_files_hold_no_timing_and_the_run_gets_the_timings(stage, tmp_path, monkeypatch):
+    import mlflow
+
+    params, interactions, holdout, validation = stage
+    tuning = tune(validation, params)
+    comparison = compare(interactions.ratings, holdout, tuning, params)
+    (tmp_path / "dvc.yaml").touch()
+    paths = project_paths(tmp_path)
+    logged = {}
+    monkeypatch.setattr(mlflow, "active_run", lambda: "the stage run")
+    monkeypatch.setattr(mlflow, "log_metrics", logged.update)
+    metrics = {"selection_metric": "ndcg_at_10", "ndcg_at_10": 0.5}
+    written = save_recommend(empty_recommendations(), comparison, tuning, metrics, tmp_path, paths)
+
+    for name in ("comparison", "comparison_plot", "tuning"):
+        assert "seconds" not in written[name].read_text(), name  # the same on every re-run
+    plotted = pd.read_csv(written["comparison_plot"])
+    assert list(plotted.columns) == ["model", "ndcg_at_10"]
+    assert plotted["ndcg_at_10"].is_monotonic_decreasing
+    assert set(plotted["model"]) == {"SVD", "BaselineOnly", "popularity", "random"}
+    # only the tuned algorithm's trials, each with the best so far (no baseline at "trial 0")
+    trials = pd.read_csv(written["tuning"])
+    assert trials["algorithm"].tolist() == ["SVD", "SVD"] and trials["trial"].tolist() == [0, 1]
+    assert trials["best"].tolist() == pytest.approx(trials["value"].cummax().tolist())
+    # the timings are the run's metrics
+    fitted = comparison.table.set_index("model")["fit_seconds"]
+    assert logged["SVD_fit_seconds"] == fitted["SVD"]
+    assert {"popularity_predict_seconds", "SVD_cv_seconds", "BaselineOnly_cv_seconds"} <= set(
+        logged
+    )
+    assert not any(key.startswith("random_cv") for key in logged)  # a baseline has no CV
+
+    # a re-run: the same results, other timings -> the same bytes
+    before = {name: written[name].read_bytes() for name in ("comparison", "comparison_plot")}
+    slower = comparison.table.assign(fit_seconds=comparison.table["fit_seconds"] * 2)
+    comparison.table = slower
+    again = save_recommend(empty_recommendations(), comparison, tuning, metrics, tmp_path, paths)
+    assert {name: again[name].read_bytes() for name in before} == before
