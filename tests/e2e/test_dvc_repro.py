@@ -92,9 +92,10 @@ def test_repro_runs_every_stage_and_exports_the_champions(repro):
         requirements = (folder / "requirements.txt").read_text().split()
         assert requirements and all("==" in line for line in requirements if line != "mlflow")
     assert "scikit-surprise" not in (root / "models/recommender/requirements.txt").read_text()
-    for name in EXPORTED:  # models from code: the wrapper is a source file, the model arrays/JSON
-        assert not list((root / "models" / name).rglob("*.pkl")), name
+    for name in EXPORTED:  # models from code: the wrapper is a source file, not a pickle
+        assert not list((root / "models" / name).rglob("python_model.pkl")), name
         assert (root / "models" / name / "pyfunc_model.py").is_file(), name
+    assert not list((root / "models/recommender").rglob("*.pkl"))  # its model is arrays + JSON
 
     summary = (root / "reports/summary.md").read_text()
     commit = run(["git", "rev-parse", "HEAD"], root).strip()
