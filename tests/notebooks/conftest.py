@@ -20,10 +20,12 @@ TINY_PARAMS = {
     },
     "intent": {"tuning": {"n_trials": 3, "max_rounds": 60, "startup_trials": 2}},
     "recommend": {
-        "algorithms": {
+        "algorithms": {  # the default entries, smaller
+            "ALS": {"class": "AlternatingLeastSquares", "factors": 8, "iterations": 5},
+            "BPR": {"class": "BayesianPersonalizedRanking", "factors": 8, "iterations": 20},
+            "ItemKNN": {"class": "CosineRecommender", "K": 20},
+            "SAR": {"class": "SAR"},
             "SVD": {"n_factors": 8, "n_epochs": 10},
-            "BaselineOnly": {},
-            "KNNBasic": {"k": 20, "sim_options": {"name": "msd", "user_based": False}},
         },
         "tuning": {"n_trials": 2},
         "cross_validation": {"folds": 3, "max_pairs": 5000},

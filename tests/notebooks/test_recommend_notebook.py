@@ -14,9 +14,9 @@ from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
-ALGORITHMS = ("SVD", "BaselineOnly", "KNNBasic")
+ALGORITHMS = ("ALS", "BPR", "ItemKNN", "SAR", "SVD")
 CHAMPION_KEYS = (
-    "algorithm", "rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10",
+    "algorithm", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10",
     "hit_rate_at_10", "coverage", "novelty", "fallback_share", "popularity_ndcg_at_10",
 )  # fmt: skip
 
@@ -29,10 +29,14 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert_clean_outputs(root, "recommend")
 
     metrics = json.loads((root / "reports/metrics/recommend.json").read_text())
-    expected = {f"{a}_{m}" for a in ALGORITHMS for m in ("rmse", "mae", "ndcg_at_10")}
+    models = (*ALGORITHMS, "popularity", "random")
+    expected = {f"{a}_{m}" for a in models for m in ("precision_at_10", "ndcg_at_10")}
     assert expected | set(CHAMPION_KEYS) <= set(metrics), expected - set(metrics)
-    assert metrics["algorithm"] in ALGORITHMS
-    assert (metrics["status"], metrics["notes"]) == ("complete", [])  # the log teaches a filter
+    assert not any(key.endswith("rmse") for key in metrics)  # implicit feedback: no rating error
+    assert metrics["algorithm"] in (*ALGORITHMS, "popularity")
+    assert metrics["status"] == "complete"  # the log teaches a recommender
+    assert not [note for note in metrics["notes"] if "left out" in note], metrics["notes"]
+    assert metrics["next_item_sessions"] > 0  # the synthetic log's sessions teach what is next
     assert metrics["ndcg_at_10"] == metrics[f"{metrics['algorithm']}_ndcg_at_10"]
     assert metrics["random_ndcg_at_10"] < metrics["ndcg_at_10"]
     assert 0 < metrics["coverage"] <= 1 and metrics["novelty"] > 0
@@ -63,7 +67,7 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert table["champion"].sum() == 1
 
     client, parent, children = stage_runs(root, "recommend")
-    assert len(children) == 2 + 2 + 2  # SVD trials, fixed ones, baselines
+    assert len(children) == 2 + 4 + 2  # ALS trials, fixed ones, baselines
     assert parent.data.tags["registry.alias"] == "champion"
     assert parent.data.tags["status"] == "complete"
     assert parent.data.tags["algorithm"] == metrics["algorithm"]

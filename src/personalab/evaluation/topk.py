@@ -73,11 +73,13 @@ def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) 
         )  # by item id
         ambiguous = np.flatnonzero((block >= threshold).sum(axis=1) > k)
         if ambiguous.size:  # more columns reach the threshold than fit: lowest item ids win
-            sub, bar = block[ambiguous][:, item_order], threshold[ambiguous]
-            above, tied = sub > bar, sub == bar
-            need = k - above.sum(axis=1, keepdims=True)
-            chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
-            cols[ambiguous] = item_order[np.nonzero(chosen)[1].reshape(-1, k)]
+            sub, bar = block[ambiguous], threshold[ambiguous]
+            # keys: -1 above the threshold, the item-id position when tied, past the end below
+            key = np.where(sub == bar, position[None, :], n_cols)
+            key[sub > bar] = -1
+            chosen = np.argpartition(key, k - 1, axis=1)[:, :k]
+            by_id = np.argsort(position[chosen], axis=1)
+            cols[ambiguous] = np.take_along_axis(chosen, by_id, axis=1)
     else:
         cols = np.broadcast_to(item_order, block.shape)
     values = np.take_along_axis(block, cols, axis=1)

@@ -47,9 +47,11 @@ from personalab.recommend.plots import plot_comparison, plot_tuning
 from personalab.recommend.registry import log_trial_runs, register_and_decide
 from personalab.recommend.served import save_serving_model
 from personalab.recommend.stage import (
+    describe_next_item,
     describe_recommendations,
     describe_split,
     fit_recommender,
+    learn_next_item,
     prepare,
     recommend_everyone,
     stage_metrics,
@@ -61,9 +63,11 @@ __all__ = [
     "RecommendParams",
     "champion_summary",
     "compare",
+    "describe_next_item",
     "describe_recommendations",
     "describe_split",
     "fit_recommender",
+    "learn_next_item",
     "load_events",
     "log_trial_runs",
     "plot_comparison",

@@ -1,5 +1,6 @@
-"""Surprise's algorithms and the baselines as candidates: built from their options, refused up
-front when their square matrices would not fit in memory, and fitted on a training part."""
+"""The candidates: named entries of a model class (Surprise's rating predictors, the `implicit`
+library's models, the co-occurrence model) and the baselines, built from their options, refused
+up front when their square matrices would not fit in memory, and fitted on a training part."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from personalab.recommend.arrays import KNN_MODELS
+from personalab.recommend.arrays import KNN_MODELS, ModelArrays
 from personalab.recommend.baselines import BaselineModel
 from personalab.recommend.from_surprise import model_arrays
 from personalab.recommend.negatives import trainset_of
@@ -20,6 +21,9 @@ from personalab.recommend.params import (
     RecommendParams,
     algorithm_options,
     check_algorithm,
+    class_of,
+    family_of_class,
+    model_options,
 )
 from personalab.recommend.served import ArrayModel
 
@@ -27,20 +31,22 @@ SIMILARITY_BUDGET_BYTES = 4 << 30  # a similarity matrix larger than this is ref
 
 
 def make_algorithm(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
-    """Surprise's ``name`` with ``options``; seeded and quiet unless the options say otherwise."""
+    """The Surprise algorithm of entry ``name`` with ``options`` (its class: ``options['class']``
+    or the name); seeded and quiet unless the options say otherwise."""
     import surprise
 
-    check = dict(options or {})
     try:
-        check_algorithm(name, check, f"algorithms.{name}")
+        check_algorithm(name, dict(options or {}), f"algorithms.{name}")
     except ValueError as err:
         raise RecommendError(str(err)) from None
-    allowed = algorithm_options(name)
+    cls = class_of(name, options)
+    check = model_options(options)
+    allowed = algorithm_options(cls)
     if "random_state" in allowed:
         check.setdefault("random_state", seed)
     if "verbose" in allowed:
         check.setdefault("verbose", False)
-    return getattr(surprise, name)(**check)
+    return getattr(surprise, cls)(**check)
 
 
 def similarity_size(algo: Any, trainset: Any) -> int:
@@ -86,10 +92,38 @@ def check_memory(algo: Any, trainset: Any) -> None:
         )
 
 
-def surprise_model(algo: Any, params: RecommendParams) -> ArrayModel:
-    """A fitted Surprise algorithm as arrays answering top-k (sampled negatives are not seen)."""
-    seen_min = params.interactions.rating_scale[0]
-    return ArrayModel(model_arrays(algo, seen_min), params.seed, params.block_size)
+def fit_arrays(
+    name: str,
+    options: Mapping[str, Any],
+    train: pd.DataFrame,
+    params: RecommendParams,
+    explicit: bool = False,
+) -> ModelArrays:
+    """Entry ``name`` of its class fitted on ``train`` (interaction pairs), as the arrays it is
+    served from. Surprise's predictors learn ``rating`` (with sampled negatives when implicit;
+    those are not seen); the ranking models learn ``strength``."""
+    try:
+        check_algorithm(name, dict(options or {}), f"algorithms.{name}")
+    except ValueError as err:
+        raise RecommendError(str(err)) from None
+    cls, settings = class_of(name, options), model_options(options)
+    family = family_of_class(cls)
+    if family != "surprise" and "strength" not in train:
+        raise RecommendError(f"algorithms.{name}: {cls} learns strengths; the pairs have none")
+    pairs = train[["user_id", "item_id", "strength", "timestamp"]] if family != "surprise" else None
+    if family == "implicit":
+        from personalab.recommend.implicit_models import fit_implicit
+
+        return fit_implicit(cls, settings, pairs, params.seed)
+    if family == "cooccurrence":
+        from personalab.recommend.cooccurrence import fit_sar
+
+        return fit_sar(name, settings, pairs, params.seed)
+    algo = fit_algorithm(
+        make_algorithm(name, options, params.seed), trainset_of(train, params, explicit)
+    )
+    negatives = not explicit and params.interactions.negatives_per_positive > 0
+    return model_arrays(algo, params.interactions.rating_scale[0] if negatives else None)
 
 
 @dataclass
@@ -106,16 +140,13 @@ def fit_candidate(
     params: RecommendParams,
     explicit: bool = False,
 ) -> Fitted:
-    """Fit one algorithm (Surprise's, or a baseline) on ``train``."""
+    """Fit one candidate (a named entry, or a baseline) on ``train``."""
     started = time.perf_counter()
     if name in BASELINES:
         model = BaselineModel(
             name, train, params.seed, params.popularity.window_days, params.block_size
         )
     else:
-        algo = fit_algorithm(
-            make_algorithm(name, options, params.seed),
-            trainset_of(train, params, explicit),
-        )
-        model = surprise_model(algo, params)
+        arrays = fit_arrays(name, options, train, params, explicit)
+        model = ArrayModel(arrays, params.seed, params.block_size)
     return Fitted(name, model, time.perf_counter() - started)

@@ -3,7 +3,9 @@
 :func:`personalab.recommend.from_surprise.model_arrays` copies what a fitted Surprise
 algorithm knows into :class:`ModelArrays` (factors and biases, similarity matrices and
 the ratings they combine, deviation or cluster tables) together with the raw user and
-item ids and the pairs each user has seen. Each algorithm belongs to a scoring family
+item ids and the pairs each user has seen; :mod:`personalab.recommend.implicit_models` and
+:mod:`personalab.recommend.cooccurrence` do the same for implicit-feedback models. Each
+algorithm belongs to a scoring family
 (:func:`family_of`; :mod:`personalab.recommend.scorers` scores each). The arrays are
 saved as one ``.npz`` file (no pickle), so the pipeline's model and the exported
 serving model load the same files.
@@ -22,6 +24,14 @@ from personalab.core.errors import InputError
 
 FACTOR_MODELS = ("SVD", "SVDpp", "NMF", "BaselineOnly")
 KNN_MODELS = ("KNNBasic", "KNNWithMeans", "KNNWithZScore", "KNNBaseline")
+#: the ``implicit`` library's factor models (scored as ``P @ Q.T``, no biases)
+IMPLICIT_FACTOR_MODELS = ("AlternatingLeastSquares", "BayesianPersonalizedRanking")
+#: the ``implicit`` library's item-item models
+IMPLICIT_ITEM_MODELS = ("CosineRecommender", "BM25Recommender", "TFIDFRecommender")
+#: the SAR item co-occurrence model (:mod:`personalab.recommend.cooccurrence`)
+SAR = "SAR"
+#: models scored as the user's weights times an item-item similarity matrix
+ITEM_SIMILARITY_MODELS = (*IMPLICIT_ITEM_MODELS, SAR)
 #: the algorithm name of the popularity recommender (saved and served like a learned model)
 POPULARITY = "popularity"
 VECTORISED_MODELS = (
@@ -31,6 +41,8 @@ VECTORISED_MODELS = (
     "CoClustering",
     "NormalPredictor",
     POPULARITY,
+    *IMPLICIT_FACTOR_MODELS,
+    *ITEM_SIMILARITY_MODELS,
 )
 
 
@@ -39,8 +51,10 @@ class ServingError(InputError, ValueError):
 
 
 def family_of(algorithm: str) -> str:
-    if algorithm in FACTOR_MODELS:
+    if algorithm in FACTOR_MODELS or algorithm in IMPLICIT_FACTOR_MODELS:
         return "factors"
+    if algorithm in ITEM_SIMILARITY_MODELS:
+        return "item_similarity"
     if algorithm in KNN_MODELS:
         return "knn"
     families = {"SlopeOne": "slope_one", "CoClustering": "co_clustering"}
@@ -60,9 +74,11 @@ class ModelArrays:
     """A fitted model's arrays (``arrays``) and settings (``scalars``: JSON values).
 
     Always present: ``user_ids`` and ``item_ids`` (raw ids in inner-id order) and the
-    CSR ``seen_indptr``/``seen_indices`` of the pairs each user has seen. Scalars
+    CSR ``seen_indptr``/``seen_indices`` of the pairs each user has seen (the
+    ``item_similarity`` family adds ``seen_data``, the user's weight of each). Scalars
     always hold ``algorithm``, ``low`` and ``high`` (the rating scale scores are
-    clipped to).
+    clipped to; ``-inf`` and ``inf`` for implicit-feedback models, whose scores are no
+    ratings).
     """
 
     arrays: dict[str, np.ndarray]

@@ -17,11 +17,21 @@ from personalab.recommend.evaluate import (
     evaluate_ranking,
 )
 from personalab.recommend.holdout import Holdout
-from personalab.recommend.params import BASELINES, RecommendParams
+from personalab.recommend.params import BASELINES, RecommendParams, class_of, family_of_class
 from personalab.recommend.tuning import TuningResult
 
 #: the candidate served when no collaborative filter is learned (see :func:`choose_champion`)
 FALLBACK_CHAMPION = POPULARITY
+POPULARITY_WON = (
+    "popularity ranked best on validation, above every learned candidate, so it is the champion: "
+    "the served recommender is the most popular items for everyone, each user's seen items "
+    "excluded (registered with algorithm `popularity`)"
+)
+IMPLICIT_TARGETS = (
+    "{names} fitted to implicit targets (interaction strengths mapped onto "
+    "interactions.rating_scale, with sampled negatives), not to ratings: ranked like the "
+    "others, no rating RMSE or MAE (set interactions.feedback: explicit for rating prediction)"
+)
 SERVED_POPULARITY = (
     "the served recommender is popularity: the most popular items for everyone, each user's "
     "seen items excluded (registered with algorithm `popularity`)"
@@ -43,57 +53,84 @@ def compare(
     params: RecommendParams,
     status: StageStatus | None = None,
 ) -> Comparison:
-    """Every algorithm tuning kept (with its chosen options) and both baselines, fitted on the
-    training part and ranked for the test users; Surprise's algorithms also cross-validated for
-    RMSE and MAE (left out, noted in ``status``, when the pairs cannot make the folds).
+    """Every candidate tuning kept (with its chosen options) and both baselines, fitted on the
+    training part and ranked for the test users.
 
-    The champion is the Surprise algorithm with the best selection metric on *validation*
-    (so the test figures stay unbiased), not the lowest RMSE; popularity when none was
-    learned (:func:`choose_champion`). Without a ``holdout`` the table is empty.
+    With explicit feedback, Surprise's rating predictors are also cross-validated for rating
+    RMSE and MAE (left out, noted in ``status``, when the pairs cannot make the folds); with
+    implicit feedback they were fitted to implicit targets, so no rating error is reported.
+    The champion is the candidate with the best selection metric on *validation* (so the test
+    figures stay unbiased), popularity included (:func:`choose_champion`). Without a
+    ``holdout`` the table is empty.
     """
     metric = params.selection_metric
     rows = []
     names = [*tuning.best_options] if holdout is not None else []
     names += [name for name in BASELINES if holdout is not None and name not in names]
-    cv_gap = cross_validation_gap(ratings, params, holdout.explicit) if holdout else None
-    if cv_gap is not None and status is not None and set(names) - set(BASELINES):
-        status.leave_out("cross-validation (RMSE, MAE)", cv_gap)
+    explicit = holdout is not None and holdout.explicit
+    rated = [n for n in names if n not in BASELINES and _kind(n, tuning.best_options) == "surprise"]
+    cv_gap = cross_validation_gap(ratings, params, True) if explicit and rated else None
+    if cv_gap is not None and status is not None:
+        status.leave_out("cross-validation (rating RMSE, MAE)", cv_gap)
+    if rated and not explicit and status is not None:
+        status.adapted(IMPLICIT_TARGETS.format(names=", ".join(rated)))
     for name in names:
         options = tuning.best_options.get(name, {})
         fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
+        kind = _kind(name, tuning.best_options)
         row = {
             "model": name,
-            "kind": "baseline" if name in BASELINES else "surprise",
+            "kind": kind,
+            "target": _target(kind, explicit),
             f"validation_{metric}": tuning.validation.get(name, float("nan")),
             **evaluate_ranking(fitted, holdout, params.k),
             "fit_seconds": fitted.fit_seconds,
         }
-        if name not in BASELINES and (cv_gap is None or status is None):
-            row.update(cross_validate_rating(name, options, ratings, params, holdout.explicit))
+        if name in rated and explicit and (cv_gap is None or status is None):
+            scores = cross_validate_rating(name, options, ratings, params, True)
+            row |= {"rating_rmse": scores["rmse"], "rating_mae": scores["mae"]}
+            row |= {"cv_pairs": scores["cv_pairs"], "cv_seconds": scores["cv_seconds"]}
         row["options"] = json.dumps(options, sort_keys=True)
         rows.append(row)
     table = pd.DataFrame(rows) if rows else empty_table(params)
     champion = choose_champion(table, metric)
     if champion == FALLBACK_CHAMPION and status is not None:
-        status.adapted(SERVED_POPULARITY)
+        status.adapted(
+            POPULARITY_WON if not table.empty and len(table) > len(BASELINES) else SERVED_POPULARITY
+        )
     table.insert(2, "champion", table["model"] == champion)
     options = tuning.best_options.get(champion, {})
     return Comparison(table, champion, comparison_metrics(table, champion, params), options)
 
 
 def choose_champion(table: pd.DataFrame, metric: str) -> str:
-    """The learned (Surprise) algorithm with the best ``validation_<metric>``; popularity when
-    the table has none (no collaborative filter could be learned on this log)."""
-    learned = table[(table["kind"] == "surprise") & table[f"validation_{metric}"].notna()]
-    if learned.empty:
+    """The candidate with the best ``validation_<metric>``, popularity included (random never
+    serves); ties go to the first listed, the baselines last. Popularity when nothing was
+    evaluated on validation."""
+    eligible = table[(table["model"] != "random") & table[f"validation_{metric}"].notna()]
+    if eligible.empty:
         return FALLBACK_CHAMPION
-    return str(learned.loc[learned[f"validation_{metric}"].idxmax(), "model"])
+    return str(eligible.loc[eligible[f"validation_{metric}"].astype(float).idxmax(), "model"])
+
+
+def _kind(name: str, options: dict[str, dict[str, Any]]) -> str:
+    """``baseline``, ``surprise``, ``implicit`` or ``cooccurrence``."""
+    if name in BASELINES:
+        return "baseline"
+    return family_of_class(class_of(name, options.get(name)))
+
+
+def _target(kind: str, explicit: bool) -> str:
+    """What a candidate of ``kind`` was fitted to."""
+    if kind == "surprise":
+        return "ratings" if explicit else "implicit targets"
+    return "interactions"
 
 
 def empty_table(params: RecommendParams) -> pd.DataFrame:
     """The comparison's columns without rows (nothing could be held out to compare on)."""
     metric = params.selection_metric
-    columns = ["model", "kind", f"validation_{metric}", *params.ranking_keys()]
+    columns = ["model", "kind", "target", f"validation_{metric}", *params.ranking_keys()]
     columns += ["coverage", "novelty", "predict_seconds", "fit_seconds", "options"]
     return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
@@ -101,23 +138,32 @@ def empty_table(params: RecommendParams) -> pd.DataFrame:
 def comparison_metrics(
     table: pd.DataFrame, champion: str, params: RecommendParams
 ) -> dict[str, Any]:
-    """``<Algo>_rmse``, ``<Algo>_mae``, ``<Algo>_<metric>`` per algorithm; the champion's figures;
-    ``popularity_<metric>`` and ``random_<metric>`` for the baselines (metric = ndcg at k).
+    """Every candidate's and baseline's ranking metrics on the test users (``<model>_<metric>``,
+    e.g. ``popularity_precision_at_10``); ``<model>_rating_rmse`` and ``<model>_rating_mae``
+    for rating predictors fitted to explicit ratings; the champion's figures unprefixed.
     Figures that could not be computed (no test split, no cross-validation) are NaN."""
-    ndcg = f"ndcg_at_{params.k}"
     rows = table.set_index("model")
+    keys = params.ranking_keys()
     out: dict[str, Any] = {}
     for name, row in rows.iterrows():
-        if row["kind"] == "surprise":
-            out[f"{name}_rmse"] = _figure(row, "rmse")
-            out[f"{name}_mae"] = _figure(row, "mae")
-        out[f"{name}_{ndcg}"] = float(row[ndcg])
+        for key in keys:
+            out[f"{name}_{key}"] = float(row[key])
+        if "rating_rmse" in row and pd.notna(row["rating_rmse"]):
+            out[f"{name}_rating_rmse"] = float(row["rating_rmse"])
+            out[f"{name}_rating_mae"] = float(row["rating_mae"])
     for name in BASELINES:
-        out.setdefault(f"{name}_{ndcg}", float("nan"))
+        for key in keys:
+            out.setdefault(f"{name}_{key}", float("nan"))
     best = rows.loc[champion] if champion in rows.index else pd.Series(dtype=float)
     out["algorithm"] = champion
-    for key in ("rmse", "mae", *params.ranking_keys(), "coverage", "novelty"):
+    out["champion_is_baseline"] = int(champion in BASELINES)
+    for key in (*keys, "coverage", "novelty"):
         out[key] = _figure(best, key)
+    if "rating_rmse" in best and pd.notna(best["rating_rmse"]):
+        out["rating_rmse"], out["rating_mae"] = (
+            _figure(best, "rating_rmse"),
+            _figure(best, "rating_mae"),
+        )
     out["selection_metric"] = params.selection_metric
     return out
 
@@ -125,8 +171,19 @@ def comparison_metrics(
 def champion_summary(comparison: Comparison, params: RecommendParams) -> str:
     """One line: the champion's test NDCG against the baselines' (or why there is none)."""
     best, ndcg = comparison.metrics, f"ndcg_at_{params.k}"
-    if comparison.table.empty:
+    table, metric = comparison.table, params.selection_metric
+    if table.empty:
         return f"champion {comparison.champion}: not evaluated (no test split)"
+    learned = table[~table["model"].isin(BASELINES)].dropna(subset=[f"validation_{metric}"])
+    if comparison.champion == POPULARITY and len(learned):
+        runner = learned.loc[learned[f"validation_{metric}"].astype(float).idxmax()]
+        return (
+            f"champion popularity: on validation its {metric} "
+            f"{table.loc[table['champion'], f'validation_{metric}'].iloc[0]:.4f} beats every "
+            f"learned candidate (best: {runner['model']}, {runner[f'validation_{metric}']:.4f}), "
+            f"so popularity is served; test {ndcg} {best[ndcg]:.4f}, random's "
+            f"{best[f'random_{ndcg}']:.4f}"
+        )
     return (
         f"champion {comparison.champion}: test {ndcg} {best[ndcg]:.4f} against popularity's "
         f"{best[f'popularity_{ndcg}']:.4f} and random's {best[f'random_{ndcg}']:.4f}"

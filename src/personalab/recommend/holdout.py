@@ -35,16 +35,17 @@ def split_holdout(
 ) -> Holdout:
     """Hold out part of every user's interactions; each user keeps at least one for training.
 
-    ``random``: ``round(test_share * n)`` of a user's ``n`` pairs (at least one),
-    drawn with ``seed``. ``last_n``: the user's ``last_n`` latest pairs by time (ties
+    ``random``: ``round(test_share * n)`` of a user's ``n`` pairs (at least one), those whose
+    seeded hash of (user id, item id) is largest: the same ``seed`` holds out the same pairs
+    whatever the row order, the feedback mode or the other columns. ``last_n``: the user's ``last_n`` latest pairs by time (ties
     by item id). Users with a single pair stay in training only. With
     ``relevant_min_rating`` only held-out pairs rated at least that count as relevant.
     """
     n = ratings.groupby("user_id", observed=True)["item_id"].transform("size").to_numpy()
     if params.kind == "random":
         n_test = np.clip(np.rint(params.test_share * n), 1, None)
-        order = ratings.assign(_key=np.random.default_rng(seed).random(len(ratings)))
-        order = order.sort_values(["user_id", "_key"], kind="stable")
+        order = ratings.assign(_key=pair_keys(ratings, seed))
+        order = order.sort_values(["user_id", "_key", "item_id"], kind="stable")
     else:
         n_test = np.full(len(ratings), params.last_n)
         order = ratings.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
@@ -59,3 +60,18 @@ def split_holdout(
         else test[test["rating"] >= params.relevant_min_rating]
     )
     return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True), explicit)
+
+
+def pair_keys(ratings: pd.DataFrame, seed: int) -> np.ndarray:
+    """A seeded 64-bit hash of each row's (user id, item id), as text: uniform, and the same for
+    the same pair wherever it stands."""
+    import hashlib
+
+    key = hashlib.sha256(f"personalab-holdout-{seed}".encode()).hexdigest()[:16]
+    pairs = pd.DataFrame(
+        {
+            "user_id": ratings["user_id"].astype(str).to_numpy(),
+            "item_id": ratings["item_id"].astype(str).to_numpy(),
+        }
+    )
+    return pd.util.hash_pandas_object(pairs, index=False, hash_key=key).to_numpy()

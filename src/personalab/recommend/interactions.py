@@ -1,16 +1,19 @@
 """User-item interactions from the event log, and Surprise datasets of them.
 
-With ``feedback: explicit`` (or ``auto`` when ``rate`` events are at least half
-of the item events used, as in MovieLens) each user-item pair takes its latest
-explicit rating. Otherwise (``implicit``, or ``auto`` on a behaviour log with a
-few ratings among many views) each pair gets an implicit strength: the sum of event weights
-(default view 1, click 2, add_to_cart 3, purchase 5), each event optionally
-decayed by ``0.5 ** (age_days / half_life_days)`` against the newest event of
-the log, capped at ``cap``, then mapped linearly onto ``rating_scale`` (the
-smallest possible strength, one weight-1 event, maps to the low end; ``cap`` to
-the high end). Users and items with fewer than ``min_user_interactions`` /
-``min_item_interactions`` pairs are dropped (repeatedly, until both hold) and
-counted.
+Every pair gets an implicit ``strength``: the sum of its event weights (default view 1,
+click 2, add_to_cart 3, purchase 5, rate 1; with ``weigh_by_rating`` a rate event weighs
+its weight times its rating), each event optionally decayed by
+``0.5 ** (age_days / half_life_days)`` against the newest event of the log, capped at
+``cap``. The ranking models (the ``implicit`` library's, the co-occurrence model) learn
+from the strengths: any log, ratings included, is implicit feedback for ranking.
+
+Each pair's ``rating`` is what Surprise's rating predictors are fitted to. With
+``feedback: implicit`` (the default) it is the strength mapped linearly onto
+``rating_scale`` (one weight-1 event maps to the low end, ``cap`` to the high end): an
+implicit target, not a rating anyone gave. With ``feedback: explicit`` the pairs are the
+rated ones and ``rating`` is each pair's latest rating (rating prediction, what RMSE and
+MAE measure). Users and items with fewer than ``min_user_interactions`` /
+``min_item_interactions`` pairs are dropped (repeatedly, until both hold) and counted.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ import pandas as pd
 
 from personalab.recommend.params import DEFAULT_WEIGHTS, RecommendError
 
+#: the columns of :attr:`Interactions.ratings`
+PAIR_COLUMNS = ["user_id", "item_id", "rating", "strength", "timestamp"]
+
 
 @dataclass
 class Interactions:
-    """User-item ratings for Surprise, and what building them dropped."""
+    """User-item pairs with their rating and strength, and what building them dropped."""
 
-    ratings: pd.DataFrame  # user_id, item_id, rating, timestamp (the pair's latest event)
-    explicit: bool
+    ratings: pd.DataFrame  # PAIR_COLUMNS; timestamp: the pair's latest event
+    explicit: bool  # ``rating`` holds ratings users gave (else implicit targets)
     counts: dict[str, int]
 
 
@@ -41,9 +47,10 @@ def build_interactions(
     min_user_interactions: int = 1,
     min_item_interactions: int = 1,
     rating_scale: tuple[float, float] = (1.0, 5.0),
-    feedback: str = "auto",
+    feedback: str = "implicit",
+    weigh_by_rating: bool = False,
 ) -> Interactions:
-    """Explicit ratings or implicit strengths per ``feedback`` (module docstring)."""
+    """Pairs with their strength and rating per ``feedback`` (module docstring)."""
     for column in ("user_id", "item_id", "event_type", "timestamp"):
         if column not in events:
             raise RecommendError(f"events lack column {column!r}")
@@ -53,30 +60,32 @@ def build_interactions(
         raise RecommendError(
             f"rating_scale must be (low, high) with low < high, got {rating_scale}"
         )
-    if feedback not in ("auto", "explicit", "implicit"):
-        raise RecommendError(f"feedback must be auto, explicit or implicit, got {feedback!r}")
-    rated = events[
-        (events["event_type"] == "rate") & events["rating"].notna() & events["item_id"].notna()
-    ]
-    implicit_events = int(
-        (events["event_type"].isin(list(weights)) & events["item_id"].notna()).sum()
-    )
-    if feedback == "explicit" and rated.empty:
-        raise RecommendError("feedback is explicit but the events hold no rate event with a rating")
-    use_explicit = feedback == "explicit" or (
-        feedback == "auto" and len(rated) > 0 and len(rated) >= implicit_events
-    )
-    if use_explicit:
+    if feedback not in ("explicit", "implicit"):
+        raise RecommendError(f"feedback must be implicit or explicit, got {feedback!r}")
+    strengths = _implicit_strengths(events, weights, cap, half_life_days, weigh_by_rating)
+    if feedback == "explicit":
+        rated = events[
+            (events["event_type"] == "rate") & events["rating"].notna() & events["item_id"].notna()
+        ]
+        if rated.empty:
+            raise RecommendError(
+                "feedback is explicit but the events hold no rate event with a rating"
+            )
         latest = rated.sort_values("timestamp", kind="stable").drop_duplicates(
             ["user_id", "item_id"], keep="last"
-        )
-        ratings = latest[["user_id", "item_id", "rating", "timestamp"]].reset_index(drop=True)
-        explicit = True
+        )[["user_id", "item_id", "rating", "timestamp"]]
+        ratings = latest.merge(
+            strengths[["user_id", "item_id", "strength"]], on=["user_id", "item_id"], how="left"
+        ).fillna({"strength": 1.0})
+        ratings = ratings.sort_values(["user_id", "item_id"], kind="stable")
     else:
-        ratings = _implicit_strengths(events, weights, cap, half_life_days, lo, hi)
-        explicit = False
+        floor = min(weights.values())
+        scaled = (strengths["strength"] - floor).clip(lower=0) / max(cap - floor, 1e-12)
+        ratings = strengths.assign(rating=lo + (hi - lo) * scaled.clip(upper=1.0))
     return keep_min_counts(
-        Interactions(ratings, explicit, {}), min_user_interactions, min_item_interactions
+        Interactions(ratings[PAIR_COLUMNS].reset_index(drop=True), feedback == "explicit", {}),
+        min_user_interactions,
+        min_item_interactions,
     )
 
 
@@ -98,14 +107,17 @@ def _implicit_strengths(
     weights: dict[str, float],
     cap: float,
     half_life_days: float | None,
-    lo: float,
-    hi: float,
+    weigh_by_rating: bool = False,
 ) -> pd.DataFrame:
-    """Per pair: the (decayed) sum of its event weights, capped, mapped onto ``[lo, hi]``."""
+    """Per pair (sorted by user, item): the (decayed) sum of its event weights, capped, and its
+    latest event's time."""
     if cap < min(weights.values(), default=1.0):
         raise RecommendError(f"cap {cap} is below the smallest event weight")
     used = events[events["event_type"].isin(list(weights)) & events["item_id"].notna()]
     strength = used["event_type"].astype("str").map(weights).to_numpy(dtype=float)
+    if weigh_by_rating and "rating" in used:
+        rated = (used["event_type"] == "rate").to_numpy() & used["rating"].notna().to_numpy()
+        strength = np.where(rated, strength * used["rating"].to_numpy(dtype=float), strength)
     if half_life_days:
         age = (used["timestamp"].max() - used["timestamp"]).dt.total_seconds().to_numpy() / 86_400
         strength = strength * 0.5 ** (age / half_life_days)
@@ -117,10 +129,9 @@ def _implicit_strengths(
             "timestamp": used["timestamp"].to_numpy(),
         }
     ).groupby(["user_id", "item_id"], sort=True, observed=True)
-    summed = pairs["s"].sum().clip(upper=cap)
-    floor = min(weights.values())
-    scaled = lo + (hi - lo) * (summed - floor).clip(lower=0) / max(cap - floor, 1e-12)
-    return pd.DataFrame({"rating": scaled, "timestamp": pairs["timestamp"].max()}).reset_index()
+    return pd.DataFrame(
+        {"strength": pairs["s"].sum().clip(upper=cap), "timestamp": pairs["timestamp"].max()}
+    ).reset_index()
 
 
 def _filter_min_counts(ratings: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:

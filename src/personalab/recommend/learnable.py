@@ -17,7 +17,12 @@ import pandas as pd
 
 from personalab.core.profile import LogProfile
 from personalab.recommend.holdout import Holdout
-from personalab.recommend.interactions import Interactions, build_interactions, keep_min_counts
+from personalab.recommend.interactions import (
+    PAIR_COLUMNS,
+    Interactions,
+    build_interactions,
+    keep_min_counts,
+)
 from personalab.recommend.params import InteractionParams, RecommendParams
 
 EMPTY_LOG = "the event log is empty, so there is nothing to recommend"
@@ -67,7 +72,15 @@ def learnable_interactions(
     if feedback == "explicit" and not _has_ratings(events):
         feedback, reason = "implicit", EXPLICIT_WITHOUT_RATINGS
     every = build_interactions(
-        events, ip.weights, ip.cap, ip.half_life_days, 1, 1, ip.rating_scale, feedback
+        events,
+        ip.weights,
+        ip.cap,
+        ip.half_life_days,
+        1,
+        1,
+        ip.rating_scale,
+        feedback,
+        ip.weigh_by_rating,
     )
     if every.ratings.empty:
         counted = ", ".join(ip.weights)
@@ -105,13 +118,14 @@ def too_few(ratings: pd.DataFrame, after: str | None = None) -> str | None:
 
 
 def touched_interactions(events: pd.DataFrame, rating: float) -> Interactions:
-    """Every user-item pair with any event, rated ``rating`` (its latest event's time)."""
+    """Every user-item pair with any event, rated ``rating`` with strength 1 (its latest event's
+    time)."""
     touched = events[events["item_id"].notna()]
     ratings = (
         touched.groupby(["user_id", "item_id"], sort=True, observed=True)["timestamp"]
         .max()
         .reset_index()
-        .assign(rating=float(rating))[["user_id", "item_id", "rating", "timestamp"]]
+        .assign(rating=float(rating), strength=1.0)[PAIR_COLUMNS]
     )
     counts = {
         "pairs": len(ratings),

@@ -13,6 +13,7 @@ from personalab.core.params import StageParams
 
 STAGE = "recommend"
 MODEL_NAME = "personalab-recommender"
+#: Surprise's rating predictors (fitted to ratings, or to implicit strengths with negatives)
 ALGORITHMS = (
     "SVD",
     "SVDpp",
@@ -26,21 +27,58 @@ ALGORITHMS = (
     "BaselineOnly",
     "NormalPredictor",
 )
+#: the `implicit` library's models (fitted to implicit strengths), and the co-occurrence model
+IMPLICIT_CLASSES = (
+    "AlternatingLeastSquares",
+    "BayesianPersonalizedRanking",
+    "CosineRecommender",
+    "BM25Recommender",
+    "TFIDFRecommender",
+)
+COOCCURRENCE_CLASSES = ("SAR",)
+CLASSES = (*IMPLICIT_CLASSES, *COOCCURRENCE_CLASSES, *ALGORITHMS)
 BASELINES = ("popularity", "random")
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
 SIMILARITIES = ("cosine", "msd", "pearson", "pearson_baseline")
 SIM_OPTION_KEYS = {"name", "user_based", "min_support", "shrinkage"}
-DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+DEFAULT_WEIGHTS = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0, "rate": 1.0}
 
 
 class RecommendError(InputError, ValueError):
     """Interactions or models that cannot be used as asked."""
 
 
+def class_of(name: str, options: Mapping[str, Any] | None) -> str:
+    """The model class of the named entry ``name``: its ``class`` option, else the name itself."""
+    return str((options or {}).get("class", name))
+
+
+def model_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An entry's options for its class's constructor (without ``class``)."""
+    return {key: value for key, value in (options or {}).items() if key != "class"}
+
+
+def family_of_class(cls: str) -> str:
+    """``surprise`` (rating predictors), ``implicit`` (the implicit library) or ``cooccurrence``."""
+    if cls in ALGORITHMS:
+        return "surprise"
+    if cls in IMPLICIT_CLASSES:
+        return "implicit"
+    return "cooccurrence"
+
+
 def algorithm_options(name: str) -> set[str]:
-    """Constructor options Surprise's ``name`` accepts (its signature; KNN also ``bsl_options``)."""
+    """Constructor options class ``name`` accepts (its signature; Surprise's KNN also ``bsl_options``)."""
     import inspect
 
+    if name in IMPLICIT_CLASSES:
+        from personalab.recommend.implicit_models import implicit_options
+
+        return set(implicit_options(name))
+    if name in COOCCURRENCE_CLASSES:
+        from personalab.recommend.cooccurrence import sar_options
+
+        return set(sar_options())
     import surprise
 
     parameters = set(inspect.signature(getattr(surprise, name).__init__).parameters)
@@ -49,16 +87,25 @@ def algorithm_options(name: str) -> set[str]:
 
 
 def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
-    """Raise ``ValueError`` naming ``where`` when ``name`` or one of its options is not Surprise's."""
-    if name not in ALGORITHMS:
+    """Raise ``ValueError`` naming ``where`` when the entry's class or one of its options is
+    unknown (``name`` is the entry's name; its class is ``options['class']`` or the name)."""
+    cls = class_of(name, options)
+    if cls not in CLASSES:
         raise ValueError(
-            f"{where}: unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}"
+            f"{where}: unknown model class {cls!r}"
+            + (
+                ""
+                if "class" in options
+                else " (an entry's name is its class unless it sets `class`)"
+            )
+            + f"; choose from {', '.join(CLASSES)}"
         )
-    unknown = sorted(set(options) - algorithm_options(name))
+    options = model_options(options)
+    unknown = sorted(set(options) - algorithm_options(cls))
     if unknown:
         raise ValueError(
-            f"{where}.{unknown[0]}: {name} has no option {unknown[0]!r}; "
-            f"its options: {', '.join(sorted(algorithm_options(name))) or 'none'}"
+            f"{where}.{unknown[0]}: {cls} has no option {unknown[0]!r}; "
+            f"its options: {', '.join(sorted(algorithm_options(cls))) or 'none'}"
         )
     sim = options.get("sim_options") or {}
     if not isinstance(sim, Mapping):
@@ -74,31 +121,42 @@ def check_algorithm(name: str, options: Mapping[str, Any], where: str) -> None:
 
 
 DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "ALS": {
+        "class": "AlternatingLeastSquares",
+        "factors": 32,
+        "regularization": 0.1,
+        "alpha": 2.0,
+        "iterations": 15,
+    },
+    "BPR": {
+        "class": "BayesianPersonalizedRanking",
+        "factors": 64,
+        "learning_rate": 0.01,
+        "regularization": 0.01,
+        "iterations": 100,
+    },
+    "ItemKNN": {"class": "CosineRecommender", "K": 50},
+    "SAR": {"class": "SAR", "similarity": "jaccard"},
     "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
-    "BaselineOnly": {},
 }
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
-    "SVD": {
-        "n_factors": [8, 96],
-        "n_epochs": [10, 30],
-        "lr_all": [0.002, 0.02],
-        "reg_all": [0.005, 0.2],
-    }
+    "ALS": {"factors": [16, 128], "regularization": [0.01, 10.0], "alpha": [0.5, 20.0]},
 }
 
 
 class InteractionParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    feedback: Literal["auto", "explicit", "implicit"] = "auto"
+    feedback: Literal["implicit", "explicit"] = "implicit"
     weights: dict[str, PositiveFloat] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weigh_by_rating: bool = False
     cap: PositiveFloat = 20.0
     half_life_days: PositiveFloat | None = None
     min_user_interactions: int = Field(3, ge=1)
     min_item_interactions: int = Field(5, ge=1)
     rating_scale: tuple[float, float] = (1.0, 5.0)
     negatives_per_positive: float = Field(1.0, ge=0)
-    negative_sampling: Literal["popularity", "uniform"] = "popularity"
+    negative_sampling: Literal["popularity", "uniform"] = "uniform"
     negative_rating: float = 0.0
 
     @model_validator(mode="after")
@@ -142,7 +200,7 @@ class PopularityParams(BaseModel):
 class RecommendTuningParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_trials: int = Field(4, ge=0)
+    n_trials: int = Field(8, ge=0)
     timeout_minutes: PositiveFloat | None = 5.0
     space: dict[str, dict[str, list[Any]]] = Field(default_factory=lambda: dict(DEFAULT_SPACE))
 
@@ -179,21 +237,29 @@ class RecommendParams(StageParams):
     cross_validation: CrossValidationParams = Field(default_factory=CrossValidationParams)
     popularity: PopularityParams = Field(default_factory=PopularityParams)
     tuning: RecommendTuningParams = Field(default_factory=RecommendTuningParams)
+    sessions: NextItemParams = Field(default_factory=lambda: NextItemParams())
     block_size: int = Field(2048, ge=1)
     registry: RecommendRegistryParams = Field(default_factory=RecommendRegistryParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> RecommendParams:
         if not self.algorithms:
-            raise ValueError("algorithms: name at least one Surprise algorithm")
+            raise ValueError("algorithms: name at least one model (named entries with a class)")
         for name, options in self.algorithms.items():
             check_algorithm(name, options or {}, f"algorithms.{name}")
+        if "space" not in self.tuning.model_fields_set:  # the default space: its entries present
+            space = {k: v for k, v in self.tuning.space.items() if k in self.algorithms}
+            object.__setattr__(self, "tuning", self.tuning.model_copy(update={"space": space}))
         for name, ranges in self.tuning.space.items():
             if name not in self.algorithms:
                 raise ValueError(f"tuning.space.{name}: {name} is not in algorithms")
             for key in ranges:
                 top = key.split(".")[0]
-                check_algorithm(name, {top: {} if "." in key else None}, f"tuning.space.{name}")
+                entry = {
+                    "class": class_of(name, self.algorithms[name]),
+                    top: {} if "." in key else None,
+                }
+                check_algorithm(name, entry, f"tuning.space.{name}")
                 if "." in key and (
                     top != "sim_options" or key.split(".", 1)[1] not in SIM_OPTION_KEYS
                 ):
@@ -210,6 +276,7 @@ class RecommendParams(StageParams):
         return [f"{m}_at_{self.k}" for m in RANKING_METRICS]
 
     def options(self, name: str) -> dict[str, Any]:
+        """The entry's options, ``class`` included (see :func:`class_of`)."""
         return dict(self.algorithms[name] or {})
 
 
@@ -218,3 +285,9 @@ def is_range(values: Sequence[Any]) -> bool:
     return len(values) == 2 and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in values
     )
+
+
+# the next-item model's params live with it; its module needs RecommendError from this one
+from personalab.recommend.sessions import NextItemParams  # noqa: E402
+
+RecommendParams.model_rebuild()

@@ -36,14 +36,16 @@ def plot_comparison(table: pd.DataFrame, params: RecommendParams):
     )
     axes[0].legend(fontsize=8, loc="lower right")
     rated = ordered[ordered["kind"] == "surprise"]
-    if "rmse" in rated and rated["rmse"].notna().any():
-        axes[1].barh(rated["model"], rated["rmse"], color="C0")
-        title = f"RMSE, {params.cross_validation.folds}-fold cross-validation"
+    if "rating_rmse" in rated and rated["rating_rmse"].notna().any():
+        axes[1].barh(rated["model"], rated["rating_rmse"], color="C0")
+        axes[1].set(
+            title=f"rating RMSE, {params.cross_validation.folds}-fold cross-validation",
+            xlabel="RMSE (lower is better)",
+        )
     else:
-        title = "RMSE: no cross-validation (see the status)"
-        if rated.empty:
-            title = "RMSE: no collaborative filter learned (see the status)"
-    axes[1].set(title=title, xlabel="RMSE (lower is better)")
+        other = f"precision_at_{params.k}"
+        axes[1].barh(ordered["model"], ordered[other], color=colours)
+        axes[1].set(title=f"{other} on the test users", xlabel=f"{other} (higher is better)")
     fig.tight_layout()
     return fig
 

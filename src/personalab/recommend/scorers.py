@@ -8,6 +8,8 @@ family           estimate for known user u and item i
 ===============  ==================================================================
 factors          offset + b_u + b_i + q_i . p_u  (SVD, SVDpp with its implicit
                  term folded into p_u, NMF, BaselineOnly with no factors)
+                 (implicit's ALS and BPR: q_i . p_u alone, BPR's item bias a
+                 column of Q against a column of ones in P)
 knn              the k most similar neighbours' (deviation-adjusted) ratings,
                  weighted by positive similarity, as Surprise's KNN classes do
 slope_one        the user's mean plus the mean deviation over the items they rated
@@ -15,11 +17,14 @@ co_clustering    the co-cluster average plus the user's and item's offsets
 normal           seeded draws from the fitted normal (NormalPredictor)
 popularity       the item's popularity, the same for every user (the popularity
                  recommender)
+item_similarity  sum over the user's items j of w_uj * S[j, i]: the user's weights
+                 (``seen_data``) times a sparse item-item similarity S, row = the
+                 user's item (implicit's item-item models, SAR)
 ===============  ==================================================================
 
 Every estimate equals Surprise's ``predict`` for the same pair (tested), including
 its default (the global mean) where Surprise cannot predict; the popularity scores equal
-the popularity baseline's.
+the popularity baseline's; the implicit models' scores equal their ``recommend``'s.
 """
 
 from __future__ import annotations
@@ -40,15 +45,9 @@ def block_scorer(model: ModelArrays, seed: int = 0) -> Callable[[np.ndarray], np
     family = family_of(model.algorithm)
     a, s = model.arrays, model.scalars
     if family == "factors":
-        P, Q, bu, bi, offset = a["P"], a["Q"], a["bu"], a["bi"], float(s["offset"])
-
-        def factor_scores(block: np.ndarray) -> np.ndarray:
-            out = P[block] @ Q.T  # in place from here: one block-sized array
-            out += bi[None, :]
-            out += (bu[block] + offset)[:, None]
-            return out
-
-        return factor_scores
+        return _factor_scorer(model)
+    if family == "item_similarity":
+        return _item_similarity_scorer(model)
     if family == "knn":
         return _KnnScorer(model)
     if family == "slope_one":
@@ -196,6 +195,45 @@ class _KnnScorer:
                 est = mu + bu[u] + bi + ratio
             out[row] = est
         return out
+
+
+def _factor_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
+    """``offset + b_u + b_i + P_u . Q_i``; biases and offset absent (implicit's models) count 0."""
+    a = model.arrays
+    P, Q = a["P"], a["Q"]
+    bu, bi, offset = a.get("bu"), a.get("bi"), float(model.scalars.get("offset", 0.0))
+
+    def factor_scores(block: np.ndarray) -> np.ndarray:
+        out = P[block] @ Q.T  # in place from here: one block-sized array
+        if bi is not None:
+            out += bi[None, :]
+        if bu is not None:
+            out += (bu[block] + offset)[:, None]
+        elif offset:
+            out += offset
+        return out
+
+    return factor_scores
+
+
+def _item_similarity_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
+    """The block's rows of the user-weight matrix times S, dense float64 (users x items)."""
+    from scipy.sparse import csr_array
+
+    a, n_items = model.arrays, model.n_items
+    similarity = csr_array(
+        (a["sim_data"].astype(np.float64, copy=False), a["sim_indices"], a["sim_indptr"]),
+        shape=(n_items, n_items),
+    )
+    weights = csr_array(
+        (a["seen_data"].astype(np.float64, copy=False), a["seen_indices"], a["seen_indptr"]),
+        shape=(model.n_users, n_items),
+    )
+
+    def item_similarity_scores(block: np.ndarray) -> np.ndarray:
+        return (weights[block] @ similarity).toarray()
+
+    return item_similarity_scores
 
 
 def _slope_one_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:

@@ -104,8 +104,14 @@ class Recommender:
     most popular items they have not seen.
     """
 
-    def __init__(self, model: ModelArrays, popular: pd.Series, config: Mapping[str, Any]):
-        self.popular, self.config = popular, dict(config)
+    def __init__(
+        self,
+        model: ModelArrays,
+        popular: pd.Series,
+        config: Mapping[str, Any],
+        next_item: ModelArrays | None = None,
+    ):
+        self.popular, self.config, self.next_item = popular, dict(config), next_item
         self.model = ArrayModel(
             model, int(self.config.get("seed", 0)), int(self.config.get("block_size", 2048))
         )
@@ -118,7 +124,11 @@ class Recommender:
     @property
     def score_kind(self) -> str:
         """What the ``score`` of a known user's row means (:data:`SCORE_KINDS`)."""
-        return "popularity_share" if self.popularity_only else "predicted_rating"
+        from personalab.recommend.params import ALGORITHMS
+
+        if self.popularity_only:
+            return "popularity_share"
+        return "predicted_rating" if self.model.model.algorithm in ALGORITHMS else "relevance"
 
     def recommend(self, user_ids: Sequence[Any], k: int | None = None) -> pd.DataFrame:
         k = int(self.config["top_n"] if k is None else k)
@@ -161,13 +171,31 @@ class Recommender:
             **self.config,
             "popular": [[str(item), float(score)] for item, score in self.popular.items()],
         }
-        return {
+        files = {
             "model": self.model.model.save(folder / "model.npz"),
             "config": write_json(config, folder / "recommender.json"),
         }
+        if self.next_item is not None:
+            files["next_item"] = self.next_item.save(folder / "next_item.npz")
+        return files
+
+    def recommend_next(self, contexts: Sequence[Sequence[Any]], k: int) -> pd.DataFrame:
+        """Per request (a list of item ids, oldest first): the ``k`` items most likely next, by
+        the sessions' next-item model, completed with the items most sessions hold (columns
+        request, rank, item_id, score, source)."""
+        from personalab.recommend.next_item_eval import next_items
+
+        if self.next_item is None:
+            raise ServingError(
+                "this recommender has no next-item model (the log's sessions could not teach "
+                "one, or sessions.enabled is false): send user_id without items"
+            )
+        return next_items(self.next_item, contexts, k, fill=True)
 
     @classmethod
-    def load(cls, model: Path | str, config: Path | str) -> Recommender:
+    def load(
+        cls, model: Path | str, config: Path | str, next_item: Path | str | None = None
+    ) -> Recommender:
         settings = json.loads(Path(config).read_text(encoding="utf-8"))
         popular = settings.pop("popular")
         series = pd.Series(
@@ -176,7 +204,8 @@ class Recommender:
             name="score",
             dtype=float,
         )
-        return cls(ModelArrays.load(model), series, settings)
+        sessions = ModelArrays.load(next_item) if next_item else None
+        return cls(ModelArrays.load(model), series, settings, sessions)
 
 
 # --- served answers: request checks, labels, the MLflow pyfunc folder ---------------------------
@@ -190,6 +219,20 @@ SCORE_KINDS = {
         "the collaborative filter's predicted rating of the item for the user, on the scale of "
         "its training ratings (params/recommend.yaml interactions.rating_scale; implicit "
         "strengths are mapped onto it), clipped to that scale; not a probability"
+    ),
+    "relevance": (
+        "the ranking model's relevance score of the item for the user (factor dot product or "
+        "similarity-weighted sum of the user's interactions); higher ranks first, comparable "
+        "only within one user's list, not a rating or a probability"
+    ),
+    "next_item_rules": (
+        "the sequential-rules score of the item following the request's items (the rules' "
+        "weights from the request's items, the latest weighing most); higher ranks first, not "
+        "a probability"
+    ),
+    "session_share": (
+        "the share of training sessions that hold the item (the request's items have too few "
+        "rules to fill the list)"
     ),
     "popularity_share": (
         "the share of the recommender's training users who interacted with the item (within "
@@ -250,13 +293,64 @@ def label_recommendations(recommender: Recommender, answer: pd.DataFrame) -> pd.
     )
 
 
+def requested_contexts(frame: pd.DataFrame) -> list[list[str]] | None:
+    """Each row's ``items`` (a list of item ids, oldest first) as strings; None for a row
+    without (None when the request has no ``items`` column)."""
+    if "items" not in frame:
+        return None
+    out: list[Any] = []
+    for row, value in enumerate(frame["items"].tolist()):
+        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+            out.append(None)
+        elif isinstance(value, str) or np.ndim(value) != 1:
+            raise ServingError(
+                f"items in row {row} of the request must be a list of item ids, got {value!r}"
+            )
+        else:
+            out.append([str(item) for item in value])
+    return out
+
+
 def serve_recommendations(
     recommender: Recommender, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """A served request: its user ids and ``k`` checked, their labelled top-k rows out."""
-    users = requested_users(frame)
+    """A served request: its user ids, item lists and ``k`` checked, their labelled top-k rows
+    out. A row with ``items`` gets what comes next after them (the sessions' next-item model;
+    ``user_id`` names the answer, ``request:<row>`` without one); a row with only ``user_id``
+    gets the user's top-k."""
     k = requested_k(params, int(recommender.config["top_n"]), max_k_of(recommender.config))
-    return label_recommendations(recommender, recommender.recommend(users, k))
+    contexts = requested_contexts(frame)
+    with_items = [i for i, items in enumerate(contexts or []) if items is not None]
+    if not with_items:
+        users = requested_users(frame)
+        return label_recommendations(recommender, recommender.recommend(users, k))
+    rest = frame.drop(index=frame.index[with_items])
+    parts = []
+    if len(rest):
+        users = requested_users(rest.drop(columns="items"))
+        parts.append(label_recommendations(recommender, recommender.recommend(users, k)))
+    ids = frame["user_id"] if "user_id" in frame else pd.Series([None] * len(frame))
+    names = [str(ids.iloc[i]) if pd.notna(ids.iloc[i]) else f"request:{i}" for i in with_items]
+    answer = recommender.recommend_next([contexts[i] for i in with_items], k)
+    rules = (answer["source"] == "rules").to_numpy()
+    parts.append(
+        pd.DataFrame(
+            {
+                "user_id": np.asarray(names, dtype=object)[answer["request"].to_numpy()],
+                "rank": answer["rank"].astype(np.int64).to_numpy(),
+                "item_id": answer["item_id"].astype(str).to_numpy(),
+                "score": answer["score"].astype(float).to_numpy(),
+                "fallback": ~rules,
+                "score_kind": np.where(rules, "next_item_rules", "session_share").astype(object),
+                "reason": np.where(
+                    rules,
+                    "items after the request's items (sequential rules of the sessions)",
+                    "the request's items have too few rules: the items most sessions hold",
+                ).astype(object),
+            }
+        )
+    )
+    return pd.concat(parts, ignore_index=True)
 
 
 def serving_requirements() -> list[str]:
@@ -270,12 +364,17 @@ def serving_signature(default_k: int) -> Any:
     """``user_id`` in, request param ``k``; the labelled rows out (declared, not inferred)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array
 
     outputs = [("string", "user_id"), ("long", "rank"), ("string", "item_id")]
     outputs += [("double", "score"), ("boolean", "fallback")]
     outputs += [("string", "score_kind"), ("string", "reason")]
+    inputs = [
+        ColSpec("string", "user_id", required=False),
+        ColSpec(Array("string"), "items", required=False),
+    ]
     return ModelSignature(
-        inputs=Schema([ColSpec("string", "user_id")]),
+        inputs=Schema(inputs),
         outputs=Schema([ColSpec(kind, name) for kind, name in outputs]),
         params=ParamSchema([ParamSpec("k", "long", int(default_k))]),
     )
@@ -305,6 +404,7 @@ def load_recommender(folder: Path | str) -> Recommender:
     """The :class:`Recommender` inside a saved pyfunc folder (or a registry download of one)."""
     artifacts = Path(folder) / "artifacts"
     model, config = artifacts / "model.npz", artifacts / "recommender.json"
+    next_item = artifacts / "next_item.npz"
     if not (model.is_file() and config.is_file()):
         raise ServingError(
             f"{folder}: no model.npz and recommender.json under artifacts/; a recommender saved "
@@ -313,4 +413,4 @@ def load_recommender(folder: Path | str) -> Recommender:
             "lineage to the new one (MlflowClient().set_registered_model_alias(name, "
             "f'champion-{lineage}', version), lineage: the version's `lineage` tag)"
         )
-    return Recommender.load(model, config)
+    return Recommender.load(model, config, next_item if next_item.is_file() else None)

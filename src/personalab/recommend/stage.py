@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalab.core.profile import LogProfile, full_profile
 from personalab.core.status import StageStatus
-from personalab.recommend.algorithms import fit_algorithm, make_algorithm
+from personalab.recommend.algorithms import fit_arrays
 from personalab.recommend.arrays import POPULARITY
 from personalab.recommend.baselines import popularity, popularity_arrays
 from personalab.recommend.comparison import Comparison
-from personalab.recommend.from_surprise import model_arrays
 from personalab.recommend.holdout import Holdout, split_holdout
 from personalab.recommend.interactions import Interactions
 from personalab.recommend.learnable import (
@@ -26,8 +26,7 @@ from personalab.recommend.learnable import (
     nothing_to_recommend,
     validation_gap,
 )
-from personalab.recommend.negatives import trainset_of
-from personalab.recommend.params import STAGE, RecommendError, RecommendParams
+from personalab.recommend.params import STAGE, RecommendError, RecommendParams, class_of
 from personalab.recommend.served import Recommender
 
 _EMPTY_RATINGS = pd.DataFrame(
@@ -35,6 +34,7 @@ _EMPTY_RATINGS = pd.DataFrame(
         "user_id": pd.Series(dtype=object),
         "item_id": pd.Series(dtype=object),
         "rating": pd.Series(dtype=float),
+        "strength": pd.Series(dtype=float),
         "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
     }
 )
@@ -134,11 +134,14 @@ def fit_recommender(
     options: Mapping[str, Any],
     params: RecommendParams,
     explicit: bool = False,
+    next_item: NextItem | None = None,
 ) -> Recommender:
     """The champion refitted on every interaction, with the popularity fallback of all of them.
 
     ``name`` ``popularity`` gives the popularity recommender (the most popular items for
-    everyone, each user's seen items excluded), saved and served as a learned model is."""
+    everyone, each user's seen items excluded), saved and served as a learned model is. With
+    ``next_item``'s model it also answers lists of items (what comes next)."""
+    sessions = None if next_item is None else next_item.model
     popular = popularity(ratings, params.popularity.window_days).head(max(params.top_n, 100))
     config: dict[str, Any] = {
         "algorithm": name,
@@ -147,27 +150,98 @@ def fit_recommender(
         "seed": params.seed,
         "block_size": params.block_size,
         "rating_scale": list(params.interactions.rating_scale),
-        "seen_min_rating": params.interactions.rating_scale[0],
     }
     if name == POPULARITY:
         arrays = popularity_arrays(ratings, params.popularity.window_days)
         config |= {
             "options": {"window_days": params.popularity.window_days},
-            "seen_min_rating": None,
             "users": arrays.n_users,
             "items": arrays.n_items,
             "pairs": int(arrays.arrays["seen_indices"].size),
         }
-        return Recommender(arrays, popular, config)
-    algo = fit_algorithm(
-        make_algorithm(name, options, params.seed), trainset_of(ratings, params, explicit)
+        return Recommender(arrays, popular, config, sessions)
+    arrays = fit_arrays(name, options, ratings, params, explicit)
+    config |= {"users": arrays.n_users, "items": arrays.n_items, "pairs": len(ratings)}
+    config["class"] = class_of(name, options)
+    return Recommender(arrays, popular, config, sessions)
+
+
+@dataclass
+class NextItem:
+    """The sessions' next-item model (what comes after a list of items), or why there is none."""
+
+    model: Any  # ModelArrays fitted on every session (served); None: not learned
+    evaluation: dict[str, Any] | None  # on the held-out sessions (evaluate_next_item's)
+    reason: str | None = None
+
+
+def learn_next_item(
+    events: pd.DataFrame, params: RecommendParams, status: StageStatus | None = None
+) -> NextItem:
+    """Sequential rules learned from the earlier sessions and judged on the later ones (hit rate
+    and MRR at k against popularity), then refitted on every session for serving. When the rules
+    lose to popularity on the held-out sessions, the served model keeps no rule, so item
+    requests get the items most sessions hold (noted in ``status``)."""
+    from personalab.recommend.next_item_eval import evaluate_next_item
+    from personalab.recommend.sessions import (
+        fit_next_item,
+        next_item_gap,
+        session_sequences,
+        split_sessions,
     )
-    config |= {
-        "users": algo.trainset.n_users,
-        "items": algo.trainset.n_items,
-        "pairs": algo.trainset.n_ratings,
-    }
-    return Recommender(model_arrays(algo, config["seen_min_rating"]), popular, config)
+
+    options = params.sessions
+    if not options.enabled:
+        return NextItem(None, None, "sessions.enabled is false")
+    if "session_id" not in events or nothing_to_recommend(events):
+        return NextItem(None, None, "the log has no session with an item")
+    sequences = session_sequences(events)
+    if (gap := next_item_gap(sequences, options)) is not None:
+        if status is not None:
+            status.leave_out("next-item model (sessions)", gap)
+        return NextItem(None, None, gap)
+    train, test = split_sessions(sequences, options)
+    evaluation = evaluate_next_item(fit_next_item(train, options), test, params.k)
+    served = fit_next_item(sequences, options)
+    mrr = f"mrr_at_{params.k}"
+    if evaluation["model"][mrr] < evaluation["popularity"][mrr]:
+        served.arrays["sim_indices"] = served.arrays["sim_indices"][:0]
+        served.arrays["sim_data"] = served.arrays["sim_data"][:0]
+        served.arrays["sim_indptr"] = np.zeros_like(served.arrays["sim_indptr"])
+        if status is not None:
+            status.adapted(
+                f"next-item: popularity answered the held-out sessions better ({mrr} "
+                f"{evaluation['popularity'][mrr]:.4f} against the rules' "
+                f"{evaluation['model'][mrr]:.4f}), so item requests are served the items most "
+                "sessions hold"
+            )
+    return NextItem(served, evaluation, None)
+
+
+def describe_next_item(next_item: NextItem, k: int) -> str:
+    """One line: the next-item model against popularity on the held-out sessions, or why none."""
+    if next_item.evaluation is None:
+        return f"no next-item model: {next_item.reason}"
+    e = next_item.evaluation
+    model, pop = e["model"], e["popularity"]
+    return (
+        f"next item after a session's items, {e['sessions']:,} held-out sessions: hit rate@{k} "
+        f"{model[f'hit_rate_at_{k}']:.4f} (popularity {pop[f'hit_rate_at_{k}']:.4f}), "
+        f"MRR@{k} {model[f'mrr_at_{k}']:.4f} (popularity {pop[f'mrr_at_{k}']:.4f})"
+    )
+
+
+def next_item_metrics(next_item: NextItem, k: int) -> dict[str, Any]:
+    """``next_item_<metric>`` and ``next_item_popularity_<metric>`` (NaN when not learned)."""
+    keys = (f"hit_rate_at_{k}", f"mrr_at_{k}")
+    e = next_item.evaluation
+    out: dict[str, Any] = {"next_item_sessions": 0 if e is None else int(e["sessions"])}
+    for key in keys:
+        out[f"next_item_{key}"] = float("nan") if e is None else float(e["model"][key])
+        out[f"next_item_popularity_{key}"] = (
+            float("nan") if e is None else float(e["popularity"][key])
+        )
+    return out
 
 
 def recommend_everyone(recommender: Recommender, events: pd.DataFrame) -> pd.DataFrame:
@@ -198,6 +272,7 @@ def stage_metrics(
     comparison: Comparison,
     recommendations: pd.DataFrame,
     status: StageStatus | None = None,
+    next_item: NextItem | None = None,
 ) -> dict[str, Any]:
     """The stage's metrics JSON: the comparison's figures, the data's size, the fallback share
     and the stage's status (``status``, ``notes``)."""
@@ -210,5 +285,11 @@ def stage_metrics(
         "explicit_feedback": int(interactions.explicit),
         "test_users": 0 if holdout is None else len(holdout.users),
         **{f"interaction_{key}": value for key, value in interactions.counts.items()},
+        **next_item_metrics(next_item or NextItem(None, None), _k_of(comparison)),
         **(status.metrics() if status is not None else {}),
     }
+
+
+def _k_of(comparison: Comparison) -> int:
+    """The ``k`` of the comparison's metrics (its selection metric ends in ``_at_<k>``)."""
+    return int(str(comparison.metrics["selection_metric"]).rsplit("_", 1)[1])

@@ -21,10 +21,11 @@ def events(rows):
 
 
 def ratings(rows):
-    """rows: (user, item, rating, day) -> a ratings frame like build_interactions gives."""
+    """rows: (user, item, rating, day) -> a pairs frame like build_interactions gives (the
+    strength: the rating)."""
     return pd.DataFrame(
-        [(u, i, float(r), T0 + pd.Timedelta(days=d)) for u, i, r, d in rows],
-        columns=["user_id", "item_id", "rating", "timestamp"],
+        [(u, i, float(r), float(r), T0 + pd.Timedelta(days=d)) for u, i, r, d in rows],
+        columns=["user_id", "item_id", "rating", "strength", "timestamp"],
     )
 
 

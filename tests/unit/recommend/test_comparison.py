@@ -8,33 +8,37 @@ from personalab.recommend.params import BASELINES
 from personalab.recommend.tuning import TuningResult
 
 
-def test_compare_crowns_the_surprise_algorithm_best_on_validation(stage):
+def test_compare_crowns_the_best_on_validation_and_a_baseline_can_win(stage):
     params, interactions, holdout, _ = stage
     options = {
         "SVD": {"n_factors": 4, "n_epochs": 5},
         "BaselineOnly": {},
         **dict.fromkeys(BASELINES, {}),
     }
-    # BaselineOnly wins on validation; baselines, however good, never become champion
-    validation = {"SVD": 0.1, "BaselineOnly": 0.3, "popularity": 0.9, "random": 0.5}
+    # BaselineOnly beats SVD on validation, popularity beats both: popularity is served;
+    # random never is, however good it looked
+    validation = {"SVD": 0.1, "BaselineOnly": 0.3, "popularity": 0.4, "random": 0.9}
     result = compare(
         interactions.ratings, holdout, TuningResult(options, validation, pd.DataFrame()), params
     )
     table = result.table
     assert table["model"].tolist() == ["SVD", "BaselineOnly", "popularity", "random"]
     assert table["kind"].tolist() == ["surprise", "surprise", "baseline", "baseline"]
-    assert table["champion"].tolist() == [False, True, False, False]
-    assert result.champion == "BaselineOnly"
-    assert table["validation_ndcg_at_10"].tolist() == [0.1, 0.3, 0.9, 0.5]
-    assert table.loc[:1, ["rmse", "mae"]].notna().all().all()
-    assert table.loc[2:, ["rmse", "mae"]].isna().all().all()
+    assert table["target"].tolist() == ["implicit targets"] * 2 + ["interactions"] * 2
+    assert table["champion"].tolist() == [False, False, True, False]
+    assert result.champion == "popularity" and result.metrics["champion_is_baseline"] == 1
+    assert table["validation_ndcg_at_10"].tolist() == [0.1, 0.3, 0.4, 0.9]
+    assert "rating_rmse" not in table  # implicit targets: no rating error
     for key in params.ranking_keys():
         assert table[key].between(0, 1).all()
+    learned = {**validation, "popularity": 0.2}
+    result = compare(
+        interactions.ratings, holdout, TuningResult(options, learned, pd.DataFrame()), params
+    )
+    assert result.champion == "BaselineOnly" and result.metrics["champion_is_baseline"] == 0
 
     metrics = result.metrics
     champion_keys = [
-        "rmse",
-        "mae",
         "precision_at_10",
         "recall_at_10",
         "ndcg_at_10",
@@ -43,24 +47,53 @@ def test_compare_crowns_the_surprise_algorithm_best_on_validation(stage):
         "coverage",
         "novelty",
     ]
-    per_model = [f"{m}_{x}" for m in ("SVD", "BaselineOnly") for x in ("rmse", "mae", "ndcg_at_10")]
+    models = ("SVD", "BaselineOnly", *BASELINES)
+    per_model = [f"{m}_{x}" for m in models for x in params.ranking_keys()]
     assert set(metrics) == {
         *per_model,
-        "popularity_ndcg_at_10",
-        "random_ndcg_at_10",
         "algorithm",
+        "champion_is_baseline",
         "selection_metric",
         *champion_keys,
     }
     assert metrics["algorithm"] == "BaselineOnly"
     assert metrics["selection_metric"] == "ndcg_at_10"
+    table = result.table
     champion = table.set_index("model").loc["BaselineOnly"]
     for key in champion_keys:
         assert metrics[key] == pytest.approx(float(champion[key]))
-    assert metrics["SVD_ndcg_at_10"] == pytest.approx(float(table.loc[0, "ndcg_at_10"]))
+    popular = table.set_index("model").loc["popularity"]
+    for key in params.ranking_keys():  # the baselines report every ranking metric
+        assert metrics[f"popularity_{key}"] == pytest.approx(float(popular[key]))
 
+
+def test_explicit_feedback_cross_validates_rating_predictors_only(stage):
+    params, _, _, _ = stage
+    from personalab.recommend.holdout import split_holdout
+    from personalab.recommend.interactions import build_interactions
+    from tests.unit.recommend.frames import structured_log
+
+    log = structured_log()
+    log = log.assign(event_type="rate", rating=1.0 + (log.index % 5))
+    explicit = build_interactions(log, feedback="explicit")
+    holdout = split_holdout(explicit.ratings, params.holdout, params.seed, explicit=True)
+    options = {
+        "SVD": {"n_factors": 4, "n_epochs": 5},
+        "ALS": {"class": "AlternatingLeastSquares", "factors": 4},
+    }
+    options |= dict.fromkeys(BASELINES, {})
+    validation = {"SVD": 0.1, "ALS": 0.3, "popularity": 0.2, "random": 0.0}
+    result = compare(
+        explicit.ratings, holdout, TuningResult(options, validation, pd.DataFrame()), params
+    )
+    table = result.table.set_index("model")
+    assert table.loc["SVD", "target"] == "ratings" and table.loc["ALS", "kind"] == "implicit"
+    assert table["rating_rmse"].notna().tolist() == [True, False, False, False]
+    assert result.metrics["SVD_rating_rmse"] > 0 and "ALS_rating_rmse" not in result.metrics
+    assert result.champion == "ALS" and "rating_rmse" not in result.metrics
     flipped = {**validation, "SVD": 0.4}
     again = compare(
-        interactions.ratings, holdout, TuningResult(options, flipped, pd.DataFrame()), params
+        explicit.ratings, holdout, TuningResult(options, flipped, pd.DataFrame()), params
     )
     assert again.champion == "SVD" and again.table["champion"].sum() == 1
+    assert again.metrics["rating_rmse"] == again.metrics["SVD_rating_rmse"]

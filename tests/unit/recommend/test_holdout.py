@@ -1,5 +1,6 @@
 """Unit tests of personalab.recommend.holdout: random and last-n splits, relevance."""
 
+import numpy as np
 import pandas as pd
 
 from personalab.recommend.holdout import split_holdout
@@ -97,3 +98,24 @@ def test_relevant_min_rating_keeps_only_well_rated_held_out_pairs():
         data, HoldoutParams(kind="last_n", last_n=2, relevant_min_rating=4.5), seed=0
     )
     assert strict.relevant.empty and strict.users == []
+
+
+def test_the_same_seed_holds_out_the_same_pairs_whatever_the_row_order_or_feedback_mode():
+    from personalab.recommend.interactions import build_interactions
+    from tests.unit.recommend.frames import structured_log
+
+    log = structured_log()
+    log = log.assign(rating=np.where(log["event_type"] == "view", 1.0 + log.index % 5, np.nan))
+    log.loc[log["event_type"] == "view", "event_type"] = "rate"
+    params = HoldoutParams(kind="random", test_share=0.25)
+
+    def held(frame, feedback):
+        pairs = build_interactions(frame, feedback=feedback).ratings
+        split = split_holdout(pairs, params, seed=7)
+        return set(zip(split.test["user_id"], split.test["item_id"], strict=True))
+
+    implicit = held(log, "implicit")
+    assert implicit == held(log.sample(frac=1.0, random_state=3), "implicit")
+    assert implicit == held(log, "explicit")  # every pair is rated: the same pairs, same split
+    other = split_holdout(build_interactions(log).ratings, params, seed=8)
+    assert set(zip(other.test["user_id"], other.test["item_id"], strict=True)) != implicit

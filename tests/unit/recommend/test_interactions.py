@@ -32,7 +32,7 @@ def test_recency_decay_halves_an_event_each_half_life():
     assert got[("a", "x")] == pytest.approx(4.0 * (2.5 - 1) / 4)  # 5 * 0.5 = 2.5
 
 
-def test_explicit_ratings_win_over_implicit_events_and_keep_the_latest():
+def test_explicit_feedback_keeps_each_pairs_latest_rating_and_its_strength():
     log = events(
         [
             ("a", "x", "rate", 0, 2.0),
@@ -41,34 +41,36 @@ def test_explicit_ratings_win_over_implicit_events_and_keep_the_latest():
             ("b", "x", "rate", 1, 5.0),
         ]
     )
-    built = build_interactions(log)
+    built = build_interactions(log, feedback="explicit")
     assert built.explicit
-    assert built.ratings.set_index(["user_id", "item_id"])["rating"].to_dict() == {
-        ("a", "x"): 4.0,
-        ("b", "x"): 5.0,
-    }
+    pairs = built.ratings.set_index(["user_id", "item_id"])
+    assert pairs["rating"].to_dict() == {("a", "x"): 4.0, ("b", "x"): 5.0}
+    assert pairs["strength"].to_dict() == {("a", "x"): 2.0, ("b", "x"): 1.0}  # two rate events
 
 
-def test_feedback_auto_ignores_a_few_ratings_among_many_behaviour_events():
+def test_implicit_feedback_counts_ratings_as_interactions_weighed_as_asked():
     log = events(
         [
             ("a", "x", "rate", 0, 5.0),
             ("a", "x", "view", 0), ("a", "y", "view", 1), ("b", "y", "click", 2),
         ]
     )  # fmt: skip
-    auto = build_interactions(log)
-    assert not auto.explicit
-    strengths = auto.ratings.set_index(["user_id", "item_id"])["rating"].to_dict()
-    assert strengths == pytest.approx(
-        {("a", "x"): 1.0, ("a", "y"): 1.0, ("b", "y"): 1 + 4 * (2 - 1) / 19}
+    implicit = build_interactions(log)
+    assert not implicit.explicit
+    pairs = implicit.ratings.set_index(["user_id", "item_id"])
+    assert pairs["strength"].to_dict() == {("a", "x"): 2.0, ("a", "y"): 1.0, ("b", "y"): 2.0}
+    assert pairs["rating"].to_dict() == pytest.approx(
+        {("a", "x"): 1 + 4 / 19, ("a", "y"): 1.0, ("b", "y"): 1 + 4 / 19}
     )
+    weighed = build_interactions(log, weigh_by_rating=True)
+    assert weighed.ratings.set_index(["user_id", "item_id"])["strength"][("a", "x")] == 6.0
     explicit = build_interactions(log, feedback="explicit")
     assert explicit.explicit and explicit.ratings["rating"].tolist() == [5.0]
-    assert build_interactions(log.iloc[:1], feedback="implicit").ratings.empty
+    assert build_interactions(log.iloc[:1], weights={"view": 1.0}).ratings.empty
     with pytest.raises(RecommendError, match="no rate event"):
         build_interactions(log.iloc[1:], feedback="explicit")
     with pytest.raises(RecommendError, match="feedback must be"):
-        build_interactions(log, feedback="both")
+        build_interactions(log, feedback="auto")
 
 
 def test_minimum_interactions_drop_repeatedly_and_are_counted():

@@ -114,7 +114,8 @@ def test_no_counted_event_type_falls_back_to_every_item_event():
     log = events([(f"u{u}", f"i{(u + j) % 5}", "search", j) for u in range(6) for j in range(3)])
     prepared, _ = prepared_with_status(log)
     assert prepared.reason == (
-        "no event of the types interactions.weights counts (view, click, add_to_cart, purchase) "
+        "no event of the types interactions.weights counts (view, click, add_to_cart, purchase, "
+        "rate) "
         "has an item id, so no implicit strength can be built"
     )
     ratings = prepared.interactions.ratings
@@ -212,7 +213,7 @@ def test_when_every_algorithm_is_left_out_popularity_is_the_champion(stage, monk
     assert result.champion == "popularity" and result.metrics["algorithm"] == "popularity"
     assert list(result.table["model"]) == ["popularity", "random"]
     assert result.metrics["ndcg_at_10"] == result.metrics["popularity_ndcg_at_10"] > 0
-    assert np.isnan(result.metrics["rmse"])
+    assert "rating_rmse" not in result.metrics
     assert status.notes[-1] == {"kind": "adapted", "message": SERVED_POPULARITY}
 
 
@@ -223,6 +224,7 @@ def test_too_few_pairs_for_the_folds_leave_cross_validation_out():
     params = RecommendParams.from_mapping(
         {
             **TINY,
+            "interactions": {**TINY.get("interactions", {}), "feedback": "explicit"},
             "algorithms": {"BaselineOnly": {}},
             "tuning": {"n_trials": 0, "space": {}},
             "holdout": {"kind": "last_n", "last_n": 1},
@@ -234,8 +236,10 @@ def test_too_few_pairs_for_the_folds_leave_cross_validation_out():
     tuning = tune(prepared.validation, params)
     result = compare(prepared.interactions.ratings, prepared.holdout, tuning, params, status)
     assert left_out(status) == [
-        "cross-validation (RMSE, MAE): 9 ratings cannot be split into cross_validation.folds 10 folds"
+        "cross-validation (rating RMSE, MAE): 9 ratings cannot be split into "
+        "cross_validation.folds 10 folds"
     ]
-    assert result.champion == "BaselineOnly" and np.isnan(result.metrics["BaselineOnly_rmse"])
+    assert "BaselineOnly_rating_rmse" not in result.metrics
+    assert not np.isnan(result.metrics["BaselineOnly_ndcg_at_10"])
     with pytest.raises(RecommendError, match="cannot be split"):
         compare(prepared.interactions.ratings, prepared.holdout, tuning, params)

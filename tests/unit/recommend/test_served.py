@@ -78,7 +78,7 @@ def test_save_and_load_give_identical_recommendations(recommender, tmp_path):
     assert files["model"].is_file() and files["config"].is_file()
     config = json.loads(files["config"].read_text())
     assert config["algorithm"] == "SVD" and config["options"] == {"n_factors": 4, "n_epochs": 5}
-    assert config["seen_min_rating"] == 1.0 and config["users"] == N_USERS
+    assert config["class"] == "SVD" and config["users"] == N_USERS
     loaded = Recommender.load(files["model"], files["config"])
     users = ["u03", "newcomer", "u10", "u39"]
     pd.testing.assert_frame_equal(loaded.recommend(users, 7), recommender.recommend(users, 7))
