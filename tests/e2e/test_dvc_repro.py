@@ -215,8 +215,19 @@ def test_mlflow_serves_each_model_and_refuses_bad_requests(repro, name):
         predictions = pd.DataFrame(answer["predictions"])
         assert len(predictions) > 0
         status, answer = post(url, json.dumps(missing).encode())
-        assert status == 400 and "missing inputs" in answer["message"], answer
-        assert column in answer["message"].split("missing inputs")[1]
+        # the recommender's columns are each optional (user_id, or items): it names them
+        expected = "no user_id column" if name == "recommender" else "missing inputs"
+        assert status == 400 and expected in answer["message"], answer
+        assert column in answer["message"].split("missing inputs")[-1]
+        if name == "recommender":  # a list of items gets what comes next after them
+            items = predictions["item_id"].head(2).tolist()
+            request = {"dataframe_records": [{"items": items}], "params": {"k": 4}}
+            status, answer = post(url, json.dumps(request).encode())
+            assert status == 200, answer
+            after = pd.DataFrame(answer["predictions"])
+            assert len(after) == 4 and not set(after["item_id"]) & set(items)
+            assert set(after["score_kind"]) <= {"next_item_rules", "session_share"}
+            assert (after["user_id"] == "request:0").all()
         status, answer = post(url, json.dumps(wrong).encode())
         assert status == 400, answer
         assert ("k" if name == "recommender" else column) in answer["message"]

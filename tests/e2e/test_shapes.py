@@ -98,6 +98,11 @@ def test_every_shape_completes_and_each_stage_says_what_it_did(shapes, shape):
         said = " ".join([metrics[stage].get("skip_reason") or "", *metrics[stage]["notes"]])
         assert metrics[stage]["status"] == status, (stage, metrics[stage])
         assert words in said, (stage, said)
+    table = pd.read_csv(root / "reports/recommend/comparison.csv").set_index("model")
+    if len(table):  # the served recommender never ranks below popularity on validation
+        metric = f"validation_{metrics['recommend']['selection_metric']}"
+        champion = table.loc[table["champion"], metric].iloc[0]
+        assert champion >= table.loc["popularity", metric], table[[metric, "champion"]]
     # the end of `dvc repro` says what each stage did
     for stage in STAGES:
         assert f"{stage:<10} {metrics[stage]['status']}" in output, stage

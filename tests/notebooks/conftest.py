@@ -23,6 +23,7 @@ TINY_PARAMS = {
         "algorithms": {  # the default entries, smaller
             "ALS": {"class": "AlternatingLeastSquares", "factors": 8, "iterations": 5},
             "BPR": {"class": "BayesianPersonalizedRanking", "factors": 8, "iterations": 20},
+            "EASE": {"class": "EASE", "l2": 50.0, "neighbours": 100, "max_items": 1000},
             "ItemKNN": {"class": "CosineRecommender", "K": 20},
             "SAR": {"class": "SAR"},
             "SVD": {"n_factors": 8, "n_epochs": 10},

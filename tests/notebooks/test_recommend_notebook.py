@@ -14,7 +14,7 @@ from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
-ALGORITHMS = ("ALS", "BPR", "ItemKNN", "SAR", "SVD")
+ALGORITHMS = ("ALS", "BPR", "EASE", "ItemKNN", "SAR", "SVD")
 CHAMPION_KEYS = (
     "algorithm", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10",
     "hit_rate_at_10", "coverage", "novelty", "fallback_share", "popularity_ndcg_at_10",
@@ -67,7 +67,7 @@ def test_recommend_notebook_compares_recommends_everyone_and_registers(pipeline_
     assert table["champion"].sum() == 1
 
     client, parent, children = stage_runs(root, "recommend")
-    assert len(children) == 2 + 4 + 2  # ALS trials, fixed ones, baselines
+    assert len(children) == 2 + 5 + 2  # ALS trials, fixed ones, baselines
     assert parent.data.tags["registry.alias"] == "champion"
     assert parent.data.tags["status"] == "complete"
     assert parent.data.tags["algorithm"] == metrics["algorithm"]

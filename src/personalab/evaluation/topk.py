@@ -66,7 +66,9 @@ def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) 
     position = np.empty_like(item_order)
     position[item_order] = np.arange(n_cols)
     if k < n_cols:
-        candidates = np.argpartition(block, n_cols - k, axis=1)[:, n_cols - k :]
+        # the k smallest of the negated block: NumPy's introselect is several times faster
+        # this way round when many scores are equal (sparse item-item scores are mostly 0)
+        candidates = np.argpartition(np.negative(block), k - 1, axis=1)[:, :k]
         threshold = np.take_along_axis(block, candidates, axis=1).min(axis=1, keepdims=True)
         cols = np.take_along_axis(
             candidates, np.argsort(position[candidates], axis=1), axis=1
@@ -85,6 +87,51 @@ def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) 
     values = np.take_along_axis(block, cols, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")  # cols ascend by item id: ties stay so
     return np.take_along_axis(cols, order, axis=1)
+
+
+def sparse_top_k(scores, excluded, k: int, position: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(row, column, score, rank) of each row's ``k`` best columns of a sparse score matrix in
+    which absent entries score 0 and the columns ``excluded`` holds (a sparse matrix of the same
+    shape) are never chosen; ties by ``position`` (each column's rank in item-id order).
+
+    The same lists :func:`select_top` gives on the dense matrix with the excluded entries at
+    -inf (a row with fewer than ``k`` eligible columns gets them all), without building it: the
+    stored positive scores are sorted, and a row they cannot fill takes its zero-score columns in
+    item-id order, then its negative scores.
+    """
+    n_rows, n_cols = scores.shape
+    stored, banned = scores.tocoo(), excluded.tocoo()
+    r, c, v = stored.row.astype(np.int64), stored.col.astype(np.int64), stored.data
+    keep = (v != 0) & ~np.isin(r * n_cols + c, banned.row.astype(np.int64) * n_cols + banned.col)
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((position[c], -v, r))
+    r, c, v = r[order], c[order], v[order]
+    starts = np.searchsorted(r, np.arange(n_rows + 1))
+    rank = np.arange(r.size) - starts[r]
+    positive = v > 0
+    n_positive = np.bincount(r[positive], minlength=n_rows)
+    top = positive & (rank < k)
+    parts = [(r[top], c[top], v[top], rank[top] + 1)]
+    short = np.flatnonzero(n_positive < k)
+    if short.size:
+        by_id = np.argsort(position)
+        banned_csr = excluded.tocsr()
+        for row in short:
+            need, done = k - int(n_positive[row]), int(n_positive[row])
+            mine = slice(starts[row], starts[row + 1])
+            used = np.concatenate(
+                [c[mine], banned_csr.indices[banned_csr.indptr[row] : banned_csr.indptr[row + 1]]]
+            )
+            window = by_id[: need + used.size]
+            zeros = window[~np.isin(window, used)][:need]
+            negative = ~positive[mine]
+            fill_c = np.concatenate([zeros, c[mine][negative][: need - zeros.size]])
+            fill_v = np.concatenate([np.zeros(zeros.size), v[mine][negative][: need - zeros.size]])
+            ranks = np.arange(done + 1, done + 1 + fill_c.size)
+            parts.append((np.full(fill_c.size, row), fill_c, fill_v, ranks))
+    rows, cols, values, ranks = (np.concatenate(column) for column in zip(*parts, strict=True))
+    final = np.lexsort((ranks, rows))
+    return rows[final], cols[final], values[final], ranks[final]
 
 
 def _checked_inputs(

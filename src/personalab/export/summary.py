@@ -62,7 +62,9 @@ INTENT_KEYS = (
 )  # fmt: skip
 RECOMMENDER_KEYS = (
     "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10", "coverage",
-    "novelty", "rmse", "mae", "popularity_ndcg_at_10", "fallback_share",
+    "novelty", "rating_rmse", "rating_mae", "popularity_ndcg_at_10", "popularity_precision_at_10",
+    "fallback_share", "next_item_hit_rate_at_10", "next_item_mrr_at_10",
+    "next_item_popularity_mrr_at_10",
 )  # fmt: skip
 
 
@@ -188,7 +190,14 @@ def summary_markdown(
         "## Champions",
         "",
     ]
-    if parts.algorithm:
+    if parts.algorithm == "popularity":
+        lines += [
+            "The recommender champion is popularity: no learned candidate ranked better on "
+            "validation (or none could be learned; see the status above), so known users get "
+            "the most popular items they have not seen.",
+            "",
+        ]
+    elif parts.algorithm:
         lines += [f"The recommender champion is {parts.algorithm}.", ""]
     for champion, keys, part in (
         (parts.intent, INTENT_KEYS, "intent"),

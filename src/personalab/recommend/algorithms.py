@@ -119,6 +119,10 @@ def fit_arrays(
         from personalab.recommend.cooccurrence import fit_sar
 
         return fit_sar(name, settings, pairs, params.seed)
+    if family == "linear":
+        from personalab.recommend.ease import fit_ease
+
+        return fit_ease(name, settings, pairs, params.seed)
     algo = fit_algorithm(
         make_algorithm(name, options, params.seed), trainset_of(train, params, explicit)
     )

@@ -31,7 +31,9 @@ IMPLICIT_ITEM_MODELS = ("CosineRecommender", "BM25Recommender", "TFIDFRecommende
 #: the SAR item co-occurrence model (:mod:`personalab.recommend.cooccurrence`)
 SAR = "SAR"
 #: models scored as the user's weights times an item-item similarity matrix
-ITEM_SIMILARITY_MODELS = (*IMPLICIT_ITEM_MODELS, SAR)
+#: the EASE linear item model (:mod:`personalab.recommend.ease`)
+EASE = "EASE"
+ITEM_SIMILARITY_MODELS = (*IMPLICIT_ITEM_MODELS, SAR, EASE)
 #: the algorithm name of the popularity recommender (saved and served like a learned model)
 POPULARITY = "popularity"
 VECTORISED_MODELS = (

@@ -89,7 +89,7 @@ class BaselineModel:
             else None
         )
 
-    def top_k(self, users: Sequence[Any], k: int) -> pd.DataFrame:
+    def top_k(self, users: Sequence[Any], k: int, exclude_seen: bool = True) -> pd.DataFrame:
         from personalab.evaluation.topk import top_k_from_scores
 
         users = list(dict.fromkeys(users))
@@ -109,7 +109,7 @@ class BaselineModel:
                     self.items,
                     scores,
                     k,
-                    exclude=self.seen[block],
+                    exclude=self.seen[block] if exclude_seen else None,
                     block_size=self.block_size,
                 )
             )

@@ -24,8 +24,8 @@ from personalab.recommend.tuning import TuningResult
 FALLBACK_CHAMPION = POPULARITY
 POPULARITY_WON = (
     "popularity ranked best on validation, above every learned candidate, so it is the champion: "
-    "the served recommender is the most popular items for everyone, each user's seen items "
-    "excluded (registered with algorithm `popularity`)"
+    "the served recommender is the most popular items for everyone (registered with algorithm "
+    "`popularity`)"
 )
 IMPLICIT_TARGETS = (
     "{names} fitted to implicit targets (interaction strengths mapped onto "

@@ -22,7 +22,7 @@ def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, floa
     from personalab.evaluation.ranking import ranking_report
 
     started = time.perf_counter()
-    recs = fitted.model.top_k(holdout.users, k)
+    recs = fitted.model.top_k(holdout.users, k, exclude_seen=holdout.exclude_seen)
     seconds = time.perf_counter() - started
     if recs.empty:
         raise RecommendError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ class Holdout:
     test: pd.DataFrame
     relevant: pd.DataFrame  # the test pairs that count as relevant (user_id, item_id)
     explicit: bool = False  # ratings given by users (no negatives are sampled)
+    exclude_seen: bool = True  # lists leave out each user's training items
 
     @property
     def users(self) -> list[Any]:
@@ -60,6 +62,39 @@ def split_holdout(
         else test[test["rating"] >= params.relevant_min_rating]
     )
     return Holdout(train, test, relevant[["user_id", "item_id"]].reset_index(drop=True), explicit)
+
+
+def split_by_time(
+    events: pd.DataFrame,
+    pairs_of: Callable[[pd.DataFrame], pd.DataFrame],
+    share: float,
+    explicit: bool = False,
+    exclude_seen: bool = True,
+) -> tuple[Holdout, pd.DataFrame]:
+    """Hold out the latest ``share`` of every user's item events (at least one; each user keeps
+    at least one for training): the model learns the pairs ``pairs_of`` builds from the earlier
+    events and is asked for the items of the later ones, repeats of items the user already had
+    included (what a repurchase-heavy log is about). With ``exclude_seen`` the repeats cannot
+    be recommended, so they are not relevant. Returns the holdout and the training events (to
+    split again for validation). Row order and chance play no part (ties by item id)."""
+    with_items = events[events["item_id"].notna()]
+    ordered = with_items.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    n = ordered.groupby("user_id", observed=True)["item_id"].transform("size").to_numpy()
+    n_test = np.minimum(n - 1, np.clip(np.rint(share * n), 1, None))
+    from_end = ordered.groupby("user_id", observed=True).cumcount(ascending=False).to_numpy()
+    held = from_end < n_test
+    train_events = ordered[~held]
+    train = pairs_of(train_events)
+    later = ordered.loc[held, ["user_id", "item_id"]].drop_duplicates()
+    later = later[
+        later["user_id"].isin(train["user_id"].unique())
+        & later["item_id"].isin(train["item_id"].unique())
+    ]
+    if exclude_seen:
+        known = pd.MultiIndex.from_frame(train[["user_id", "item_id"]])
+        later = later[~pd.MultiIndex.from_frame(later).isin(known)]
+    test = later.reset_index(drop=True)
+    return Holdout(train, test, test, explicit, exclude_seen), train_events
 
 
 def pair_keys(ratings: pd.DataFrame, seed: int) -> np.ndarray:

@@ -35,7 +35,7 @@ IMPLICIT_CLASSES = (
     "BM25Recommender",
     "TFIDFRecommender",
 )
-COOCCURRENCE_CLASSES = ("SAR",)
+COOCCURRENCE_CLASSES = ("SAR", "EASE")  # item-to-item models of this package
 CLASSES = (*IMPLICIT_CLASSES, *COOCCURRENCE_CLASSES, *ALGORITHMS)
 BASELINES = ("popularity", "random")
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
@@ -59,12 +59,13 @@ def model_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def family_of_class(cls: str) -> str:
-    """``surprise`` (rating predictors), ``implicit`` (the implicit library) or ``cooccurrence``."""
+    """``surprise`` (rating predictors), ``implicit`` (the implicit library), ``linear`` (EASE)
+    or ``cooccurrence`` (SAR)."""
     if cls in ALGORITHMS:
         return "surprise"
     if cls in IMPLICIT_CLASSES:
         return "implicit"
-    return "cooccurrence"
+    return "linear" if cls == "EASE" else "cooccurrence"
 
 
 def algorithm_options(name: str) -> set[str]:
@@ -75,6 +76,10 @@ def algorithm_options(name: str) -> set[str]:
         from personalab.recommend.implicit_models import implicit_options
 
         return set(implicit_options(name))
+    if name == "EASE":
+        from personalab.recommend.ease import ease_options
+
+        return set(ease_options())
     if name in COOCCURRENCE_CLASSES:
         from personalab.recommend.cooccurrence import sar_options
 
@@ -135,6 +140,7 @@ DEFAULT_ALGORITHMS: dict[str, dict[str, Any]] = {
         "regularization": 0.01,
         "iterations": 100,
     },
+    "EASE": {"class": "EASE", "l2": 250.0, "neighbours": 500, "max_items": 10000},
     "ItemKNN": {"class": "CosineRecommender", "K": 50},
     "SAR": {"class": "SAR", "similarity": "jaccard"},
     "SVD": {"n_factors": 50, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02},
@@ -178,7 +184,7 @@ class InteractionParams(BaseModel):
 class HoldoutParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["random", "last_n"] = "random"
+    kind: Literal["random", "last_n", "by_time"] = "random"
     test_share: float = Field(0.2, gt=0, lt=1)
     last_n: int = Field(2, ge=1)
     relevant_min_rating: float | None = None
@@ -233,6 +239,7 @@ class RecommendParams(StageParams):
     holdout: HoldoutParams = Field(default_factory=HoldoutParams)
     k: int = Field(10, ge=1)
     top_n: int = Field(10, ge=1)
+    exclude_seen: bool = True
     selection_metric: str = "ndcg_at_10"
     cross_validation: CrossValidationParams = Field(default_factory=CrossValidationParams)
     popularity: PopularityParams = Field(default_factory=PopularityParams)

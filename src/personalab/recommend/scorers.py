@@ -217,23 +217,31 @@ def _factor_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _item_similarity_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
-    """The block's rows of the user-weight matrix times S, dense float64 (users x items)."""
-    from scipy.sparse import csr_array
+    """The block's rows of the user-weight matrix times S: dense float64 (users x items) when
+    called, sparse from ``.sparse(block)`` (what :class:`~personalab.recommend.served.ArrayModel`
+    ranks from, never a dense block)."""
+    return _ItemSimilarityScorer(model)
 
-    a, n_items = model.arrays, model.n_items
-    similarity = csr_array(
-        (a["sim_data"].astype(np.float64, copy=False), a["sim_indices"], a["sim_indptr"]),
-        shape=(n_items, n_items),
-    )
-    weights = csr_array(
-        (a["seen_data"].astype(np.float64, copy=False), a["seen_indices"], a["seen_indptr"]),
-        shape=(model.n_users, n_items),
-    )
 
-    def item_similarity_scores(block: np.ndarray) -> np.ndarray:
-        return (weights[block] @ similarity).toarray()
+class _ItemSimilarityScorer:
+    def __init__(self, model: ModelArrays):
+        from scipy.sparse import csr_array
 
-    return item_similarity_scores
+        a, n_items = model.arrays, model.n_items
+        self.similarity = csr_array(
+            (a["sim_data"].astype(np.float64, copy=False), a["sim_indices"], a["sim_indptr"]),
+            shape=(n_items, n_items),
+        )
+        self.weights = csr_array(
+            (a["seen_data"].astype(np.float64, copy=False), a["seen_indices"], a["seen_indptr"]),
+            shape=(model.n_users, n_items),
+        )
+
+    def sparse(self, block: np.ndarray):
+        return self.weights[block] @ self.similarity
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        return self.sparse(block).toarray()
 
 
 def _slope_one_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:

@@ -35,6 +35,8 @@ class ArrayModel:
         self.items = pd.Index(model.arrays["item_ids"])
         self.item_ids = self.items.to_numpy(dtype=object)
         self.item_order = np.argsort(self.items.to_numpy(), kind="stable")  # ties by item id
+        self.item_position = np.empty_like(self.item_order)
+        self.item_position[self.item_order] = np.arange(self.item_order.size)
         self.seen = model.seen()
         self.scorer = block_scorer(model, seed)
         self.low, self.high = float(model.scalars["low"]), float(model.scalars["high"])
@@ -47,6 +49,8 @@ class ArrayModel:
     def scores(self, inner: np.ndarray) -> np.ndarray:
         """Clipped scores (users x items) of inner user ids, as Surprise's ``predict`` gives."""
         out = self.scorer(np.asarray(inner, dtype=np.int64))
+        if np.isinf(self.low) and np.isinf(self.high):  # ranking scores: nothing to clip
+            return out
         return np.clip(out, self.low, self.high, out=out)
 
     def top_k_arrays(self, inner: np.ndarray, k: int, exclude_seen: bool = True) -> tuple:
@@ -55,12 +59,19 @@ class ArrayModel:
         Ranked as :func:`personalab.evaluation.topk.top_k_from_scores` ranks (ties by item id),
         without its checks: the ids are the model's own, so each call costs only the scores.
         """
-        from personalab.evaluation.topk import select_top
+        from personalab.evaluation.topk import select_top, sparse_top_k
 
         parts = []
         k_eff = min(int(k), len(self.items))
+        sparse = getattr(self.scorer, "sparse", None) if exclude_seen else None
         for start in range(0, inner.size if k_eff else 0, self.block_size):
             block = inner[start : start + self.block_size]
+            if sparse is not None:  # item-item scores: ranked from the sparse product
+                rows, cols, chosen, ranks = sparse_top_k(
+                    sparse(block), self.seen[block], k_eff, self.item_position
+                )
+                parts.append((rows + start, cols, chosen, ranks))
+                continue
             scores = self.scores(block)
             if exclude_seen:
                 seen = self.seen[block].tocoo()
@@ -137,7 +148,8 @@ class Recommender:
         users = np.asarray(list(dict.fromkeys(user_ids)), dtype=object)
         inner = self.model.inner(users)
         known = np.flatnonzero(inner >= 0)
-        rows, cols, scores, ranks = self.model.top_k_arrays(inner[known], k)
+        exclude_seen = bool(self.config.get("exclude_seen", True))
+        rows, cols, scores, ranks = self.model.top_k_arrays(inner[known], k, exclude_seen)
         cold = np.flatnonzero(inner < 0)
         top = self.popular.head(k)
         n_top = len(top)
@@ -268,7 +280,10 @@ def requested_users(frame: pd.DataFrame) -> list[str]:
     """The request's user ids as strings; a missing ``user_id`` column or a null id is refused,
     naming the rows (a null would otherwise be served as the user "nan")."""
     if "user_id" not in frame:
-        raise ServingError(f"the request has no user_id column (columns: {list(frame.columns)})")
+        raise ServingError(
+            f"the request has no user_id column (columns: {list(frame.columns)}): send user_id, "
+            "or items (a list of item ids, oldest first) for what comes next"
+        )
     null = np.flatnonzero(frame["user_id"].isna().to_numpy())
     if null.size:
         raise ServingError(
@@ -293,24 +308,6 @@ def label_recommendations(recommender: Recommender, answer: pd.DataFrame) -> pd.
     )
 
 
-def requested_contexts(frame: pd.DataFrame) -> list[list[str]] | None:
-    """Each row's ``items`` (a list of item ids, oldest first) as strings; None for a row
-    without (None when the request has no ``items`` column)."""
-    if "items" not in frame:
-        return None
-    out: list[Any] = []
-    for row, value in enumerate(frame["items"].tolist()):
-        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
-            out.append(None)
-        elif isinstance(value, str) or np.ndim(value) != 1:
-            raise ServingError(
-                f"items in row {row} of the request must be a list of item ids, got {value!r}"
-            )
-        else:
-            out.append([str(item) for item in value])
-    return out
-
-
 def serve_recommendations(
     recommender: Recommender, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -318,6 +315,8 @@ def serve_recommendations(
     out. A row with ``items`` gets what comes next after them (the sessions' next-item model;
     ``user_id`` names the answer, ``request:<row>`` without one); a row with only ``user_id``
     gets the user's top-k."""
+    from personalab.recommend.item_requests import next_item_answer, requested_contexts
+
     k = requested_k(params, int(recommender.config["top_n"]), max_k_of(recommender.config))
     contexts = requested_contexts(frame)
     with_items = [i for i, items in enumerate(contexts or []) if items is not None]
@@ -329,27 +328,7 @@ def serve_recommendations(
     if len(rest):
         users = requested_users(rest.drop(columns="items"))
         parts.append(label_recommendations(recommender, recommender.recommend(users, k)))
-    ids = frame["user_id"] if "user_id" in frame else pd.Series([None] * len(frame))
-    names = [str(ids.iloc[i]) if pd.notna(ids.iloc[i]) else f"request:{i}" for i in with_items]
-    answer = recommender.recommend_next([contexts[i] for i in with_items], k)
-    rules = (answer["source"] == "rules").to_numpy()
-    parts.append(
-        pd.DataFrame(
-            {
-                "user_id": np.asarray(names, dtype=object)[answer["request"].to_numpy()],
-                "rank": answer["rank"].astype(np.int64).to_numpy(),
-                "item_id": answer["item_id"].astype(str).to_numpy(),
-                "score": answer["score"].astype(float).to_numpy(),
-                "fallback": ~rules,
-                "score_kind": np.where(rules, "next_item_rules", "session_share").astype(object),
-                "reason": np.where(
-                    rules,
-                    "items after the request's items (sequential rules of the sessions)",
-                    "the request's items have too few rules: the items most sessions hold",
-                ).astype(object),
-            }
-        )
-    )
+    parts.append(next_item_answer(recommender, frame, contexts, with_items, k))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -17,7 +17,7 @@ from personalab.recommend.algorithms import fit_arrays
 from personalab.recommend.arrays import POPULARITY
 from personalab.recommend.baselines import popularity, popularity_arrays
 from personalab.recommend.comparison import Comparison
-from personalab.recommend.holdout import Holdout, split_holdout
+from personalab.recommend.holdout import Holdout, split_by_time, split_holdout
 from personalab.recommend.interactions import Interactions
 from personalab.recommend.learnable import (
     evaluation_gap,
@@ -83,19 +83,13 @@ def prepare(
     if note := identity_note(full_profile() if profile is None else profile):
         status.warn(note)
     interactions, reason = learnable_interactions(events, params)
-    holdout = split_holdout(
-        interactions.ratings, params.holdout, params.seed, interactions.explicit
-    )
-    validation = None
-    gap = evaluation_gap(holdout, params)
-    if gap is None:
-        validation = split_holdout(
-            holdout.train, params.holdout, params.seed + 1, interactions.explicit
+    if params.exclude_seen and (share := repurchase_share(events)) >= REPURCHASE_HINT:
+        status.warn(
+            f"{share:.0%} of the purchases repeat an item the user bought before, and "
+            "exclude_seen is true, so no list offers a user their own items again: for "
+            "repeat buying set exclude_seen: false and holdout.kind: by_time"
         )
-        if (gap := validation_gap(validation, params)) is not None:
-            validation = None
-    else:
-        holdout = None
+    holdout, validation, gap = _splits(events, interactions, params)
     if reason is not None or gap is not None:
         status.leave_out("collaborative filtering", reason or gap)
     if reason is not None and holdout is None:
@@ -103,6 +97,60 @@ def prepare(
     reason = reason or gap
     algorithms = {} if reason else {name: params.options(name) for name in params.algorithms}
     return Prepared(interactions, holdout, validation, algorithms, reason)
+
+
+#: the share of repeat purchases above which the stage suggests ``exclude_seen: false``
+REPURCHASE_HINT = 0.3
+
+
+def repurchase_share(events: pd.DataFrame) -> float:
+    """The share of purchase events whose user bought the same item at an earlier time."""
+    bought = events[(events["event_type"] == "purchase") & events["item_id"].notna()]
+    if bought.empty:
+        return 0.0
+    first = bought.groupby(["user_id", "item_id"], observed=True)["timestamp"].transform("min")
+    return float((bought["timestamp"] > first).mean())
+
+
+def _splits(
+    events: pd.DataFrame, interactions: Interactions, params: RecommendParams
+) -> tuple[Holdout | None, Holdout | None, str | None]:
+    """The test split, the validation split of its training part, and why either is missing."""
+    explicit, exclude_seen = interactions.explicit, params.exclude_seen
+    if params.holdout.kind == "by_time":
+        pairs = interactions.ratings
+        kept = events[
+            events["event_type"].isin(list(params.interactions.weights))
+            & events["user_id"].isin(pairs["user_id"].unique())
+            & events["item_id"].isin(pairs["item_id"].unique())
+        ]
+
+        def pairs_of(part: pd.DataFrame) -> pd.DataFrame:
+            return learnable_interactions(part, _all_pairs(params))[0].ratings
+
+        share = params.holdout.test_share
+        holdout, train_events = split_by_time(kept, pairs_of, share, explicit, exclude_seen)
+        if (gap := evaluation_gap(holdout, params)) is not None:
+            return None, None, gap
+        validation = split_by_time(train_events, pairs_of, share, explicit, exclude_seen)[0]
+    else:
+        holdout = split_holdout(interactions.ratings, params.holdout, params.seed, explicit)
+        holdout.exclude_seen = exclude_seen
+        if (gap := evaluation_gap(holdout, params)) is not None:
+            return None, None, gap
+        validation = split_holdout(holdout.train, params.holdout, params.seed + 1, explicit)
+        validation.exclude_seen = exclude_seen
+    if (gap := validation_gap(validation, params)) is not None:
+        return holdout, None, gap
+    return holdout, validation, None
+
+
+def _all_pairs(params: RecommendParams) -> RecommendParams:
+    """``params`` without the minimum counts (the pairs of a split are already filtered)."""
+    interactions = params.interactions.model_copy(
+        update={"min_user_interactions": 1, "min_item_interactions": 1}
+    )
+    return params.model_copy(update={"interactions": interactions})
 
 
 def describe_split(prepared: Prepared) -> str:
@@ -147,6 +195,7 @@ def fit_recommender(
         "algorithm": name,
         "options": dict(options),
         "top_n": params.top_n,
+        "exclude_seen": params.exclude_seen,
         "seed": params.seed,
         "block_size": params.block_size,
         "rating_scale": list(params.interactions.rating_scale),

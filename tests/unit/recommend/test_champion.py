@@ -108,3 +108,49 @@ def test_served_item_requests_get_what_comes_next():
     after = answer[answer["user_id"] == "request:0"]
     assert after["item_id"].iloc[0] == "i05" and after["score_kind"].iloc[0] == "next_item_rules"
     assert set(answer["user_id"]) == {"request:0", "s001"}
+
+
+def repurchases(n_users=200, n_items=60, weeks=6, seed=0):
+    """Each user buys most of their own basket of five items every week, plus a stray item."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        basket = rng.choice(n_items, 5, replace=False)
+        for week in range(weeks):
+            day = week * 7 + rng.random()
+            rows += [
+                (f"u{u:03d}", f"i{i:02d}", "purchase", day) for i in basket if rng.random() < 0.8
+            ]
+            rows.append((f"u{u:03d}", f"i{rng.integers(n_items):02d}", "purchase", day))
+    return events(rows)
+
+
+def test_repeat_buying_is_learned_when_exclude_seen_is_false():
+    log = repurchases()
+    by_time = {"kind": "by_time", "test_share": 0.2}
+    learned = {name: CANDIDATES[name] for name in ("SAR", "ALS")}
+    prepared, comparison, _ = run(
+        log, stage_params(algorithms=learned, holdout=by_time, exclude_seen=False)
+    )
+    holdout = prepared.holdout
+    known = set(zip(holdout.train["user_id"], holdout.train["item_id"], strict=True))
+    again = {pair for pair in zip(*holdout.relevant.values.T, strict=True) if pair in known}
+    assert len(again) > 0.5 * len(holdout.relevant)  # most later purchases are repeats
+    table = comparison.table.set_index("model")
+    assert comparison.champion == "SAR"
+    assert table.loc["SAR", "ndcg_at_10"] > 3 * table.loc["popularity", "ndcg_at_10"]
+    recommender = fit_recommender(
+        prepared.interactions.ratings, "SAR", {"class": "SAR"}, stage_params(exclude_seen=False)
+    )
+    mine = set(log.loc[log["user_id"] == "u000", "item_id"])
+    assert set(recommender.recommend(["u000"], 5)["item_id"]) & mine  # their own items again
+
+    # the default leaves a user's items out: the repeats are neither relevant nor offered, and
+    # the stage says what the log is about
+    status = StageStatus("recommend")
+    default = prepare(log, stage_params(algorithms=learned, holdout=by_time), status)
+    known = set(
+        zip(default.holdout.train["user_id"], default.holdout.train["item_id"], strict=True)
+    )
+    assert not known & set(zip(*default.holdout.relevant.values.T, strict=True))
+    assert any("exclude_seen: false" in note["message"] for note in status.notes)
