@@ -66,22 +66,24 @@ def select_top(block: np.ndarray, k: int, item_order: np.ndarray | None = None) 
     position = np.empty_like(item_order)
     position[item_order] = np.arange(n_cols)
     if k < n_cols:
-        # the k smallest of the negated block: NumPy's introselect is several times faster
-        # this way round when many scores are equal (sparse item-item scores are mostly 0)
-        candidates = np.argpartition(np.negative(block), k - 1, axis=1)[:, :k]
-        threshold = np.take_along_axis(block, candidates, axis=1).min(axis=1, keepdims=True)
-        cols = np.take_along_axis(
-            candidates, np.argsort(position[candidates], axis=1), axis=1
-        )  # by item id
-        ambiguous = np.flatnonzero((block >= threshold).sum(axis=1) > k)
-        if ambiguous.size:  # more columns reach the threshold than fit: lowest item ids win
-            sub, bar = block[ambiguous], threshold[ambiguous]
-            # keys: -1 above the threshold, the item-id position when tied, past the end below
-            key = np.where(sub == bar, position[None, :], n_cols)
-            key[sub > bar] = -1
-            chosen = np.argpartition(key, k - 1, axis=1)[:, :k]
-            by_id = np.argsort(position[chosen], axis=1)
-            cols[ambiguous] = np.take_along_axis(chosen, by_id, axis=1)
+        # each row's k-th largest value by partitioning the negated block (NumPy's introselect
+        # is several times faster this way round when many scores are equal); the columns
+        # reaching it are the row's top k unless more than k tie there
+        negated = np.negative(block)
+        bar = np.partition(negated, k - 1, axis=1)[:, k - 1 : k]
+        reach = negated <= bar
+        exact = reach.sum(axis=1) == k
+        cols = np.empty((block.shape[0], k), dtype=np.int64)
+        if exact.any():
+            cols[exact] = np.nonzero(reach[exact])[1].reshape(-1, k)
+        ambiguous = np.flatnonzero(~exact)
+        if ambiguous.size:  # more columns reach the k-th value than fit: lowest item ids win
+            sub, threshold = negated[ambiguous], bar[ambiguous]
+            # keys: -1 above the k-th value, the item-id position when tied, past the end below
+            key = np.where(sub == threshold, position[None, :], n_cols)
+            key[sub < threshold] = -1
+            cols[ambiguous] = np.argpartition(key, k - 1, axis=1)[:, :k]
+        cols = np.take_along_axis(cols, np.argsort(position[cols], axis=1), axis=1)  # by item id
     else:
         cols = np.broadcast_to(item_order, block.shape)
     values = np.take_along_axis(block, cols, axis=1)
@@ -100,9 +102,11 @@ def sparse_top_k(scores, excluded, k: int, position: np.ndarray) -> tuple[np.nda
     item-id order, then its negative scores.
     """
     n_rows, n_cols = scores.shape
-    stored, banned = scores.tocoo(), excluded.tocoo()
+    banned_csr = excluded.tocsr()
+    mask = banned_csr.astype(bool).astype(scores.dtype)
+    stored = (scores - scores.multiply(mask)).tocoo()  # excluded entries become 0
     r, c, v = stored.row.astype(np.int64), stored.col.astype(np.int64), stored.data
-    keep = (v != 0) & ~np.isin(r * n_cols + c, banned.row.astype(np.int64) * n_cols + banned.col)
+    keep = v != 0
     r, c, v = r[keep], c[keep], v[keep]
     order = np.lexsort((position[c], -v, r))
     r, c, v = r[order], c[order], v[order]
@@ -115,7 +119,6 @@ def sparse_top_k(scores, excluded, k: int, position: np.ndarray) -> tuple[np.nda
     short = np.flatnonzero(n_positive < k)
     if short.size:
         by_id = np.argsort(position)
-        banned_csr = excluded.tocsr()
         for row in short:
             need, done = k - int(n_positive[row]), int(n_positive[row])
             mine = slice(starts[row], starts[row + 1])

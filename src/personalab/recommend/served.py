@@ -28,6 +28,10 @@ from personalab.recommend.scorers import block_scorer
 class ArrayModel:
     """A fitted model (:class:`ModelArrays`) answering each known user's top-k unseen items."""
 
+    #: item-item models rank a block from its sparse scores while they fill less than this share
+    #: of the block (faster than partitioning mostly-equal dense rows), else from dense rows
+    sparse_density = 1 / 16
+
     def __init__(self, model: ModelArrays, seed: int = 0, block_size: int = 2048):
         self.model, self.block_size = model, block_size
         self.users = pd.Index(model.arrays["user_ids"])
@@ -66,13 +70,16 @@ class ArrayModel:
         sparse = getattr(self.scorer, "sparse", None) if exclude_seen else None
         for start in range(0, inner.size if k_eff else 0, self.block_size):
             block = inner[start : start + self.block_size]
-            if sparse is not None:  # item-item scores: ranked from the sparse product
+            product = sparse(block) if sparse is not None else None
+            dense_size = block.size * len(self.items)
+            if product is not None and product.nnz < self.sparse_density * dense_size:
+                # item-item scores touching few items: ranked from the sparse product
                 rows, cols, chosen, ranks = sparse_top_k(
-                    sparse(block), self.seen[block], k_eff, self.item_position
+                    product, self.seen[block], k_eff, self.item_position
                 )
                 parts.append((rows + start, cols, chosen, ranks))
                 continue
-            scores = self.scores(block)
+            scores = self.scores(block) if product is None else product.toarray()
             if exclude_seen:
                 seen = self.seen[block].tocoo()
                 scores[seen.row, seen.col] = -np.inf

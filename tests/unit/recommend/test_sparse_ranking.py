@@ -21,9 +21,11 @@ MODELS = {
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("k", [1, 5, 12, 40])
-def test_sparse_lists_equal_the_dense_ranking(name, k):
+@pytest.mark.parametrize("density", [1.0, 0.0])  # always the sparse path; never
+def test_sparse_lists_equal_the_dense_ranking(name, k, density):
     pairs = random_pairs(n_users=60, n_items=40, n=400, seed=3)
     model = ArrayModel(MODELS[name](pairs), block_size=7)  # several blocks
+    model.sparse_density = density
     users = np.arange(model.users.size)
     rows, cols, scores, ranks = model.top_k_arrays(users, k)
     dense = model.scores(users)
