@@ -15,7 +15,7 @@ import pandas as pd
 from personalab.core.paths import STAGES, upstream
 from personalab.core.status import StageStatus, stage_statuses
 from personalab.export.params import EXPORTED, STAGE, ExportError
-from personalab.export.summary import summary_markdown
+from personalab.export.summary import runs_markdown, summary_markdown
 
 if TYPE_CHECKING:
     from personalab.export.parts import ExportParts
@@ -82,15 +82,19 @@ def save_outputs(
     parts: ExportParts, exported: Exported, metrics: Mapping[str, Any], paths: Any
 ) -> dict[str, Path]:
     """Write reports/metrics/export.json, then reports/summary.md (which reads every stage's
-    metrics file for its status, this one's included)."""
+    metrics file for its status, this one's included) and reports/runs/summary.md (the runs and
+    times behind it, not versioned)."""
     from personalab.core.storage import write_metrics, write_text
 
     written = write_metrics(metrics, paths.metrics_file(STAGE))
     statuses = stage_statuses(paths.reports / "metrics", list(STAGES))
-    text = summary_markdown(
-        parts, exported.folders, stage_times(paths), metrics, statuses, paths.root
-    )
-    return {"metrics": written, "summary": write_text(text, paths.reports / "summary.md")}
+    times = stage_times(paths)
+    text = summary_markdown(parts, exported.folders, metrics, statuses, paths.root)
+    return {
+        "metrics": written,
+        "summary": write_text(text, paths.reports / "summary.md"),
+        "runs": write_text(runs_markdown(parts, times), paths.reports / "runs" / "summary.md"),
+    }
 
 
 def save_skipped(status: StageStatus, parts: ExportParts, paths: Any) -> dict[str, Path]:

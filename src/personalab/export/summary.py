@@ -1,6 +1,9 @@
 """``reports/summary.md``: what each stage did (its status, and why anything was skipped or left
-out), which models were exported, the champions with their metrics, the git and data versions
-and MLflow runs they came from, and each stage's time."""
+out), which models were exported, and the champions with their metrics and data versions. It
+holds nothing that changes from run to run, so a re-run on the same code, data and params writes
+the same bytes (git stays clean). ``reports/runs/summary.md`` (not versioned) holds what does:
+the MLflow runs, git commits and registration times behind the champions, and each stage's
+time."""
 
 from __future__ import annotations
 
@@ -31,14 +34,9 @@ def _cell(value: Any) -> str:
 
 def _champion_section(champion: Champion, keys: Sequence[str]) -> list[str]:
     metrics = {k: champion.metrics[k] for k in keys if k in champion.metrics}
-    commit = champion.tags.get("git_commit", "unknown")
-    dirty = " (with uncommitted changes)" if champion.tags.get("git_dirty") == "true" else ""
     lines = [
         f"### {champion.name} v{champion.version} (alias `{champion.alias}`)",
         "",
-        f"- MLflow run: `{champion.run_id}` ({champion.tags.get('mlflow.runName', '')}), "
-        f"registered {champion.created}",
-        f"- git commit: `{commit}`{dirty}",
         f"- data lineage: {champion.lineage}",
     ]
     if champion.primary_metric:
@@ -163,21 +161,17 @@ def exported_line(exported: Mapping[str, Path]) -> str:
 def summary_markdown(
     parts: ExportParts,
     exported: Mapping[str, Path],
-    times: pd.DataFrame,
     metrics: Mapping[str, Any],
     statuses: Sequence[Mapping[str, Any]],
     root: Path,
 ) -> str:
-    """``reports/summary.md``: what each stage did, what is served and where it came from, and
-    how long the pipeline took. ``exported``: the folders written, by name (none when the stage
+    """``reports/summary.md``: what each stage did, what is served and where it came from. ``exported``: the folders written, by name (none when the stage
     skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`."""
-    total = float(times["seconds"].sum()) if len(times) else 0.0
-    times = times.assign(run_id=[f"`{r}`" for r in times["run_id"]])
     lines = [
         "# personalab: the served models",
         "",
-        f"Written by the `export` stage on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. "
-        "Serve one with `make serve MODEL=<name>` (see the README).",
+        "Written by the `export` stage. Serve a model with `make serve MODEL=<name>` (see the "
+        "README). The MLflow runs, git commits and times behind it: `reports/runs/summary.md`.",
         "",
         *status_section(statuses),
         "## Exported models",
@@ -207,7 +201,34 @@ def summary_markdown(
             lines += [f"No {part} champion: {parts.left_out.get(part, '')}", ""]
         else:
             lines += _champion_section(champion, keys)
+    return "\n".join(lines)
+
+
+def runs_markdown(parts: ExportParts, times: pd.DataFrame) -> str:
+    """``reports/runs/summary.md``: when the summary was written, the MLflow run, registration
+    time and git commit of each champion, and each stage's latest run and time."""
+    total = float(times["seconds"].sum()) if len(times) else 0.0
+    times = times.assign(run_id=[f"`{r}`" for r in times["run_id"]])
+    lines = [
+        "# personalab: the runs behind reports/summary.md",
+        "",
+        f"Written by the `export` stage on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+        "",
+        "## Champions",
+        "",
+    ]
+    for champion in (parts.intent, parts.recommender):
+        if champion is None:
+            continue
+        commit = champion.tags.get("git_commit", "unknown")
+        dirty = " (with uncommitted changes)" if champion.tags.get("git_dirty") == "true" else ""
+        lines += [
+            f"- {champion.name} v{champion.version}: MLflow run `{champion.run_id}` "
+            f"({champion.tags.get('mlflow.runName', '')}), registered {champion.created}, "
+            f"git commit `{commit}`{dirty}",
+        ]
     lines += [
+        "",
         "## Pipeline stages (latest notebook run of each, timed by papermill)",
         "",
         _table(times),

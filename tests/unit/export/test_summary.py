@@ -6,7 +6,7 @@ import pandas as pd
 
 from personalab.export.champions import Champion
 from personalab.export.parts import ExportParts
-from personalab.export.summary import summary_markdown
+from personalab.export.summary import runs_markdown, summary_markdown
 
 
 def champion(name, version, run_id, commit, md5, metric, value, metrics, folder):
@@ -33,7 +33,7 @@ def champion(name, version, run_id, commit, md5, metric, value, metrics, folder)
     )
 
 
-def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
+def test_the_summary_records_champions_and_data_and_the_runs_file_their_runs_and_times(tmp_path):
     intent = champion(
         "personalab-intent", "3", "run-intent-abc", "c0ffee1234", "md5aaaa", "test_pr_auc",
         "0.612345", {"test_pr_auc": 0.612345, "test_roc_auc": 0.8}, tmp_path / "i",
@@ -79,7 +79,8 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
         {"stage": "segments", "status": "skipped", "skip_reason": "no rows", "notes": []},
         {"stage": "recommend", "status": "not run", "notes": []},
     ]
-    text = summary_markdown(parts, exported, times, metrics, statuses, root)
+    text = summary_markdown(parts, exported, metrics, statuses, root)
+    runs = runs_markdown(parts, times)
     assert "| ingest | complete | - |" in text
     assert "| features | partial | price\\|cost: no price column |" in text  # | escaped
     assert "| segments | skipped | skipped: no rows |" in text
@@ -90,8 +91,8 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
     assert "| `models/personalise` | intent v3 + recommender v7 + segmenter |" in text
     for c, commit, md5 in ((intent, "c0ffee1234", "md5aaaa"), (rec, "deadbeef99", "md5bbbb")):
         assert f"{c.name} v{c.version}" in text
-        assert f"`{c.run_id}`" in text
-        assert f"`{commit}`" in text
+        assert f"`{c.run_id}`" in runs and c.run_id not in text  # runs change: not versioned
+        assert f"`{commit}`" in runs and commit not in text
         assert f"`data/interim/events.parquet` md5 `{md5}`" in text
         assert "- data lineage: csv data/raw/shop.csv (lineage `0123456789ab`)" in text
         metric = c.primary_metric
@@ -100,8 +101,9 @@ def test_summary_markdown_records_champions_data_runs_and_times(tmp_path):
     assert "0.4321" in text and "7 days" in text
     assert "The recommender champion is SVD." in text
     for row in times.itertuples(index=False):
-        assert f"| {row.stage} | `{row.run_id}` | {row.started} | {row.seconds} |" in text
-    assert "Total: 142 s" in text
+        assert f"| {row.stage} | `{row.run_id}` | {row.started} | {row.seconds} |" in runs
+        assert row.run_id not in text
+    assert "Total: 142 s" in runs and "reports/runs/summary.md" in text
     # the metrics tables: a primary metric value and a non-primary one
     assert "| test_roc_auc | 0.8 |" in text
     assert "| coverage | 0.5 |" in text
