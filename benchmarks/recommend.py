@@ -61,6 +61,17 @@ def ratings(n_users: int, n_items: int, n_ratings: int, seed: int) -> pd.DataFra
     )
 
 
+def timed_top10(model: ArrayModel) -> tuple[pd.DataFrame, float, int]:
+    """Every user's top-10, the seconds it took and the peak of NumPy allocations meanwhile."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    top = model.top_k(model.users, 10)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return top, seconds, peak
+
+
 def surprise_loop(algo, users: list[int], k: int) -> float:
     """Seconds to score every unrated item of ``users`` with ``predict`` and keep the top k."""
     trainset = algo.trainset
@@ -83,12 +94,7 @@ def run(n_users, n_items, n_ratings, block_size, loop_users, seed, epochs):
     algo = SVD(n_factors=50, n_epochs=epochs, random_state=seed).fit(trainset)
     fit_seconds = time.perf_counter() - started
     model = ArrayModel(model_arrays(algo), block_size=block_size)  # built once, as served
-    tracemalloc.start()
-    started = time.perf_counter()
-    top = model.top_k(model.users, 10)
-    seconds = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    top, seconds, peak = timed_top10(model)
     sample = list(range(min(loop_users, trainset.n_users)))
     loop = surprise_loop(algo, sample, 10) * trainset.n_users / len(sample)
     return {
@@ -122,13 +128,7 @@ def ranking_models(n_users, n_items, n_ratings, block_size, seed) -> dict:
         started = time.perf_counter()
         arrays = fit_arrays(name, entry, pairs, params)
         fit_seconds = time.perf_counter() - started
-        model = ArrayModel(arrays, block_size=block_size)
-        tracemalloc.start()
-        started = time.perf_counter()
-        top = model.top_k(model.users, 10)
-        seconds = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        top, seconds, peak = timed_top10(ArrayModel(arrays, block_size=block_size))
         out[name] = {
             "class": cls,
             "fit_seconds": round(fit_seconds, 1),

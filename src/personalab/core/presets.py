@@ -48,19 +48,12 @@ def load_preset(name: str, root: Path | str = ".") -> dict[str, Any]:
     return dict(values)
 
 
-def merged(current: Mapping[str, Any], preset: Mapping[str, Any], prefix: str = "") -> dict:
+def merged(current: Mapping[str, Any], preset: Mapping[str, Any]) -> dict:
     """``current`` with ``preset``'s values (plain data; see the module docstring)."""
-    out = dict(current)
-    for key, value in preset.items():
-        dotted = f"{prefix}{key}"
-        if (
-            isinstance(value, Mapping)
-            and isinstance(out.get(key), Mapping)
-            and dotted not in REPLACED
-        ):
-            out[key] = merged(out[key], value, f"{dotted}.")
-        else:
-            out[key] = value
+    import copy
+
+    out = copy.deepcopy(dict(current))
+    _update(out, preset, "")
     return out
 
 
@@ -109,6 +102,8 @@ def _get(values: Mapping[str, Any], dotted: str) -> Any:
 
 
 def _update(document: Any, values: Mapping[str, Any], prefix: str) -> None:
+    """Set ``values`` in ``document`` (a mapping, or ruamel's commented one) key by key, the
+    :data:`REPLACED` keys whole."""
     for key, value in values.items():
         dotted = f"{prefix}{key}"
         if (

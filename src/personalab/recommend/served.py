@@ -28,8 +28,7 @@ from personalab.recommend.scorers import block_scorer
 class ArrayModel:
     """A fitted model (:class:`ModelArrays`) answering each known user's top-k unseen items."""
 
-    #: item-item models rank a block from its sparse scores while they fill less than this share
-    #: of the block (faster than partitioning mostly-equal dense rows), else from dense rows
+    #: item-item scores filling less than this share of a block are ranked sparse (else dense)
     sparse_density = 1 / 16
 
     def __init__(self, model: ModelArrays, seed: int = 0, block_size: int = 2048):
@@ -199,9 +198,8 @@ class Recommender:
         return files
 
     def recommend_next(self, contexts: Sequence[Sequence[Any]], k: int) -> pd.DataFrame:
-        """Per request (a list of item ids, oldest first): the ``k`` items most likely next, by
-        the sessions' next-item model, completed with the items most sessions hold (columns
-        request, rank, item_id, score, source)."""
+        """Per request (item ids, oldest first): the ``k`` items most likely next by the sessions'
+        model, completed with the items most sessions hold (``next_items``' columns)."""
         from personalab.recommend.next_item_eval import next_items
 
         if self.next_item is None:
