@@ -12,7 +12,9 @@ neither model exists.
 ``models/intent``
     feature rows as the features stage writes them in; ``purchase_probability`` and
     ``purchase_intent`` (at the model's decision threshold) out. Columns that had
-    missing values in training are optional; a missing required column is refused.
+    missing values in training, or that are missing by definition for some users (a last
+    purchase, a dwell time, a cart ratio: ``features.schema.may_be_missing``), are optional;
+    a missing required column is refused.
 ``models/recommender``
     rows with ``user_id`` in (request param ``k``); ranked ``item_id`` with ``score``
     and a ``fallback`` flag (popular items for unknown users) out, scored from the

@@ -67,6 +67,27 @@ def feature_names(
     return names
 
 
+#: features that are missing (NaN) for a user without the events they describe: a purchase
+#: (recency, order value), a view, a cart, a scroll, a known category, price or device, activity
+#: in the two trend windows. Whether the training rows happen to hold such a user or not, a served
+#: request may leave them null.
+MAY_BE_MISSING = frozenset(
+    {
+        "days_since_last_purchase", "avg_order_value",
+        "session_duration_mean", "session_duration_max", "events_per_session", "bounce_rate",
+        "dwell_mean", "scroll_depth_mean", "scroll_depth_max", "clicks_per_view",
+        "view_to_cart", "cart_to_purchase", "cart_abandonment_rate",
+        "top_category_share", "category_entropy", "price_sensitivity", "activity_trend",
+    }
+)  # fmt: skip
+
+
+def may_be_missing(name: str) -> bool:
+    """Whether feature ``name`` is missing by definition for some users (:data:`MAY_BE_MISSING`,
+    and the device and category shares, undefined for a user with no known device or category)."""
+    return name in MAY_BE_MISSING or name.startswith(("device_share_", "category_share_"))
+
+
 def label_name(target_event: str = "purchase") -> str:
     """The label column for ``target_event``: ``purchased_within_horizon`` for a purchase,
     ``returned_within_horizon`` for any return, else ``<event>_within_horizon``."""

@@ -47,12 +47,17 @@ class FeatureEncoder:
     ``fit`` takes the raw training frame; ``transform`` returns float columns and
     pandas categoricals with the learned categories, in the learned order.
     ``to_dict``/``from_dict`` round-trip through JSON, so the served model needs no pickle.
-    A column with missing values in training is ``optional``: XGBoost learned where to
-    send a missing value, so a request may leave the column out (read as missing).
+    A column with missing values in training, or named in ``nullable`` (missing by definition
+    for some users, :func:`personalab.features.schema.may_be_missing`), is ``optional``: XGBoost
+    sends a missing value down each split's default branch, so a request may leave the column
+    null or out (read as missing). The others are required: a null there is refused.
     """
 
-    def __init__(self, categorical: tuple[str, ...] | list[str] = ()):
+    def __init__(
+        self, categorical: tuple[str, ...] | list[str] = (), nullable: tuple[str, ...] = ()
+    ):
         self.categorical = tuple(categorical)
+        self.nullable = frozenset(nullable)
 
     def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
         specs = []
@@ -62,10 +67,11 @@ class FeatureEncoder:
             if kind == "categorical":
                 labels = _as_strings(frame[name]).dropna().unique()
                 categories = tuple(sorted(str(v) for v in labels))
-            optional = bool(frame[name].isna().any())
-            specs.append(
-                ColumnSpec(str(name), kind, categories, optional, _schema_type(frame[name]))
-            )
+            optional = name in self.nullable or bool(frame[name].isna().any())
+            schema_type = _schema_type(frame[name])
+            if optional and schema_type == "long":
+                schema_type = "double"  # a request's null reaches the model (a long has none)
+            specs.append(ColumnSpec(str(name), kind, categories, optional, schema_type))
         self.columns_ = specs
         return self
 

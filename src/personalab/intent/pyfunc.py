@@ -1,8 +1,8 @@
 """The serving model: an MLflow pyfunc folder of :class:`IntentModel` (raw rows in), its model
 from code in ``pyfunc_model.py`` (a thin adapter around :func:`serve_request`).
 
-A served request is checked first (:func:`check_required_values`): a null in a column that had
-no missing value in training is refused (an MLflow ``INVALID_PARAMETER_VALUE`` error, HTTP 400,
+A served request is checked first (:func:`check_required_values`): a null in a required column
+(no missing value in training, and defined for every user) is refused (an MLflow ``INVALID_PARAMETER_VALUE`` error, HTTP 400,
 naming the column) instead of being scored as missing."""
 
 from __future__ import annotations

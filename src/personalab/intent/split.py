@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from personalab.features.schema import LABEL
+from personalab.features.schema import LABEL, may_be_missing
 from personalab.intent.columns import FeatureEncoder, select_features
 from personalab.intent.params import IntentError, IntentParams, TooFewCutoffsError
 from personalab.intent.target import (
@@ -240,7 +240,8 @@ def prepare_data(
     split = choose_split(table, y, params, embargo_days)
     check_parts(split)
     raw = table[names]
-    encoder = FeatureEncoder(params.categorical).fit(raw.iloc[split.train])
+    nullable = tuple(name for name in names if may_be_missing(name))
+    encoder = FeatureEncoder(params.categorical, nullable).fit(raw.iloc[split.train])
     keys = table[[c for c in (*params.id_columns, params.time_column) if c in table.columns]]
     return IntentData(
         raw=raw,

@@ -120,6 +120,16 @@ def test_transform_names_every_missing_feature_column_and_ignores_extra_ones():
     assert list(X.columns) == ["duration", "weekend", "month", "region"]  # the learned order
 
 
+def test_nullable_columns_are_optional_and_carried_as_doubles_so_a_null_can_be_sent():
+    encoder = FeatureEncoder(nullable=("region",)).fit(FIT)
+    specs = {s.name: (s.optional, s.schema_type) for s in encoder.columns_}
+    assert specs["region"] == (True, "double")  # integers in training, a null allowed when served
+    assert specs["duration"] == (True, "double") and specs["month"] == (False, "string")
+    assert FeatureEncoder().fit(FIT).columns_[3].schema_type == "long"
+    X = encoder.transform(FIT.assign(region=[1.0, np.nan, 2.0, np.nan]))
+    assert X["region"].isna().tolist() == [False, True, False, True]
+
+
 def test_columns_missing_in_training_are_optional_and_read_as_missing():
     encoder = FeatureEncoder().fit(FIT)
     assert [s.name for s in encoder.columns_ if s.optional] == ["duration"]

@@ -81,3 +81,27 @@ def test_the_served_model_answers_a_null_required_value_with_invalid_parameter_v
     with pytest.raises(MlflowException, match=r"spend \(rows \[3\]\)") as err:
         served.predict(request)
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_served_model_takes_a_null_in_a_column_missing_by_definition(tmp_path):
+    """``visits`` is complete integers in training but nullable (missing by definition for some
+    users): its schema type is double, so MLflow passes a null through, and it is scored."""
+    import mlflow.pyfunc
+    import xgboost as xgb
+
+    from personalab.intent.pyfunc import save_serving_model
+
+    train = training_rows()
+    encoder = FeatureEncoder(categorical=["channel"], nullable=("visits",)).fit(train)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2, "nthread": 1, "seed": 0},
+        xgb.DMatrix(encoder.transform(train), label=train["visits"] > 4, enable_categorical=True),
+        num_boost_round=3,
+    )
+    model = IntentModel(encoder, booster, Calibrator("none"), 0.5)
+    served = mlflow.pyfunc.load_model(str(save_serving_model(model, train.head(3), tmp_path / "m")))
+    request = model.encoder.example(training_rows(4)).astype({"visits": float})
+    request.loc[[0, 2], "visits"] = np.nan
+    answer = served.predict(request)
+    pd.testing.assert_frame_equal(answer, model.predict(request))
+    assert answer["purchase_probability"].notna().all()

@@ -255,3 +255,20 @@ def test_split_temporal_names_hourly_cutoffs_with_their_time():
     assert split.summary["cutoffs"].tolist() == [
         "2024-03-04 00:00, 2024-03-04 01:00", "2024-03-04 02:00", "2024-03-04 03:00"
     ]  # fmt: skip
+
+
+def test_features_missing_by_definition_are_optional_though_training_has_them_all():
+    # a small log: every training user viewed something, so dwell_mean has no gap in training,
+    # yet a served user without a view has none (and a device share needs a known device)
+    table = intent_table().assign(
+        dwell_mean=np.linspace(1, 9, 40), device_share_app=0.5, orders_total=np.arange(40)
+    )
+    data = prepare_data(table, params(), embargo_days=7)
+    optional = {spec.name: spec.optional for spec in data.encoder.columns_}
+    assert optional == {
+        "visits": False,
+        "channel": False,
+        "dwell_mean": True,
+        "device_share_app": True,
+        "orders_total": False,
+    }
