@@ -12,6 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL ?= personalise
 SERVE_PORT ?= 5001
+MAX_BODY_MB ?= 8
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
@@ -50,9 +51,9 @@ lab: $(STAMP) ## JupyterLab with the personalab kernel (stage notebooks are save
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
 
-serve: $(STAMP) ## MLflow model server for models/<MODEL> on 127.0.0.1 (MODEL=personalise|intent|recommender, SERVE_PORT=5001)
+serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, MAX_BODY_MB=8)
 	@test -f models/$(MODEL)/MLmodel || { $(BIN)/python -m personalab.core.status --why models/$(MODEL) >&2; echo "(MODEL=intent|recommender|personalise)" >&2; exit 2; }
-	$(BIN)/mlflow models serve -m models/$(MODEL) --env-manager local --host $(HOST) --port $(SERVE_PORT)
+	$(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --max-body-mb $(MAX_BODY_MB)
 
 lint: $(STAMP) ## ruff lint + format check (code and notebooks)
 	$(BIN)/ruff check src tests benchmarks notebooks

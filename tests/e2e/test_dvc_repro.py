@@ -2,7 +2,8 @@
 
 One module-scoped run feeds the checks of the exported models (fresh-process
 predictions, signature enforcement, MLflow's own server); the last test re-runs
-the pipeline (nothing to do). Logs of other shapes, and a user's own CSV: test_shapes.py.
+the pipeline (nothing to do), and a fresh clone of the same commit runs it again to the same
+bytes. Logs of other shapes, and a user's own CSV: test_shapes.py.
 """
 
 import json
@@ -241,6 +242,34 @@ def test_mlflow_serves_each_model_and_refuses_bad_requests(repro, name):
         assert status == 200 and len(answer["predictions"]) == len(predictions)
 
 
+def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_limit(repro):
+    """`make serve`'s server (MLflow's scoring app, guarded): the same answers, errors in one
+    line without the request's data, the schema or a path, and a body over the limit refused."""
+    root, _ = repro
+    frame, body = example(root, "personalise")
+    with model_server(root / "models/personalise", guarded=True, max_body_mb=0.05) as url:
+        status, answer = post(url, json.dumps(body).encode())
+        assert status == 200 and len(answer["predictions"]) > 0, answer
+        short = {"dataframe_split": {"columns": ["user_id"], "data": [[frame["user_id"][0]]]}}
+        for request, cause in (
+            (short, "missing inputs ['days_since_last_event'"),
+            ({**body, "params": {"k": 0}}, "k must be from 1 to"),
+        ):
+            status, answer = post(url, json.dumps(request).encode())
+            message = answer["message"]
+            assert status == 400 and cause in message, answer
+            assert "\n" not in message and "Failed to" not in message and "/" not in message
+            assert "stack_trace" not in answer
+        big = {
+            "dataframe_split": {
+                "columns": list(frame.columns),
+                "data": body["dataframe_split"]["data"] * 200,
+            }
+        }
+        status, answer = post(url, json.dumps(big).encode())
+        assert status == 413 and "at most" in answer["message"], answer
+
+
 def test_repro_is_idempotent_and_reruns_only_what_changed(repro):
     root, _ = repro
     metrics = metrics_of(root)
@@ -280,3 +309,29 @@ def test_every_figure_a_notebook_makes_is_in_its_executed_copy(repro):
             assert images, f"{stage}: no figure in the output of {cell.source[:60]!r}"
             drawn += 1
     assert drawn >= 10
+
+
+def tracked_outputs(root) -> dict[str, str]:
+    """Every output dvc.lock records (files, folders, metrics, plots, summary) and its MD5."""
+    import yaml
+
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {
+        out["path"]: out["md5"]
+        for stage in lock["stages"].values()
+        for out in stage.get("outs", [])
+    }
+
+
+def test_a_fresh_clone_reruns_the_pipeline_to_the_same_bytes(repro, tmp_path):
+    """Same code, data and params: a second run, from a fresh clone (no runs, registry, studies
+    or DVC cache), writes byte-identical tracked outputs, so `make repro` leaves git clean."""
+    root, _ = repro
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)], tmp_path)
+    run(["dvc", "repro"], clone)
+    first, second = tracked_outputs(root), tracked_outputs(clone)
+    assert set(first) == set(second) and len(first) > 30
+    changed = sorted(path for path in first if first[path] != second[path])
+    assert not changed, f"outputs that differ between two runs of the same commit: {changed}"
+    assert (clone / "dvc.lock").read_bytes() == (root / "dvc.lock").read_bytes()

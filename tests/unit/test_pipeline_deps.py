@@ -2,10 +2,15 @@
 
 A stage runs its notebook, which imports ``personalab`` modules, which import others. The
 modules a stage runs are found by reading the imports (at any depth, in functions too) from
-the notebook outward. Every one of them must lie under one of the stage's dvc.yaml deps; the
-deps name the stage's own package folder and, beyond it, only files the stage runs. Importing
-``a.b.c`` counts module ``a.b.c`` only: a parent package's ``__init__`` re-exports names and
-computes nothing a stage reads.
+the notebook outward (personalab.core.code). Every one of them must lie under one of the
+stage's dvc.yaml deps; the deps name the stage's own package folder and, beyond it, only files
+the stage runs or bundles. Importing ``a.b.c`` counts module ``a.b.c`` only as run: a parent
+package's ``__init__`` re-exports names and computes nothing a stage reads.
+
+A stage that saves a model also writes the code the model folder bundles (``code/personalab``:
+the closure of the model's entry modules with every parent package, personalab.core.code), so
+its deps hold every one of those files too: an edit to one changes the folder's bytes, and DVC
+must re-run the stage for dvc.lock to stay true.
 """
 
 from __future__ import annotations
@@ -17,63 +22,39 @@ import nbformat
 import pytest
 import yaml
 
+from personalab.core.code import bundle_files, imported_modules, module_closure
 from personalab.core.paths import STAGES, project_paths
+from personalab.segments.io import MODEL_MODULES
 
 PATHS = project_paths()
 SRC = PATHS.root / "src"
 PACKAGE = SRC / "personalab"
-#: export ships a copy of the whole package inside every model it writes
+#: export depends on the whole package: its notebook and the models it bundles use most of it
 WHOLE_PACKAGE = {"export"}
-
-
-def module_file(name: str) -> Path | None:
-    """The file of module ``name`` (``personalab.x.y``), or None if it is not a module."""
-    base = SRC.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(tree: ast.AST, current: str) -> set[str]:
-    """``personalab`` modules imported anywhere in ``tree`` (``current``: the importing module)."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("personalab")}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = current.split(".")
-                is_package = module_file(current).name == "__init__.py"
-                keep = len(parts) - node.level + (1 if is_package else 0)
-                base = ".".join(parts[:keep] + ([base] if base else []))
-            if not base.startswith("personalab"):
-                continue
-            for alias in node.names:
-                name = f"{base}.{alias.name}"
-                found.add(name if module_file(name) else base)
-    return found
+#: the entry modules of the model each stage saves: models/segmenter pickles classes of
+#: MODEL_MODULES (segments/io.py); the intent and recommender models are models from code
+MODEL_ENTRIES = {
+    "segments": MODEL_MODULES,
+    "intent": ("personalab.intent.pyfunc_model",),
+    "recommend": ("personalab.recommend.pyfunc_model",),
+}
 
 
 def closure(roots: set[str]) -> set[Path]:
     """Files of ``roots`` and of every personalab module they import, transitively."""
-    seen: dict[str, Path] = {}
-    todo = set(roots)
-    while todo:
-        name = todo.pop()
-        path = module_file(name)
-        if name in seen or path is None:
-            continue
-        seen[name] = path
-        todo |= imported_modules(ast.parse(path.read_text()), name)
-    return set(seen.values())
+    return set(module_closure(roots, parents=False, root=SRC).values())
+
+
+def bundled(stage: str) -> set[Path]:
+    """The files the model folder ``stage`` saves bundles (none for a stage without one)."""
+    entries = MODEL_ENTRIES.get(stage, ())
+    return set(bundle_files(entries, root=SRC)) if entries else set()
 
 
 def notebook_modules(stage: str) -> set[str]:
     nb = nbformat.read(PATHS.notebook(stage), as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return imported_modules(ast.parse(code), "__main__")
+    return imported_modules(ast.parse(code), "__main__", root=SRC)
 
 
 def stage_deps(stage: str) -> list[Path]:
@@ -96,9 +77,23 @@ def test_every_module_a_stage_runs_is_a_dependency(stage):
     assert not missing, f"dvc.yaml stage {stage!r} runs but does not depend on {missing}"
 
 
+@pytest.mark.parametrize("stage", sorted(MODEL_ENTRIES))
+def test_every_file_a_stage_s_model_bundles_is_a_dependency(stage):
+    files = bundled(stage)
+    for entry in MODEL_ENTRIES[stage]:
+        assert SRC.joinpath(*entry.split(".")).with_suffix(".py") in files, entry
+    deps = stage_deps(stage)
+    missing = sorted(
+        str(p.relative_to(PATHS.root)) for p in files if not any(covers(d, p) for d in deps)
+    )
+    assert not missing, (
+        f"dvc.yaml stage {stage!r}'s model bundles but it does not depend on {missing}"
+    )
+
+
 @pytest.mark.parametrize("stage", sorted(set(STAGES) - WHOLE_PACKAGE))
-def test_a_stage_depends_on_its_package_and_no_other_code_it_does_not_run(stage):
-    used = closure(notebook_modules(stage))
+def test_a_stage_depends_on_its_package_and_no_other_code_it_neither_runs_nor_bundles(stage):
+    used = closure(notebook_modules(stage)) | bundled(stage)
     deps = stage_deps(stage)
     assert PACKAGE / stage in deps, f"dvc.yaml stage {stage!r} names its package folder"
     listed = set()
@@ -122,14 +117,14 @@ def test_the_import_reader_resolves_modules_names_and_relative_imports():
         "import personalab.evaluation.ranking\n"
         "def f():\n    from personalab.features.schema import LABEL\n"
     )
-    assert imported_modules(tree, "__main__") == {
+    assert imported_modules(tree, "__main__", root=SRC) == {
         "personalab.core.tracking",
         "personalab.core.paths",
         "personalab.evaluation.ranking",
         "personalab.features.schema",
     }
     relative = ast.parse("from . import ranking\nfrom ._base import EvaluationError\n")
-    assert imported_modules(relative, "personalab.evaluation") == {
+    assert imported_modules(relative, "personalab.evaluation", root=SRC) == {
         "personalab.evaluation.ranking",
         "personalab.evaluation._base",
     }

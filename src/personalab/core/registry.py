@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -269,26 +269,44 @@ def save_pyfunc(
     signature: Any,
     input_example: Any,
     requirements: list[str],
+    modules: Sequence[str] = (),
 ) -> Path:
-    """Write an MLflow pyfunc folder atomically, bundling this package's code.
+    """Write an MLflow pyfunc folder atomically, bundling the personalab code the model runs.
 
-    ``save_files(scratch)`` writes the model's own files into a scratch folder and
-    returns them by artifact name; the pyfunc's ``load_context`` reads them back.
+    ``python_model`` is a model from code (the path of a file such as ``pyfunc_model.py``) or a
+    ``PythonModel``. ``save_files(scratch)`` writes the model's own files into a scratch folder
+    and returns them by artifact name; the pyfunc's ``load_context`` reads them back.
+
+    The folder's ``code/personalab`` holds the subpackages
+    (:func:`personalab.core.code.bundle_files`) that the model's module (the file's, or the
+    instance's class's when it is personalab's) and ``modules`` (what else loading the model
+    imports, such as the modules a pickled artifact refers to) import. Only those, so a change
+    elsewhere in the package leaves the folder's bytes as they were. A model of no personalab
+    module and no ``modules`` gets the whole package (its code is unknown; the pipeline's
+    models never are).
     """
     import tempfile
+    from contextlib import nullcontext
 
     import mlflow.pyfunc
 
+    from personalab.core.code import PACKAGE, SRC, bundled_package, is_ours, module_name
     from personalab.core.storage import atomic_dir, pin_model_metadata
 
+    if isinstance(python_model, str | Path):
+        own = module_name(python_model)
+    else:
+        own = type(python_model).__module__
+    entries = sorted({*modules, *([own] if own and is_ours(own) else [])})
     folder = Path(folder)
-    with tempfile.TemporaryDirectory() as scratch, atomic_dir(folder) as tmp:
+    code = bundled_package(entries) if entries else nullcontext(SRC / PACKAGE)
+    with tempfile.TemporaryDirectory() as scratch, code as package, atomic_dir(folder) as tmp:
         files = save_files(Path(scratch))
         mlflow.pyfunc.save_model(
             str(tmp),
             python_model=python_model,
             artifacts={name: str(path) for name, path in files.items()},
-            code_paths=[str(Path(__file__).parents[1])],  # the whole personalab package
+            code_paths=[str(package)],
             signature=signature,
             input_example=input_example,
             pip_requirements=requirements,

@@ -1,5 +1,6 @@
-"""Run MLflow's own model server (``mlflow models serve``) on a free loopback port: what the
-end-to-end tests and the serving benchmark use to send real HTTP requests to an exported model."""
+"""Run a model server on a free loopback port: MLflow's own (``mlflow models serve``), or the
+guarded one ``make serve`` runs (:mod:`personalab.export.serving`); what the end-to-end tests
+and the serving benchmark use to send real HTTP requests to an exported model."""
 
 from __future__ import annotations
 
@@ -22,9 +23,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def model_server(
-    folder: Path | str, host: str = "127.0.0.1", port: int | None = None, timeout: float = 180.0
+    folder: Path | str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 180.0,
+    guarded: bool = False,
+    max_body_mb: float = 8.0,
 ) -> Iterator[str]:
-    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL.
+    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL; with
+    ``guarded``, ``python -m personalab.export.serving <folder> --max-body-mb <max_body_mb>``
+    (MLflow's app with a request body limit and one-line error answers).
 
     Waits until ``/ping`` answers; the server is stopped (its whole process group)
     on exit. A server that dies while starting raises with the end of its log.
@@ -39,7 +47,13 @@ def model_server(
 
     port = port or free_port(host)
     mlflow_cli = Path(sys.executable).with_name("mlflow")
-    cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
+    if guarded:
+        what = f"python -m personalab.export.serving {folder}"
+        cmd = [sys.executable, "-m", "personalab.export.serving", str(folder)]
+        cmd += ["--max-body-mb", str(max_body_mb)]
+    else:
+        what = f"mlflow models serve -m {folder}"
+        cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
     cmd += ["--host", host, "--port", str(port)]
     url = f"http://{host}:{port}"
     # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
@@ -58,7 +72,7 @@ def model_server(
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    raise ModelServerError(f"mlflow models serve -m {folder} exited:\n{tail()}")
+                    raise ModelServerError(f"{what} exited:\n{tail()}")
                 try:
                     with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
                         if response.status == 200:
@@ -66,9 +80,7 @@ def model_server(
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise ModelServerError(
-                        f"mlflow models serve -m {folder}: no answer in {timeout} s:\n{tail()}"
-                    )
+                    raise ModelServerError(f"{what}: no answer in {timeout} s:\n{tail()}")
                 time.sleep(0.25)
             yield url
         finally:

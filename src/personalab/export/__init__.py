@@ -34,7 +34,8 @@ Every answer row of ``recommender`` and ``personalise`` says what its ``score`` 
 A request may ask for ``k`` from 1 to ``max_k``; a null ``user_id``, or a null in a column the
 intent model had no missing value for, is refused with the column named (HTTP 400). The models
 are saved "from code" (``pyfunc_model.py``): nothing is unpickled when they load. ``make serve``
-runs :mod:`.serving`: MLflow's scoring app with a request body limit and one-line 4xx answers.
+runs :mod:`.serving`: MLflow's scoring app with a request body limit (413) and one-line error
+answers.
 
 ``reports/summary.md`` records what every stage did (status, and why anything was skipped or
 left out), which models were exported, the champions, their metrics, the git and data

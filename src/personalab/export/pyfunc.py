@@ -116,6 +116,7 @@ def save_personalise(
     from personalab.core.registry import save_pyfunc
     from personalab.core.tracking import pinned_requirements
     from personalab.intent.pyfunc import model_requirements
+    from personalab.segments.io import MODEL_MODULES
 
     requirements = sorted({*model_requirements(), *pinned_requirements("cloudpickle")})
     return save_pyfunc(
@@ -125,4 +126,5 @@ def save_personalise(
         personalise_signature(personaliser),
         example,
         requirements,
+        modules=MODEL_MODULES,  # the segmenter's pickle, unpickled with this folder's code
     )

@@ -48,7 +48,7 @@ def serve_request(model: IntentModel, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def model_requirements() -> list[str]:
-    """Exact pins the served model needs (personalab itself ships in the model's code/)."""
+    """Exact pins the served model needs (the personalab code it runs ships in the model's code/)."""
     from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements(

@@ -338,7 +338,8 @@ def serve_recommendations(
 
 
 def serving_requirements() -> list[str]:
-    """Exact pins the served recommender needs (personalab itself ships in the model's code/)."""
+    """Exact pins the served recommender needs (the personalab code it
+    runs ships in the model's code/)."""
     from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")

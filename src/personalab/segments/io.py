@@ -37,8 +37,15 @@ def describe_inputs(table: pd.DataFrame, truth: pd.DataFrame | None) -> str:
     )
 
 
+#: the modules whose classes and functions the segmenter's pickle holds (``SampledClusterer``,
+#: the ``log1p`` step's function): the model folder bundles the subpackages they import
+#: (personalab.core.code), and dvc.yaml's segments stage depends on it
+MODEL_MODULES = ("personalab.segments.model", "personalab.segments.preprocess")
+
+
 def model_requirements() -> list[str]:
-    """Exact pins of what the saved segmenter needs to load (personalab itself ships in code/)."""
+    """Exact pins of what the saved segmenter needs to load (the personalab code it runs ships in
+    code/)."""
     from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements(
@@ -117,24 +124,37 @@ def save_model(result: SegmentsResult, model_dir: Path) -> Path:
     of the save and names made of memory addresses (never the same bytes twice), and it would
     have to be told to trust each personalab class. MLflow's warning about loading pickles,
     logged on every save of one, is kept out of the notebook: this model is the project's own.
+
+    The folder's ``code/personalab`` holds the subpackages :data:`MODEL_MODULES` import only;
+    a pipeline whose pickle refers to a personalab module outside it is refused (add the
+    module there, and its files to the stage's dvc.yaml deps).
     """
     import logging
 
+    import cloudpickle
     import mlflow.sklearn
 
+    from personalab.core.code import bundle_files, bundled_package, module_name, pickled_modules
     from personalab.core.storage import atomic_dir, pin_model_metadata
 
+    bundled = {module_name(path) for path in bundle_files(MODEL_MODULES)}
+    outside = pickled_modules(cloudpickle.dumps(result.pipeline)) - bundled
+    if outside:
+        raise SegmentsError(
+            f"the segmenter pipeline refers to personalab module(s) {sorted(outside)} that its "
+            f"model folder would not bundle: add them to {__name__}.MODEL_MODULES"
+        )
     logger = logging.getLogger("mlflow.sklearn")
     level = logger.level
     logger.setLevel(logging.ERROR)
-    with atomic_dir(model_dir) as tmp:
+    with bundled_package(MODEL_MODULES) as code, atomic_dir(model_dir) as tmp:
         try:
             mlflow.sklearn.save_model(
                 result.pipeline,
                 str(tmp),
                 serialization_format="cloudpickle",
-                # the model unpickles personalab classes: ship the whole personalab package
-                code_paths=[str(Path(__file__).parents[1])],
+                # the model unpickles personalab classes: ship the code they run
+                code_paths=[str(code)],
                 pip_requirements=model_requirements(),
                 # what a caller needs to use it: the input columns in order, and the segment names
                 metadata={

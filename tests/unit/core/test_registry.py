@@ -43,7 +43,7 @@ def test_save_pyfunc_bundles_the_whole_package_and_loads_back(tmp_path):
     folder = save_pyfunc(tmp_path / "model", Doubler(), save_files, None, example, ["pandas"])
     code = folder / "code" / "personalab"
     # every stage's package travels with the model, not only the folder of the writer
-    for module in ("__init__.py", "core/registry.py", "intent/model.py", "recommend/__init__.py"):
+    for module in ("core/registry.py", "intent/model.py", "recommend/__init__.py"):
         assert (code / module).is_file(), module
     assert not list(tmp_path.glob(".*model*")), "no temporary folder is left behind"
     predicted = mlflow.pyfunc.load_model(str(folder)).predict(example)
