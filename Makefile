@@ -13,13 +13,15 @@ PORT ?= 5000
 MODEL ?= personalise
 SERVE_PORT ?= 5001
 MAX_BODY_MB ?= 8
+TRACKING_DIR ?= $(HOME)/personalab-tracking
+TRACKING_PORT ?= 5002
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help env repro test test-fast lab ui serve lint format bench lock clean
+.PHONY: help env repro test test-fast lab ui serve tracking-server lint format bench lock clean
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # Bytecode is compiled once, at install: where PYTHONDONTWRITEBYTECODE is set (as on the project
 # machine and CI), every kernel, papermill, dvc and model-server process would otherwise
@@ -54,6 +56,11 @@ ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, MAX_BODY_MB=8)
 	@test -f models/$(MODEL)/MLmodel || { $(BIN)/python -m personalab.core.status --why models/$(MODEL) >&2; echo "(MODEL=intent|recommender|personalise)" >&2; exit 2; }
 	$(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --max-body-mb $(MAX_BODY_MB)
+
+tracking-server: $(STAMP) ## a team's MLflow tracking server: runs in TRACKING_DIR/mlflow.db, artifacts through the server into TRACKING_DIR/mlartifacts (TRACKING_DIR=~/personalab-tracking, HOST=127.0.0.1, TRACKING_PORT=5002)
+	mkdir -p $(TRACKING_DIR)
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(abspath $(TRACKING_DIR))/mlflow.db \
+		--artifacts-destination $(abspath $(TRACKING_DIR))/mlartifacts --host $(HOST) --port $(TRACKING_PORT)
 
 lint: $(STAMP) ## ruff lint + format check (code and notebooks)
 	$(BIN)/ruff check src tests benchmarks notebooks

@@ -128,3 +128,21 @@ def test_the_import_reader_resolves_modules_names_and_relative_imports():
         "personalab.evaluation.ranking",
         "personalab.evaluation._base",
     }
+
+
+def test_bytecode_next_to_the_sources_changes_no_dependency():
+    """Stages depend on package folders: where Python writes ``__pycache__`` beside the sources
+    (a machine without PYTHONDONTWRITEBYTECODE), DVC must not count it."""
+    import subprocess
+    import sys
+
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    paths = [
+        "src/personalab/core/__pycache__/tracking.cpython-311.pyc",
+        "src/personalab/core/stray.pyc",
+        "src/personalab/core/tracking.py",
+    ]
+    done = subprocess.run(
+        [dvc, "check-ignore", *paths], cwd=PATHS.root, capture_output=True, text=True, check=False
+    )
+    assert done.stdout.split() == paths[:2], done.stdout + done.stderr

@@ -1,6 +1,8 @@
 """Run a model server on a free loopback port: MLflow's own (``mlflow models serve``), or the
 guarded one ``make serve`` runs (:mod:`personalab.export.serving`); what the end-to-end tests
-and the serving benchmark use to send real HTTP requests to an exported model."""
+and the serving benchmark use to send real HTTP requests to an exported model. And a team's
+MLflow tracking server (:func:`tracking_server`, what ``make tracking-server`` runs), for
+stages run with ``MLFLOW_TRACKING_URI`` set to its URL."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from pathlib import Path
 
 class ModelServerError(RuntimeError):
     """The model server exited or did not answer while starting; the message ends with its log."""
+
+
+class TrackingServerError(RuntimeError):
+    """``mlflow server`` exited or did not answer while starting; the message ends with its log."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,6 +87,76 @@ def model_server(
                     pass
                 if time.monotonic() > deadline:
                     raise ModelServerError(f"{what}: no answer in {timeout} s:\n{tail()}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@contextmanager
+def tracking_server(
+    folder: Path | str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 120.0,
+    workers: int = 1,
+) -> Iterator[str]:
+    """Run a team's MLflow tracking server on ``folder`` and yield its URL (what
+    ``MLFLOW_TRACKING_URI`` is set to): ``mlflow server --backend-store-uri
+    sqlite:///<folder>/mlflow.db --artifacts-destination <folder>/mlartifacts``.
+
+    The server stores runs in the database and takes artifacts through itself
+    (``--serve-artifacts``, MLflow's default): clients upload to ``mlflow-artifacts:/`` and need
+    no access to ``folder``. Waits until ``/health`` answers; the server is stopped (its whole
+    process group) on exit. A server that dies while starting raises with the end of its log.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    cmd = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination", str(folder / "mlartifacts"),
+        "--host", host, "--port", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+    what = f"mlflow server on {folder}"
+    url = f"http://{host}:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+
+            def tail() -> str:
+                log.seek(0)
+                return log.read().decode(errors="replace")[-3000:]
+
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise TrackingServerError(f"{what} exited:\n{tail()}")
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TrackingServerError(f"{what}: no answer in {timeout} s:\n{tail()}")
                 time.sleep(0.25)
             yield url
         finally:
