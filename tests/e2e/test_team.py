@@ -1,7 +1,7 @@
-"""Working as a team: a shared MLflow tracking server and a DVC remote, each with one cheap stage
-or two on tiny params (the whole pipeline runs in test_dvc_repro.py).
+"""Working as a team: a shared MLflow tracking server and a DVC remote, on one run of the two
+cheap stages on tiny params (the whole pipeline runs in test_dvc_repro.py).
 
-- A stage run by ``dvc repro`` with ``MLFLOW_TRACKING_URI`` set to ``mlflow server`` (a SQLite
+- Stages run by ``dvc repro`` with ``MLFLOW_TRACKING_URI`` set to ``mlflow server`` (a SQLite
   database, artifacts through the server) logs its run there, its executed notebook lands in
   the server's artifact root, and the project gets no store of its own.
 - ``dvc push`` to a local folder, then a fresh ``git clone`` and ``dvc pull``: the outputs
@@ -50,44 +50,52 @@ def tiny_project(dest: Path, stages=STAGES) -> Path:
     return root
 
 
-def test_a_stage_logs_to_a_tracking_server_and_its_artifacts_go_through_it(tmp_path):
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+    """ingest and features run by `dvc repro` against a tracking server (still serving)."""
+    base = tmp_path_factory.mktemp("team")
+    root = tiny_project(base / "project")
+    server = base / "server"
+    with tracking_server(server) as url:
+        out = run(["dvc", "repro", *STAGES], root, MLFLOW_TRACKING_URI=url)
+        yield root, server, url, out
+
+
+def test_a_stage_logs_to_a_tracking_server_and_its_artifacts_go_through_it(team, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    root = tiny_project(tmp_path / "project", stages=("ingest",))
-    server = tmp_path / "server"
-    with tracking_server(server) as url:
-        out = run(["dvc", "repro", "ingest"], root, MLFLOW_TRACKING_URI=url)
-        assert "Running stage 'ingest'" in out
+    root, server, url, out = team
+    assert "Running stage 'ingest'" in out
 
-        client = MlflowClient(tracking_uri=url)
-        experiment = client.get_experiment_by_name("ingest")
-        assert experiment.artifact_location.startswith("mlflow-artifacts:/")
-        runs = client.search_runs([experiment.experiment_id])
-        assert len(runs) == 1
-        stage_run = runs[0]
-        pointer = json.loads((root / "reports/runs/ingest.json").read_text())
-        assert pointer["run_id"] == stage_run.info.run_id
-        assert stage_run.info.status == "FINISHED"
-        assert stage_run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    client = MlflowClient(tracking_uri=url)
+    experiment = client.get_experiment_by_name("ingest")
+    assert experiment.artifact_location.startswith("mlflow-artifacts:/")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    stage_run = runs[0]
+    pointer = json.loads((root / "reports/runs/ingest.json").read_text())
+    assert pointer["run_id"] == stage_run.info.run_id
+    assert stage_run.info.status == "FINISHED"
+    assert stage_run.info.artifact_uri.startswith("mlflow-artifacts:/")
 
-        metrics = json.loads((root / "reports/metrics/ingest.json").read_text())
-        assert metrics["bot_users"] == TINY_SYNTH["bot_users"]
-        assert stage_run.data.metrics["bot_users"] == metrics["bot_users"]
-        assert stage_run.data.metrics["rows_valid"] == metrics["rows_valid"] > 0
-        assert stage_run.data.params["synthetic.n_users"] == str(TINY_SYNTH["n_users"])
-        head = run(["git", "rev-parse", "HEAD"], root).strip()
-        tags = stage_run.data.tags
-        assert tags["stage"] == "ingest" and tags["git_commit"] == head
-        assert tags["git_dirty"] == "false"
+    metrics = json.loads((root / "reports/metrics/ingest.json").read_text())
+    assert metrics["bot_users"] == TINY_SYNTH["bot_users"]
+    assert stage_run.data.metrics["bot_users"] == metrics["bot_users"]
+    assert stage_run.data.metrics["rows_valid"] == metrics["rows_valid"] > 0
+    assert stage_run.data.params["synthetic.n_users"] == str(TINY_SYNTH["n_users"])
+    head = run(["git", "rev-parse", "HEAD"], root).strip()
+    tags = stage_run.data.tags
+    assert tags["stage"] == "ingest" and tags["git_commit"] == head
+    assert tags["git_dirty"] == "false"
 
-        # what `tracking attach` logged, listed and read back through the server
-        listed = {a.path for a in client.list_artifacts(stage_run.info.run_id, "notebook")}
-        assert listed == {"notebook/01_ingest.ipynb", "notebook/01_ingest.html"}
-        fetched = client.download_artifacts(
-            stage_run.info.run_id, "notebook/01_ingest.ipynb", str(tmp_path)
-        )
-        executed = root / "reports/executed/01_ingest.ipynb"
-        assert file_md5(fetched) == file_md5(executed)
+    # what `tracking attach` logged, listed and read back through the server
+    listed = {a.path for a in client.list_artifacts(stage_run.info.run_id, "notebook")}
+    assert listed == {"notebook/01_ingest.ipynb", "notebook/01_ingest.html"}
+    fetched = client.download_artifacts(
+        stage_run.info.run_id, "notebook/01_ingest.ipynb", str(tmp_path)
+    )
+    executed = root / "reports/executed/01_ingest.ipynb"
+    assert file_md5(fetched) == file_md5(executed)
 
     # stored under the server's artifact root; the project has no store of its own
     stored = server / "mlartifacts" / experiment.experiment_id / stage_run.info.run_id
@@ -97,10 +105,9 @@ def test_a_stage_logs_to_a_tracking_server_and_its_artifacts_go_through_it(tmp_p
 
 
 def test_outputs_pushed_to_a_remote_are_pulled_into_a_fresh_clone_with_nothing_to_reproduce(
-    tmp_path,
+    team, tmp_path
 ):
-    root = tiny_project(tmp_path / "project")
-    run(["dvc", "repro", *STAGES], root)
+    root = team[0]
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "team", str(remote)], root)
     commit(root, "outputs of ingest and features; the team's remote")
