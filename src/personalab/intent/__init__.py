@@ -16,8 +16,11 @@ The steps, in the order notebooks/04_intent.ipynb calls them, and the module of 
 - ``values``: reading raw values (the label, numbers, booleans) and each column's kind.
 - ``columns``: which columns are features, and :class:`FeatureEncoder`, their encoding.
 - ``split``: temporal or stratified train/validation/test rows; :func:`prepare_stage`.
-- ``study``: the Optuna study, named from the data so an interrupted run resumes.
+- ``study``: the Optuna study, named from the data so an interrupted run resumes; its trials
+  planned in batches, so one worker or several run the same trials.
 - ``tune``: :func:`tune_xgboost` (pruned, early-stopped trials), importance, trial runs.
+- ``workers``: the processes that share the study's trials (``tuning.n_workers``, and
+  ``python -m personalab.intent.workers`` on other hosts).
 - ``calibrate``: none, sigmoid or isotonic calibration, chosen on validation.
 - ``model``: :class:`IntentModel`, encoder + booster + calibrator + threshold.
 - ``final``: :func:`fit_final_model`, calibrated and thresholded on validation, refitted.

@@ -74,12 +74,33 @@ class TuningParams(BaseModel):
     early_stopping_rounds: int = Field(50, ge=1)
     pruning: bool = True
     startup_trials: int = Field(10, ge=0)  # random trials before TPE models the space
+    # trials planned together (random, then proposed by TPE from the trials finished before
+    # them): any number of workers then runs the same trials (1: one trial at a time)
+    batch_size: int = Field(4, ge=1)
     pruner_warmup_rounds: int = Field(30, ge=0)  # rounds before a trial can be pruned
     report_every: int = Field(5, ge=1)  # rounds between reports to the pruner
     storage: str | None = None  # null: journal file studies/intent.journal
     study_name: str | None = None  # null: derived from the data and the search space
-    n_jobs: int | None = Field(None, ge=1)  # XGBoost threads; null: all cores
+    n_jobs: int | None = Field(None, ge=1)  # XGBoost threads per worker; null: cores / n_workers
+    n_workers: int = Field(1, ge=1)  # processes running trials here, the stage's included
     space: SearchSpace = Field(default_factory=SearchSpace)
+
+    @model_validator(mode="after")
+    def _workers_storage(self) -> TuningParams:
+        if self.n_workers > 1 and is_sqlite(self.storage):
+            raise ValueError(f"n_workers {self.n_workers} with {SQLITE_WORKERS}")
+        return self
+
+
+#: why a SQLite storage cannot serve several workers
+SQLITE_WORKERS = (
+    "a SQLite storage: SQLite cannot hand a queued trial to one worker only (it has no row "
+    "locks); use the journal file (storage: null) or PostgreSQL/MySQL"
+)
+
+
+def is_sqlite(storage: str | None) -> bool:
+    return storage is not None and storage.startswith("sqlite")
 
 
 class SplitParams(BaseModel):

@@ -1,9 +1,10 @@
 """Tuning XGBoost: the search space, the pruned trials, the results and their MLflow runs.
 
-An Optuna study (TPE, seeded; :mod:`personalab.intent.study`) searches learning rate,
-depth, min child weight, subsample, colsample, L1/L2, gamma and ``scale_pos_weight``;
+An Optuna study (seeded TPE in batches; :mod:`personalab.intent.study`) searches learning
+rate, depth, min child weight, subsample, colsample, L1/L2, gamma and ``scale_pos_weight``;
 each trial trains with early stopping on the validation metric and reports it every few
-rounds so the median pruner can stop bad trials early.
+rounds so the median pruner can stop bad trials early. ``tuning.n_workers`` processes run
+the trials (:mod:`personalab.intent.workers`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from personalab.intent.params import _LOG_SCALE, IntentError, IntentParams, SearchSpace
 from personalab.intent.split import IntentData
-from personalab.intent.study import worker_id
+from personalab.intent.study import BATCH
 
 
 def xgb_params(params: IntentParams, **tuned: Any) -> dict[str, Any]:
@@ -92,35 +93,35 @@ class TuningResult:
         return int(self.trials["state"].isin(["COMPLETE", "PRUNED"]).sum())
 
 
-def tune_xgboost(
-    data: IntentData,
+def tuning_parts(data: IntentData) -> tuple[pd.DataFrame, Any, pd.DataFrame, Any]:
+    """The training and validation parts a trial needs (what a worker process receives)."""
+    return (*data.part("train"), *data.part("valid"))
+
+
+def trial_objective(
+    parts: tuple[pd.DataFrame, Any, pd.DataFrame, Any],
     params: IntentParams,
-    study: Any,
-    on_trial: Callable[[Any], None] | None = None,
-) -> TuningResult:
-    """Run the study until it holds ``n_trials`` finished trials or the time budget is spent."""
-    import optuna
+    threads: int | None = None,
+) -> Callable[[Any], float]:
+    """The objective of a trial: XGBoost trained on the training part with the trial's
+    parameters (``threads`` threads; None: ``n_jobs``, else all cores), early-stopped and
+    reported to the pruner on the validation part; the best validation metric."""
     import xgboost as xgb
-    from optuna.trial import TrialState
 
     tuning = params.tuning
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X_train, y_train = data.part("train")
-    X_valid, y_valid = data.part("valid")
-    dtrain = xgb.QuantileDMatrix(X_train, y_train, enable_categorical=True)
-    dvalid = xgb.DMatrix(X_valid, y_valid, enable_categorical=True)
-    finished_states = (TrialState.COMPLETE, TrialState.PRUNED)
-    before = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
+    X_train, y_train, X_valid, y_valid = parts
+    nthread = {"nthread": threads} if threads else {}
+    dtrain = xgb.QuantileDMatrix(X_train, y_train, enable_categorical=True, **nthread)
+    dvalid = xgb.DMatrix(X_valid, y_valid, enable_categorical=True, **nthread)
 
-    def objective(trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", worker_id())
+    def objective(trial: Any) -> float:
         start = time.perf_counter()
         callbacks = (
             [PruneOnValidation(trial, tuning.metric, tuning.report_every)] if tuning.pruning else []
         )
         try:
             booster = xgb.train(
-                xgb_params(params, **suggest_params(trial, tuning.space)),
+                xgb_params(params, **suggest_params(trial, tuning.space)) | nthread,
                 dtrain,
                 num_boost_round=tuning.max_rounds,
                 evals=[(dvalid, "valid")],
@@ -133,19 +134,30 @@ def tune_xgboost(
         trial.set_user_attr("rounds", booster.best_iteration + 1)
         return float(booster.best_score)
 
+    return objective
+
+
+def tune_xgboost(
+    data: IntentData,
+    params: IntentParams,
+    study: Any,
+    on_trial: Callable[[Any], None] | None = None,
+) -> TuningResult:
+    """Run the study until it holds ``n_trials`` finished trials or the time budget is spent,
+    in ``tuning.n_workers`` processes (:func:`~personalab.intent.workers.run_workers`); this
+    one plans the batches. ``on_trial`` gets each trial this process finished."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from personalab.intent.workers import run_workers  # not at import: it is also a command
+
+    tuning = params.tuning
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    finished_states = (TrialState.COMPLETE, TrialState.PRUNED)
+    before = {t.number for t in study.get_trials(deepcopy=False, states=finished_states)}
     start = time.perf_counter()
-    remaining = tuning.n_trials - len(before)
-    if remaining > 0:
-        callbacks = [optuna.study.MaxTrialsCallback(tuning.n_trials, states=finished_states)]
-        if on_trial is not None:
-            callbacks.append(lambda _study, trial: on_trial(trial))
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=tuning.timeout_minutes * 60,
-            callbacks=callbacks,
-            gc_after_trial=False,
-        )
+    if len(before) < tuning.n_trials:
+        run_workers(study, params, trial_objective, (tuning_parts(data), params), True, on_trial)
     seconds = time.perf_counter() - start
     trials = trials_table(study, before)
     complete = trials[trials["state"] == "COMPLETE"]
@@ -168,8 +180,8 @@ def tune_xgboost(
 
 
 def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
-    """Every trial: number, state, value, rounds, seconds, when it started and completed, its
-    params, and whether it was resumed."""
+    """Every trial: number, state, value, rounds, seconds, when it started and completed,
+    whether it was resumed, its batch and worker (host:pid), and its params."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         rows.append(
@@ -183,6 +195,8 @@ def trials_table(study: Any, resumed: set[int] = frozenset()) -> pd.DataFrame:
                 "started": trial.datetime_start,
                 "completed": trial.datetime_complete,
                 "resumed": trial.number in resumed,
+                "batch": trial.user_attrs.get(BATCH),
+                "worker": trial.user_attrs.get("worker"),
                 **trial.params,
             }
         )
@@ -208,7 +222,7 @@ def parameter_importance(study: Any) -> pd.DataFrame:
 
 #: the trials table's columns that are not trial parameters
 TRIAL_FIELDS = ("number", "state", "value", "last_round", "rounds", "seconds", "started",
-                "completed", "resumed")  # fmt: skip
+                "completed", "resumed", "batch", "worker")  # fmt: skip
 #: the tags naming a trial's nested run: its study and its number in it
 STUDY_TAG, TRIAL_TAG = "optuna.study", "optuna.trial"
 
