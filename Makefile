@@ -47,7 +47,7 @@ test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit
 
 lab: $(STAMP) ## JupyterLab with the personalab kernel (stage notebooks are saved without outputs)
-	$(BIN)/jupyter lab --ip=$(HOST) --config=src/personalab/core/jupyter_server_config.py \
+	$(BIN)/jupyter lab --ip=$(HOST) --config=src/personalab/tools/jupyter_server_config.py \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)

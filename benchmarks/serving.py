@@ -31,7 +31,7 @@ import pandas as pd
 from _targets import exit_code, missed_targets
 
 from personalab.core.paths import project_paths
-from personalab.core.server import model_server
+from personalab.tools.server import model_server
 
 MODELS = ("intent", "recommender", "personalise")
 TARGETS = {"inprocess_p99_ms": 5.0, "http_p99_ms": 50.0, "intent_rows_per_second": 100_000}

@@ -47,6 +47,18 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_tool(cmd: list[str], root: Path, timeout: float = 900, **env: str) -> str:
+    """Run a project tool (dvc, git, python) in ``root``; its output, or a failed test with the
+    end of its log."""
+    done = subprocess.run(
+        cmd, cwd=root, env=tool_env(**env), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    )
+    return done.stdout + done.stderr
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the project in a temporary folder (no data, no mlflow.db)."""

@@ -7,15 +7,14 @@ bytes. Logs of other shapes, and a user's own CSV: test_shapes.py.
 """
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
 
 import pandas as pd
 import pytest
 
-from personalab.core.server import model_server
-from tests.conftest import TINY_SYNTH, copy_project, tool_env, update_params
+from personalab.tools.server import model_server
+from tests.conftest import TINY_SYNTH, copy_project, run_tool, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -23,14 +22,7 @@ STAGES = ("ingest", "features", "segments", "intent", "recommend", "export")
 EXPORTED = ("intent", "recommender", "personalise")
 
 
-def run(cmd, root, timeout=900, **env):
-    done = subprocess.run(
-        cmd, cwd=root, env=tool_env(**env), capture_output=True, text=True, timeout=timeout
-    )
-    assert done.returncode == 0, (
-        f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    )
-    return done.stdout + done.stderr
+run = run_tool
 
 
 def metrics_of(root):

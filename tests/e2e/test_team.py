@@ -9,14 +9,13 @@ cheap stages on tiny params (the whole pipeline runs in test_dvc_repro.py).
 """
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from personalab.core.server import tracking_server
 from personalab.core.tracking import file_md5
-from tests.conftest import TINY_SYNTH, copy_project, tool_env, update_params
+from personalab.tools.server import tracking_server
+from tests.conftest import TINY_SYNTH, copy_project, run_tool, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -24,14 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STAGES = ("ingest", "features")
 
 
-def run(cmd, root, timeout=600, **env):
-    done = subprocess.run(
-        cmd, cwd=root, env=tool_env(**env), capture_output=True, text=True, timeout=timeout
-    )
-    assert done.returncode == 0, (
-        f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    )
-    return done.stdout + done.stderr
+run = run_tool
 
 
 def commit(root, message):

@@ -344,7 +344,7 @@ def test_guarded_app_passes_lifespan_and_other_scopes_to_mlflows_app():
 
 @pytest.mark.slow
 def test_the_guarded_server_over_http(tiny_model):
-    from personalab.core.server import model_server
+    from personalab.tools.server import model_server
 
     with model_server(tiny_model, guarded=True, max_body_mb=LIMIT / 2**20, timeout=60) as url:
         host, port = url.removeprefix("http://").split(":")

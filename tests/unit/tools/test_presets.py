@@ -1,4 +1,4 @@
-"""Unit tests of personalab.core.presets: protocol presets applied to the params files."""
+"""Unit tests of personalab.tools.presets: protocol presets applied to the params files."""
 
 import shutil
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personalab.core import presets
 from personalab.recommend.params import RecommendParams
+from personalab.tools import presets
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,9 +6,9 @@ A preset is ``params/presets/<name>.yaml``: a mapping from stage name to the val
 models is exactly its own. The params file keeps its comments and order; ``git diff params/``
 shows what changed and ``git checkout params/`` undoes it.
 
-    python -m personalab.core.presets list
-    python -m personalab.core.presets show ms-recommenders
-    python -m personalab.core.presets apply ms-recommenders
+    python -m personalab.tools.presets list
+    python -m personalab.tools.presets show ms-recommenders
+    python -m personalab.tools.presets apply ms-recommenders
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _validate(stage: str, values: Mapping[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m personalab.core.presets", description=__doc__.split("\n")[0]
+        prog="python -m personalab.tools.presets", description=__doc__.split("\n")[0]
     )
     parser.add_argument("command", choices=["list", "show", "apply"])
     parser.add_argument("name", nargs="?")

@@ -1,4 +1,4 @@
-"""Stage notebooks are kept in the form Jupyter saves them (:mod:`personalab.core.notebooks`):
+"""Stage notebooks are kept in the form Jupyter saves them (:mod:`personalab.tools.notebooks`):
 a save from JupyterLab (with outputs, execution counts and the kernel's language_info, through
 a real Jupyter server configured as ``make lab`` configures it) writes the committed bytes."""
 
@@ -14,8 +14,8 @@ import urllib.request
 import nbformat
 import pytest
 
-from personalab.core.notebooks import CONFIG, strip_notebook
-from personalab.core.server import free_port
+from personalab.tools.notebooks import CONFIG, strip_notebook
+from personalab.tools.server import free_port
 from tests.conftest import ROOT, tool_env
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

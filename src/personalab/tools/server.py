@@ -1,0 +1,153 @@
+"""Run a model server on a free loopback port: MLflow's own (``mlflow models serve``), or the
+guarded one ``make serve`` runs (:mod:`personalab.export.serving`); what the end-to-end tests
+and the serving benchmark use to send real HTTP requests to an exported model. And a team's
+MLflow tracking server (:func:`tracking_server`, what ``make tracking-server`` runs), for
+stages run with ``MLFLOW_TRACKING_URI`` set to its URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class ModelServerError(RuntimeError):
+    """The model server exited or did not answer while starting; the message ends with its log."""
+
+
+class TrackingServerError(RuntimeError):
+    """``mlflow server`` exited or did not answer while starting; the message ends with its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _running(
+    cmd: list[str],
+    what: str,
+    url: str,
+    health: str,
+    timeout: float,
+    error: type[RuntimeError],
+    **popen: Any,
+) -> Iterator[str]:
+    """Start ``cmd`` in a process group of its own, wait until ``url + health`` answers 200 and
+    yield ``url``; stop the whole group on exit. A process that exits, or does not answer
+    within ``timeout`` seconds, raises ``error`` ending with the end of its log."""
+    import os
+    import signal
+    import subprocess
+    import tempfile
+    import time
+    import urllib.request
+
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
+
+        def tail() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-3000:]
+
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise error(f"{what} exited:\n{tail()}")
+                try:
+                    with urllib.request.urlopen(f"{url}{health}", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise error(f"{what}: no answer in {timeout} s:\n{tail()}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@contextmanager
+def model_server(
+    folder: Path | str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 180.0,
+    guarded: bool = False,
+    max_body_mb: float = 8.0,
+) -> Iterator[str]:
+    """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL; with
+    ``guarded``, ``python -m personalab.export.serving <folder> --max-body-mb <max_body_mb>``
+    (MLflow's app with a request body limit and one-line error answers).
+
+    Waits until ``/ping`` answers; the server is stopped (its whole process group)
+    on exit. A server that dies while starting raises with the end of its log.
+    """
+    import os
+    import sys
+
+    port = port or free_port(host)
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    if guarded:
+        what = f"python -m personalab.export.serving {folder}"
+        cmd = [sys.executable, "-m", "personalab.export.serving", str(folder)]
+        cmd += ["--max-body-mb", str(max_body_mb)]
+    else:
+        what = f"mlflow models serve -m {folder}"
+        cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
+    cmd += ["--host", host, "--port", str(port)]
+    # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
+    env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    url = f"http://{host}:{port}"
+    with _running(cmd, what, url, "/ping", timeout, ModelServerError, env=env) as running:
+        yield running
+
+
+@contextmanager
+def tracking_server(
+    folder: Path | str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 120.0,
+    workers: int = 1,
+) -> Iterator[str]:
+    """Run a team's MLflow tracking server on ``folder`` and yield its URL (what
+    ``MLFLOW_TRACKING_URI`` is set to): ``mlflow server --backend-store-uri
+    sqlite:///<folder>/mlflow.db --artifacts-destination <folder>/mlartifacts``.
+
+    The server stores runs in the database and takes artifacts through itself
+    (``--serve-artifacts``, MLflow's default): clients upload to ``mlflow-artifacts:/`` and need
+    no access to ``folder``. Waits until ``/health`` answers; the server is stopped (its whole
+    process group) on exit. A server that dies while starting raises with the end of its log.
+    """
+    import sys
+
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    cmd = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination", str(folder / "mlartifacts"),
+        "--host", host, "--port", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+    what = f"mlflow server on {folder}"
+    url = f"http://{host}:{port}"
+    with _running(cmd, what, url, "/health", timeout, TrackingServerError, cwd=folder) as running:
+        yield running
