@@ -9,6 +9,7 @@ bytes. Logs of other shapes, and a user's own CSV: test_shapes.py.
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -32,9 +33,12 @@ def metrics_of(root):
 
 
 @pytest.fixture(scope="module")
-def repro(tmp_path_factory):
-    """A project copy with tiny params, committed to git, after one `dvc repro`."""
-    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
+def runs(tmp_path_factory):
+    """A project copy with tiny params, committed to git, and a fresh clone of that commit;
+    `dvc repro` starts in both at once. Yields the project, its run's output, the clone and
+    the clone's run (a future: it goes on while the project's checks run)."""
+    base = tmp_path_factory.mktemp("e2e")
+    root = copy_project(base / "project")
     for stage, update in TINY_PARAMS.items():
         update_params(root, stage, update)
     run(["git", "init", "-q"], root)
@@ -43,7 +47,18 @@ def repro(tmp_path_factory):
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"],
         root,
     )
-    return root, run(["dvc", "repro"], root)
+    clone = base / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)], base)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        second = pool.submit(run, ["dvc", "repro"], clone)
+        first = pool.submit(run, ["dvc", "repro"], root)
+        yield root, first.result(), clone, second
+
+
+@pytest.fixture(scope="module")
+def repro(runs):
+    """The project copy after its `dvc repro`, and that run's output."""
+    return runs[0], runs[1]
 
 
 def example(root, name):
@@ -315,15 +330,13 @@ def tracked_outputs(root) -> dict[str, str]:
     }
 
 
-def test_a_fresh_clone_reruns_the_pipeline_to_the_same_bytes(repro, tmp_path):
+def test_a_fresh_clone_reruns_the_pipeline_to_the_same_bytes(runs):
     """Same code, data and params: a second run, from a fresh clone (no runs, registry, studies
     or DVC cache), writes byte-identical tracked outputs, so `make repro` leaves git clean."""
-    root, _ = repro
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(root), str(clone)], tmp_path)
-    run(["dvc", "repro"], clone)
-    first, second = tracked_outputs(root), tracked_outputs(clone)
-    assert set(first) == set(second) and len(first) > 30
-    changed = sorted(path for path in first if first[path] != second[path])
+    root, _, clone, second = runs
+    second.result()
+    first, again = tracked_outputs(root), tracked_outputs(clone)
+    assert set(first) == set(again) and len(first) > 30
+    changed = sorted(path for path in first if first[path] != again[path])
     assert not changed, f"outputs that differ between two runs of the same commit: {changed}"
     assert (clone / "dvc.lock").read_bytes() == (root / "dvc.lock").read_bytes()

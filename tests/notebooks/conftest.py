@@ -18,7 +18,9 @@ TINY_PARAMS = {
         "stability_sample": 500,
         "silhouette_sample": 1000,
     },
-    "intent": {"tuning": {"n_trials": 3, "max_rounds": 60, "startup_trials": 2}},
+    # one XGBoost thread: the e2e tests run two pipelines at once on two cores, and two
+    # processes each spinning on every core made a 1-second fit take 24
+    "intent": {"tuning": {"n_trials": 3, "max_rounds": 60, "startup_trials": 2, "n_jobs": 1}},
     "recommend": {
         "algorithms": {  # the default entries, smaller
             "ALS": {"class": "AlternatingLeastSquares", "factors": 8, "iterations": 5},
