@@ -338,8 +338,7 @@ def serve_recommendations(
 
 
 def serving_requirements() -> list[str]:
-    """Exact pins the served recommender needs (the personalab code it
-    runs ships in the model's code/)."""
+    """Exact pins the served recommender needs (its personalab code ships in code/)."""
     from personalab.core.tracking import pinned_requirements
 
     return pinned_requirements("numpy", "pandas", "scipy", "pydantic", "pyyaml")
