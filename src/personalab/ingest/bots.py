@@ -14,9 +14,12 @@ moment a minute: the per-minute rule then never fires there.)
 
 from __future__ import annotations
 
-import numpy as np
+import ibis
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+MINUTE_NS, DAY_NS = 60 * 10**9, 86_400 * 10**9
+RULES = ("events_per_minute", "events_per_day", "zero_dwell")
 
 
 class BotRules(BaseModel):
@@ -30,71 +33,55 @@ class BotRules(BaseModel):
     min_views_for_dwell_rule: int = Field(20, ge=1)
 
 
-def find_bot_users(events: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
-    """Per flagged user: events, peak distinct timestamps per minute and per day, zero-dwell
-    share, the rules hit."""
-    codes, users = pd.factorize(events["user_id"], sort=True)
-    ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
-    order = np.lexsort((ns, codes))
-    dwell = events["dwell_seconds"].to_numpy(dtype=float)[order]
-    is_view = (events["event_type"] == "view").to_numpy()[order]
-    stats = bot_user_stats(codes[order], ns[order], is_view, dwell, len(users))
-    stats.insert(0, "user_id", pd.Series(np.asarray(users), dtype="str"))
-    return flag_bots(stats, rules)
+def bot_users(events: ibis.Table, rules: BotRules) -> ibis.Table:
+    """The users a rule flags (an Ibis expression over ``user_id``, ``ns``, ``event_type``,
+    ``dwell_seconds``): events, peak distinct timestamps in a clock minute and in a UTC day,
+    views with dwell, zero-dwell share, and one boolean column per rule (:data:`RULES`)."""
+    stats = user_stats(events)
+    flagged = stats.mutate(
+        events_per_minute=stats.peak_per_minute > rules.max_events_per_minute,
+        events_per_day=stats.peak_per_day > rules.max_events_per_day,
+        zero_dwell=(stats.views_with_dwell >= rules.min_views_for_dwell_rule)
+        & (stats.zero_dwell_share >= rules.zero_dwell_share).fill_null(False),
+    )
+    return flagged.filter(flagged.events_per_minute | flagged.events_per_day | flagged.zero_dwell)
 
 
-def bot_user_stats(
-    codes: np.ndarray, ns: np.ndarray, is_view: np.ndarray, dwell: np.ndarray, n_users: int
-) -> pd.DataFrame:
-    """Per user code: events, peak distinct timestamps in a clock minute and in a UTC day,
-    zero-dwell views.
+def user_stats(events: ibis.Table) -> ibis.Table:
+    """Per user: events, peak distinct timestamps per clock minute and per UTC day, views with
+    dwell recorded and the share of them with zero dwell (null without any)."""
+    moments = events.select("user_id", "ns").distinct()  # a basket at one moment counts once
 
-    The arrays must be sorted by user code, then time.
-    """
-    moment = np.r_[True, (codes[1:] != codes[:-1]) | (ns[1:] != ns[:-1])] if codes.size else codes
-    m_codes, m_ns = codes[moment], ns[moment]  # one row per distinct (user, timestamp)
+    def peak(bucket_ns: int, name: str) -> ibis.Table:
+        runs = moments.group_by(moments.user_id, bucket=moments.ns // bucket_ns).agg(
+            n=ibis._.count()
+        )
+        return runs.group_by("user_id").agg(**{name: runs.n.max()})
 
-    def peak_per(bucket_ns: int) -> np.ndarray:
-        peak = np.zeros(n_users, dtype=np.int64)
-        if m_codes.size == 0:
-            return peak
-        bucket = m_ns // bucket_ns
-        new_run = np.r_[True, (m_codes[1:] != m_codes[:-1]) | (bucket[1:] != bucket[:-1])]
-        run_starts = np.flatnonzero(new_run)
-        run_len = np.diff(np.r_[run_starts, m_codes.size])
-        np.maximum.at(peak, m_codes[run_starts], run_len)
-        return peak
-
-    with_dwell = is_view & ~np.isnan(dwell)
-    views = np.bincount(codes[with_dwell], minlength=n_users)
-    zero = np.bincount(codes[with_dwell & (dwell == 0)], minlength=n_users)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(views > 0, zero / np.maximum(views, 1), np.nan)
-    return pd.DataFrame(
-        {
-            "events": np.bincount(codes, minlength=n_users),
-            "peak_per_minute": peak_per(60 * 10**9),
-            "peak_per_day": peak_per(86_400 * 10**9),
-            "views_with_dwell": views,
-            "zero_dwell_share": share,
-        }
+    with_dwell = (events.event_type == "view") & events.dwell_seconds.notnull()
+    totals = events.group_by("user_id").agg(
+        events=events.count(),
+        views_with_dwell=with_dwell.cast("int64").sum(),
+        _zero=(with_dwell & (events.dwell_seconds == 0)).cast("int64").sum(),
+    )
+    out = totals.join(peak(MINUTE_NS, "peak_per_minute"), "user_id").join(
+        peak(DAY_NS, "peak_per_day"), "user_id"
+    )
+    share = ibis.ifelse(out.views_with_dwell > 0, out._zero / out.views_with_dwell, ibis.null())
+    return out.select(
+        "user_id",
+        "events",
+        "peak_per_minute",
+        "peak_per_day",
+        "views_with_dwell",
+        zero_dwell_share=share.cast("float64"),
     )
 
 
-def flag_bots(stats: pd.DataFrame, rules: BotRules) -> pd.DataFrame:
-    """The rows of ``stats`` that break a bot rule, with a ``rules`` column naming them."""
-    hit = pd.DataFrame(
-        {
-            "events_per_minute": stats["peak_per_minute"] > rules.max_events_per_minute,
-            "events_per_day": stats["peak_per_day"] > rules.max_events_per_day,
-            "zero_dwell": (stats["views_with_dwell"] >= rules.min_views_for_dwell_rule)
-            & (stats["zero_dwell_share"] >= rules.zero_dwell_share),
-        }
-    )
-    flagged = hit.any(axis=1).to_numpy()
-    out = stats.loc[flagged].copy()
-    names = np.asarray(hit.columns, dtype=object)
-    out["rules"] = pd.Series(
-        [";".join(names[row]) for row in hit.to_numpy()[flagged]], index=out.index, dtype="str"
-    )
+def rules_text(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Fetched :func:`bot_users` rows with the rule columns folded into one ``rules`` text."""
+    hits = flagged[list(RULES)].to_numpy(dtype=bool)
+    text = [";".join(name for name, hit in zip(RULES, row, strict=True) if hit) for row in hits]
+    out = flagged.drop(columns=list(RULES))
+    out["rules"] = pd.Series(text, index=out.index, dtype="str")
     return out.reset_index(drop=True)

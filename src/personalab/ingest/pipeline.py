@@ -16,17 +16,20 @@ import numpy as np
 import pandas as pd
 
 from personalab.core.errors import InputError
-from personalab.ingest.bots import bot_user_stats, flag_bots
-from personalab.ingest.duplicates import (
-    conflicting_ids,
-    content_event_ids,
-    duplicated_codes,
-    event_id_codes,
+from personalab.engine import Engine, connect
+from personalab.ingest.bots import bot_users, rules_text
+from personalab.ingest.duplicates import conflicting_ids, mark_duplicates, with_content_ids
+from personalab.ingest.events import (
+    ID_COLUMNS,
+    LABEL_COLUMNS,
+    NUMERIC_COLUMNS,
+    Parsed,
+    canonical_order,
+    parse_events,
 )
-from personalab.ingest.events import Parsed, canonical_order, parse_events
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import build_profile, profile_metrics, read_order
-from personalab.ingest.sessions import assign_sessions, build_sessions
+from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
 from personalab.ingest.sources import (
     CANONICAL_COLUMNS,
     REJECT_COLUMN,
@@ -39,9 +42,11 @@ from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.synth.generate import generate_log
 from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
+    arrival_order,
+    epoch_ns,
     find_violations,
-    flag_late_events,
     late_notes,
+    late_rows,
     plausible_window,
     reasons_text,
     require_arrival_order,
@@ -114,13 +119,24 @@ def run_ingest(params: IngestParams, root: Path | str = ".") -> IngestResult:
 
 
 def process_events(
-    raw: RawEvents, params: IngestParams, timings: dict[str, float] | None = None
+    raw: RawEvents,
+    params: IngestParams,
+    timings: dict[str, float] | None = None,
+    engine: Engine | None = None,
 ) -> IngestResult:
-    """Everything after reading: the pure core of the stage.
+    """Everything after reading: the pure core of the stage, on ``engine`` (else the one
+    ``params`` names, opened and closed here).
 
-    To keep peak memory near one copy of the data, ``raw.frame`` is released
-    (set to its quarantined rows) once it has been parsed.
+    Rows are parsed and checked row by row in pandas; the rules that relate rows (late
+    arrivals, conflicting ids, duplicates, bots, sessions) run on the engine. To keep peak
+    memory low, ``raw.frame`` is released (set to its quarantined rows) once it has been parsed.
     """
+    if engine is None:
+        engine = connect(params.engine_params())
+        try:
+            return process_events(raw, params, timings, engine)
+        finally:
+            engine.close()
     timings = {} if timings is None else timings
     start = time.perf_counter()
     rows_read = len(raw.frame)
@@ -128,31 +144,39 @@ def process_events(
         raise SourceError(f"{raw.description}: no data rows")
     if "identity" not in raw.extra:  # rows not read by read_source (synthetic, hand-built)
         apply_identity(raw, params.source.identity)
-    parsed, bad, late_events, quarantine, rate = _validate(raw, params, rows_read)
-    order = read_order(parsed.frame["timestamp"], ~bad)
-    read_as = parsed.timestamps_read_as
+    checked = _validate(raw, params, rows_read, engine)
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
-    frame = parsed.frame
-    kept, dup = _deduplicate(frame, bad, parsed.id_codes)
+    clean = mark_duplicates(with_content_ids(checked.clean))
+    clean = engine.cache(clean)
+    dup = int(engine.scalar(clean.duplicate.cast("int64").sum()) or 0)  # null: no rows
+    kept = clean.filter(~clean.duplicate).drop("duplicate")
     timings["dedup"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    events, bots, bot_rows = _remove_bots(frame, kept, params)
-    del frame, parsed
+    flagged = bot_users(kept, params.bots)
+    bots = rules_text(engine.fetch(flagged, order_by=["user_id"]))
+    bot_rows = int(bots["events"].sum())
+    humans = kept.anti_join(flagged, "user_id")
     timings["bots"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    source_sessions = float(events["session_id"].notna().mean()) if len(events) else None
-    events, sessions = _sessionise(events, params)
+    source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
+    sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
+    events = _events_frame(
+        engine.fetch(sessionised, order_by=list(EVENT_ORDER)), checked.time_dtype
+    )
+    sessions = _sessions_frame(
+        engine.fetch(build_sessions(sessionised), order_by=["user_id", "start", "first_pos"])
+    )
     timings["sessions"] = time.perf_counter() - tick
     profile = build_profile(
         events,
         sessions,
         identity=raw.extra["identity"],
-        order=order,
-        source_session_share=source_sessions,
+        order=checked.order,
+        source_session_share=None if source_sessions is None else float(source_sessions),
         timezone=params.source.timezone,
     )
     elapsed = time.perf_counter() - start
@@ -160,63 +184,94 @@ def process_events(
     metrics = _stage_metrics(
         events,
         sessions,
-        quarantine,
+        checked.quarantine,
         bots,
         rows_read=rows_read,
-        rate=rate,
-        dup=dup,
+        rate=checked.rate,
+        duplicates=dup,
         bot_rows=bot_rows,
-        late_events=late_events,
+        late_events=checked.late_events,
         elapsed=elapsed,
     )
-    metrics |= timestamp_metrics(read_as)
+    metrics |= timestamp_metrics(checked.read_as)
     metrics |= profile_metrics(profile)
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
     return IngestResult(
         events=events,
         sessions=sessions,
-        quarantine=quarantine,
+        quarantine=checked.quarantine,
         bot_users=bots,
         truth=None,
         metrics=metrics,
         source=raw.description,
         timings=timings,
         profile=profile,
-        notes=[*raw.notes, *timestamp_notes(read_as), *late_notes(late_events)],
+        notes=[*raw.notes, *timestamp_notes(checked.read_as), *late_notes(checked.late_events)],
     )
 
 
-def _validate(
-    raw: RawEvents, params: IngestParams, rows_read: int
-) -> tuple[Parsed, np.ndarray, int | None, pd.DataFrame, float]:
+@dataclass
+class _Checked:
+    """What validation leaves: the rows that passed (an engine table), the quarantine table and
+    rate, late events (None when not measured), the time order, how timestamps were read."""
+
+    clean: Any
+    quarantine: pd.DataFrame
+    rate: float
+    late_events: int | None
+    order: dict[str, Any]
+    read_as: str
+    time_dtype: Any  # the parsed timestamps' (events keep their resolution)
+
+
+def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engine) -> _Checked:
     """Parse and check every row.
 
-    Returns the parsed rows, which rows are bad, how many are late (all of them when late
-    events are quarantined, else those otherwise valid; None when the arrival order is not
-    known), the quarantine table and its rate. Rows sharing an event id with other content are
-    quarantined as ``conflicting_event_id`` (only among rows that pass every other rule).
-    Releases ``raw.frame`` (keeps its rejected rows); raises :class:`QuarantineRateError`
-    (carrying the quarantine table) when too many rows fail.
+    Rows sharing an event id with other content are quarantined as ``conflicting_event_id``
+    (only among rows that pass every other rule). Late events are counted among all rows when
+    they are quarantined, else among those otherwise valid. Releases ``raw.frame`` (keeps its
+    rejected rows); raises :class:`QuarantineRateError` (carrying the quarantine table) when
+    too many rows fail.
     """
     require_arrival_order(raw.frame, params)  # parameter errors first, before any work
     window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
     parsed = parse_events(raw, timezone=params.source.timezone)
     flags = find_violations(parsed, params.rating_range, window)
-    late = flag_late_events(parsed, raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
-    if params.late_events == "quarantine":
-        flags["late_event"] = late
+    known, arrival = arrival_order(raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
     reject = raw.frame.get(REJECT_COLUMN)
     if reject is not None:  # a malformed line has no fields to check: that is its one reason
         flags.loc[(reject == MALFORMED_LINE).to_numpy(), :] = False
     bad = flags.to_numpy().any(axis=1)
     if reject is not None:
         bad |= reject.notna().to_numpy()
-    good = np.flatnonzero(~bad)
-    parsed.id_codes = event_id_codes(parsed.frame["event_id"])  # hashed once, used again in dedup
-    conflict = good[conflicting_ids(parsed.frame, good, parsed.id_codes)]
-    if conflict.size:
-        flags.iloc[conflict, flags.columns.get_loc("conflicting_event_id")] = True
-        bad[conflict] = True
+    rows = engine.table(_engine_frame(parsed, bad, arrival))
+    quarantine_late = params.late_events == "quarantine"
+    if known:
+        lateness = round(params.allowed_lateness_minutes * 60e9)
+        rows = rows.mutate(late=late_rows(rows, lateness, arrival is not None))
+        rows = rows.mutate(bad=rows.bad | rows.late) if quarantine_late else rows
+    conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
+    rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
+    rows = rows.mutate(conflict=rows.conflict.fill_null(False) & ~rows.bad)
+    rows = engine.cache(rows)
+    marked = engine.fetch(
+        rows.filter(rows.conflict | (rows.late if known else False)).select(
+            "pos", "conflict", *(["late"] if known else [])
+        ),
+        order_by=["pos"],
+    )
+    at = marked["pos"].to_numpy()
+    conflict = at[marked["conflict"].to_numpy(dtype=bool)]
+    flags.iloc[conflict, flags.columns.get_loc("conflicting_event_id")] = True
+    bad[conflict] = True
+    late_events = None
+    if known:
+        late = at[marked["late"].to_numpy(dtype=bool)]
+        if quarantine_late:
+            flags.iloc[late, flags.columns.get_loc("late_event")] = True
+            bad[late] = True
+        late_events = len(late) if quarantine_late else int((~bad[late]).sum())
+    order = read_order(parsed.frame["timestamp"], ~bad)
     quarantine = _quarantine_table(raw.frame.loc[bad], reasons_text(flags, reject))
     raw.frame = raw.frame.loc[bad]  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
@@ -228,10 +283,55 @@ def _validate(
             f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}",
             quarantine,
         )
-    if late is None:
-        return parsed, bad, None, quarantine, rate
-    late_events = int(late.sum()) if params.late_events == "quarantine" else int(late[~bad].sum())
-    return parsed, bad, late_events, quarantine, rate
+    clean = rows.filter(~rows.bad & ~rows.conflict).drop(
+        "bad",
+        "conflict",
+        *(["late"] if known else []),
+        *(["arrival_ns"] if arrival is not None else []),
+    )
+    return _Checked(
+        clean,
+        quarantine,
+        rate,
+        late_events,
+        order,
+        parsed.timestamps_read_as,
+        parsed.frame["timestamp"].dtype,
+    )
+
+
+def _engine_frame(parsed: Parsed, bad: np.ndarray, arrival: pd.Series | None) -> pd.DataFrame:
+    """The parsed rows as the engine takes them: times as epoch ns, ``pos`` (read order), ``bad``."""
+    frame = parsed.frame.drop(columns="timestamp")
+    frame["ns"] = epoch_ns(parsed.frame["timestamp"])
+    frame["pos"] = np.arange(len(frame), dtype=np.int64)
+    frame["bad"] = bad
+    if arrival is not None:
+        frame["arrival_ns"] = arrival.to_numpy()
+    return frame.reset_index(drop=True)
+
+
+def _events_frame(fetched: pd.DataFrame, time_dtype: Any) -> pd.DataFrame:
+    """Engine rows back in the events contract: ``timestamp`` (of ``time_dtype``) from ``ns``,
+    labels as categoricals."""
+    stamps = pd.to_datetime(fetched["ns"].to_numpy(dtype="int64"), unit="ns", utc=True)
+    fetched["timestamp"] = stamps.astype(time_dtype)
+    for name in ID_COLUMNS:
+        fetched[name] = fetched[name].astype("str")
+    for name in LABEL_COLUMNS:
+        fetched[name] = fetched[name].astype("str").astype("category")
+    for name in NUMERIC_COLUMNS:
+        fetched[name] = fetched[name].astype("float64")
+    return canonical_order(fetched)
+
+
+def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:
+    """Engine sessions back as a frame: ``start`` and ``end`` as UTC timestamps."""
+    for name in ("start", "end"):
+        fetched[name] = pd.to_datetime(fetched[name].to_numpy(dtype="int64"), unit="ns", utc=True)
+    for name in ("session_id", "user_id", *(["device"] if "device" in fetched else [])):
+        fetched[name] = fetched[name].astype("str")
+    return fetched.drop(columns="first_pos")
 
 
 def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
@@ -255,69 +355,6 @@ def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _deduplicate(
-    frame: pd.DataFrame, bad: np.ndarray, codes: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the valid rows to keep (first arrival of each id), and which valid rows repeat.
-
-    Valid rows without an event id get a content hash, written into ``frame["event_id"]``:
-    ``frame`` is the stage's own parsed frame, changed in place so the data is not copied.
-    ``codes`` are the rows' :func:`~personalab.ingest.duplicates.event_id_codes` (computed when
-    not given); content hashes get codes of their own.
-    """
-    good = np.flatnonzero(~bad)
-    codes = event_id_codes(frame["event_id"]) if codes is None else codes
-    missing = np.flatnonzero((codes < 0) & ~bad)
-    if missing.size:
-        ids = content_event_ids(frame.iloc[missing])
-        event_id = frame["event_id"].copy()
-        event_id.iloc[missing] = ids.to_numpy()
-        frame["event_id"] = event_id
-        codes = codes.copy()
-        codes[missing] = codes.max(initial=-1) + 1 + pd.factorize(ids, sort=False)[0]
-    dup = duplicated_codes(codes[good])
-    kept = good[~dup]
-    return kept, dup
-
-
-def _remove_bots(
-    frame: pd.DataFrame, kept: np.ndarray, params: IngestParams
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Drop the rows of users the bot rules flag.
-
-    Returns the kept rows of the other users (ordered by user, then time), the bot users
-    found, and which kept rows (in that order) were the bots'.
-    """
-    codes, users = pd.factorize(frame["user_id"].iloc[kept], sort=True)
-    ns = frame["timestamp"].iloc[kept].to_numpy(dtype="datetime64[ns]").view("int64")
-    order = np.lexsort((ns, codes))
-    codes, kept = codes[order], kept[order]
-    is_view = (frame["event_type"].iloc[kept] == "view").to_numpy()
-    dwell = frame["dwell_seconds"].to_numpy(dtype=float)[kept]
-    stats = bot_user_stats(codes, ns[order], is_view, dwell, len(users))
-    stats.insert(0, "user_id", pd.Series(np.asarray(users), dtype="str"))
-    bots = flag_bots(stats, params.bots)
-    is_bot = np.zeros(len(users), dtype=bool)
-    is_bot[np.searchsorted(np.asarray(users), bots["user_id"].to_numpy())] = True
-    bot_rows = is_bot[codes]
-    events = frame.take(kept[~bot_rows]).reset_index(drop=True)
-    return events, bots, bot_rows
-
-
-def _sessionise(events: pd.DataFrame, params: IngestParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The events with their session ids, in the contract's columns, and one row per session.
-
-    ``events`` is the stage's own frame (from :func:`_remove_bots`): its ``session_id`` column
-    is set in place.
-    """
-    events["session_id"] = assign_sessions(
-        events, pd.Timedelta(minutes=params.session_gap_minutes)
-    ).to_numpy()
-    events = canonical_order(events)
-    sessions = build_sessions(events)
-    return events, sessions
-
-
 def _stage_metrics(
     events: pd.DataFrame,
     sessions: pd.DataFrame,
@@ -326,8 +363,8 @@ def _stage_metrics(
     *,
     rows_read: int,
     rate: float,
-    dup: np.ndarray,
-    bot_rows: np.ndarray,
+    duplicates: int,
+    bot_rows: int,
     late_events: int | None,
     elapsed: float,
 ) -> dict[str, Any]:
@@ -341,8 +378,8 @@ def _stage_metrics(
         "rows_valid": len(events),
         "rows_quarantined": len(quarantine),
         "quarantine_rate": rate,
-        "duplicates_removed": int(dup.sum()),
-        "bot_events_removed": int(bot_rows.sum()),
+        "duplicates_removed": duplicates,
+        "bot_events_removed": bot_rows,
         "bot_users": len(bots),
         "late_events_measured": int(late_events is not None),
         **({} if late_events is None else {"late_events": late_events}),

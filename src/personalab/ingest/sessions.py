@@ -4,132 +4,82 @@ A gap of at least ``gap`` between two consecutive events of a user starts a new
 session (so with the default 30 minutes, an event exactly 30 minutes after the
 previous one opens a new session). A source's own session ids are kept; derived
 ids are ``<user_id>-s<n>`` with ``n`` counting that user's sessions from 1.
+
+Both functions are Ibis expressions (one definition for every engine) over a table with
+``user_id``, ``ns`` (the timestamp in epoch nanoseconds) and ``pos`` (the row's place in the
+log: ties in time keep it), and the canonical columns.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import ibis
 
 from personalab.ingest.events import EVENT_TYPES
 
-DEFAULT_GAP = pd.Timedelta(minutes=30)
+DEFAULT_GAP_NS = 30 * 60 * 10**9
+#: the order of events: by user, then time, then the order they were read in
+EVENT_ORDER = ("user_id", "ns", "pos")
 
 
-def sort_order(
-    events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp"
-) -> np.ndarray:
-    """Row positions that order events by user, then time (ties keep their input order)."""
-    codes, _ = pd.factorize(events[user_col], sort=True)
-    times = events[time_col].to_numpy(dtype="datetime64[ns]").view("int64")
-    return np.lexsort((times, codes))
+def assign_sessions(events: ibis.Table, gap_ns: int = DEFAULT_GAP_NS) -> ibis.Table:
+    """``events`` with ``session_id`` filled: the source's where it has one, else derived from gaps."""
+    if gap_ns <= 0:
+        raise ValueError(f"session gap must be positive, got {gap_ns} ns")
+    by_user = ibis.window(group_by=events.user_id, order_by=[events.ns, events.pos])
+    previous = events.ns.lag().over(by_user)
+    marked = events.mutate(_start=(previous.isnull() | (events.ns - previous >= gap_ns)))
+    numbered = marked.mutate(
+        _ordinal=marked._start.cast("int64").cumsum(
+            group_by=marked.user_id, order_by=[marked.ns, marked.pos]
+        )
+    )
+    derived = numbered.user_id.concat("-s", numbered._ordinal.cast("string"))
+    return numbered.mutate(session_id=numbered.session_id.fill_null(derived)).drop(
+        "_start", "_ordinal"
+    )
 
 
-def sort_events(
-    events: pd.DataFrame, user_col: str = "user_id", time_col: str = "timestamp"
-) -> pd.DataFrame:
-    """Events ordered by user, then time (ties keep their input order)."""
-    return events.take(sort_order(events, user_col, time_col)).reset_index(drop=True)
+def build_sessions(events: ibis.Table) -> ibis.Table:
+    """One row per session: user, start, end (epoch ns), duration, counts per event type,
+    distinct items, revenue, device; with ``first_pos`` (its first event's ``pos``).
 
-
-def session_starts(
-    events: pd.DataFrame, gap: pd.Timedelta, user_col: str = "user_id", time_col: str = "timestamp"
-) -> np.ndarray:
-    """True where an event opens a session; ``events`` must be sorted by user and time."""
-    if gap <= pd.Timedelta(0):
-        raise ValueError(f"session gap must be positive, got {gap}")
-    starts = _user_starts(events[user_col])
-    times = events[time_col].to_numpy(dtype="datetime64[ns]").view("int64")
-    if len(events) > 1:
-        starts[1:] |= np.diff(times) >= gap.value
-    return starts
-
-
-def assign_sessions(
-    events: pd.DataFrame,
-    gap: pd.Timedelta = DEFAULT_GAP,
-    user_col: str = "user_id",
-    time_col: str = "timestamp",
-    session_col: str = "session_id",
-) -> pd.Series:
-    """Session id per event: the source's where it has one, else derived from inactivity gaps.
-
-    ``events`` must be sorted by user and time (see :func:`sort_events`).
+    A session's user and device are its first event's, in the order by user, time, ``pos``.
+    Order the result by ``user_id``, ``start``, ``first_pos``.
     """
-    starts = session_starts(events, gap, user_col, time_col)
-    index = np.cumsum(starts) - 1  # session number of each event
-    first = np.flatnonzero(starts)
-    user_first = _user_starts(events[user_col])[first]
-    # ordinal of each session within its user: 1, 2, ... restarting at each new user
-    running = np.arange(1, first.size + 1)
-    ordinal = running - np.maximum.accumulate(np.where(user_first, running - 1, 0))
-    users = events[user_col].iloc[first].astype("str").reset_index(drop=True)
-    names = users + "-s" + pd.Series(ordinal).astype("str")
-    derived = pd.Series(
-        names.to_numpy()[index] if first.size else [], index=events.index, dtype="str"
+    rank = ibis.row_number().over(
+        group_by=events.session_id, order_by=[events.user_id, events.ns, events.pos]
     )
-    if session_col in events:
-        own = events[session_col].astype("str")
-        derived = own.where(own.notna(), derived)
-    return derived.rename(session_col)
-
-
-def build_sessions(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per session: user, start, end, duration, counts per event type, items, revenue, device."""
-    codes, uniques = pd.factorize(events["session_id"], sort=False)
-    n = len(uniques)
-    ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
-    first = np.unique(codes, return_index=True)[1]
-    if n and _contiguous(codes):
-        start = np.minimum.reduceat(ns, first)
-        end = np.maximum.reduceat(ns, first)
-    else:
-        start = np.full(n, np.iinfo(np.int64).max)
-        end = np.full(n, np.iinfo(np.int64).min)
-        np.minimum.at(start, codes, ns)
-        np.maximum.at(end, codes, ns)
-    out = pd.DataFrame(
-        {
-            "session_id": pd.Series(np.asarray(uniques), dtype="str"),
-            "user_id": events["user_id"].iloc[first].astype("str").to_numpy(),
-            "start": pd.to_datetime(start, utc=True),
-            "end": pd.to_datetime(end, utc=True),
-        }
+    has_device = "device" in events.columns
+    first = (
+        events.mutate(_rank=rank)
+        .filter(lambda t: t._rank == 0)
+        .select(
+            "session_id",
+            "user_id",
+            first_pos="pos",
+            **({"device": "device"} if has_device else {}),
+        )
     )
-    out["duration_seconds"] = (end - start) / 1e9
-    out["n_events"] = np.bincount(codes, minlength=n)
-    type_codes = pd.Categorical(events["event_type"], categories=list(EVENT_TYPES)).codes
-    known = type_codes >= 0
-    counts = np.bincount(
-        codes[known] * len(EVENT_TYPES) + type_codes[known], minlength=n * len(EVENT_TYPES)
+    is_purchase = events.event_type == "purchase"
+    amount = (events.price * events.quantity.fill_null(1.0)).fill_null(0.0)
+    counts = {f"n_{name}": (events.event_type == name).cast("int64").sum() for name in EVENT_TYPES}
+    totals = events.group_by("session_id").agg(
+        start=events.ns.min(),
+        end=events.ns.max(),
+        n_events=events.count(),
+        **counts,
+        n_items=events.item_id.nunique(),
+        revenue=ibis.ifelse(is_purchase, amount, 0.0).sum(),
     )
-    counts = counts.reshape(n, len(EVENT_TYPES))
-    for k, name in enumerate(EVENT_TYPES):
-        out[f"n_{name}"] = counts[:, k]
-    item_codes, _ = pd.factorize(events["item_id"])
-    has_item = item_codes >= 0
-    n_item_codes = int(item_codes.max()) + 1 if item_codes.size else 1
-    pairs = np.unique(codes[has_item].astype(np.int64) * n_item_codes + item_codes[has_item])
-    out["n_items"] = np.bincount(pairs // n_item_codes, minlength=n)
-    is_purchase = (events["event_type"] == "purchase").to_numpy()
-    quantity = np.nan_to_num(events["quantity"].to_numpy(dtype=float), nan=1.0)
-    amount = np.nan_to_num(events["price"].to_numpy(dtype=float) * quantity)
-    out["revenue"] = np.bincount(codes, weights=np.where(is_purchase, amount, 0.0), minlength=n)
-    if "device" in events:
-        out["device"] = events["device"].iloc[first].astype("str").to_numpy()
-    return out.sort_values(["user_id", "start"], ignore_index=True)
-
-
-def _user_starts(users: pd.Series) -> np.ndarray:
-    values, _ = pd.factorize(users)
-    starts = np.ones(len(values), dtype=bool)
-    if len(values) > 1:
-        starts[1:] = values[1:] != values[:-1]
-    return starts
-
-
-def _contiguous(codes: np.ndarray) -> bool:
-    """True when each code's rows form one block (sessions in sorted events)."""
-    if codes.size == 0:
-        return True
-    return int(np.count_nonzero(codes[1:] != codes[:-1])) + 1 == int(codes.max()) + 1
+    out = first.join(totals, "session_id")
+    columns = ["session_id", "user_id", "start", "end"]
+    return out.select(
+        *columns,
+        duration_seconds=(out.end - out.start) / 1e9,
+        n_events=out.n_events,
+        **{name: out[name] for name in counts},
+        n_items=out.n_items,
+        revenue=out.revenue,
+        **({"device": out.device} if has_device else {}),
+        first_pos=out.first_pos,
+    )

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import ibis
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 #: a source column of arrival times (map one to it) makes late events measurable
 ARRIVAL_COLUMN = "arrival"
+
+_INT64_MIN = np.iinfo(np.int64).min
 
 RULE_ORDER = (
     "missing_user_id", "bad_timestamp", "implausible_timestamp", "unknown_event_type",
@@ -182,26 +185,44 @@ def _implausible(parsed: Parsed, window: tuple[pd.Timestamp, pd.Timestamp] | Non
     return out
 
 
-def flag_late_events(
-    parsed: Parsed,
-    raw: pd.DataFrame,
-    params: IngestParams,
-    unit: str | None = None,
-    fmt: str | None = None,
-) -> np.ndarray | None:
-    """Late rows, where the arrival order is known; None where it is not (not measured).
+def arrival_order(
+    raw: pd.DataFrame, params: IngestParams, unit: str | None = None, fmt: str | None = None
+) -> tuple[bool, pd.Series | None]:
+    """Whether the order rows arrived in is known, and the arrival times when a column gives it.
 
-    The order is the ``arrival`` column of ``raw`` (read like timestamps: ``unit``, ``fmt``,
-    ``source.timezone``) when mapped, else the row order when ``source.arrival_ordered`` (the
-    synthetic generator writes rows as they arrived).
+    The ``arrival`` column of ``raw`` is read like timestamps (``unit``, ``fmt``,
+    ``source.timezone``) into epoch ns (null where unknown); without it the row order is the
+    arrival order when ``source.arrival_ordered`` (the synthetic generator writes rows as they
+    arrived).
     """
-    lateness = pd.Timedelta(minutes=params.allowed_lateness_minutes)
     if ARRIVAL_COLUMN in raw:
-        arrival = read_timestamps(raw[ARRIVAL_COLUMN], unit, fmt, params.source.timezone)
-        return flag_late_by_arrival(parsed.frame["timestamp"], arrival.values, lateness)
-    if params.source.arrival_ordered or params.source.format == "synthetic":
-        return flag_late(parsed.frame["timestamp"], lateness)
-    return None
+        arrival = read_timestamps(raw[ARRIVAL_COLUMN], unit, fmt, params.source.timezone).values
+        return True, epoch_ns(arrival)
+    return bool(params.source.arrival_ordered or params.source.format == "synthetic"), None
+
+
+def epoch_ns(stamps: pd.Series) -> pd.Series:
+    """UTC timestamps as nullable int64 nanoseconds since the epoch."""
+    ns = stamps.to_numpy(dtype="datetime64[ns]").view("int64")
+    return pd.Series(ns, index=stamps.index, dtype="Int64").where(stamps.notna().to_numpy())
+
+
+def late_rows(rows: ibis.Table, allowed_lateness_ns: int, by_arrival: bool) -> ibis.Value:
+    """True where a row's ``ns`` is more than the lateness behind the largest ``ns`` that arrived
+    before it (an Ibis expression over ``rows``).
+
+    Rows arrive in ``pos`` order, or in ``arrival_ns`` order (ties by ``pos``) when
+    ``by_arrival``: there a row without a known arrival is never late and does not raise the
+    running max, nor does a row without a timestamp.
+    """
+    known = rows.arrival_ns.notnull() if by_arrival else ibis.literal(True)
+    order = [rows.arrival_ns, rows.pos] if by_arrival else [rows.pos]
+    seen = ibis.ifelse(known, rows.ns, ibis.null("int64"))
+    before = seen.max().over(ibis.window(order_by=order, rows=(None, -1)))
+    floor = ibis.literal(_INT64_MIN + allowed_lateness_ns, "int64")  # never overflows
+    threshold = ibis.greatest(before, floor) - allowed_lateness_ns
+    late = known & rows.ns.notnull() & before.notnull() & (rows.ns < threshold)
+    return late.fill_null(False)
 
 
 def require_arrival_order(raw: pd.DataFrame, params: IngestParams) -> None:
@@ -224,34 +245,6 @@ def late_notes(late_events: int | None) -> list[str]:
         "late events: not measured (arrival order unknown: set source.arrival_ordered "
         "or map an arrival column)"
     ]
-
-
-def flag_late(timestamps: pd.Series, allowed_lateness: pd.Timedelta) -> np.ndarray:
-    """True where a row's time is more than ``allowed_lateness`` behind the max seen before it.
-
-    Rows are taken in the order given, which must be the order they arrived in.
-    """
-    ns = timestamps.to_numpy(dtype="datetime64[ns]").astype("int64")
-    valid = ~timestamps.isna().to_numpy()
-    seen = np.where(valid, ns, np.iinfo(np.int64).min)
-    running = np.maximum.accumulate(seen)
-    before = np.concatenate([[np.iinfo(np.int64).min], running[:-1]])
-    return valid & (ns < before - allowed_lateness.value) & (before > np.iinfo(np.int64).min)
-
-
-def flag_late_by_arrival(
-    timestamps: pd.Series, arrival: pd.Series, allowed_lateness: pd.Timedelta
-) -> np.ndarray:
-    """:func:`flag_late` with the rows taken in ``arrival`` order (ties keep file order).
-
-    A row without a known arrival time is never late and does not raise the running max.
-    """
-    known = arrival.notna().to_numpy()
-    order = np.argsort(arrival.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="stable")
-    order = order[known[order]]
-    late = np.zeros(len(timestamps), dtype=bool)
-    late[order] = flag_late(timestamps.iloc[order], allowed_lateness)
-    return late
 
 
 def reasons_text(flags: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:

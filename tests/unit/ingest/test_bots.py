@@ -1,4 +1,8 @@
-"""Unit tests of personalab.ingest.bots: the bot rules on hand-made users."""
+"""Unit tests of personalab.ingest.bots: the bot rules on hand-made users.
+
+:func:`personalab.ingest.bots.bot_users` is an Ibis expression; :mod:`tests.unit.ingest.engine_rows`
+runs it on DuckDB over the frames built here and folds the rule columns into ``rules``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.ingest.bots import BotRules, find_bot_users
+from personalab.ingest.bots import BotRules
 from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
+from tests.unit.ingest.engine_rows import find_bots
 from tests.unit.ingest.event_rows import T0
 
 # --- bots ----------------------------------------------------------------------------------
@@ -21,7 +26,7 @@ def _user(user: str, seconds, event_type: str = "click", dwell=np.nan) -> pd.Dat
 
 
 def _bots(*frames: pd.DataFrame, **rules) -> dict[str, str]:
-    found = find_bot_users(pd.concat(frames, ignore_index=True), BotRules(**rules))
+    found = find_bots(pd.concat(frames, ignore_index=True), BotRules(**rules))
     return dict(zip(found["user_id"], found["rules"], strict=True))
 
 
@@ -41,7 +46,7 @@ def test_events_per_minute_counts_clock_minutes_not_sliding_windows():
 
 def test_zero_dwell_on_90_percent_of_20_views_is_a_bot():
     bot = _user("z20", range(0, 1200, 60), "view", [0.0] * 18 + [5.0] * 2)
-    found = find_bot_users(pd.concat([bot, NORMAL]), BotRules())
+    found = find_bots(pd.concat([bot, NORMAL]), BotRules())
     assert found["user_id"].tolist() == ["z20"]
     assert found["rules"].tolist() == ["zero_dwell"]
     assert found["views_with_dwell"].tolist() == [20]
@@ -72,7 +77,7 @@ def test_events_per_day_rule():
 
 
 def test_normal_user_is_not_flagged():
-    found = find_bot_users(NORMAL, BotRules())
+    found = find_bots(NORMAL, BotRules())
     assert found.empty
     assert "rules" in found.columns
 
@@ -85,14 +90,21 @@ def test_rules_column_names_every_rule_hit():
 
 
 def test_bot_stats_columns():
-    found = find_bot_users(pd.concat([_user("b", range(45)), NORMAL]), BotRules())
+    found = find_bots(pd.concat([_user("b", range(45)), NORMAL]), BotRules())
     row = found.iloc[0]
     stats = row[["events", "peak_per_minute", "peak_per_day"]].tolist()
     assert (row["user_id"], stats) == ("b", [45, 45, 45])
 
 
+def test_zero_dwell_share_is_null_without_views_with_dwell():
+    found = find_bots(pd.concat([_user("b", range(45)), NORMAL]), BotRules())  # clicks, no dwell
+    assert found["rules"].tolist() == ["events_per_minute"]
+    assert found["views_with_dwell"].tolist() == [0]
+    assert found["zero_dwell_share"].isna().tolist() == [True]
+
+
 def test_no_events_no_bots():
-    assert find_bot_users(NORMAL.iloc[:0], BotRules()).empty
+    assert find_bots(NORMAL.iloc[:0], BotRules()).empty
 
 
 # --- baskets: many rows, one moment --------------------------------------------------------
@@ -100,13 +112,13 @@ def test_no_events_no_bots():
 
 def test_a_basket_of_45_items_at_one_timestamp_is_one_moment_not_a_bot():
     basket = _user("shopper", [0] * 45, "purchase")
-    found = find_bot_users(pd.concat([basket, NORMAL]), BotRules(min_views_for_dwell_rule=1))
+    found = find_bots(pd.concat([basket, NORMAL]), BotRules(min_views_for_dwell_rule=1))
     assert found.empty
 
 
 def test_peaks_count_distinct_timestamps():
     user = _user("b", [0] * 10 + list(range(1, 42)))  # a 10-item basket, then 41 clicks
-    found = find_bot_users(user, BotRules())
+    found = find_bots(user, BotRules())
     assert found[["events", "peak_per_minute", "peak_per_day"]].values.tolist() == [[51, 42, 42]]
 
 

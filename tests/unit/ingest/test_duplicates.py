@@ -1,53 +1,59 @@
-"""Unit tests of personalab.ingest.duplicates: duplicate ids, content ids, hex formatting."""
+"""Unit tests of personalab.ingest.duplicates: duplicate ids, ids for rows without one, ids
+reused for different events.
+
+The rules are Ibis expressions; :mod:`tests.unit.ingest.engine_rows` runs them on DuckDB over
+the frames built here (``pos`` is the row's place in the frame: the order read).
+"""
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.ingest.duplicates import (
-    conflicting_ids,
-    content_event_ids,
-    duplicated_ids,
-    hex64,
-)
 from personalab.ingest.events import parse_events
 from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
+from tests.unit.ingest.engine_rows import conflicts, content_ids, duplicates
 from tests.unit.ingest.event_rows import CLEAN, _raw
 
 # --- duplicates and ids --------------------------------------------------------------------
 
 
-def test_duplicated_ids_keep_first_arrival():
-    assert duplicated_ids(pd.Series(["a", "a", "a"])).tolist() == [False, True, True]
+def _ids(*ids) -> pd.DataFrame:
+    return pd.DataFrame({"event_id": list(ids)})
 
 
-def test_duplicated_ids_with_interleaved_repeats():
-    ids = pd.Series(["a", "b", "a", "c", "b", "a", "d"])
-    assert duplicated_ids(ids).tolist() == [False, False, True, False, True, True, False]
+def test_duplicates_keep_first_arrival():
+    assert duplicates(_ids("a", "a", "a")) == [False, True, True]
 
 
-def test_duplicated_ids_without_repeats():
-    assert duplicated_ids(pd.Series(["z", "y", "x"])).tolist() == [False, False, False]
+def test_duplicates_with_interleaved_repeats():
+    got = duplicates(_ids("a", "b", "a", "c", "b", "a", "d"))
+    assert got == [False, False, True, False, True, True, False]
+
+
+def test_duplicates_without_repeats():
+    assert duplicates(_ids("z", "y", "x")) == [False, False, False]
 
 
 def _parsed_frame(rows: list[dict]) -> pd.DataFrame:
     return parse_events(_raw(rows)).frame
 
 
-def test_content_ids_are_16_hex_chars_and_deterministic():
-    frame = _parsed_frame([CLEAN, {**CLEAN, "user_id": "u2"}])
-    first = content_event_ids(frame)
-    assert all(re.fullmatch(r"[0-9a-f]{16}", v) for v in first)
-    assert content_event_ids(frame.copy()).tolist() == first.tolist()
+def test_rows_without_ids_get_the_position_of_the_first_row_of_their_content():
+    frame = _parsed_frame([{**CLEAN, "user_id": "u2"}, CLEAN, {**CLEAN, "user_id": "u2"}, CLEAN])
+    assert content_ids(frame) == ["row-0", "row-1", "row-0", "row-1"]
 
 
 def test_content_ids_equal_for_identical_content():
-    ids = content_event_ids(_parsed_frame([CLEAN, {**CLEAN, "dwell_seconds": 99.0}, CLEAN]))
-    assert ids.iloc[0] == ids.iloc[1] == ids.iloc[2]  # dwell is not part of the content
+    ids = content_ids(_parsed_frame([CLEAN, {**CLEAN, "dwell_seconds": 99.0}, CLEAN]))
+    assert ids == ["row-0"] * 3  # dwell is not part of the content
+
+
+def test_source_ids_are_kept_and_only_missing_ids_are_filled():
+    frame = _parsed_frame([{**CLEAN, "event_id": "e1"}, CLEAN, {**CLEAN, "event_id": "e2"}, CLEAN])
+    assert content_ids(frame) == ["e1", "row-0", "e2", "row-0"]
+    # a row with an id is not a re-send of an identical row without one, nor the reverse
+    assert duplicates(frame) == [False, False, False, True]
 
 
 @pytest.mark.parametrize(
@@ -64,31 +70,27 @@ def test_content_ids_equal_for_identical_content():
     ],
 )
 def test_content_ids_differ_when_any_field_differs(change):
-    ids = content_event_ids(
+    ids = content_ids(
         _parsed_frame([{**CLEAN, "session_id": "s1"}, {**CLEAN, "session_id": "s1", **change}])
     )
-    assert ids.iloc[0] != ids.iloc[1]
+    assert ids == ["row-0", "row-1"]
 
 
-_RANDOM = np.random.default_rng(7).integers(0, 2**64 - 1, size=50, dtype=np.uint64, endpoint=True)
+def test_missing_values_are_content_too():
+    rows = [{**CLEAN, "price": None}, {**CLEAN, "price": None}, CLEAN, {**CLEAN, "item_id": None}]
+    assert content_ids(_parsed_frame(rows)) == ["row-0", "row-0", "row-2", "row-3"]
 
 
-@pytest.mark.parametrize("value", [0, 1, 15, 16, 2**63, 2**64 - 1, 0x0123456789ABCDEF])
-def test_hex64_edge_values(value):
-    assert hex64(np.array([value], dtype=np.uint64)).tolist() == [format(value, "016x")]
-
-
-def test_hex64_random_values():
-    assert hex64(_RANDOM).tolist() == [format(int(v), "016x") for v in _RANDOM]
+def test_rows_without_ids_count_as_re_sends_when_identical():
+    rows = [CLEAN, {**CLEAN, "item_id": "i2"}, {**CLEAN, "dwell_seconds": 99.0}, CLEAN]
+    assert duplicates(_parsed_frame(rows)) == [False, False, True, True]
 
 
 # --- event ids reused for different events -------------------------------------------------
 
 
 def _conflicts(rows: list[dict], positions=None) -> list[bool]:
-    frame = _parsed_frame(rows)
-    rows_ = np.arange(len(frame)) if positions is None else np.asarray(positions)
-    return conflicting_ids(frame, rows_).tolist()
+    return conflicts(_parsed_frame(rows), positions)
 
 
 def test_same_id_with_other_content_conflicts_every_row_of_that_id():

@@ -1,4 +1,8 @@
-"""Unit tests of personalab.ingest.sessions: session ids from gaps, and the sessions table."""
+"""Unit tests of personalab.ingest.sessions: session ids from gaps, and the sessions table.
+
+The rules are Ibis expressions; :mod:`tests.unit.ingest.engine_rows` runs them on DuckDB over
+the frames built here (``ns`` from ``timestamp``, ``pos`` the row's place in the frame).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import pandas as pd
 import pytest
 
 from personalab.ingest.events import EVENT_TYPES
-from personalab.ingest.sessions import assign_sessions, build_sessions, sort_events
+from personalab.ingest.sessions import EVENT_ORDER, assign_sessions
+from tests.unit.ingest.engine_rows import sessionise, sessionised, sessions_table, table
 
 T0 = pd.Timestamp("2024-01-01 12:00", tz="UTC")
 
@@ -22,10 +27,15 @@ def _events(users: list[str], times: list[pd.Timestamp], **columns) -> pd.DataFr
 
 
 def _ids(events: pd.DataFrame, **kwargs) -> list[str]:
-    return assign_sessions(events, **kwargs).tolist()
+    """Session ids in EVENT_ORDER order (user, time, read order)."""
+    return sessionise(events, **kwargs)
 
 
 # --- assign_sessions -----------------------------------------------------------------------
+
+
+def test_event_order_is_user_time_then_read_order():
+    assert EVENT_ORDER == ("user_id", "ns", "pos")
 
 
 def test_gap_of_exactly_30_minutes_starts_a_new_session():
@@ -53,10 +63,10 @@ def test_ids_count_each_users_sessions_from_one():
 def test_two_users_interleaved_in_time():
     # a at 0, 10, 45; b at 1, 50: a's 45 is 35 after its 10, b's 50 is 49 after its 1
     raw = _events(["a", "b", "a", "b", "a"], [at(0), at(1), at(10), at(50), at(45)])
-    events = sort_events(raw)
+    events = sessionised(raw)
     assert events["user_id"].tolist() == ["a", "a", "a", "b", "b"]
     assert events["timestamp"].tolist() == [at(0), at(10), at(45), at(1), at(50)]
-    assert _ids(events) == ["a-s1", "a-s1", "a-s2", "b-s1", "b-s2"]
+    assert events["session_id"].tolist() == ["a-s1", "a-s1", "a-s2", "b-s1", "b-s2"]
 
 
 def test_a_new_user_starts_a_session_even_within_the_gap():
@@ -74,22 +84,32 @@ def test_all_null_source_session_ids_are_all_derived():
     assert _ids(events) == ["a-s1", "a-s2"]
 
 
-def test_sort_events_on_shuffled_input_gives_the_same_sessions():
+def test_shuffled_input_gives_the_same_sessions():
     users = ["a", "a", "a", "b", "b", "b", "c"]
     times = [at(0), at(29), at(59), at(5), at(35), at(36), at(7)]
     ordered = _events(users, times, tag=range(7))
     shuffled = ordered.iloc[[6, 2, 4, 0, 5, 1, 3]].reset_index(drop=True)
-    result = sort_events(shuffled)
-    by_tag = dict(zip(result["tag"], assign_sessions(result), strict=True))
+    result = sessionised(shuffled)
+    assert result["tag"].tolist() == list(range(7))  # back in user, time order
+    by_tag = dict(zip(result["tag"], result["session_id"], strict=True))
     assert [by_tag[k] for k in range(7)] == _ids(ordered)
     assert _ids(ordered) == ["a-s1", "a-s1", "a-s2", "b-s1", "b-s2", "b-s2", "c-s1"]
 
 
-def test_sort_events_keeps_input_order_on_ties():
+def test_ties_in_time_keep_input_order():
     events = _events(
         ["b", "a", "a", "a"], [at(0), at(5), at(1), at(5)], tag=["b", "x", "first", "y"]
     )
-    assert sort_events(events)["tag"].tolist() == ["first", "x", "y", "b"]
+    result = sessionised(events)
+    assert result["tag"].tolist() == ["first", "x", "y", "b"]
+    assert result["pos"].tolist() == [2, 1, 3, 0]
+
+
+def test_events_at_one_moment_share_a_session_whatever_their_order():
+    events = _events(["a"] * 3, [at(0), at(0), at(0)], tag=["p", "q", "r"])
+    result = sessionised(events)
+    assert result["tag"].tolist() == ["p", "q", "r"]
+    assert result["session_id"].tolist() == ["a-s1"] * 3
 
 
 def test_custom_gap():
@@ -97,10 +117,10 @@ def test_custom_gap():
     assert _ids(events, gap=pd.Timedelta(minutes=10)) == ["a-s1", "a-s2", "a-s2"]
 
 
-@pytest.mark.parametrize("gap", [pd.Timedelta(0), pd.Timedelta(minutes=-5)])
-def test_non_positive_gap_raises(gap):
+@pytest.mark.parametrize("gap_ns", [0, -5 * 60 * 10**9])
+def test_non_positive_gap_raises(gap_ns):
     with pytest.raises(ValueError, match="session gap must be positive"):
-        assign_sessions(_events(["a"], [at(0)]), gap=gap)
+        assign_sessions(table(_events(["a"], [at(0)], session_id=None)), gap_ns)
 
 
 # --- build_sessions ------------------------------------------------------------------------
@@ -144,7 +164,7 @@ def _row(sessions: pd.DataFrame, session_id: str) -> pd.Series:
 
 
 def test_build_sessions_times_and_counts():
-    sessions = build_sessions(SORTED_LOG)
+    sessions = sessions_table(SORTED_LOG)
     assert sessions["session_id"].tolist() == ["a-s1", "a-s2", "b-s1"]
     assert sessions["user_id"].tolist() == ["a", "a", "b"]
     assert sessions["start"].tolist() == [at(0), at(100), at(3)]
@@ -154,7 +174,7 @@ def test_build_sessions_times_and_counts():
 
 
 def test_build_sessions_counts_per_event_type():
-    sessions = build_sessions(SORTED_LOG)
+    sessions = sessions_table(SORTED_LOG)
     counts = sessions[[f"n_{t}" for t in EVENT_TYPES]].to_numpy().tolist()
     #           view click scroll search add rem purchase rate
     assert counts == [
@@ -165,12 +185,12 @@ def test_build_sessions_counts_per_event_type():
 
 
 def test_build_sessions_counts_distinct_items():
-    assert build_sessions(SORTED_LOG)["n_items"].tolist() == [2, 0, 1]
+    assert sessions_table(SORTED_LOG)["n_items"].tolist() == [2, 0, 1]
 
 
 def test_revenue_is_price_times_quantity_of_purchases_missing_quantity_counts_as_one():
     # a-s1: 10.0 * 2 + 4.5 * 1; views and the add_to_cart have prices but are not revenue
-    assert build_sessions(SORTED_LOG)["revenue"].tolist() == [24.5, 0.0, 0.0]
+    assert sessions_table(SORTED_LOG)["revenue"].tolist() == [24.5, 0.0, 0.0]
 
 
 def test_purchase_without_price_adds_no_revenue():
@@ -180,19 +200,19 @@ def test_purchase_without_price_adds_no_revenue():
             ("s", "u", 1, "purchase", "i", 2.0, 3, "web"),
         ]
     )
-    assert build_sessions(log)["revenue"].tolist() == [6.0]
+    assert sessions_table(log)["revenue"].tolist() == [6.0]
 
 
 def test_device_is_the_first_events_device():
-    assert build_sessions(SORTED_LOG)["device"].tolist() == ["mobile", "tablet", "desktop"]
+    assert sessions_table(SORTED_LOG)["device"].tolist() == ["mobile", "tablet", "desktop"]
 
 
 def test_non_contiguous_session_ids_give_the_same_numbers():
     # sessions from a source can interleave in file order (two tabs of one user, two users)
     interleaved = SORTED_LOG.iloc[[0, 6, 5, 1, 2, 3, 4]].reset_index(drop=True)
-    got = build_sessions(interleaved)
+    got = sessions_table(interleaved)
     assert got["session_id"].tolist() == ["a-s1", "a-s2", "b-s1"]
-    pd.testing.assert_frame_equal(got, build_sessions(SORTED_LOG))
+    pd.testing.assert_frame_equal(got, sessions_table(SORTED_LOG))
 
 
 def test_interleaved_session_explicit_values():
@@ -203,7 +223,7 @@ def test_interleaved_session_explicit_values():
         ("y", "u", 50, "view", "i8", None, None, "app"),
         ("x", "u", 7, "view", "i1", None, None, "web"),
     ])  # fmt: skip
-    sessions = build_sessions(log)
+    sessions = sessions_table(log)
     x, y = _row(sessions, "x"), _row(sessions, "y")
     assert (x["start"], x["end"], x["duration_seconds"]) == (at(0), at(20), 1200.0)
     assert (y["start"], y["end"], y["duration_seconds"]) == (at(1), at(50), 2940.0)
@@ -215,7 +235,7 @@ def test_interleaved_session_explicit_values():
 
 def test_sessions_are_ordered_by_user_then_start():
     log = SORTED_LOG.iloc[[6, 5, 0, 1, 2, 3, 4]].reset_index(drop=True)
-    sessions = build_sessions(log)
+    sessions = sessions_table(log)
     assert list(zip(sessions["user_id"], sessions["session_id"], strict=True)) == [
         ("a", "a-s1"), ("a", "a-s2"), ("b", "b-s1")
     ]  # fmt: skip
@@ -228,12 +248,20 @@ def test_assign_then_build_single_event_session():
             (None, "a", 45, "click", "i1", None, None, "web"),
         ]
     )
-    events["session_id"] = assign_sessions(events.drop(columns="session_id")).to_numpy()
-    sessions = build_sessions(events)
+    sessions = sessions_table(events, gap=pd.Timedelta(minutes=30))
     assert sessions["session_id"].tolist() == ["a-s1", "a-s2"]
     assert sessions["n_events"].tolist() == [1, 1]
     assert sessions["duration_seconds"].tolist() == [0.0, 0.0]
 
 
 def test_build_sessions_of_no_events_is_empty():
-    assert len(build_sessions(SORTED_LOG.iloc[:0])) == 0
+    assert len(sessions_table(SORTED_LOG.iloc[:0])) == 0
+
+
+def test_device_of_events_at_one_moment_is_the_first_reads():
+    log = _log([
+        ("s", "u", 5, "view", "i1", None, None, "tablet"),
+        ("s", "u", 0, "view", "i1", None, None, "app"),
+        ("s", "u", 0, "view", "i2", None, None, "web"),
+    ])  # fmt: skip
+    assert sessions_table(log)["device"].tolist() == ["app"]

@@ -20,9 +20,9 @@ from personalab.ingest.pipeline import IngestResult, process_events
 from personalab.ingest.sources import REJECT_COLUMN, RawEvents, SourceError, read_source
 
 # The retailrocket, rees46, movielens and online_retail files have no event_id column (nor do
-# most generic fixtures): process_events gives such rows content-hash ids
-# (personalab.ingest.duplicates.content_event_ids, hash_key "personalab-event": the 16 characters
-# pandas requires), so identical rows count as re-sends.
+# most generic fixtures): process_events gives such a row the id ``row-<pos>``, ``pos`` being
+# the first row read with the same content (personalab.ingest.duplicates.with_content_ids), so
+# identical rows count as re-sends.
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Unit tests of personalab.ingest.validation: rule reasons, late events, reason summaries."""
+"""Unit tests of personalab.ingest.validation: rule reasons, late events, reason summaries.
+
+The late rule (:func:`personalab.ingest.validation.late_rows`) is an Ibis expression;
+:func:`tests.unit.ingest.engine_rows.late` runs it on DuckDB, rows arriving in the order given.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,11 @@ from personalab.ingest.pipeline import run_ingest
 from personalab.ingest.validation import (
     RULE_ORDER,
     find_violations,
-    flag_late,
-    flag_late_by_arrival,
     reasons_text,
     summarise_reasons,
 )
 from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
+from tests.unit.ingest.engine_rows import late
 from tests.unit.ingest.event_rows import CLEAN, T0, _raw, _reasons
 
 # --- validation rules ------------------------------------------------------------------------
@@ -128,39 +131,54 @@ HOUR = pd.Timedelta(minutes=60)
 
 def test_exactly_allowed_lateness_is_not_late_one_minute_more_is():
     # max seen is 100; 40 is exactly 60 min behind, 39 is 61 min behind
-    assert flag_late(_minutes(0, 100, 40, 39), HOUR).tolist() == [False, False, False, True]
+    assert late(_minutes(0, 100, 40, 39), HOUR) == [False, False, False, True]
 
 
 def test_one_second_past_allowed_lateness_is_late():
     times = pd.Series([T0, T0 - HOUR - pd.Timedelta(seconds=1)])
-    assert flag_late(times, HOUR).tolist() == [False, True]
+    assert late(times, HOUR) == [False, True]
+
+
+def test_one_nanosecond_past_allowed_lateness_is_late():
+    times = pd.Series([T0, T0 - HOUR, T0 - HOUR - pd.Timedelta(1, "ns")])
+    assert late(times, HOUR) == [False, False, True]
 
 
 def test_watermark_is_max_seen_not_previous_row():
     # 170 is 30 behind the max (200) but the earlier 130 is 70 behind it
-    late = flag_late(_minutes(200, 170, 130, 250, 189), HOUR)
-    assert late.tolist() == [False, False, True, False, True]
+    assert late(_minutes(200, 170, 130, 250, 189), HOUR) == [False, False, True, False, True]
 
 
 def test_first_row_is_never_late():
-    assert flag_late(_minutes(-10_000, 0), HOUR).tolist() == [False, False]
+    assert late(_minutes(-10_000, 0), HOUR) == [False, False]
 
 
 def test_nat_rows_are_not_late_and_do_not_advance_the_watermark():
-    assert flag_late(_minutes(None, 0, None, -61), HOUR).tolist() == [False, False, False, True]
-    assert flag_late(_minutes(None, -1000), HOUR).tolist() == [False, False]
+    assert late(_minutes(None, 0, None, -61), HOUR) == [False, False, False, True]
+    assert late(_minutes(None, -1000), HOUR) == [False, False]
+
+
+def test_a_huge_lateness_never_overflows():
+    lateness = pd.Timedelta(days=365 * 290)
+    assert late(_minutes(0, -(10**6), -(10**8)), lateness) == [False, False, False]
 
 
 def test_arrival_order_decides_lateness_not_file_order():
     times = _minutes(0, 100, 30)  # in file order the third row is 70 min behind: late
     arrival = _minutes(0, 200, 10)  # but it arrived second, before the 100
-    assert flag_late(times, HOUR).tolist() == [False, False, True]
-    assert flag_late_by_arrival(times, arrival, HOUR).tolist() == [False, False, False]
+    assert late(times, HOUR) == [False, False, True]
+    assert late(times, HOUR, arrival) == [False, False, False]
 
 
 def test_rows_without_an_arrival_time_are_never_late():
-    late = flag_late_by_arrival(_minutes(100, 0, 10), _minutes(0, None, 5), HOUR)
-    assert late.tolist() == [False, False, True]  # the 10 arrived after the 100
+    assert late(_minutes(100, 0, 10), HOUR, _minutes(0, None, 5)) == [False, False, True]
+    # ... and do not raise the watermark: the 200 arrived at no known time
+    assert late(_minutes(200, 0, 10), HOUR, _minutes(None, 0, 5)) == [False, False, False]
+
+
+def test_rows_arriving_at_one_time_keep_file_order():
+    assert late(_minutes(100, 0), HOUR, _minutes(5, 5)) == [False, True]
+    assert late(_minutes(0, 100), HOUR, _minutes(5, 5)) == [False, False]
 
 
 # --- bad inputs, ingested as a user would ----------------------------------------------------

@@ -1,0 +1,181 @@
+"""Where the data stages' relational work runs: DuckDB (embedded, out of core) or Spark.
+
+The ingest rules (:mod:`personalab.ingest.sessions`, ``bots``, ``duplicates``, the late rule of
+``validation``) are Ibis expressions, written once and compiled by Ibis to the engine named in
+a stage's params::
+
+    engine: duckdb            # or spark
+    duckdb: {memory_limit: 8GB, threads: null, spill_dir: null}
+    spark: {master: "local[*]", remote: null, config: {}}
+
+:func:`connect` opens the engine; :class:`Engine` moves frames in (as Arrow, so a float NaN is
+a null on every engine) and results out, ordered as the caller asks (engines order rows only
+when told to).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+#: environment variables that override ``spark.master`` and ``spark.remote``
+SPARK_MASTER_ENV, SPARK_REMOTE_ENV = "PERSONALAB_SPARK_MASTER", "SPARK_REMOTE"
+
+
+class DuckDBParams(BaseModel):
+    """DuckDB's limits: past ``memory_limit`` it spills to ``spill_dir``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_limit: str = Field("8GB", pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    threads: int | None = Field(None, ge=1)  # null: every core
+    spill_dir: str | None = None  # null: <system temp>/personalab-spill
+
+
+class SparkParams(BaseModel):
+    """Where Spark runs: a master URL (``local[*]``, ``spark://host:7077``, ``yarn``) or a Spark
+    Connect address (``sc://host:15002``); ``config`` is passed to the session builder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    master: str = "local[*]"
+    remote: str | None = None
+    config: dict[str, str | int | float | bool] = {}
+
+
+class EngineParams(BaseModel):
+    """The ``engine``, ``duckdb`` and ``spark`` keys a data stage's params carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    duckdb: DuckDBParams = DuckDBParams()
+    spark: SparkParams = SparkParams()
+
+
+@dataclass
+class Engine:
+    """An Ibis backend and its name; :meth:`table` and :meth:`fetch` cross the border."""
+
+    name: str
+    backend: Any  # ibis.backends.BaseBackend
+    _names: list[str] = field(default_factory=list)
+    _persisted: list[Any] = field(default_factory=list)
+
+    def table(self, frame: pd.DataFrame | pa.Table):
+        """An Ibis table of ``frame``; float NaN becomes null, categoricals become strings."""
+        import ibis
+
+        if isinstance(frame, pd.DataFrame):
+            frame = pa.Table.from_pandas(_plain(frame), preserve_index=False)
+        if self.name == "duckdb":
+            return ibis.memtable(frame)  # DuckDB scans the Arrow buffers, no copy
+        return self._view(self.backend._session.createDataFrame(frame))
+
+    def fetch(self, expr, order_by: list[str] | None = None) -> pd.DataFrame:
+        """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine)."""
+        if order_by:
+            expr = expr.order_by([expr[c].asc(nulls_first=False) for c in order_by])
+        return self.backend.to_pyarrow(expr).to_pandas()
+
+    def scalar(self, expr) -> Any:
+        return self.backend.execute(expr)
+
+    def cache(self, expr):
+        """``expr`` computed once and kept until :meth:`close` (a temp table on DuckDB, a
+        persisted frame on Spark)."""
+        if self.name == "duckdb":
+            name = _temp_name()
+            table = self.backend.create_table(name, expr, temp=True)
+            self._names.append(name)
+            return table
+        frame = self.backend._session.sql(self.backend.compile(expr)).cache()
+        self._persisted.append(frame)
+        return self._view(frame)
+
+    def _view(self, frame):
+        """A Spark frame as an Ibis table (a temp view, dropped by :meth:`close`)."""
+        name = _temp_name()
+        frame.createTempView(name)
+        self._names.append(name)
+        return self.backend.table(name)
+
+    def close(self) -> None:
+        """Drop what :meth:`cache` kept; DuckDB closes, a Spark session (the process's) stays."""
+        if self.name == "duckdb":
+            self.backend.disconnect()
+            return
+        for name in self._names:
+            self.backend._session.catalog.dropTempView(name)
+        for frame in self._persisted:
+            frame.unpersist()
+        self._names.clear()
+        self._persisted.clear()
+
+
+def connect(params: EngineParams | None = None) -> Engine:
+    """Open the engine ``params`` names (DuckDB in memory with its limits, or a Spark session)."""
+    import ibis
+
+    params = params or EngineParams()
+    if params.engine == "duckdb":
+        db = params.duckdb
+        spill = Path(db.spill_dir or Path(tempfile.gettempdir()) / "personalab-spill")
+        spill.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {
+            "memory_limit": db.memory_limit.replace(" ", ""),
+            "temp_directory": str(spill),
+        }
+        if db.threads:
+            config["threads"] = db.threads
+        backend = ibis.duckdb.connect(**config)
+        backend.raw_sql("SET enable_progress_bar = false")
+        return Engine("duckdb", backend)
+    return Engine("spark", ibis.pyspark.connect(spark_session(params.spark)))
+
+
+def spark_session(params: SparkParams):
+    """A Spark session (the running one when there is one): UTC, Arrow transfers, no UI."""
+    from pyspark.sql import SparkSession
+
+    remote = os.environ.get(SPARK_REMOTE_ENV) or params.remote
+    builder = SparkSession.builder
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        master = os.environ.get(SPARK_MASTER_ENV) or params.master
+        builder = builder.master(master).config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    warehouse = Path(tempfile.gettempdir()) / "personalab-spark-warehouse"  # not the project
+    builder = builder.config("spark.sql.warehouse.dir", str(warehouse))
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    for key, value in params.config.items():
+        builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
+    session = builder.getOrCreate()
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as strings (engines have no categoricals)."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    return frame.assign(**{c: frame[c].astype("str") for c in cats})
+
+
+_COUNTER = iter(range(1, 1 << 62))
+
+
+def _temp_name() -> str:
+    return f"personalab_{os.getpid()}_{next(_COUNTER)}"
