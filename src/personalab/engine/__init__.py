@@ -67,7 +67,7 @@ class Engine:
     name: str
     backend: Any  # ibis.backends.BaseBackend
     _names: list[str] = field(default_factory=list)
-    _persisted: list[Any] = field(default_factory=list)
+    _views: dict[str, Any] = field(default_factory=dict)  # Spark: cached frames by view name
 
     def table(self, frame: pd.DataFrame | pa.Table):
         """An Ibis table of ``frame``; float NaN becomes null, categoricals become strings."""
@@ -97,8 +97,22 @@ class Engine:
             self._names.append(name)
             return table
         frame = self.backend._session.sql(self.backend.compile(expr)).cache()
-        self._persisted.append(frame)
-        return self._view(frame)
+        table = self._view(frame)
+        self._views[table.op().name] = frame
+        return table
+
+    def release(self, table) -> None:
+        """Drop a table :meth:`cache` made, before :meth:`close` (to free its memory early)."""
+        name = table.op().name
+        if name not in self._names:
+            raise ValueError(f"{name} was not made by Engine.cache")
+        self._names.remove(name)
+        if self.name == "duckdb":
+            self.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+            return
+        self.backend._session.catalog.dropTempView(name)
+        if name in self._views:
+            self._views.pop(name).unpersist()
 
     def _view(self, frame):
         """A Spark frame as an Ibis table (a temp view, dropped by :meth:`close`)."""
@@ -114,10 +128,10 @@ class Engine:
             return
         for name in self._names:
             self.backend._session.catalog.dropTempView(name)
-        for frame in self._persisted:
+        for frame in self._views.values():
             frame.unpersist()
         self._names.clear()
-        self._persisted.clear()
+        self._views.clear()
 
 
 def connect(params: EngineParams | None = None) -> Engine:

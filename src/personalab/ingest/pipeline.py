@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
 from personalab.ingest.bots import bot_users, rules_text
-from personalab.ingest.duplicates import conflicting_ids, mark_duplicates, with_content_ids
+from personalab.ingest.duplicates import (
+    CONTENT,
+    conflicting_ids,
+    mark_duplicates,
+    with_content_ids,
+)
 from personalab.ingest.events import (
-    ID_COLUMNS,
-    LABEL_COLUMNS,
-    NUMERIC_COLUMNS,
     Parsed,
     canonical_order,
     parse_events,
@@ -42,14 +45,16 @@ from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.synth.generate import generate_log
 from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
+    ROW_RULES,
+    RULE_ORDER,
     arrival_order,
-    epoch_ns,
-    find_violations,
     late_notes,
     late_rows,
     plausible_window,
     reasons_text,
     require_arrival_order,
+    rule_columns,
+    rule_flags,
     summarise_reasons,
 )
 
@@ -150,6 +155,7 @@ def process_events(
     tick = time.perf_counter()
     clean = mark_duplicates(with_content_ids(checked.clean))
     clean = engine.cache(clean)
+    engine.release(checked.rows)
     dup = int(engine.scalar(clean.duplicate.cast("int64").sum()) or 0)  # null: no rows
     kept = clean.filter(~clean.duplicate).drop("duplicate")
     timings["dedup"] = time.perf_counter() - tick
@@ -164,9 +170,12 @@ def process_events(
     tick = time.perf_counter()
     source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
     sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
-    events = _events_frame(
-        engine.fetch(sessionised, order_by=list(EVENT_ORDER)), checked.time_dtype
+    engine.release(clean)
+    ids = engine.fetch(
+        sessionised.select(*EVENT_ORDER, "event_id", "session_id"), order_by=list(EVENT_ORDER)
     )
+    events = _events_frame(checked.parsed, ids)
+    del checked.parsed
     sessions = _sessions_frame(
         engine.fetch(build_sessions(sessionised), order_by=["user_id", "start", "first_pos"])
     )
@@ -216,12 +225,13 @@ class _Checked:
     rate, late events (None when not measured), the time order, how timestamps were read."""
 
     clean: Any
+    rows: Any  # the cached table ``clean`` reads (released once read)
+    parsed: pd.DataFrame  # every row as parsed (the engine works on their keys)
     quarantine: pd.DataFrame
     rate: float
     late_events: int | None
     order: dict[str, Any]
     read_as: str
-    time_dtype: Any  # the parsed timestamps' (events keep their resolution)
 
 
 def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engine) -> _Checked:
@@ -236,15 +246,16 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
     require_arrival_order(raw.frame, params)  # parameter errors first, before any work
     window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
     parsed = parse_events(raw, timezone=params.source.timezone)
-    flags = find_violations(parsed, params.rating_range, window)
     known, arrival = arrival_order(raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
     reject = raw.frame.get(REJECT_COLUMN)
-    if reject is not None:  # a malformed line has no fields to check: that is its one reason
-        flags.loc[(reject == MALFORMED_LINE).to_numpy(), :] = False
-    bad = flags.to_numpy().any(axis=1)
-    if reject is not None:
-        bad |= reject.notna().to_numpy()
-    rows = engine.table(_engine_frame(parsed, bad, arrival))
+    rows = engine.table(_engine_frame(parsed, reject, arrival))
+    malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
+    rules = {
+        rule: flag & ~malformed
+        for rule, flag in rule_flags(rows, params.rating_range, window).items()
+    }
+    rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if arrival is not None else []), **rules)
+    rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)
@@ -254,26 +265,29 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
     rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
     rows = rows.mutate(conflict=rows.conflict.fill_null(False) & ~rows.bad)
     rows = engine.cache(rows)
+    late = rows.late if known else ibis.literal(False)
     marked = engine.fetch(
-        rows.filter(rows.conflict | (rows.late if known else False)).select(
-            "pos", "conflict", *(["late"] if known else [])
+        rows.filter(rows.bad | rows.conflict | late).select(
+            "pos", "bad", "conflict", *rules, late=late
         ),
         order_by=["pos"],
     )
-    at = marked["pos"].to_numpy()
-    conflict = at[marked["conflict"].to_numpy(dtype=bool)]
-    flags.iloc[conflict, flags.columns.get_loc("conflicting_event_id")] = True
-    bad[conflict] = True
+    flags = _flags(marked, late_events=quarantine_late)
+    bad = np.zeros(len(parsed.frame), dtype=bool)
+    bad[flags.index.to_numpy()] = (marked["bad"] | marked["conflict"]).to_numpy(dtype=bool)
     late_events = None
     if known:
-        late = at[marked["late"].to_numpy(dtype=bool)]
-        if quarantine_late:
-            flags.iloc[late, flags.columns.get_loc("late_event")] = True
-            bad[late] = True
-        late_events = len(late) if quarantine_late else int((~bad[late]).sum())
+        late_at = marked["late"].to_numpy(dtype=bool)
+        late_events = int(
+            late_at.sum() if quarantine_late else (late_at & ~bad[marked["pos"]]).sum()
+        )
+    flags = flags.loc[bad[flags.index.to_numpy()]]
+    extra = None if reject is None else reject.iloc[flags.index.to_numpy()].set_axis(flags.index)
     order = read_order(parsed.frame["timestamp"], ~bad)
-    quarantine = _quarantine_table(raw.frame.loc[bad], reasons_text(flags, reject))
-    raw.frame = raw.frame.loc[bad]  # release the raw rows: only the rejected ones are still needed
+    rejected = raw.frame.iloc[np.flatnonzero(bad)]
+    reasons = reasons_text(flags, extra).set_axis(rejected.index)
+    quarantine = _quarantine_table(rejected, reasons)
+    raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
     if rate > params.max_quarantine_rate:
         top = summarise_reasons(quarantine["reason"], top=3)
@@ -283,46 +297,58 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
             f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}",
             quarantine,
         )
-    clean = rows.filter(~rows.bad & ~rows.conflict).drop(
-        "bad",
-        "conflict",
-        *(["late"] if known else []),
-        *(["arrival_ns"] if arrival is not None else []),
-    )
+    clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
     return _Checked(
         clean,
+        rows,
+        parsed.frame,
         quarantine,
         rate,
         late_events,
         order,
         parsed.timestamps_read_as,
-        parsed.frame["timestamp"].dtype,
     )
 
 
-def _engine_frame(parsed: Parsed, bad: np.ndarray, arrival: pd.Series | None) -> pd.DataFrame:
-    """The parsed rows as the engine takes them: times as epoch ns, ``pos`` (read order), ``bad``."""
-    frame = parsed.frame.drop(columns="timestamp")
-    frame["ns"] = epoch_ns(parsed.frame["timestamp"])
-    frame["pos"] = np.arange(len(frame), dtype=np.int64)
-    frame["bad"] = bad
+#: the columns the rules relating rows and the sessions table read (the others stay in pandas,
+#: where the surviving rows are gathered by ``pos``)
+KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", "device", "reject")
+
+
+def _engine_frame(
+    parsed: Parsed, reject: pd.Series | None, arrival: pd.Series | None
+) -> pd.DataFrame:
+    """The parsed rows as the engine takes them (:func:`rule_columns`), with the reader's
+    ``reject`` reason and the ``arrival_ns`` times when there are any."""
+    frame = rule_columns(parsed)
+    frame["reject"] = (
+        pd.Series(pd.NA, index=frame.index, dtype="str")
+        if reject is None
+        else reject.astype("str").reset_index(drop=True)
+    )
     if arrival is not None:
-        frame["arrival_ns"] = arrival.to_numpy()
-    return frame.reset_index(drop=True)
+        frame["arrival_ns"] = arrival.reset_index(drop=True)
+    return frame
 
 
-def _events_frame(fetched: pd.DataFrame, time_dtype: Any) -> pd.DataFrame:
-    """Engine rows back in the events contract: ``timestamp`` (of ``time_dtype``) from ``ns``,
-    labels as categoricals."""
-    stamps = pd.to_datetime(fetched["ns"].to_numpy(dtype="int64"), unit="ns", utc=True)
-    fetched["timestamp"] = stamps.astype(time_dtype)
-    for name in ID_COLUMNS:
-        fetched[name] = fetched[name].astype("str")
-    for name in LABEL_COLUMNS:
-        fetched[name] = fetched[name].astype("str").astype("category")
-    for name in NUMERIC_COLUMNS:
-        fetched[name] = fetched[name].astype("float64")
-    return canonical_order(fetched)
+def _flags(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
+    """The fetched rows' rules as a boolean frame (rows by ``pos`` x :data:`RULE_ORDER`)."""
+    flags = pd.DataFrame(False, index=marked["pos"].to_numpy(), columns=list(RULE_ORDER))
+    for rule in ROW_RULES:
+        flags[rule] = marked[rule].to_numpy(dtype=bool)
+    flags["conflicting_event_id"] = marked["conflict"].to_numpy(dtype=bool)
+    if late_events:
+        flags["late_event"] = marked["late"].to_numpy(dtype=bool)
+    return flags
+
+
+def _events_frame(parsed: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
+    """The events in the contract: the parsed rows at ``ids.pos`` (in that order) with the
+    engine's event and session ids."""
+    events = parsed.take(ids["pos"].to_numpy()).reset_index(drop=True)
+    events["event_id"] = ids["event_id"].astype("str").to_numpy()
+    events["session_id"] = ids["session_id"].astype("str").to_numpy()
+    return canonical_order(events)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

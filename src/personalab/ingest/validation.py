@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 import ibis
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from personalab.core.params import ParamsError
 from personalab.ingest.events import EVENT_TYPES, ITEM_EVENTS, Parsed
@@ -59,55 +58,6 @@ RULE_ORDER = (
     "rating_out_of_range", "negative_dwell", "scroll_depth_out_of_range", "late_event",
     "conflicting_event_id",
 )  # fmt: skip
-
-
-def events_schema(rating_range: tuple[float, float] = (0.0, 5.0)) -> pa.DataFrameSchema:
-    """The pandera schema of parsed events; each failing check's name is a quarantine reason."""
-    lo, hi = rating_range
-
-    def check(fn, name: str) -> pa.Check:
-        return pa.Check(fn, name=name, ignore_na=True)
-
-    return pa.DataFrameSchema(
-        {
-            "user_id": pa.Column(nullable=False),
-            "timestamp": pa.Column(nullable=False),
-            "event_type": pa.Column(
-                checks=check(lambda s: s.isin(EVENT_TYPES), "unknown_event_type"), nullable=False
-            ),
-            "price": pa.Column(float, check(lambda s: s >= 0, "negative_price"), nullable=True),
-            "quantity": pa.Column(
-                float, check(lambda s: s > 0, "non_positive_quantity"), nullable=True
-            ),
-            "rating": pa.Column(
-                float, check(lambda s: s.between(lo, hi), "rating_out_of_range"), nullable=True
-            ),
-            "dwell_seconds": pa.Column(
-                float, check(lambda s: s >= 0, "negative_dwell"), nullable=True
-            ),
-            "scroll_depth": pa.Column(
-                float, check(lambda s: s.between(0, 1), "scroll_depth_out_of_range"), nullable=True
-            ),
-        },
-        checks=[
-            pa.Check(
-                lambda df: df["item_id"].notna() | ~df["event_type"].isin(ITEM_EVENTS),
-                name="missing_item_id",
-            ),
-            pa.Check(
-                lambda df: df["rating"].notna() | (df["event_type"] != "rate"),
-                name="missing_rating",
-            ),
-        ],
-        strict=False,
-    )
-
-
-_NULL_REASONS = {
-    "user_id": "missing_user_id",
-    "timestamp": "bad_timestamp",
-    "event_type": "unknown_event_type",
-}
 
 
 def plausible_window(
@@ -136,53 +86,79 @@ def plausible_window(
     return start, end
 
 
+#: the rules :func:`rule_flags` checks row by row (the others relate rows)
+ROW_RULES = RULE_ORDER[:-2]
+
+
+def rule_flags(
+    rows: ibis.Table,
+    rating_range: tuple[float, float] = (0.0, 5.0),
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> dict[str, ibis.Value]:
+    """Per row rule (:data:`ROW_RULES`), an Ibis boolean: true where the row breaks it.
+
+    ``rows`` holds the parsed columns with the timestamp as ``ns`` (epoch nanoseconds) and the
+    parse's ``bad_number`` and ``out_of_range`` flags. ``window`` is the plausibility window
+    (:func:`plausible_window`); without one only dates datetime64[ns] cannot hold are
+    implausible. A check of an optional column holds where the column is null.
+    """
+    lo, hi = rating_range
+    kind = rows.event_type
+    implausible = rows.out_of_range
+    if window is not None:
+        start, end = (int(bound.value) for bound in window)
+        implausible = implausible | (rows.ns < start) | (rows.ns > end)
+    flags = {
+        "missing_user_id": rows.user_id.isnull(),
+        "bad_timestamp": rows.ns.isnull() & ~rows.out_of_range,
+        "implausible_timestamp": implausible,
+        "unknown_event_type": kind.isnull() | ~kind.isin(EVENT_TYPES),
+        "missing_item_id": rows.item_id.isnull() & kind.isin(ITEM_EVENTS),
+        "bad_number": rows.bad_number,
+        "negative_price": rows.price < 0,
+        "non_positive_quantity": rows.quantity <= 0,
+        "missing_rating": rows.rating.isnull() & (kind == "rate"),
+        "rating_out_of_range": ~rows.rating.between(lo, hi),
+        "negative_dwell": rows.dwell_seconds < 0,
+        "scroll_depth_out_of_range": ~rows.scroll_depth.between(0, 1),
+    }
+    return {rule: flag.fill_null(False) for rule, flag in flags.items()}
+
+
 def find_violations(
     parsed: Parsed,
     rating_range: tuple[float, float] = (0.0, 5.0),
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
-    """Boolean frame (rows x rules) of every rule each row breaks, using the pandera schema.
+    """Boolean frame (rows x :data:`RULE_ORDER`) of the rules each parsed row breaks, by
+    :func:`rule_flags` on DuckDB (``late_event`` and ``conflicting_event_id`` left False: they
+    relate rows; the pipeline checks them on its engine)."""
+    from personalab.engine import connect
 
-    ``window`` is the plausibility window (:func:`plausible_window`); without one only dates
-    datetime64[ns] cannot hold are implausible. ``late_event`` and ``conflicting_event_id``
-    are left False: they need the arrival order and the other rows' verdicts.
-    """
-    frame = parsed.frame
-    flags = pd.DataFrame(False, index=frame.index, columns=list(RULE_ORDER))
-    flags["bad_number"] = parsed.bad_number
+    engine = connect()
     try:
-        events_schema(rating_range).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        cases = cases[cases["index"].notna()]
-        for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            if check == "not_nullable":
-                reason = _NULL_REASONS.get(column)
-            elif isinstance(check, str) and check in flags.columns:
-                reason = check
-            else:
-                reason = None
-            if reason is None:
-                raise RuntimeError(
-                    f"unexpected schema failure {check!r} on column {column!r}"
-                ) from None
-            flags.loc[group["index"].astype("int64").unique(), reason] = True
-    implausible = _implausible(parsed, window)
-    if implausible.any():
-        flags["implausible_timestamp"] = implausible
-        flags.loc[implausible, "bad_timestamp"] = False  # a date, only not a plausible one
-    return flags
+        rows = engine.table(rule_columns(parsed))
+        flags = rule_flags(rows, rating_range, window)
+        out = engine.fetch(rows.select("pos", **flags), order_by=["pos"])
+    finally:
+        engine.close()
+    frame = pd.DataFrame(False, index=parsed.frame.index, columns=list(RULE_ORDER))
+    frame[list(ROW_RULES)] = out[list(ROW_RULES)].to_numpy(dtype=bool)
+    return frame
 
 
-def _implausible(parsed: Parsed, window: tuple[pd.Timestamp, pd.Timestamp] | None) -> np.ndarray:
-    """Rows whose timestamp is out of datetime64[ns]'s range or outside ``window``."""
-    stamps = parsed.frame["timestamp"]
-    out = np.zeros(len(stamps), dtype=bool)
-    if parsed.out_of_range is not None:
-        out |= np.asarray(parsed.out_of_range, dtype=bool)
-    if window is not None:
-        out |= (stamps.notna() & ((stamps < window[0]) | (stamps > window[1]))).to_numpy()
-    return out
+def rule_columns(parsed: Parsed) -> pd.DataFrame:
+    """The parsed rows as :func:`rule_flags` reads them: ``pos``, ``ns``, the parse's flags, and
+    every parsed column but the timestamp (no copies: Arrow takes the buffers)."""
+    frame = parsed.frame.drop(columns="timestamp").reset_index(drop=True)
+    frame.insert(0, "pos", np.arange(len(frame), dtype=np.int64))
+    frame["ns"] = epoch_ns(parsed.frame["timestamp"]).reset_index(drop=True)  # Int64: nulls
+    frame["bad_number"] = parsed.bad_number
+    out_of_range = parsed.out_of_range
+    frame["out_of_range"] = (
+        np.zeros(len(frame), dtype=bool) if out_of_range is None else np.asarray(out_of_range)
+    )
+    return frame
 
 
 def arrival_order(

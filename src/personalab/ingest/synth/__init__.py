@@ -18,9 +18,12 @@ Modules, in the order the generator uses them:
 - :mod:`.generate`: ``generate_log``, the one call that runs the steps above
 - :mod:`.truth`: ``purchase_probability`` and ``expected_sessions`` from the truth table
 - :mod:`.io`: ``write_log`` (CSV, Parquet or JSON lines); ``__main__`` is the command line:
-  ``python -m personalab.ingest.synth OUT [--users N] [--rename old=new ...]``
+  ``python -m personalab.ingest.synth OUT [--users N | --events N] [--rename old=new ...]``
+- :mod:`.chunks`: ``write_chunked_log``, logs of 10-100 M events in bounded memory (users in
+  chunks, merged into one arrival-ordered file by DuckDB)
 """
 
+from personalab.ingest.synth.chunks import write_chunked_log
 from personalab.ingest.synth.config import USER_TYPES, SynthConfig
 from personalab.ingest.synth.generate import SyntheticLog, generate_log
 from personalab.ingest.synth.io import write_log
@@ -33,5 +36,6 @@ __all__ = [
     "expected_sessions",
     "generate_log",
     "purchase_probability",
+    "write_chunked_log",
     "write_log",
 ]
