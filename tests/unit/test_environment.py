@@ -7,7 +7,9 @@ import yaml
 
 from tests.conftest import ROOT
 
-PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[a-z0-9_,\-]+\])?==([^\s;]+)$")  # extras are not part of the name
+PIN = re.compile(
+    r"^([A-Za-z0-9_.\-]+)(?:\[[a-z0-9_,\-]+\])?==([^\s;]+)$"
+)  # extras are not part of the name
 
 
 def pins(lines):

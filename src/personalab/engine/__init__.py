@@ -74,10 +74,10 @@ class Engine:
         import ibis
 
         if isinstance(frame, pd.DataFrame):
-            frame = pa.Table.from_pandas(_plain(frame), preserve_index=False)
+            frame = pa.Table.from_pandas(frame, preserve_index=False)
         if self.name == "duckdb":
-            return ibis.memtable(frame)  # DuckDB scans the Arrow buffers, no copy
-        return self._view(self.backend._session.createDataFrame(frame))
+            return ibis.memtable(frame)  # DuckDB scans the Arrow buffers (dictionaries too)
+        return self._view(self.backend._session.createDataFrame(_decoded(frame)))
 
     def fetch(self, expr, order_by: list[str] | None = None) -> pd.DataFrame:
         """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine)."""
@@ -180,12 +180,13 @@ def spark_session(params: SparkParams):
     return session
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns as strings (engines have no categoricals)."""
-    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if not cats:
-        return frame
-    return frame.assign(**{c: frame[c].astype("str") for c in cats})
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary columns (pandas categoricals) as plain strings, for engines without them."""
+    fields = [
+        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 _COUNTER = iter(range(1, 1 << 62))

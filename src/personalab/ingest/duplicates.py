@@ -23,7 +23,9 @@ def conflicting_ids(rows: ibis.Table) -> ibis.Table:
     """The ``event_id`` values ``rows`` share with more than one content (one column)."""
     content = [c for c in CONTENT if c in rows.columns]
     known = rows.filter(rows.event_id.notnull())
-    variants = known.select("event_id", *content).distinct()
+    counts = known.group_by("event_id").agg(n=known.count())
+    repeated = known.semi_join(counts.filter(counts.n > 1), "event_id")  # few rows: compare those
+    variants = repeated.select("event_id", *content).distinct()
     counted = variants.group_by("event_id").agg(n=variants.count())
     return counted.filter(counted.n > 1).select("event_id")
 

@@ -132,6 +132,6 @@ def _normalise_labels(values: pd.Series) -> pd.Series:
 
 def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns in the contract's order, event_type as a categorical."""
-    out = frame[list(CANONICAL_COLUMNS)].copy()
+    out = frame[list(CANONICAL_COLUMNS)]  # copy-on-write: setting a column copies nothing else
     out["event_type"] = out["event_type"].astype(EVENT_TYPE_DTYPE)
     return out

@@ -15,9 +15,11 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
+from personalab.ingest.accounting import quarantine_table, stage_metrics
 from personalab.ingest.bots import bot_users, rules_text
 from personalab.ingest.duplicates import (
     CONTENT,
@@ -34,13 +36,12 @@ from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import build_profile, profile_metrics, read_order
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
 from personalab.ingest.sources import (
-    CANONICAL_COLUMNS,
     REJECT_COLUMN,
     RawEvents,
     SourceError,
     read_source,
 )
-from personalab.ingest.sources.base import MALFORMED_LINE, RAW_LINE_COLUMN
+from personalab.ingest.sources.base import MALFORMED_LINE
 from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.synth.generate import generate_log
 from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
@@ -153,7 +154,10 @@ def process_events(
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
-    clean = mark_duplicates(with_content_ids(checked.clean))
+    clean = checked.clean
+    if engine.scalar(clean.event_id.isnull().any()):  # else the content window is not needed
+        clean = with_content_ids(clean)
+    clean = mark_duplicates(clean)
     clean = engine.cache(clean)
     engine.release(checked.rows)
     dup = int(engine.scalar(clean.duplicate.cast("int64").sum()) or 0)  # null: no rows
@@ -164,7 +168,8 @@ def process_events(
     flagged = bot_users(kept, params.bots)
     bots = rules_text(engine.fetch(flagged, order_by=["user_id"]))
     bot_rows = int(bots["events"].sum())
-    humans = kept.anti_join(flagged, "user_id")
+    found = engine.table(pa.table({"user_id": pa.array(bots["user_id"], pa.string())}))
+    humans = kept.anti_join(found, "user_id")  # the fetched users: no second bot search
     timings["bots"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -190,7 +195,7 @@ def process_events(
     )
     elapsed = time.perf_counter() - start
 
-    metrics = _stage_metrics(
+    metrics = stage_metrics(
         events,
         sessions,
         checked.quarantine,
@@ -286,7 +291,7 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
     order = read_order(parsed.frame["timestamp"], ~bad)
     rejected = raw.frame.iloc[np.flatnonzero(bad)]
     reasons = reasons_text(flags, extra).set_axis(rejected.index)
-    quarantine = _quarantine_table(rejected, reasons)
+    quarantine = quarantine_table(rejected, reasons)
     raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
     if rate > params.max_quarantine_rate:
@@ -346,8 +351,8 @@ def _events_frame(parsed: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
     """The events in the contract: the parsed rows at ``ids.pos`` (in that order) with the
     engine's event and session ids."""
     events = parsed.take(ids["pos"].to_numpy()).reset_index(drop=True)
-    events["event_id"] = ids["event_id"].astype("str").to_numpy()
-    events["session_id"] = ids["session_id"].astype("str").to_numpy()
+    events["event_id"] = ids["event_id"].astype("str")  # both indexes are 0..n-1
+    events["session_id"] = ids["session_id"].astype("str")
     return canonical_order(events)
 
 
@@ -358,78 +363,3 @@ def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:
     for name in ("session_id", "user_id", *(["device"] if "device" in fetched else [])):
         fetched[name] = fetched[name].astype("str")
     return fetched.drop(columns="first_pos")
-
-
-def _quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
-    """Rejected rows as read (values as strings), with file, row and reason first."""
-    data_cols = [c for c in rows.columns if c in CANONICAL_COLUMNS]
-    out = pd.DataFrame(
-        {
-            "file": rows["_file"].astype("str")
-            if "_file" in rows
-            else pd.Series(pd.NA, index=rows.index, dtype="str"),
-            "row": rows["_row"].astype("int64")
-            if "_row" in rows
-            else pd.Series(rows.index, index=rows.index),
-            "reason": reasons.reindex(rows.index).astype("str"),
-        }
-    )
-    for col in data_cols:
-        out[col] = rows[col].astype("str")
-    if RAW_LINE_COLUMN in rows:  # a malformed line's text, as it stands in its file
-        out["raw_line"] = rows[RAW_LINE_COLUMN].astype("str")
-    return out.reset_index(drop=True)
-
-
-def _stage_metrics(
-    events: pd.DataFrame,
-    sessions: pd.DataFrame,
-    quarantine: pd.DataFrame,
-    bots: pd.DataFrame,
-    *,
-    rows_read: int,
-    rate: float,
-    duplicates: int,
-    bot_rows: int,
-    late_events: int | None,
-    elapsed: float,
-) -> dict[str, Any]:
-    """The stage's metrics: where every row read went, sizes, and speed; checks the accounting.
-
-    ``late_events_measured`` is 1 when the arrival order was known, and only then is
-    ``late_events`` reported (metrics are flat numbers: not measured is not 0).
-    """
-    metrics: dict[str, Any] = {
-        "rows_read": rows_read,
-        "rows_valid": len(events),
-        "rows_quarantined": len(quarantine),
-        "quarantine_rate": rate,
-        "duplicates_removed": duplicates,
-        "bot_events_removed": bot_rows,
-        "bot_users": len(bots),
-        "late_events_measured": int(late_events is not None),
-        **({} if late_events is None else {"late_events": late_events}),
-        "users": int(events["user_id"].nunique()),
-        "items": int(events["item_id"].nunique()),
-        "sessions": len(sessions),
-        "events_per_session": len(events) / max(len(sessions), 1),
-        "processing_seconds": elapsed,
-        "events_per_second": rows_read / elapsed if elapsed > 0 else float("nan"),
-    }
-    for name, count in summarise_reasons(quarantine["reason"]).items():
-        metrics[f"quarantined_{name}"] = int(count)
-    _check_accounting(metrics)
-    return metrics
-
-
-def _check_accounting(metrics: dict[str, Any]) -> None:
-    """Every row read is valid, quarantined, a duplicate or a bot's: an invariant, not an input problem."""
-    rows_read = metrics["rows_read"]
-    accounted = (
-        metrics["rows_valid"]
-        + metrics["rows_quarantined"]
-        + metrics["duplicates_removed"]
-        + metrics["bot_events_removed"]
-    )
-    if accounted != rows_read:  # an invariant, not an input problem
-        raise AssertionError(f"row accounting broken: {accounted} accounted for, {rows_read} read")
