@@ -20,6 +20,11 @@ from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STAGES = ("ingest", "features", "segments", "intent", "recommend", "export")
+#: the fresh clone's engine: PySpark in local mode on the machine's Java, a small shuffle
+SPARK = {
+    "engine": "spark",
+    "spark": {"master": "local[2]", "config": {"spark.sql.shuffle.partitions": 2}},
+}
 EXPORTED = ("intent", "recommender", "personalise")
 
 
@@ -34,8 +39,8 @@ def metrics_of(root):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A project copy with tiny params, committed to git, and a fresh clone of that commit;
-    `dvc repro` starts in both at once. Yields the project, its run's output, the clone and
+    """A project copy with tiny params, committed to git, and a fresh clone of that commit set to
+    `engine: spark`; `dvc repro` starts in both at once. Yields the project, its run's output, the clone and
     the clone's run (a future: it goes on while the project's checks run)."""
     base = tmp_path_factory.mktemp("e2e")
     root = copy_project(base / "project")
@@ -49,6 +54,7 @@ def runs(tmp_path_factory):
     )
     clone = base / "clone"
     run(["git", "clone", "-q", str(root), str(clone)], base)
+    update_params(clone, "ingest", SPARK)  # the clone's ingest runs on Spark in local mode
     with ThreadPoolExecutor(max_workers=2) as pool:
         second = pool.submit(run, ["dvc", "repro"], clone)
         first = pool.submit(run, ["dvc", "repro"], root)
@@ -330,13 +336,23 @@ def tracked_outputs(root) -> dict[str, str]:
     }
 
 
-def test_a_fresh_clone_reruns_the_pipeline_to_the_same_bytes(runs):
-    """Same code, data and params: a second run, from a fresh clone (no runs, registry, studies
-    or DVC cache), writes byte-identical tracked outputs, so `make repro` leaves git clean."""
+def test_a_fresh_clone_on_spark_reruns_the_pipeline_to_the_same_bytes(runs):
+    """Same code, data and params but the engine: a second run, from a fresh clone (no runs,
+    registry, studies or DVC cache) with its ingest on Spark, writes byte-identical tracked
+    outputs, and dvc.lock differs only in the engine params (so `make repro` leaves git clean)."""
+    import yaml
+
     root, _, clone, second = runs
-    second.result()
+    output = second.result()
+    assert all(f"Running stage '{stage}'" in output for stage in STAGES)
     first, again = tracked_outputs(root), tracked_outputs(clone)
     assert set(first) == set(again) and len(first) > 30
     changed = sorted(path for path in first if first[path] != again[path])
-    assert not changed, f"outputs that differ between two runs of the same commit: {changed}"
-    assert (clone / "dvc.lock").read_bytes() == (root / "dvc.lock").read_bytes()
+    assert not changed, f"outputs that differ between DuckDB's and Spark's runs: {changed}"
+    locks = [yaml.safe_load((r / "dvc.lock").read_text()) for r in (root, clone)]
+    engines = [lock["stages"]["ingest"]["params"]["params/ingest.yaml"] for lock in locks]
+    assert (engines[0]["engine"], engines[1]["engine"]) == ("duckdb", "spark")
+    for params in engines:
+        for key in ("engine", "spark"):
+            params.pop(key)
+    assert locks[0] == locks[1]
