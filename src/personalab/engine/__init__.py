@@ -102,16 +102,15 @@ class Engine:
         return table
 
     def release(self, table) -> None:
-        """Drop a table :meth:`cache` made, before :meth:`close` (to free its memory early)."""
+        """Free the data of a table :meth:`cache` made, before :meth:`close`. (On Spark the view
+        stays until then: a Spark Connect plan reads other views by name.)"""
         name = table.op().name
         if name not in self._names:
             raise ValueError(f"{name} was not made by Engine.cache")
-        self._names.remove(name)
         if self.name == "duckdb":
+            self._names.remove(name)
             self.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
-            return
-        self.backend._session.catalog.dropTempView(name)
-        if name in self._views:
+        elif name in self._views:
             self._views.pop(name).unpersist()
 
     def _view(self, frame):

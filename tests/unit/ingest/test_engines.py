@@ -3,6 +3,8 @@ quarantine, sessions, bot users and metrics, on a log of every shape and on dirt
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,3 +152,36 @@ def test_default_engine_is_duckdb_and_the_pipeline_opens_it_itself():
     assert params.engine == "duckdb"
     result = run_ingest(params)
     assert result.metrics["rows_valid"] > 0
+
+
+CONNECT_SCRIPT = """
+import sys
+from personalab.engine import EngineParams, SparkParams, connect
+from personalab.ingest.params import IngestParams
+from personalab.ingest.pipeline import process_events
+from tests.unit.ingest.test_engines import HAND_PARAMS, _hand_rows
+
+engine = connect(EngineParams(engine="spark", spark=SparkParams(remote="local[2]")))
+assert type(engine.backend._session).__module__.startswith("pyspark.sql.connect")
+result = process_events(_hand_rows(), IngestParams(**HAND_PARAMS), engine=engine)
+for name in ("events", "sessions", "quarantine", "bot_users"):
+    getattr(result, name).to_parquet(f"{sys.argv[1]}/{name}.parquet")
+"""
+HAND_PARAMS = {
+    "source": {"format": "csv", "path": "hand.csv"},
+    "late_events": "quarantine",
+    "max_quarantine_rate": 1.0,
+}
+
+
+def test_spark_connect_gives_the_same_answers(tmp_path):
+    """A Spark Connect address (here the local Connect server PySpark starts for `local[2]`),
+    in a process of its own: one JVM per process."""
+    from tests.conftest import ROOT, run_tool
+
+    run_tool([sys.executable, "-c", CONNECT_SCRIPT, str(tmp_path)], ROOT, timeout=600)
+    duck = process_events(_hand_rows(), IngestParams(**HAND_PARAMS))
+    for name in ("events", "sessions", "quarantine", "bot_users"):
+        getattr(duck, name).to_parquet(tmp_path / f"duckdb_{name}.parquet")
+        ours, theirs = (pd.read_parquet(tmp_path / f"{p}{name}.parquet") for p in ("duckdb_", ""))
+        pd.testing.assert_frame_equal(ours, theirs, obj=name)
