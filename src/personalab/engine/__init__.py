@@ -79,6 +79,16 @@ class Engine:
             return ibis.memtable(frame)  # DuckDB scans the Arrow buffers (dictionaries too)
         return self._view(self.backend._session.createDataFrame(_decoded(frame)))
 
+    def describe(self) -> str:
+        """The engine in a few words, for the run's notes (e.g. ``duckdb 2.0.1, memory_limit
+        8GB``, ``spark 4.0.5 at local[*]``)."""
+        if self.name == "duckdb":
+            limit = self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+            return f"duckdb {self.backend.version}, memory_limit {limit}"
+        session = self.backend._session
+        where = getattr(getattr(session, "sparkContext", None), "master", None) or "Spark Connect"
+        return f"spark {session.version} at {where}"
+
     def fetch(self, expr, order_by: list[str] | None = None) -> pd.DataFrame:
         """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine)."""
         if order_by:

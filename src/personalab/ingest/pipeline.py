@@ -81,6 +81,7 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)  # what the log holds (.profile)
     notes: list[str] = field(default_factory=list)  # how the input was read, in sentences
+    engine: str = ""  # where the rules ran (Engine.describe)
 
 
 def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame | None]:
@@ -133,9 +134,10 @@ def process_events(
     """Everything after reading: the pure core of the stage, on ``engine`` (else the one
     ``params`` names, opened and closed here).
 
-    Rows are parsed and checked row by row in pandas; the rules that relate rows (late
-    arrivals, conflicting ids, duplicates, bots, sessions) run on the engine. To keep peak
-    memory low, ``raw.frame`` is released (set to its quarantined rows) once it has been parsed.
+    Values are parsed in pandas; the validation rules and the rules that relate rows (late
+    arrivals, conflicting ids, duplicates, bots, sessions) run on the engine, which sees the
+    key columns only (pandas gathers the surviving rows by position). To keep peak memory low,
+    ``raw.frame`` is released (set to its quarantined rows) once it has been parsed.
     """
     if engine is None:
         engine = connect(params.engine_params())
@@ -221,6 +223,7 @@ def process_events(
         timings=timings,
         profile=profile,
         notes=[*raw.notes, *timestamp_notes(checked.read_as), *late_notes(checked.late_events)],
+        engine=engine.describe(),
     )
 
 
