@@ -16,6 +16,7 @@ when told to).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ class Engine:
     backend: Any  # ibis.backends.BaseBackend
     _names: list[str] = field(default_factory=list)
     _views: dict[str, Any] = field(default_factory=dict)  # Spark: cached frames by view name
+    spill: Path | None = None  # DuckDB: this connection's own spill folder (removed at close)
 
     def table(self, frame: pd.DataFrame | pa.Table):
         """An Ibis table of ``frame``; float NaN becomes null, categoricals become strings."""
@@ -134,6 +136,8 @@ class Engine:
         """Drop what :meth:`cache` kept; DuckDB closes, a Spark session (the process's) stays."""
         if self.name == "duckdb":
             self.backend.disconnect()
+            if self.spill is not None:
+                shutil.rmtree(self.spill, ignore_errors=True)
             return
         for name in self._names:
             self.backend._session.catalog.dropTempView(name)
@@ -150,8 +154,11 @@ def connect(params: EngineParams | None = None) -> Engine:
     params = params or EngineParams()
     if params.engine == "duckdb":
         db = params.duckdb
-        spill = Path(db.spill_dir or Path(tempfile.gettempdir()) / "personalab-spill")
-        spill.mkdir(parents=True, exist_ok=True)
+        root = Path(db.spill_dir or Path(tempfile.gettempdir()) / "personalab-spill")
+        root.mkdir(parents=True, exist_ok=True)
+        # a folder of its own: DuckDB instances sharing one spill folder overwrite each
+        # other's files (duckdb/duckdb#15173), e.g. two stages or experiments run at once
+        spill = Path(tempfile.mkdtemp(prefix=f"duckdb-{os.getpid()}-", dir=root))
         config: dict[str, Any] = {
             "memory_limit": db.memory_limit.replace(" ", ""),
             "temp_directory": str(spill),
@@ -160,7 +167,7 @@ def connect(params: EngineParams | None = None) -> Engine:
             config["threads"] = db.threads
         backend = ibis.duckdb.connect(**config)
         backend.raw_sql("SET enable_progress_bar = false")
-        return Engine("duckdb", backend)
+        return Engine("duckdb", backend, spill=spill)
     return Engine("spark", ibis.pyspark.connect(spark_session(params.spark)))
 
 

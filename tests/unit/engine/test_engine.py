@@ -1,0 +1,79 @@
+"""personalab.engine: the DuckDB side (Spark is compared with it in tests/unit/ingest/test_engines.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from personalab.engine import DuckDBParams, EngineParams, connect
+
+
+def duck(tmp_path, **limits):
+    return connect(EngineParams(duckdb=DuckDBParams(spill_dir=str(tmp_path), **limits)))
+
+
+def test_each_connection_spills_to_a_folder_of_its_own_removed_at_close(tmp_path):
+    first, second = duck(tmp_path), duck(tmp_path)
+    assert first.spill != second.spill and first.spill.parent == tmp_path
+    first.close()
+    assert not first.spill.exists() and second.spill.exists()
+    second.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sort_larger_than_memory_limit_spills_and_completes(tmp_path):
+    engine = duck(tmp_path, memory_limit="64MB", threads=1)
+    try:
+        i = np.arange(3_000_000)
+        rows = engine.table(
+            pa.table({"k": i * 7919 % 3_000_001, "s": np.char.add("x" * 40, i.astype(str))})
+        )
+        ranked = engine.cache(rows.mutate(r=rows.k.rank()))  # a window over all rows
+        spilled = sum(1 for _ in engine.spill.rglob("*"))
+        top = engine.fetch(ranked.filter(ranked.r < 3), order_by=["r"])
+    finally:
+        engine.close()
+    assert top["k"].tolist() == [0, 1, 2]
+    assert spilled > 0, "nothing spilled: the test no longer exceeds memory_limit"
+
+
+def test_fetch_orders_nulls_last_and_tables_take_pandas_nan_as_null(tmp_path):
+    engine = duck(tmp_path)
+    try:
+        frame = pd.DataFrame({"k": [2.0, float("nan"), 1.0], "c": pd.Categorical(["a", None, "b"])})
+        table = engine.table(frame)
+        out = engine.fetch(table, order_by=["k"])
+        assert out["k"].tolist()[:2] == [1.0, 2.0] and pd.isna(out["k"].iloc[2])
+        assert engine.scalar(table.k.isnull().sum()) == 1
+        assert engine.scalar(table.c.isnull().sum()) == 1
+        assert engine.fetch(engine.table(pa.table({"x": [1]})))["x"].tolist() == [1]
+    finally:
+        engine.close()
+
+
+def test_release_frees_a_cached_table_and_refuses_others(tmp_path):
+    engine = duck(tmp_path)
+    try:
+        cached = engine.cache(engine.table(pd.DataFrame({"x": [1, 2]})))
+        engine.release(cached)
+        with pytest.raises(ValueError, match="not made by Engine.cache"):
+            engine.release(cached)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("limit", ["8", "lots", "8 GBs"])
+def test_a_memory_limit_must_have_a_unit(limit):
+    with pytest.raises(ValidationError, match="memory_limit"):
+        DuckDBParams(memory_limit=limit)
+
+
+def test_describe_names_the_engine_and_its_limit(tmp_path):
+    engine = duck(tmp_path, memory_limit="1GB")
+    try:
+        assert engine.describe().startswith("duckdb ") and "memory_limit" in engine.describe()
+    finally:
+        engine.close()
