@@ -5,7 +5,8 @@ flagged, so the rules in :mod:`personalab.ingest.validation` can quarantine it.
 Timestamps are read by :mod:`personalab.ingest.timestamps` (units, formats, the range
 datetime64[ns] holds). What happens next lives apart: validation rules and late events
 (:mod:`~personalab.ingest.validation`), event ids and duplicates
-(:mod:`~personalab.ingest.duplicates`), bots (:mod:`~personalab.ingest.bots`).
+(:mod:`~personalab.ingest.duplicates`), bots (:mod:`~personalab.ingest.bots`), all run on the
+engine (:mod:`personalab.engine`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ class Parsed:
     out_of_range: np.ndarray | None = None
     #: how the timestamp column was read (see :class:`Timestamps`)
     timestamps_read_as: str = "iso8601"
-    #: event ids as integers (-1 missing), set by the pipeline for the conflict and duplicate checks
-    id_codes: np.ndarray | None = None
 
 
 def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
