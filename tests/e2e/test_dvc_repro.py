@@ -356,3 +356,8 @@ def test_a_fresh_clone_on_spark_reruns_the_pipeline_to_the_same_bytes(runs):
         for key in ("engine", "spark"):
             params.pop(key)
     assert locks[0] == locks[1]
+    # the JVM's start-up messages go to its log file, not into the executed notebook
+    executed = json.loads((clone / "reports/executed/01_ingest.ipynb").read_text())
+    streams = [o for c in executed["cells"] for o in c.get("outputs", []) if "name" in o]
+    assert not [o["text"] for o in streams if o["name"] == "stderr"]
+    assert any("rules run on spark" in "".join(o["text"]) for o in streams)

@@ -15,6 +15,7 @@ when told to).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -190,10 +191,29 @@ def spark_session(params: SparkParams):
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     for key, value in params.config.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
-    session = builder.getOrCreate()
+    with _stderr_to(SPARK_LOG):  # a JVM started here writes its log there, not in notebooks
+        session = builder.getOrCreate()
     if not remote:
         session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+#: where the Java processes PySpark starts write their start-up messages and log
+SPARK_LOG = Path(tempfile.gettempdir()) / "personalab-spark.log"
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Point file descriptor 2 at ``path`` (appending) for the block: a child process started
+    in it (the JVM) keeps writing there; this process's stderr comes back after."""
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _decoded(table: pa.Table) -> pa.Table:
