@@ -11,19 +11,27 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
+from personalab.features.families_query import family_columns
+from personalab.features.rules_query import (
+    cart_outcomes,
+    dominant_segment,
+    engagement_score,
+    label_column,
+    rfm_columns,
+    segment_columns,
+)
 
 from personalab.core.errors import InputError
 from personalab.core.profile import LogProfile
 from personalab.core.status import StageStatus
-from personalab.features import families, rules
-from personalab.features.cutoffs import label_events
-from personalab.features.history import History
+from personalab.engine import Engine, connect
 from personalab.features.params import FeaturesParams
 from personalab.features.plan import STAGE, FeaturesPlan, plan_features
+from personalab.features.query import Events, before, events_on, on_engine
 from personalab.features.report import format_times, time_format
 from personalab.features.schema import KEYS, feature_names
+from personalab.features.support import profile_of
 
 #: a label with fewer positives than this at a cut-off is a warning
 FEW_POSITIVES = 5
@@ -33,38 +41,60 @@ class FeaturesError(InputError, ValueError):
     """The events cannot give features (e.g. a column the ingest stage always writes is missing)."""
 
 
-def features_at(events: pd.DataFrame, cutoff: pd.Timestamp, plan: FeaturesPlan) -> pd.DataFrame:
+def features_at(
+    events: pd.DataFrame | Events,
+    cutoff: pd.Timestamp,
+    plan: FeaturesPlan,
+    engine: Engine | None = None,
+) -> pd.DataFrame:
     """One row per user with an event before ``cutoff``: every feature and rule segment the plan
-    keeps (:func:`personalab.features.plan.full_plan`: all of them)."""
-    before = events["timestamp"] < cutoff
-    hist_frame = events.loc[before]
-    if hist_frame.empty:
-        return pd.DataFrame(columns=[*KEYS])
-    params, support = plan.params, plan.support
-    h = History.of(hist_frame)
-    t_ns = cutoff.value
-    out = pd.DataFrame({"user_id": pd.Series(np.asarray(h.users), dtype="str"), "cutoff": cutoff})
+    keeps (:func:`personalab.features.plan.full_plan`: all of them), computed on the engine the
+    events are on (a frame: on ``engine``, None: an in-memory DuckDB)."""
+    with on_engine(events, engine) as on:
+        if not on.count_before(cutoff.value):
+            return pd.DataFrame(columns=[*KEYS])
+        return fetch_table(on, user_table(on, cutoff, plan), cutoff)
 
-    def add(columns: dict[str, Any]) -> None:
-        for name, values in columns.items():
-            out[name] = values
 
-    add(families.recency_features(h, t_ns))
-    add(families.window_features(h, t_ns, params.windows_days))
-    add(families.order_features(h))
-    add(rules.rfm_features(out, params.windows_days[-1], support.keeps("rfm_monetary")))
-    add(families.session_features(h))
-    add(families.engagement_features(h))
-    matured, abandoned = families.cart_outcomes(h, t_ns, params.segments.abandon_hours)
-    add(families.funnel_features(h, matured, abandoned))
-    add(families.taste_features(h))
-    add(families.trend_features(h, t_ns, plan.trend_days))
-    add(families.share_features(h, plan.devices, plan.categories))
-    add(rules.rule_segments(h, out, t_ns, params.segments, abandoned, support.segments))
+def user_table(events: Events, cutoff: pd.Timestamp, plan: FeaturesPlan, label: bool = False):
+    """The Ibis expression of :func:`features_at`'s table at ``cutoff`` (without ``cutoff``),
+    with the label column when ``label``. The family columns are computed once (cached on the
+    engine until :meth:`Engine.close`); ranks and segments read them."""
+    params, support, t_ns = plan.params, plan.support, cutoff.value
+    h = before(events.table, t_ns)
+    table = events.engine.cache(family_columns(h, t_ns, plan))
+    rfm = rfm_columns(table, params.windows_days[-1], support.keeps("rfm_monetary"))
+    outcomes = cart_outcomes(h, t_ns, params.segments.abandon_hours)
+    segs = segment_columns(h, table, t_ns, params.segments, support.segments, outcomes)
+    parts = [rfm, segs]
     if support.keeps("engagement_score"):
-        out["engagement_score"] = rules.engagement_score(out, support.weights)
-    out["dominant_segment"] = rules.dominant_segment(out, plan.priority)
-    return out.drop(columns=[name for name in support.left_out if name in out])
+        parts.append(engagement_score(table, support.weights))
+    parts.append(dominant_segment(segs, plan.priority))
+    if label:
+        horizon = pd.Timedelta(days=plan.horizon_days).value
+        parts.append(label_column(events.table, table, t_ns, horizon, plan.target_event))
+    for part in parts:
+        table = table.join(part, "user_id")
+    return table.select(*[name for name in column_order(plan, label) if name in table.columns])
+
+
+def column_order(plan: FeaturesPlan, label: bool = False) -> list[str]:
+    """The table's columns in order, without ``cutoff`` (the plan's left-out ones removed)."""
+    params = plan.params
+    names = feature_names(params.windows_days, plan.devices, plan.categories)
+    at = names.index("rfm_monetary") + 1
+    names = [*names[:at], "rfm_segment", *names[at:]]
+    names += [f"seg_{name}" for name in plan.support.segments]
+    names += ["engagement_score", "dominant_segment"] + ([plan.label] if label else [])
+    return ["user_id", *(name for name in names if name not in plan.support.left_out)]
+
+
+def fetch_table(events: Events, expr, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """``expr`` as a frame ordered by user, ``cutoff`` second, in the table's dtypes."""
+    frame = events.engine.fetch(expr, order_by=["user_id"])
+    frame.insert(1, "cutoff", cutoff)
+    small = [c for c in frame if c.startswith(("seg_", "rfm_")) and c != "rfm_segment"]
+    return frame.astype({"user_id": "str", **dict.fromkeys(small, "int8")})
 
 
 @dataclass
@@ -103,32 +133,41 @@ class FeaturesResult:
 
 
 def build_features(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Events,
     params: FeaturesParams,
     profile: LogProfile | None = None,
     status: StageStatus | None = None,
 ) -> FeaturesResult:
     """Features, rule segments and labels for every (user, cut-off) the log supports.
 
-    ``profile`` is the ingest stage's profile of ``events`` (None: computed from them);
-    ``status`` records every decision (None: a fresh one). When nothing can be built the
-    status is skipped and the table has no rows.
+    ``events``: the ingest stage's events, a frame (moved to the engine ``params`` name) or
+    already on an engine (:func:`personalab.features.io.open_events`). ``profile`` is the ingest
+    stage's profile of them (None: computed from a frame); ``status`` records every decision
+    (None: a fresh one). When nothing can be built the status is skipped and the table has no
+    rows.
     """
+    if isinstance(events, pd.DataFrame):
+        missing = [
+            c for c in ("user_id", "session_id", "timestamp", "event_type") if c not in events
+        ]
+        if missing:
+            raise FeaturesError(
+                f"events table lacks column(s) {missing}; run the ingest stage first"
+            )
+        profile = profile if profile is not None else profile_of(events)
+        engine = connect(params.engine_params())
+        try:
+            return build_features(
+                Events(engine, events_on(engine, events)), params, profile, status
+            )
+        finally:
+            engine.close()
     start = time.perf_counter()
-    missing = [c for c in ("user_id", "session_id", "timestamp", "event_type") if c not in events]
-    if missing:
-        raise FeaturesError(f"events table lacks column(s) {missing}; run the ingest stage first")
     status = status if status is not None else StageStatus(STAGE)
     plan = plan_features(events, params, profile, status)
     if plan.skip_reason is not None:
         return skipped_result(plan, status, time.perf_counter() - start)
-    parts = []
-    for cutoff in plan.cutoffs:
-        part = features_at(events, cutoff, plan)
-        part[plan.label] = label_events(
-            events, part["user_id"], cutoff, plan.horizon_days, plan.target_event
-        )
-        parts.append(part)
+    parts = [fetch_table(events, user_table(events, t, plan, label=True), t) for t in plan.cutoffs]
     table = pd.concat(parts, ignore_index=True)
     note_label(table, plan, status)
     names = kept_feature_names(plan)

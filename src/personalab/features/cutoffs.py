@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.features.params import AUTO, FeaturesParams
+from personalab.features.query import Events, on_engine
 from personalab.features.schema import category_share_column
 
 #: the steps ``auto`` tries, longest first (7 days is the default on a long enough log)
@@ -195,12 +196,12 @@ def label_events(
     return users.isin(hits).to_numpy().astype(np.int8)
 
 
-def top_categories(events: pd.DataFrame, before: pd.Timestamp, n: int) -> list[str]:
+def top_categories(events: pd.DataFrame | Events, before: pd.Timestamp, n: int) -> list[str]:
     """The ``n`` most frequent categories of the events before ``before`` (ties by name)."""
-    if n == 0 or "category" not in events:
+    if n == 0:
         return []
-    seen = events.loc[events["timestamp"] < before, "category"].dropna().astype("str")
-    counts = seen.value_counts()
+    with on_engine(events) as on:
+        counts = on.value_counts_before("category", before.value)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     chosen, columns = [], set()
     for name, _ in ranked:

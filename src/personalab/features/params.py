@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from personalab.core.params import StageParams
+from personalab.engine.params import DataStageParams
 from personalab.features.schema import SEGMENTS, TARGET_EVENTS, feature_names
 
 AUTO = "auto"
@@ -91,7 +91,7 @@ class SegmentRules(BaseModel):
         return priority
 
 
-class FeaturesParams(StageParams):
+class FeaturesParams(DataStageParams):
     """Parameters of the features stage (params/features.yaml)."""
 
     target_event: str = "purchase"

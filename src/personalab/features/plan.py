@@ -21,6 +21,7 @@ from personalab.features.cutoffs import (
     top_categories,
 )
 from personalab.features.params import AUTO, FeaturesParams
+from personalab.features.query import Events, on_engine
 from personalab.features.schema import label_name
 from personalab.features.support import Support, decide_support, profile_of
 
@@ -77,22 +78,33 @@ def full_plan(
 
 
 def plan_features(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Events,
     params: FeaturesParams,
     profile: LogProfile | None = None,
     status: StageStatus | None = None,
 ) -> FeaturesPlan:
-    """Decide what to build from ``events`` (``profile``: the ingest stage's profile.json of
-    them; None: computed from the events), saying each decision on ``status``."""
+    """Decide what to build from ``events`` (a frame, or the events on an engine), saying each
+    decision on ``status``. ``profile`` is the ingest stage's profile.json of them (None: computed
+    from a frame; the events on an engine need it)."""
     status = status if status is not None else StageStatus(STAGE)
-    profile = profile if profile is not None else profile_of(events)
+    if profile is None:
+        if not isinstance(events, pd.DataFrame):
+            raise ValueError("plan_features needs the log's profile for events on an engine")
+        profile = profile_of(events)
+    with on_engine(events) as on:
+        return _plan(on, params, profile, status)
+
+
+def _plan(
+    events: Events, params: FeaturesParams, profile: LogProfile, status: StageStatus
+) -> FeaturesPlan:
     default_trend = DEFAULT_STEP / pd.Timedelta(days=1)
-    if events.empty:
+    rows, log_start, log_end = events.span()
+    if not rows:
         status.skip("the events table is empty: there is nobody to describe")
         return FeaturesPlan(params, default_trend, skip_reason=status.skip_reason)
-    log_start, log_end = events["timestamp"].min(), events["timestamp"].max()
     automatic = params.cutoffs.every_days == AUTO and not params.cutoffs.dates
-    bulk_start = fitting_start(events["timestamp"], status) if automatic else log_start
+    bulk_start = fitting_start(events, log_start, log_end, status) if automatic else log_start
     cut = fit_cutoffs(bulk_start, log_end, params, profile.granularity_seconds)
     if not cut.cutoffs:
         status.skip(no_cutoff_reason(cut, log_start, log_end, params, profile))
@@ -110,10 +122,7 @@ def plan_features(
         )
     history = cut.cutoffs[-1] - log_start
     # devices seen before the last cut-off (no column exists only because of later events)
-    seen = (
-        events.loc[events["timestamp"] < cut.cutoffs[-1], "device"] if "device" in events else None
-    )
-    devices = sorted(str(d) for d in pd.unique(seen.dropna())) if seen is not None else []
+    devices = sorted(events.value_counts_before("device", cut.cutoffs[-1].value))
     categories = top_categories(events, cut.cutoffs[-1], params.category_shares)
     support = decide_support(profile, params, history, pd.Timedelta(days=trend))
     plan = FeaturesPlan(params, trend, cut, devices, categories, support)
@@ -127,14 +136,15 @@ def plan_features(
 STRAY_SHARE = 0.01
 
 
-def fitting_start(timestamps: pd.Series, status: StageStatus) -> pd.Timestamp:
+def fitting_start(
+    events: Events, first: pd.Timestamp, last: pd.Timestamp, status: StageStatus
+) -> pd.Timestamp:
     """Where the log's bulk starts: its first event, or, when the first 1% of events are spread
     over more time than the rest of the log, the time after them (noted)."""
-    first, last = timestamps.min(), timestamps.max()
-    bulk = timestamps.quantile(STRAY_SHARE)
+    bulk = events.time_quantile(STRAY_SHARE)
     if bulk - first <= last - bulk:
         return first
-    strays = int((timestamps < bulk).sum())
+    strays = events.count_before(bulk.value)
     status.adapted(
         f"{strays:,} early events ({STRAY_SHARE:.0%}) are spread from {first:%Y-%m-%d %H:%M} to "
         f"{bulk:%Y-%m-%d %H:%M}, longer than the rest of the log ({span_text(last - bulk)}): "

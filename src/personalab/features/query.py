@@ -1,4 +1,5 @@
-"""The events on an engine, as every feature query reads them.
+"""The events on an engine, as every feature query reads them, and the few whole-log figures the
+plan reads of them.
 
 The events table on the engine holds :data:`EVENT_COLUMNS`: the canonical columns the features
 read, categoricals as strings, missing floats as null, and ``ns``, the event time as int64
@@ -8,10 +9,19 @@ precise).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 
-from personalab.engine import Engine
+from personalab.engine import Engine, connect
+
+DAY_NS = 86_400 * 10**9
+HOUR_NS = 3_600 * 10**9
 
 #: the columns of the events table on the engine
 EVENT_COLUMNS = (
@@ -43,6 +53,92 @@ def events_on(engine: Engine, events: pd.DataFrame) -> ibis.Table:
     return engine.table(frame)
 
 
+def events_from_parquet(engine: Engine, path: Path) -> ibis.Table:
+    """The ingest stage's events file read by the engine itself (out of core on DuckDB), as
+    :data:`EVENT_COLUMNS`."""
+    table = engine.read_parquet(path)
+    micros = _EPOCH_US[engine.name](table.timestamp)
+    columns = {
+        name: (micros * 1000).name("ns") if name == "ns" else table[name].cast(_TYPES[name])
+        for name in EVENT_COLUMNS
+    }
+    return table.select(**columns)
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _duckdb_epoch_us(ts: dt.timestamp) -> dt.int64:
+    """Microseconds since the epoch (DuckDB)."""
+
+
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _spark_epoch_us(ts: dt.timestamp) -> dt.int64:
+    """Microseconds since the epoch (Spark)."""
+
+
+_EPOCH_US = {"duckdb": _duckdb_epoch_us, "spark": _spark_epoch_us}
+_TYPES = {name: "string" for name in _STRINGS} | {
+    name: "float64" for name in ("price", "quantity", "dwell_seconds", "scroll_depth")
+}
+
+
 def before(events: ibis.Table, t_ns: int) -> ibis.Table:
     """The events before the cut-off ``t_ns`` (every feature at ``T`` reads only these)."""
     return events.filter(events.ns < t_ns)
+
+
+@dataclass
+class Events:
+    """The events on an engine (:data:`EVENT_COLUMNS`), and the whole-log figures the plan reads."""
+
+    engine: Engine
+    table: ibis.Table
+
+    def span(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+        """Rows, first and last event time."""
+        t = self.table
+        row = self.engine.fetch(t.aggregate(rows=t.count(), first=t.ns.min(), last=t.ns.max()))
+        rows, first, last = (row.iloc[0][c] for c in ("rows", "first", "last"))
+        if not rows:
+            return 0, None, None
+        return int(rows), _stamp(first), _stamp(last)
+
+    def time_quantile(self, q: float) -> pd.Timestamp:
+        """The ``q`` quantile of the event times (linear between the two nearest, as pandas)."""
+        t = self.table.select(ns=self.table.ns)
+        rows = self.engine.scalar(t.count())
+        position = q * (rows - 1)
+        low = int(position)
+        ordered = t.order_by(t.ns).limit(2, offset=low)
+        pair = self.engine.fetch(ordered, order_by=["ns"])["ns"].tolist()
+        upper = pair[1] if len(pair) > 1 else pair[0]
+        return _stamp(pair[0] + round((upper - pair[0]) * (position - low)))
+
+    def count_before(self, t_ns: int) -> int:
+        return int(self.engine.scalar(before(self.table, t_ns).count()))
+
+    def value_counts_before(self, column: str, t_ns: int) -> dict[str, int]:
+        """How often each known value of ``column`` occurs before ``t_ns``."""
+        seen = before(self.table, t_ns)
+        seen = seen.filter(seen[column].notnull())
+        counts = self.engine.fetch(seen.group_by(column).aggregate(n=seen.count()), [column])
+        return dict(zip(counts[column].astype(str), counts["n"].astype(int), strict=True))
+
+
+def _stamp(ns) -> pd.Timestamp:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
+
+
+@contextmanager
+def on_engine(events: pd.DataFrame | Events, engine: Engine | None = None) -> Iterator[Events]:
+    """``events`` on an engine: as given when they already are; a frame moves to ``engine``
+    (None: an in-memory DuckDB, closed on exit)."""
+    if isinstance(events, Events):
+        yield events
+        return
+    own = engine is None
+    engine = connect() if own else engine
+    try:
+        yield Events(engine, events_on(engine, events))
+    finally:
+        if own:
+            engine.close()

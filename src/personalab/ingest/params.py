@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from personalab.core.params import StageParams
-from personalab.engine import DuckDBParams, EngineParams, SparkParams
+from personalab.engine.params import DataStageParams
 from personalab.ingest.bots import BotRules
 from personalab.ingest.sources.params import SourceParams
 from personalab.ingest.synth.config import SynthConfig
@@ -15,7 +14,7 @@ from personalab.ingest.synth.config import SynthConfig
 STAGE = "ingest"
 
 
-class IngestParams(StageParams):
+class IngestParams(DataStageParams):
     """Parameters of the ingest stage (params/ingest.yaml)."""
 
     source: SourceParams = SourceParams()
@@ -28,13 +27,6 @@ class IngestParams(StageParams):
     # timestamps outside [from, to] are quarantined as implausible; to = null: a day after the run
     plausible_timestamps: tuple[str, str | None] = ("1990-01-01", None)
     bots: BotRules = BotRules()
-    engine: Literal["duckdb", "spark"] = "duckdb"
-    duckdb: DuckDBParams = DuckDBParams()
-    spark: SparkParams = SparkParams()
-
-    def engine_params(self) -> EngineParams:
-        """The engine the relational rules run on (:mod:`personalab.engine`)."""
-        return EngineParams(engine=self.engine, duckdb=self.duckdb, spark=self.spark)
 
     @model_validator(mode="after")
     def _check_rating_range(self) -> IngestParams:
