@@ -190,7 +190,7 @@ def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
     categories and ``segments.abandon_hours``).
     """
     from personalab.features.rules_query import cart_outcomes
-    from personalab.features.taste_query import taste_features
+    from personalab.features.taste_query import category_mix, price_sensitivity
 
     params = plan.params
     funnel = funnel_features(h)
@@ -210,7 +210,8 @@ def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
         spine,
         session_features(h),
         cart_abandonment_features(outcomes),
-        taste_features(h),
+        category_mix(h),
+        price_sensitivity(h),
     )
     order = [
         *spine.columns[: spine.columns.index("avg_order_value") + 1],
@@ -239,6 +240,8 @@ def attach(spine: ir.Table, *tables: ir.Table) -> ir.Table:
     """``spine`` with the columns of each per-user table, left-joined on ``user_id`` (a user
     missing from a table gets nulls)."""
     out = spine
-    for table in tables:
-        out = out.left_join(table, "user_id").drop("user_id_right")
-    return out
+    for k, table in enumerate(tables):
+        out = out.left_join(table, "user_id", rname=f"{{name}}_{k}")
+    return out.select(
+        *spine.columns, *[c for table in tables for c in table.columns if c != "user_id"]
+    )
