@@ -1,0 +1,247 @@
+"""The feature families as Ibis expressions: one definition, run on DuckDB or Spark.
+
+The same features, column names, order and missing-value rules as the NumPy families of
+:mod:`personalab.features.families` (whose docstring defines every column), computed from
+``h``, the events before the cut-off ``T`` (:func:`personalab.features.query.before`).
+
+Most families are per-user reductions over ``h`` (:data:`Reductions`: ``{column: reduction}``),
+which :func:`family_columns` computes in a single ``GROUP BY user_id`` (one pass over the
+events); the families that first group by something else (sessions, categories, the item
+catalogue, carts) are tables keyed by ``user_id``, left-joined onto that one. Nothing here
+executes: the caller fetches the result.
+
+Missing values, as in the NumPy families: counts and sums are 0 when nothing happened; a ratio
+or mean whose denominator is 0 is null.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from personalab.features.history import DAY_NS
+from personalab.features.schema import category_share_column
+
+#: per-user reductions over the events before ``T``: ``{column: reduction of h}``
+Reductions = dict[str, ir.Value]
+
+
+def ratio(num: ir.Value, den: ir.Value) -> ir.FloatingValue:
+    """``num / den`` in float64 where ``den > 0``, else null."""
+    return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
+
+
+def count_of(h: ir.Table, condition: ir.BooleanValue) -> ir.IntegerValue:
+    """Events of ``h`` where ``condition`` holds (a null condition counts as false: 0, never
+    null, on every engine)."""
+    return h.count(where=condition.fill_null(False))
+
+
+def is_type(h: ir.Table, event_type: str) -> ir.BooleanValue:
+    return h.event_type == event_type
+
+
+def per_user(h: ir.Table, *reductions: Reductions) -> ir.Table:
+    """One row per user of ``h`` (the spine): ``user_id`` and every reduction, in order."""
+    columns: Reductions = {}
+    for family in reductions:
+        columns.update(family)
+    return h.group_by("user_id").aggregate(**columns)
+
+
+# --- recency and windows ------------------------------------------------------------------------
+
+
+def _days(span_ns: ir.IntegerValue) -> ir.FloatingValue:
+    return span_ns.cast("float64") / DAY_NS
+
+
+def recency_features(h: ir.Table, t_ns: int) -> Reductions:
+    """Days from the last event, the last purchase (null: never bought) and the first event to
+    the cut-off."""
+    return {
+        "days_since_last_event": _days(t_ns - h.ns.max()),
+        "days_since_last_purchase": _days(t_ns - h.ns.max(where=is_type(h, "purchase"))),
+        "days_since_first_event": _days(t_ns - h.ns.min()),
+    }
+
+
+def window_features(h: ir.Table, t_ns: int, windows_days: list[int]) -> Reductions:
+    """Sessions, events and purchases in each window ``[T - W, T)``."""
+    out: Reductions = {}
+    for w in windows_days:
+        recent = h.ns >= t_ns - w * DAY_NS
+        out[f"sessions_{w}d"] = h.session_id.nunique(where=recent)
+        out[f"events_{w}d"] = count_of(h, recent)
+        out[f"purchases_{w}d"] = count_of(h, recent & is_type(h, "purchase"))
+    return out
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+def order_features(h: ir.Table) -> Reductions:
+    """Revenue (price x quantity of purchases; no quantity: 1, no price: 0), orders (sessions
+    with a purchase) and the mean order value (null: no orders)."""
+    purchase = is_type(h, "purchase")
+    amount = (h.price * h.quantity.fill_null(1.0)).fill_null(0.0)
+    revenue = ibis.ifelse(purchase, amount, 0.0).sum()
+    orders = h.session_id.nunique(where=purchase)
+    return {
+        "revenue_total": revenue,
+        "orders_total": orders,
+        "avg_order_value": ratio(revenue, orders),
+    }
+
+
+# --- sessions (rebuilt from the events before the cut-off) --------------------------------------
+
+
+def session_features(h: ir.Table) -> ir.Table:
+    """Per user: sessions (``(user_id, session_id)`` pairs among the events before ``T``, so a
+    session straddling ``T`` counts its part before ``T``), their mean and longest duration in
+    seconds (first to last event), events per session and the share of one-event sessions."""
+    s = h.group_by(["user_id", "session_id"]).aggregate(
+        _start=h.ns.min(), _end=h.ns.max(), _events=h.count()
+    )
+    duration = (s._end - s._start).cast("float64") / 1e9
+    n = s.count()
+    return s.group_by("user_id").aggregate(
+        sessions_total=n,
+        session_duration_mean=ratio(duration.sum(), n),
+        session_duration_max=duration.max(),
+        events_per_session=ratio(s._events.sum(), n),
+        bounce_rate=ratio(s.count(where=s._events == 1), n),
+    )
+
+
+# --- engagement (dwell, scroll, clicks) ---------------------------------------------------------
+
+
+def engagement_features(h: ir.Table) -> Reductions:
+    """Mean dwell of views with a dwell time, mean and deepest scroll depth of scroll events with a
+    depth, clicks per view (each null when there is nothing to average or no view)."""
+    has_dwell = is_type(h, "view") & h.dwell_seconds.notnull()
+    has_scroll = is_type(h, "scroll") & h.scroll_depth.notnull()
+    return {
+        "dwell_mean": ratio(h.dwell_seconds.sum(where=has_dwell), count_of(h, has_dwell)),
+        "scroll_depth_mean": ratio(h.scroll_depth.sum(where=has_scroll), count_of(h, has_scroll)),
+        "scroll_depth_max": h.scroll_depth.max(where=has_scroll),
+        "clicks_per_view": ratio(count_of(h, is_type(h, "click")), count_of(h, is_type(h, "view"))),
+    }
+
+
+# --- funnel and carts ---------------------------------------------------------------------------
+
+
+def funnel_features(h: ir.Table) -> Reductions:
+    """Add-to-cart per view and purchases per add-to-cart (null: no views, no carts)."""
+    views, carts = count_of(h, is_type(h, "view")), count_of(h, is_type(h, "add_to_cart"))
+    return {
+        "view_to_cart": ratio(carts, views),
+        "cart_to_purchase": ratio(count_of(h, is_type(h, "purchase")), carts),
+    }
+
+
+def cart_abandonment_features(outcomes: ir.Table) -> ir.Table:
+    """Per user with a cart: the share of carts abandoned among those old enough to judge (null:
+    none is), from ``outcomes`` (one row per add-to-cart event: ``user_id``, ``matured``,
+    ``abandoned``; :func:`personalab.features.rules_query.cart_outcomes`)."""
+    matured = outcomes.count(where=outcomes.matured.fill_null(False))
+    abandoned = outcomes.count(where=outcomes.abandoned.fill_null(False))
+    return outcomes.group_by("user_id").aggregate(cart_abandonment_rate=ratio(abandoned, matured))
+
+
+# --- trend and shares ---------------------------------------------------------------------------
+
+
+def trend_features(h: ir.Table, t_ns: int, trend_days: float) -> Reductions:
+    """(events in the last ``trend_days`` - events in the ``trend_days`` before) / their sum, in
+    [-1, 1] (null: no events in the last ``2 x trend_days``)."""
+    span = round(trend_days * DAY_NS)
+    last = count_of(h, h.ns >= t_ns - span)
+    prev = count_of(h, (h.ns >= t_ns - 2 * span) & (h.ns < t_ns - span))
+    return {"activity_trend": ratio(last - prev, last + prev)}
+
+
+def share_features(h: ir.Table, devices: list[str], categories: list[str]) -> Reductions:
+    """Share of events on each device and in each chosen category, among the events where it is
+    known (null: none is)."""
+    out: Reductions = {}
+    known = count_of(h, h.device.notnull())
+    for name in devices:
+        out[f"device_share_{name}"] = ratio(count_of(h, h.device == name), known)
+    known = count_of(h, h.category.notnull())
+    for name in categories:
+        out[category_share_column(name)] = ratio(count_of(h, h.category == name), known)
+    return out
+
+
+# --- every family -------------------------------------------------------------------------------
+
+
+def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
+    """One row per user with an event before ``t_ns``: ``user_id`` and every family column in the
+    table order of :func:`personalab.features.build.features_at`, without the ``rfm_*`` columns
+    and the rule segments.
+
+    ``h`` is :func:`personalab.features.query.before` of the events at ``t_ns``; ``plan`` a
+    :class:`~personalab.features.plan.FeaturesPlan` (its windows, trend span, devices,
+    categories and ``segments.abandon_hours``).
+    """
+    from personalab.features.rules_query import cart_outcomes
+    from personalab.features.taste_query import category_mix, price_sensitivity
+
+    params = plan.params
+    funnel = funnel_features(h)
+    shares = share_features(h, plan.devices, plan.categories)
+    spine = per_user(
+        h,
+        recency_features(h, t_ns),
+        window_features(h, t_ns, params.windows_days),
+        order_features(h),
+        engagement_features(h),
+        funnel,
+        trend_features(h, t_ns, plan.trend_days),
+        shares,
+    )
+    outcomes = cart_outcomes(h, t_ns, params.segments.abandon_hours)
+    joined = attach(
+        spine,
+        session_features(h),
+        cart_abandonment_features(outcomes),
+        category_mix(h),
+        price_sensitivity(h),
+    )
+    order = [
+        *spine.columns[: spine.columns.index("avg_order_value") + 1],
+        *session_features_columns(),
+        "dwell_mean", "scroll_depth_mean", "scroll_depth_max", "clicks_per_view",
+        *funnel, "cart_abandonment_rate",
+        "top_category_share", "category_entropy", "price_sensitivity",
+        "activity_trend", *shares,
+    ]  # fmt: skip
+    filled = {"sessions_total": joined.sessions_total.fill_null(0)}  # every user has a session
+    return joined.select(*[filled.get(name, joined[name]).name(name) for name in order])
+
+
+def session_features_columns() -> list[str]:
+    """The columns of :func:`session_features`, in table order."""
+    return [
+        "sessions_total",
+        "session_duration_mean",
+        "session_duration_max",
+        "events_per_session",
+        "bounce_rate",
+    ]
+
+
+def attach(spine: ir.Table, *tables: ir.Table) -> ir.Table:
+    """``spine`` with the columns of each per-user table, left-joined on ``user_id`` (a user
+    missing from a table gets nulls)."""
+    out = spine
+    for k, table in enumerate(tables):
+        out = out.left_join(table, "user_id", rname=f"{{name}}_{k}")
+    return out.select(
+        *spine.columns, *[c for table in tables for c in table.columns if c != "user_id"]
+    )
