@@ -82,6 +82,15 @@ class Engine:
             return ibis.memtable(frame)  # DuckDB scans the Arrow buffers (dictionaries too)
         return self._view(self.backend._session.createDataFrame(_decoded(frame)))
 
+    def read_parquet(self, path: Path | str):
+        """An Ibis table of a Parquet file (or folder of part files), read by the engine where it
+        lies: DuckDB scans it out of core (within ``memory_limit``), Spark with
+        ``spark.read.parquet`` (the file must be where the Spark workers can read it). The file
+        must stay until the last query that reads it has run."""
+        if self.name == "duckdb":
+            return self.backend.read_parquet(str(path), table_name=_temp_name())
+        return self._view(self.backend._session.read.parquet(str(path)))
+
     def describe(self) -> str:
         """The engine in a few words, for the run's notes (e.g. ``duckdb 2.0.1, memory_limit
         8GB``, ``spark 4.0.5 at local[*]``)."""

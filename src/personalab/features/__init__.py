@@ -25,7 +25,7 @@ Modules:
 """
 
 from personalab.features.build import build_features
-from personalab.features.io import STAGE, load_events, save_features, save_skipped
+from personalab.features.io import STAGE, open_events, save_features, save_skipped
 from personalab.features.params import FeaturesParams
 from personalab.features.plots import plot_distributions, plot_segments
 from personalab.features.report import (
@@ -40,7 +40,7 @@ __all__ = [
     "FeaturesParams",
     "build_features",
     "feature_table_doc",
-    "load_events",
+    "open_events",
     "null_shares",
     "plot_distributions",
     "plot_segments",

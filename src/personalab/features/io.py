@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from personalab.core.paths import ProjectPaths, upstream
 from personalab.core.storage import write_csv, write_metrics, write_parquet
+from personalab.engine import EngineParams, connect
 from personalab.features.build import FeaturesError, FeaturesResult
 from personalab.features.plan import STAGE
+from personalab.features.query import Events, events_from_parquet
 from personalab.features.report import (
     PLOT_COLUMNS,
     feature_summary_by_label,
@@ -18,9 +21,19 @@ from personalab.features.report import (
 )
 
 
-def load_events(paths: ProjectPaths) -> pd.DataFrame:
-    """The ingest stage's canonical events (a clear error when the stage has not run)."""
-    return pd.read_parquet(upstream(paths.interim / "events.parquet", "ingest", FeaturesError))
+def open_events(paths: ProjectPaths, engine: EngineParams | None = None) -> Events:
+    """The ingest stage's events, read by the engine ``engine`` names (None: DuckDB) where they
+    lie (out of core on DuckDB); a clear error when the stage has not run or the file lacks a
+    column. Close them with ``events.engine.close()``."""
+    path = upstream(paths.interim / "events.parquet", "ingest", FeaturesError)
+    on = connect(engine)
+    try:
+        return Events(on, events_from_parquet(on, path))
+    except Exception as error:
+        on.close()
+        if isinstance(error, ibis.common.exceptions.IbisError | AttributeError):
+            raise FeaturesError(f"{path}: not the ingest stage's events ({error})") from error
+        raise
 
 
 def save_features(result: FeaturesResult, paths: ProjectPaths) -> dict[str, Any]:
