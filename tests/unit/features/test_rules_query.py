@@ -134,6 +134,10 @@ CLICKS = [
     # 10 minutes less 1 ms apart counts together, 10 minutes apart does not (ms resolution)
     *_clicks("edge_in", [0, 0, 0, 0, 0, 10 - 1 / 60_000]),
     *_clicks("edge_out", [0, 0, 0, 0, 0, 10]),
+    # 10 minutes less 0.5 ms apart, in whole milliseconds since the first click (at t(d=-1))
+    # 0 and 599 999: together (the NumPy version floors to ms, then compares)
+    *[("sub_ms", "sm", t(d=-1, us=100), "click", "i1")] * 5,
+    ("sub_ms", "sm", t(d=-1, m=10, us=-400), "click", "i1"),
     ("old_burst", "o", t(d=-31), "click", "i1"),
     *[("old_burst", "o", t(d=-31, s=k), "click", "i1") for k in range(1, 7)],
 ]
@@ -192,6 +196,12 @@ HAND_LOGS = {
     "carts_and_risk": (CARTS_AND_RISK + FUTURE, FeaturesParams(), []),
     "ties": (TIES + FUTURE, FeaturesParams(), []),
     "no_priority": (LOG, params(segments={"priority": []}), DEVICES),
+    # a return label: an event at T counts, one at T + horizon (c's view at T + 7 d) does not
+    "return_label": (
+        LOG + FUTURE + [("a", "a9", T, "view", "i1")],
+        params(target_event="return"),
+        DEVICES,
+    ),
 }
 
 
@@ -232,7 +242,7 @@ def test_the_hand_logs_answers_are_the_known_ones(duck):
     got = duck.fetch(segs, ["user_id"]).set_index("user_id")["seg_high_clicker"].to_dict()
     assert got == {
         "edge_in": 1, "edge_out": 0, "five": 0, "late_burst": 1, "old_burst": 0,
-        "six_in_9min": 1, "six_in_two_sessions": 0, "six_over_11min": 0,
+        "six_in_9min": 1, "six_in_two_sessions": 0, "six_over_11min": 0, "sub_ms": 1,
     }  # fmt: skip
 
 
@@ -267,17 +277,23 @@ def shape_events(tmp_path_factory):
 SHAPES = ["ratings", "sessions", "purchase", "orders", "short", "funnel"]
 
 
-def shape_plan(frame: pd.DataFrame) -> tuple[FeaturesPlan, list[pd.Timestamp]]:
-    """The stage's plan of a shape (what it keeps), and three cut-offs inside the log."""
-    plan = plan_features(frame, FeaturesParams())
+#: the label of each shape: purchases where it has them, else any return
+TARGETS = {"ratings": "return", "sessions": "return"}
+
+
+def shape_plan(
+    frame: pd.DataFrame, target_event: str, shares: tuple[float, ...]
+) -> tuple[FeaturesPlan, list[pd.Timestamp]]:
+    """The stage's plan of a shape (what it keeps), and cut-offs at ``shares`` of the log."""
+    plan = plan_features(frame, params(target_event=target_event))
     start, end = frame["timestamp"].min(), frame["timestamp"].max()
-    cutoffs = [start + (end - start) * share for share in (0.4, 0.7, 0.9)]
+    cutoffs = [start + (end - start) * share for share in shares]
     return plan, [c.floor("s") for c in cutoffs]
 
 
-def check_shape(engine, frame: pd.DataFrame) -> None:
+def check_shape(engine, frame: pd.DataFrame, target_event: str, shares: tuple[float, ...]):
     """All cut-offs of a shape in one expression (a union, one fetch): ranks per cut-off."""
-    plan, cutoffs = shape_plan(frame)
+    plan, cutoffs = shape_plan(frame, target_event, shares)
     events = events_on(engine, frame)
     parts, expected = [], []
     for cutoff in cutoffs:
@@ -293,13 +309,13 @@ def check_shape(engine, frame: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_shape_gives_the_numpy_answers_on_duckdb(duck, shape_events, shape):
-    check_shape(duck, shape_events[shape])
+    check_shape(duck, shape_events[shape], TARGETS.get(shape, "purchase"), (0.4, 0.7, 0.9))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_shape_gives_the_numpy_answers_on_spark(spark, shape_events, shape):
-    check_shape(spark, shape_events[shape])
+    check_shape(spark, shape_events[shape], TARGETS.get(shape, "purchase"), (0.5, 0.9))
 
 
 @pytest.mark.slow
