@@ -67,11 +67,11 @@ def recency_features(h: ir.Table, t_ns: int) -> Reductions:
 
 
 def window_features(h: ir.Table, t_ns: int, windows_days: list[int]) -> Reductions:
-    """Sessions, events and purchases in each window ``[T - W, T)``."""
+    """Events and purchases in each window ``[T - W, T)`` (the sessions with an event in it,
+    ``sessions_<W>d``, are counted by :func:`session_features`)."""
     out: Reductions = {}
     for w in windows_days:
         recent = h.ns >= t_ns - w * DAY_NS
-        out[f"sessions_{w}d"] = h.session_id.nunique(where=recent)
         out[f"events_{w}d"] = count_of(h, recent)
         out[f"purchases_{w}d"] = count_of(h, recent & is_type(h, "purchase"))
     return out
@@ -81,37 +81,47 @@ def window_features(h: ir.Table, t_ns: int, windows_days: list[int]) -> Reductio
 
 
 def order_features(h: ir.Table) -> Reductions:
-    """Revenue (price x quantity of purchases; no quantity: 1, no price: 0), orders (sessions
-    with a purchase) and the mean order value (null: no orders)."""
+    """Revenue: price x quantity of purchases (no quantity: 1, no price: 0). The orders (sessions
+    with a purchase, ``orders_total``) are counted by :func:`session_features`, and
+    ``avg_order_value`` is :func:`average_order_value` of the two."""
     purchase = is_type(h, "purchase")
     amount = (h.price * h.quantity.fill_null(1.0)).fill_null(0.0)
-    revenue = ibis.ifelse(purchase, amount, 0.0).sum()
-    orders = h.session_id.nunique(where=purchase)
-    return {
-        "revenue_total": revenue,
-        "orders_total": orders,
-        "avg_order_value": ratio(revenue, orders),
-    }
+    return {"revenue_total": ibis.ifelse(purchase, amount, 0.0).sum()}
+
+
+def average_order_value(users: ir.Table) -> ir.FloatingValue:
+    """``revenue_total / orders_total`` of a table holding both (null: no orders)."""
+    return ratio(users.revenue_total, users.orders_total)
 
 
 # --- sessions (rebuilt from the events before the cut-off) --------------------------------------
 
 
-def session_features(h: ir.Table) -> ir.Table:
+def session_features(h: ir.Table, t_ns: int, windows_days: list[int]) -> ir.Table:
     """Per user: sessions (``(user_id, session_id)`` pairs among the events before ``T``, so a
     session straddling ``T`` counts its part before ``T``), their mean and longest duration in
-    seconds (first to last event), events per session and the share of one-event sessions."""
+    seconds (first to last event), events per session and the share of one-event sessions.
+
+    Also the session counts of the window and order families, ``sessions_<W>d`` (sessions with
+    an event in ``[T - W, T)``: their last event is in it) and ``orders_total`` (sessions with a
+    purchase): counted over one row per session, not as distinct counts (which Spark runs as
+    one copy of the events per distinct count).
+    """
+    purchase = is_type(h, "purchase").cast("int64")
     s = h.group_by(["user_id", "session_id"]).aggregate(
-        _start=h.ns.min(), _end=h.ns.max(), _events=h.count()
+        _start=h.ns.min(), _end=h.ns.max(), _events=h.count(), _purchases=purchase.sum()
     )
     duration = (s._end - s._start).cast("float64") / 1e9
     n = s.count()
+    windows = {f"sessions_{w}d": s.count(where=s._end >= t_ns - w * DAY_NS) for w in windows_days}
     return s.group_by("user_id").aggregate(
         sessions_total=n,
         session_duration_mean=ratio(duration.sum(), n),
         session_duration_max=duration.max(),
         events_per_session=ratio(s._events.sum(), n),
         bounce_rate=ratio(s.count(where=s._events == 1), n),
+        **windows,
+        orders_total=s.count(where=s._purchases > 0),
     )
 
 
@@ -192,13 +202,13 @@ def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
     from personalab.features.rules_query import cart_outcomes
     from personalab.features.taste_query import category_mix, price_sensitivity
 
-    params = plan.params
+    params, windows = plan.params, plan.params.windows_days
     funnel = funnel_features(h)
     shares = share_features(h, plan.devices, plan.categories)
     spine = per_user(
         h,
         recency_features(h, t_ns),
-        window_features(h, t_ns, params.windows_days),
+        window_features(h, t_ns, windows),
         order_features(h),
         engagement_features(h),
         funnel,
@@ -208,32 +218,36 @@ def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
     outcomes = cart_outcomes(h, t_ns, params.segments.abandon_hours)
     joined = attach(
         spine,
-        session_features(h),
+        session_features(h, t_ns, windows),
         cart_abandonment_features(outcomes),
         category_mix(h),
         price_sensitivity(h),
     )
     order = [
-        *spine.columns[: spine.columns.index("avg_order_value") + 1],
-        *session_features_columns(),
+        "user_id", "days_since_last_event", "days_since_last_purchase", "days_since_first_event",
+        *[f"{kind}_{w}d" for w in windows for kind in ("sessions", "events", "purchases")],
+        "revenue_total", "orders_total", "avg_order_value",
+        *SESSION_COLUMNS,
         "dwell_mean", "scroll_depth_mean", "scroll_depth_max", "clicks_per_view",
         *funnel, "cart_abandonment_rate",
         "top_category_share", "category_entropy", "price_sensitivity",
         "activity_trend", *shares,
     ]  # fmt: skip
-    filled = {"sessions_total": joined.sessions_total.fill_null(0)}  # every user has a session
-    return joined.select(*[filled.get(name, joined[name]).name(name) for name in order])
+    # every user has a session: the session counts are never null (0 for safety)
+    counts = ["sessions_total", "orders_total", *[f"sessions_{w}d" for w in windows]]
+    derived = {name: joined[name].fill_null(0) for name in counts}
+    derived["avg_order_value"] = average_order_value(joined)
+    return joined.select(**{n: derived[n] if n in derived else joined[n] for n in order})
 
 
-def session_features_columns() -> list[str]:
-    """The columns of :func:`session_features`, in table order."""
-    return [
-        "sessions_total",
-        "session_duration_mean",
-        "session_duration_max",
-        "events_per_session",
-        "bounce_rate",
-    ]
+#: the columns of :func:`session_features` that are the session family's, in table order
+SESSION_COLUMNS = (
+    "sessions_total",
+    "session_duration_mean",
+    "session_duration_max",
+    "events_per_session",
+    "bounce_rate",
+)
 
 
 def attach(spine: ir.Table, *tables: ir.Table) -> ir.Table:
