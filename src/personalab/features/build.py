@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from personalab.core.errors import InputError
+from personalab.core.profile import LogProfile
+from personalab.core.status import StageStatus
+from personalab.engine import Engine, connect
 from personalab.features.families_query import family_columns
+from personalab.features.params import FeaturesParams
+from personalab.features.plan import STAGE, FeaturesPlan, plan_features
+from personalab.features.query import Events, before, events_on, on_engine
+from personalab.features.report import format_times, time_format
 from personalab.features.rules_query import (
     cart_outcomes,
     dominant_segment,
@@ -21,15 +30,6 @@ from personalab.features.rules_query import (
     rfm_columns,
     segment_columns,
 )
-
-from personalab.core.errors import InputError
-from personalab.core.profile import LogProfile
-from personalab.core.status import StageStatus
-from personalab.engine import Engine, connect
-from personalab.features.params import FeaturesParams
-from personalab.features.plan import STAGE, FeaturesPlan, plan_features
-from personalab.features.query import Events, before, events_on, on_engine
-from personalab.features.report import format_times, time_format
 from personalab.features.schema import KEYS, feature_names
 from personalab.features.support import profile_of
 
@@ -63,18 +63,15 @@ def user_table(events: Events, cutoff: pd.Timestamp, plan: FeaturesPlan, label: 
     params, support, t_ns = plan.params, plan.support, cutoff.value
     h = before(events.table, t_ns)
     table = events.engine.cache(family_columns(h, t_ns, plan))
-    rfm = rfm_columns(table, params.windows_days[-1], support.keeps("rfm_monetary"))
+    table = rfm_columns(table, params.windows_days[-1], support.keeps("rfm_monetary"))
     outcomes = cart_outcomes(h, t_ns, params.segments.abandon_hours)
-    segs = segment_columns(h, table, t_ns, params.segments, support.segments, outcomes)
-    parts = [rfm, segs]
+    table = segment_columns(h, table, t_ns, params.segments, support.segments, outcomes)
     if support.keeps("engagement_score"):
-        parts.append(engagement_score(table, support.weights))
-    parts.append(dominant_segment(segs, plan.priority))
+        table = engagement_score(table, support.weights)
+    table = dominant_segment(table, plan.priority)
     if label:
         horizon = pd.Timedelta(days=plan.horizon_days).value
-        parts.append(label_column(events.table, table, t_ns, horizon, plan.target_event))
-    for part in parts:
-        table = table.join(part, "user_id")
+        table = label_column(events.table, table, t_ns, horizon, plan.target_event)
     return table.select(*[name for name in column_order(plan, label) if name in table.columns])
 
 

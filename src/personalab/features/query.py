@@ -125,7 +125,10 @@ class Events:
 
 
 def _stamp(ns) -> pd.Timestamp:
-    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
+    """A UTC time; in microseconds when it is a whole number of them, as the ingest stage's
+    events are (so the cut-offs derived from it are too)."""
+    stamp = pd.Timestamp(int(ns), unit="ns", tz="UTC")
+    return stamp.as_unit("us") if int(ns) % 1000 == 0 else stamp
 
 
 @contextmanager
