@@ -95,7 +95,7 @@ class Engine:
         """The engine in a few words, for the run's notes (e.g. ``duckdb 2.0.1, memory_limit
         8GB``, ``spark 4.0.5 at local[*]``)."""
         if self.name == "duckdb":
-            limit = self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+            limit = self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
             return f"duckdb {self.backend.version}, memory_limit {limit}"
         session = self.backend._session
         where = getattr(getattr(session, "sparkContext", None), "master", None) or "Spark Connect"
