@@ -17,7 +17,7 @@ from personalab.features.params import FeaturesParams
 from personalab.features.plan import full_plan, plan_features
 from personalab.features.query import before, events_on
 from personalab.features.support import Support
-from personalab.features.taste_query import catalogue, price_sensitivity
+from personalab.features.taste_query import catalogue, price_sensitivity, taste_features
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import load_raw, process_events
 from personalab.ingest.synth import SynthConfig
@@ -142,6 +142,13 @@ def test_an_item_takes_its_earliest_category_and_the_exact_median_price(duck, re
     expected = {"a": 20 / 6.5, "b": (30 / 25 + 40 / 25) / 2, "c": (5 / 6.5 + 8 / 6.5) / 2}
     got = dict(zip(sensitivity["user_id"], sensitivity["price_sensitivity"], strict=True))
     assert got == pytest.approx(expected, rel=0, abs=1e-12)
+    taste = engine.fetch(taste_features(h), order_by=["user_id"])  # one row per user
+    assert taste["user_id"].tolist() == ["a", "b", "c", "d"]
+    assert taste["top_category_share"].tolist()[:2] == [1.0, 1.0]
+    assert taste[["top_category_share", "price_sensitivity"]].iloc[2:].isna().values.tolist() == [
+        [True, False],
+        [False, True],
+    ]  # c: no category; d: no view
 
 
 # --- every log shape, through ingest ------------------------------------------------------------
