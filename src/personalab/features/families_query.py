@@ -16,11 +16,17 @@ or mean whose denominator is 0 is null.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ibis
 import ibis.expr.types as ir
 
 from personalab.features.history import DAY_NS
+from personalab.features.rules_query import cart_outcomes
 from personalab.features.schema import category_share_column
+
+if TYPE_CHECKING:
+    from personalab.features.plan import FeaturesPlan
 
 #: per-user reductions over the events before ``T``: ``{column: reduction of h}``
 Reductions = dict[str, ir.Value]
@@ -190,7 +196,7 @@ def share_features(h: ir.Table, devices: list[str], categories: list[str]) -> Re
 # --- every family -------------------------------------------------------------------------------
 
 
-def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
+def family_columns(h: ir.Table, t_ns: int, plan: FeaturesPlan) -> ir.Table:
     """One row per user with an event before ``t_ns``: ``user_id`` and every family column in the
     table order of :func:`personalab.features.build.features_at`, without the ``rfm_*`` columns
     and the rule segments.
@@ -199,7 +205,7 @@ def family_columns(h: ir.Table, t_ns: int, plan) -> ir.Table:
     :class:`~personalab.features.plan.FeaturesPlan` (its windows, trend span, devices,
     categories and ``segments.abandon_hours``).
     """
-    from personalab.features.rules_query import cart_outcomes
+    # here, not at the top: taste_query builds on this module's helpers
     from personalab.features.taste_query import category_mix, price_sensitivity
 
     params, windows = plan.params, plan.params.windows_days
