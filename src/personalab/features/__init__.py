@@ -15,13 +15,17 @@ Modules:
   categories with a share column;
 - ``support``: the features and rule segments a log's profile supports;
 - ``plan``: every decision before computing, said on the stage's status;
-- ``history``: the events before one cut-off as arrays, and per-user counts, means and maxima;
-- ``families``: one function per feature family, and the table documenting every feature;
-- ``rules``: RFM scores and segments, the rule segments, engagement score, dominant segment;
-- ``build``: the wiring (``features_at`` for one cut-off, ``build_features`` for all);
+- ``query``: the events on the engine the params name (DuckDB or Spark, through Ibis), and the
+  whole-log figures the plan reads;
+- ``families_query``: the feature families as Ibis expressions, and the table documenting every
+  feature (``taste_query``: category mix and price sensitivity);
+- ``rules_query``: RFM scores and segments, the rule segments, engagement score, dominant
+  segment and the label, as Ibis expressions;
+- ``build``: the wiring (``features_at`` for one cut-off, ``build_features`` for all: one query
+  per cut-off, fetched together);
 - ``report``: the feature documentation table and the summaries the notebook shows;
 - ``plots``: the figures;
-- ``io``: reading the ingest stage's events and writing the stage's outputs.
+- ``io``: opening the ingest stage's events on the engine and writing the stage's outputs.
 """
 
 from personalab.features.build import build_features

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from personalab.core.errors import InputError
@@ -53,7 +54,7 @@ def features_at(
     with on_engine(events, engine) as on:
         if not on.count_before(cutoff.value):
             return pd.DataFrame(columns=[*KEYS])
-        return fetch_table(on, user_table(on, cutoff, plan), cutoff)
+        return fetch_tables(on, {cutoff: user_table(on, cutoff, plan)})
 
 
 def user_table(events: Events, cutoff: pd.Timestamp, plan: FeaturesPlan, label: bool = False):
@@ -86,9 +87,13 @@ def column_order(plan: FeaturesPlan, label: bool = False) -> list[str]:
     return ["user_id", *(name for name in names if name not in plan.support.left_out)]
 
 
-def fetch_table(events: Events, expr, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """``expr`` as a frame ordered by user, ``cutoff`` second, in the table's dtypes."""
-    frame = events.engine.fetch(expr, order_by=["user_id"])
+def fetch_tables(events: Events, tables: dict[pd.Timestamp, ibis.Table]) -> pd.DataFrame:
+    """The user tables of several cut-offs, fetched in one query (one job on Spark): rows by
+    cut-off then user, ``cutoff`` second, in the table's dtypes."""
+    parts = [expr.mutate(_cutoff=ibis.literal(t.value, "int64")) for t, expr in tables.items()]
+    frame = events.engine.fetch(ibis.union(*parts), order_by=["_cutoff", "user_id"])
+    unit = next(iter(tables)).unit
+    cutoff = pd.to_datetime(frame.pop("_cutoff"), unit="ns", utc=True).dt.as_unit(unit)
     frame.insert(1, "cutoff", cutoff)
     small = [c for c in frame if c.startswith(("seg_", "rfm_")) and c != "rfm_segment"]
     return frame.astype({"user_id": "str", **dict.fromkeys(small, "int8")})
@@ -164,8 +169,7 @@ def build_features(
     plan = plan_features(events, params, profile, status)
     if plan.skip_reason is not None:
         return skipped_result(plan, status, time.perf_counter() - start)
-    parts = [fetch_table(events, user_table(events, t, plan, label=True), t) for t in plan.cutoffs]
-    table = pd.concat(parts, ignore_index=True)
+    table = fetch_tables(events, {t: user_table(events, t, plan, label=True) for t in plan.cutoffs})
     note_label(table, plan, status)
     names = kept_feature_names(plan)
     metrics = build_metrics(table, plan, names) | status.metrics()

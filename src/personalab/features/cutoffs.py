@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from personalab.features.params import AUTO, FeaturesParams
@@ -177,23 +176,6 @@ def keep_fitting(
 
 def _utc(ts: pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def label_events(
-    events: pd.DataFrame,
-    users: pd.Series,
-    cutoff: pd.Timestamp,
-    horizon_days: float,
-    target_event: str = "purchase",
-) -> np.ndarray:
-    """1 where the user has a ``target_event`` (``return``: any event) in ``[cutoff, cutoff +
-    horizon)``, else 0."""
-    ts = events["timestamp"]
-    window = (ts >= cutoff) & (ts < cutoff + pd.Timedelta(days=horizon_days))
-    if target_event != "return":
-        window &= events["event_type"] == target_event
-    hits = pd.unique(events.loc[window, "user_id"])
-    return users.isin(hits).to_numpy().astype(np.int8)
 
 
 def top_categories(events: pd.DataFrame | Events, before: pd.Timestamp, n: int) -> list[str]:

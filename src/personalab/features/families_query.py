@@ -1,17 +1,66 @@
 """The feature families as Ibis expressions: one definition, run on DuckDB or Spark.
 
-The same features, column names, order and missing-value rules as the NumPy families of
-:mod:`personalab.features.families` (whose docstring defines every column), computed from
-``h``, the events before the cut-off ``T`` (:func:`personalab.features.query.before`).
+Every family is computed from ``h``, the events before the cut-off ``T``
+(:func:`personalab.features.query.before`). Most are per-user reductions over ``h``
+(:data:`Reductions`: ``{column: reduction}``), which :func:`family_columns` computes in a single
+``GROUP BY user_id`` (one pass over the events); the families that first group by something else
+(sessions, categories, the item catalogue, carts) are tables keyed by ``user_id``, left-joined
+onto that one. Nothing here executes: the caller fetches the result. The RFM columns, rules over
+the order and window columns, come from :mod:`personalab.features.rules_query`;
+``build.features_at`` puts every column in table order and drops the columns the log cannot have.
 
-Most families are per-user reductions over ``h`` (:data:`Reductions`: ``{column: reduction}``),
-which :func:`family_columns` computes in a single ``GROUP BY user_id`` (one pass over the
-events); the families that first group by something else (sessions, categories, the item
-catalogue, carts) are tables keyed by ``user_id``, left-joined onto that one. Nothing here
-executes: the caller fetches the result.
+Features (``W`` = each window in ``windows_days``, default 1, 7 and 30 days):
 
-Missing values, as in the NumPy families: counts and sums are 0 when nothing happened; a ratio
-or mean whose denominator is 0 is null.
+========================  ==============================================================  ==========
+name                      meaning                                                         window
+========================  ==============================================================  ==========
+days_since_last_event     days from the last event to ``T``                               all
+days_since_last_purchase  days from the last purchase to ``T`` (NaN: never bought)        all
+days_since_first_event    days from the first event to ``T`` (tenure)                     all
+sessions_Wd               sessions with an event in ``[T - W, T)``                        W
+events_Wd                 events in ``[T - W, T)``                                        W
+purchases_Wd              purchase events in ``[T - W, T)``                               W
+revenue_total             sum of price x quantity of purchases                            all
+orders_total              sessions with a purchase                                        all
+avg_order_value           revenue_total / orders_total (NaN: no orders)                   all
+rfm_recency               quintile score 1-5 of days_since_last_event (5 = most recent)   all
+rfm_frequency             quintile score 1-5 of sessions in the longest window            longest W
+rfm_monetary              quintile score 1-5 of revenue_total                             all
+rfm_segment               champions, loyal, new, potential, at_risk, hibernating,         all
+                          needs_attention (rules in ``rfm_segment_of``)
+sessions_total            sessions                                                        all
+session_duration_mean     mean session duration in seconds (first to last event)          all
+session_duration_max      longest session in seconds                                      all
+events_per_session        events / sessions                                               all
+bounce_rate               share of sessions with a single event                           all
+dwell_mean                mean dwell seconds of views (NaN: no dwell recorded)            all
+scroll_depth_mean         mean scroll depth of scroll events (NaN: none)                  all
+scroll_depth_max          deepest scroll (NaN: none)                                      all
+clicks_per_view           clicks / views (NaN: no views)                                  all
+view_to_cart              add_to_cart / views (NaN: no views)                             all
+cart_to_purchase          purchases / add_to_cart (NaN: no carts)                         all
+cart_abandonment_rate     share of carts with no purchase of that item within             all
+                          ``abandon_hours``, among carts at least that old at ``T``
+                          (NaN: none)
+top_category_share        share of events in the user's most frequent category            all
+category_entropy          Shannon entropy (bits) of the user's category mix               all
+price_sensitivity         mean of viewed price / median price of the item's category,     all
+                          catalogue = items seen before ``T`` (< 1: prefers cheap items)
+activity_trend            (events in the last ``trend_days`` - events in the              2 x trend
+                          ``trend_days`` before) / their sum, in [-1, 1]
+device_share_<device>     share of events on each device (NaN: device unknown)            all
+category_share_<cat>      share of events in each of the ``category_shares`` most         all
+                          frequent categories before the last cut-off (NaN: no category)
+========================  ==============================================================  ==========
+
+``report.feature_table_doc`` reads this table for the notebook.
+
+Missing values, on purpose: counts and sums are 0 when nothing happened; ratios
+and means whose denominator is zero stay NaN (XGBoost learns where to send them);
+``activity_trend`` is NaN with no events in the last ``2 x trend_days`` (``trend_days``
+``auto``: the cut-off step, 7 days on a long log). A column the log cannot have (no purchase
+events, no dwell times, ...) is left out of the table, not written as NaN
+(:mod:`personalab.features.support`).
 """
 
 from __future__ import annotations
@@ -21,7 +70,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
-from personalab.features.history import DAY_NS
+from personalab.features.query import DAY_NS
 from personalab.features.rules_query import cart_outcomes
 from personalab.features.schema import category_share_column
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from personalab.features import families
+from personalab.features import families_query
 from personalab.features.schema import LABEL, SEGMENTS
 
 #: the plot data's columns (dvc.yaml plots), also written with no rows when the stage skips
@@ -22,10 +22,10 @@ TOP_FEATURES = 15
 
 
 def feature_table_doc(left_out: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The feature table of ``families``' docstring (name, meaning, window) as a frame, for the
+    """The feature table of ``families_query``' docstring (name, meaning, window) as a frame, for the
     notebook; with ``left_out`` ({column: why}) a ``left_out`` column says why a feature is not
     in this log's table ("" when it is)."""
-    lines = families.__doc__.splitlines()
+    lines = families_query.__doc__.splitlines()
     borders = [i for i, line in enumerate(lines) if line.startswith("=====")]
     top, header_end, bottom = borders[0], borders[1], borders[2]
     starts = [

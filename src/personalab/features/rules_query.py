@@ -1,7 +1,16 @@
 """Scores and segments derived by rule, and the label, as Ibis expressions (DuckDB or Spark).
 
-The engine versions of :mod:`personalab.features.rules`, :func:`personalab.features.families.
-cart_outcomes` and :func:`personalab.features.cutoffs.label_events`, with the same meaning:
+Rule segments (0/1 columns ``seg_<name>``, thresholds in ``SegmentRules``), over the
+last ``window_days`` before ``T``: ``high_clicker`` (more than 5 clicks within 10
+minutes in one session), ``deep_scroller`` (mean scroll depth above 0.8),
+``long_dweller`` (mean dwell above 180 s), ``converter`` (a purchase),
+``cart_abandoner`` (an abandoned cart), ``at_risk`` (at least 2 sessions ever and
+no event in the last 14 days). A user can hold several. ``engagement_score`` is
+the weighted mean of the percentile ranks (within the cut-off) of the features in
+``engagement_weights``; ``dominant_segment`` is the first segment held in
+``priority`` order, else ``none``.
+
+The functions:
 
 * :func:`cart_outcomes`: per add-to-cart event, whether it is old enough to judge at ``T``
   (``matured``) and whether no purchase of the item followed in time (``abandoned``);
@@ -24,8 +33,8 @@ from collections.abc import Sequence
 
 import ibis
 
-from personalab.features.history import DAY_NS, HOUR_NS
 from personalab.features.params import SegmentRules
+from personalab.features.query import DAY_NS, HOUR_NS
 from personalab.features.schema import SEGMENTS, label_name
 
 MS_NS = 10**6
@@ -39,9 +48,8 @@ def cart_outcomes(h: ibis.Table, t_ns: int, abandon_hours: float) -> ibis.Table:
     ``abandoned`` (matured, and the user bought the same item at no time in
     ``[ns, ns + limit)``).
 
-    A cart with no item id is matched by a purchase with no item id (as the NumPy version does,
-    which factorizes missing ids to one code): the purchases are found per ``(user_id,
-    item_id)`` partition, and a partition puts nulls together.
+    A cart with no item id is matched by a purchase with no item id: the purchases are found per
+    ``(user_id, item_id)`` partition, and a partition puts nulls together.
     """
     limit = int(abandon_hours * HOUR_NS)
     kinds = h.filter(h.event_type.isin(["add_to_cart", "purchase"]))
@@ -111,7 +119,7 @@ def rfm_segment_of(
     r: ibis.IntegerValue, f: ibis.IntegerValue, m: ibis.IntegerValue | None
 ) -> ibis.StringValue:
     """Named RFM segments from 1-5 scores, first rule that holds (``m`` None: the monetary
-    conditions hold; rules as :func:`personalab.features.rules.rfm_segment_of`)."""
+    conditions hold, so the rules read recency and frequency alone)."""
     m = ibis.literal(5) if m is None else m
     return ibis.cases(
         ((r >= 4) & (f >= 4) & (m >= 4), "champions"),
@@ -202,8 +210,7 @@ def _burst_users(recent: ibis.Table, count: int, minutes: float) -> ibis.Table:
     """The users (``user_id``, ``_burst``) with more than ``count`` clicks of ``recent`` within
     ``minutes`` in one session.
 
-    As the NumPy version: times in whole milliseconds since the first click of ``recent``
-    (floored), and clicks whose milliseconds differ by less than the span count together. The
+    Times are whole milliseconds since the first click of ``recent`` (floored), and clicks whose milliseconds differ by less than the span count together. The
     floor is taken in integer arithmetic (``d - d % 1 ms``, ``d >= 0``), the window is a range
     over those ns values (no float division, exact at any distance).
     """

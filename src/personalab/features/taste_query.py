@@ -1,7 +1,7 @@
 """The taste family as Ibis expressions: category mix and price sensitivity, per user.
 
-As :func:`personalab.features.families.taste_features`, on the events ``h`` before the cut-off
-(see :mod:`personalab.features.families_query`).
+``top_category_share``, ``category_entropy`` and ``price_sensitivity`` (defined in
+:mod:`personalab.features.families_query`), on the events ``h`` before the cut-off.
 """
 
 from __future__ import annotations
@@ -41,9 +41,8 @@ def catalogue(h: ir.Table) -> ir.Table:
     its prices) and its ``category`` (null: never given one).
 
     The item's category is the one of its earliest priced event that has a category (ties in
-    time: the smallest ``user_id``, then the smallest category). The NumPy oracle takes pandas'
-    ``first`` in the events' row order (user, time); the two agree whenever an item keeps one
-    category, as in every log the ingest stage writes from one catalogue.
+    time: the smallest ``user_id``, then the smallest category). An item keeps one category in
+    most logs; this rule decides the rare item that changes, the same on every engine.
     """
     priced = h.filter(h.item_id.notnull() & h.price.notnull())
     prices = priced.group_by("item_id").aggregate(price=priced.price.median())  # exact, both

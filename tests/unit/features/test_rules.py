@@ -1,15 +1,17 @@
-"""Unit tests of personalab.features.rules: RFM scores and segments, rule segments,
-engagement score and dominant segment."""
+"""Unit tests of personalab.features.rules_query: RFM scores and segments, rule segments,
+engagement score and dominant segment (on DuckDB; tests/unit/features/test_engines.py checks
+Spark gives the same)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from personalab.engine import connect
 from personalab.features.build import features_at
 from personalab.features.params import FeaturesParams
 from personalab.features.plan import full_plan
-from personalab.features.rules import quintile_score, rfm_segment_of
+from personalab.features.rules_query import quintile_score, rfm_segment_of
 from tests.unit.features.helpers import (
     DEFAULT_PRIORITY,
     DEVICES,
@@ -31,11 +33,28 @@ def test_rfm_scores_and_segments_on_the_log(at_t):
     assert by_user(at_t, "rfm_segment") == {"a": "champions", "b": "loyal", "c": "hibernating"}
 
 
+def on_duckdb(columns: dict[str, list], **derived) -> dict[str, list]:
+    """``derived`` ({name: function of the table}) over a table of ``columns``, in row order."""
+    engine = connect()
+    try:
+        table = engine.table(
+            pd.DataFrame({"_row": range(len(next(iter(columns.values())))), **columns})
+        )
+        out = engine.fetch(
+            table.select("_row", **{k: f(table) for k, f in derived.items()}), ["_row"]
+        )
+        return {name: out[name].tolist() for name in derived}
+    finally:
+        engine.close()
+
+
 def test_quintile_score_by_percentile_rank_ties_share_a_score():
-    values = pd.Series([10, 20, 20, 30, 40, 50, 60, 70, 80, 90])
+    values = [10, 20, 20, 30, 40, 50, 60, 70, 80, 90]
     # average ranks 1, 2.5, 2.5, 4..10 over 10 -> ceil(5 x pct)
-    assert quintile_score(values).tolist() == [1, 2, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert quintile_score(pd.Series([5.0, 1.0, 4.0, 2.0, 3.0])).tolist() == [5, 1, 4, 2, 3]
+    got = on_duckdb({"v": values}, q=lambda t: quintile_score(t.v))["q"]
+    assert got == [1, 2, 2, 2, 3, 3, 4, 4, 5, 5]
+    got = on_duckdb({"v": [5.0, 1.0, 4.0, 2.0, 3.0]}, q=lambda t: quintile_score(t.v))["q"]
+    assert got == [5, 1, 4, 2, 3]
 
 
 def test_rfm_segment_of_first_rule_that_holds():
@@ -48,8 +67,9 @@ def test_rfm_segment_of_first_rule_that_holds():
         ((2, 2, 5), "hibernating"),
         ((3, 2, 2), "needs_attention"),
     ]
-    r, f, m = (pd.Series(list(col)) for col in zip(*[tr for tr, _ in triples], strict=True))
-    assert rfm_segment_of(r, f, m).tolist() == [name for _, name in triples]
+    r, f, m = (list(col) for col in zip(*[tr for tr, _ in triples], strict=True))
+    got = on_duckdb({"r": r, "f": f, "m": m}, s=lambda t: rfm_segment_of(t.r, t.f, t.m))["s"]
+    assert got == [name for _, name in triples]
 
 
 # --- rule segments --------------------------------------------------------------------------

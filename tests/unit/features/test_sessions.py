@@ -1,4 +1,4 @@
-"""Unit tests of personalab.features.history: sessions are (user, session id) pairs."""
+"""Sessions are (user, session id) pairs: a source may reuse session ids across users."""
 
 from __future__ import annotations
 
