@@ -82,14 +82,29 @@ class Engine:
             return ibis.memtable(frame)  # DuckDB scans the Arrow buffers (dictionaries too)
         return self._view(self.backend._session.createDataFrame(_decoded(frame)))
 
-    def read_parquet(self, path: Path | str):
+    def read_parquet(self, path: Path | str, columns: dict[str, str] | None = None):
         """An Ibis table of a Parquet file (or folder of part files), read by the engine where it
         lies: DuckDB scans it out of core (within ``memory_limit``), Spark with
         ``spark.read.parquet`` (the file must be where the Spark workers can read it). The file
-        must stay until the last query that reads it has run."""
-        if self.name == "duckdb":
+        must stay until the last query that reads it has run.
+
+        ``columns`` ({name: SQL expression over the file's columns}, in the engine's dialect)
+        selects and converts as the file is read, for types Ibis cannot name (DuckDB's
+        nanosecond timestamps, columns stored without a type)."""
+        if columns is None and self.name == "duckdb":
             return self.backend.read_parquet(str(path), table_name=_temp_name())
-        return self._view(self.backend._session.read.parquet(str(path)))
+        if self.name == "duckdb":
+            name = _temp_name()
+            select = ", ".join(f'{sql} AS "{col}"' for col, sql in columns.items())
+            self.backend.raw_sql(
+                f'CREATE TEMP VIEW "{name}" AS SELECT {select} '
+                f"FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
+            ).fetchall()
+            return self.backend.table(name)
+        frame = self.backend._session.read.parquet(str(path))
+        if columns is not None:
+            frame = frame.selectExpr(*(f"{sql} AS `{col}`" for col, sql in columns.items()))
+        return self._view(frame)
 
     def describe(self) -> str:
         """The engine in a few words, for the run's notes (e.g. ``duckdb 2.0.1, memory_limit

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from personalab.core.paths import ProjectPaths, upstream
@@ -29,10 +28,11 @@ def open_events(paths: ProjectPaths, engine: EngineParams | None = None) -> Even
     on = connect(engine)
     try:
         return Events(on, events_from_parquet(on, path))
-    except Exception as error:
+    except KeyError as error:
         on.close()
-        if isinstance(error, ibis.common.exceptions.IbisError | AttributeError):
-            raise FeaturesError(f"{path}: not the ingest stage's events ({error})") from error
+        raise FeaturesError(f"{error.args[0]}; run the ingest stage again") from None
+    except BaseException:
+        on.close()
         raise
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
-import ibis.expr.datatypes as dt
 import pandas as pd
+import pyarrow.parquet as pq
 
 from personalab.engine import Engine, connect
 
@@ -55,27 +55,35 @@ def events_on(engine: Engine, events: pd.DataFrame) -> ibis.Table:
 
 def events_from_parquet(engine: Engine, path: Path) -> ibis.Table:
     """The ingest stage's events file read by the engine itself (out of core on DuckDB), as
-    :data:`EVENT_COLUMNS`."""
-    table = engine.read_parquet(path)
-    micros = _EPOCH_US[engine.name](table.timestamp)
+    :data:`EVENT_COLUMNS`. A column with no values at all (stored without a type, e.g. in a file
+    with no rows) reads as nulls of its type; a missing one is a :class:`KeyError` naming it."""
+    names = pq.read_schema(path).names
+    missing = [c for c in (*EVENT_COLUMNS, "timestamp") if c != "ns" and c not in names]
+    if missing:
+        raise KeyError(f"{path} lacks the column(s) {missing} of the ingest stage's events")
+    sql = _SQL[engine.name]
     columns = {
-        name: (micros * 1000).name("ns") if name == "ns" else table[name].cast(_TYPES[name])
+        name: sql["ns"] if name == "ns" else sql["cast"].format(name, sql[_TYPES[name]])
         for name in EVENT_COLUMNS
     }
-    return table.select(**columns)
+    return engine.read_parquet(path, columns)
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(ts: dt.timestamp) -> dt.int64:
-    """Microseconds since the epoch (DuckDB)."""
-
-
-@ibis.udf.scalar.builtin(name="unix_micros")
-def _spark_epoch_us(ts: dt.timestamp) -> dt.int64:
-    """Microseconds since the epoch (Spark)."""
-
-
-_EPOCH_US = {"duckdb": _duckdb_epoch_us, "spark": _spark_epoch_us}
+#: the SQL that reads each column of the events file, in each engine's dialect
+_SQL = {
+    "duckdb": {
+        "ns": 'epoch_ns("timestamp")',
+        "cast": 'CAST("{}" AS {})',
+        "string": "VARCHAR",
+        "float64": "DOUBLE",
+    },
+    "spark": {
+        "ns": "unix_micros(`timestamp`) * 1000",
+        "cast": "CAST(`{}` AS {})",
+        "string": "STRING",
+        "float64": "DOUBLE",
+    },
+}
 _TYPES = {name: "string" for name in _STRINGS} | {
     name: "float64" for name in ("price", "quantity", "dwell_seconds", "scroll_depth")
 }
