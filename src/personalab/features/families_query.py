@@ -70,7 +70,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
-from personalab.features.query import DAY_NS
+from personalab.features.query import DAY_NS, exact_sum
 from personalab.features.rules_query import cart_outcomes
 from personalab.features.schema import category_share_column
 
@@ -141,7 +141,7 @@ def order_features(h: ir.Table) -> Reductions:
     ``avg_order_value`` is :func:`average_order_value` of the two."""
     purchase = is_type(h, "purchase")
     amount = (h.price * h.quantity.fill_null(1.0)).fill_null(0.0)
-    return {"revenue_total": ibis.ifelse(purchase, amount, 0.0).sum()}
+    return {"revenue_total": exact_sum(ibis.ifelse(purchase, amount, 0.0))}
 
 
 def average_order_value(users: ir.Table) -> ir.FloatingValue:
@@ -166,13 +166,13 @@ def session_features(h: ir.Table, t_ns: int, windows_days: list[int]) -> ir.Tabl
     s = h.group_by(["user_id", "session_id"]).aggregate(
         _start=h.ns.min(), _end=h.ns.max(), _events=h.count(), _purchases=purchase.sum()
     )
-    duration = (s._end - s._start).cast("float64") / 1e9
+    duration_ns = s._end - s._start
     n = s.count()
     windows = {f"sessions_{w}d": s.count(where=s._end >= t_ns - w * DAY_NS) for w in windows_days}
     return s.group_by("user_id").aggregate(
         sessions_total=n,
-        session_duration_mean=ratio(duration.sum(), n),
-        session_duration_max=duration.max(),
+        session_duration_mean=ratio(duration_ns.sum().cast("float64") / 1e9, n),
+        session_duration_max=duration_ns.max().cast("float64") / 1e9,
         events_per_session=ratio(s._events.sum(), n),
         bounce_rate=ratio(s.count(where=s._events == 1), n),
         **windows,
@@ -189,8 +189,8 @@ def engagement_features(h: ir.Table) -> Reductions:
     has_dwell = is_type(h, "view") & h.dwell_seconds.notnull()
     has_scroll = is_type(h, "scroll") & h.scroll_depth.notnull()
     return {
-        "dwell_mean": ratio(h.dwell_seconds.sum(where=has_dwell), count_of(h, has_dwell)),
-        "scroll_depth_mean": ratio(h.scroll_depth.sum(where=has_scroll), count_of(h, has_scroll)),
+        "dwell_mean": ratio(exact_sum(h.dwell_seconds, has_dwell), count_of(h, has_dwell)),
+        "scroll_depth_mean": ratio(exact_sum(h.scroll_depth, has_scroll), count_of(h, has_scroll)),
         "scroll_depth_max": h.scroll_depth.max(where=has_scroll),
         "clicks_per_view": ratio(count_of(h, is_type(h, "click")), count_of(h, is_type(h, "view"))),
     }

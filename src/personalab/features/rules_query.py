@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import ibis
 
 from personalab.features.params import SegmentRules
-from personalab.features.query import DAY_NS, HOUR_NS
+from personalab.features.query import DAY_NS, HOUR_NS, exact_sum
 from personalab.features.schema import SEGMENTS, label_name
 
 MS_NS = 10**6
@@ -163,9 +163,9 @@ def segment_columns(
     is_scroll = (recent.event_type == "scroll") & recent.scroll_depth.notnull()
     is_dwell = (recent.event_type == "view") & recent.dwell_seconds.notnull()
     stats = recent.group_by("user_id").agg(
-        _scroll_sum=recent.scroll_depth.sum(where=is_scroll),
+        _scroll_sum=exact_sum(recent.scroll_depth, is_scroll),
         _scrolls=recent.count(where=is_scroll),
-        _dwell_sum=recent.dwell_seconds.sum(where=is_dwell),
+        _dwell_sum=exact_sum(recent.dwell_seconds, is_dwell),
         _dwells=recent.count(where=is_dwell),
         _purchases=recent.count(where=recent.event_type == "purchase"),
     )

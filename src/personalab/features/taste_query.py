@@ -10,6 +10,7 @@ import ibis
 import ibis.expr.types as ir
 
 from personalab.features.families_query import attach, ratio
+from personalab.features.query import exact_sum
 
 
 def taste_features(h: ir.Table) -> ir.Table:
@@ -32,7 +33,7 @@ def category_mix(h: ir.Table) -> ir.Table:
     shares = pairs.mutate(_share=share)
     return shares.group_by("user_id").aggregate(
         top_category_share=shares._share.max(),
-        category_entropy=(-(shares._share * shares._share.log2()).sum()).abs(),
+        category_entropy=exact_sum(-(shares._share * shares._share.log2())).abs(),
     )
 
 
@@ -72,5 +73,5 @@ def price_sensitivity(h: ir.Table) -> ir.Table:
     )
     relative = ibis.ifelse(ok, joined.price / joined._median, ibis.null("float64"))
     return joined.group_by("user_id").aggregate(
-        price_sensitivity=ratio(relative.sum(), joined.count(where=ok))
+        price_sensitivity=ratio(exact_sum(relative), joined.count(where=ok))
     )
