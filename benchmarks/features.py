@@ -32,18 +32,68 @@ TARGETS = {SMALL: (90, 8.0), LARGE: (600, 10.0)}  # events: (seconds, peak GiB)
 
 
 def prepare(n_events: int, seed: int, root: Path) -> None:
-    """The ingest stage's outputs for the benchmark log, under ``root/data/interim``."""
+    """The ingest stage's outputs for the benchmark log, under ``root/data/interim``.
+
+    A log over 10 M events is ingested in parts of whole users (``hash(user_id)``, each part in
+    arrival order, each in its own process: the in-memory ingest would not hold 100 M), and the
+    parts' events are merged in the events file's order. Sessions, duplicates and bots are per
+    user or per event id, so the merged events are the whole log's; only the late-arrival flag,
+    which compares each event with all earlier arrivals, sees one part at a time.
+    """
+    import duckdb
+
+    path = ensure_input(n_events, seed)
+    interim = root / "data" / "interim"
+    interim.mkdir(parents=True, exist_ok=True)
+    parts = -(-n_events // SMALL)
+    con = duckdb.connect(config={"memory_limit": "8GB", "temp_directory": str(root / "spill")})
+    for part in range(parts):
+        folder = root / "parts" / str(part)
+        log = folder / "log.parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet('{path}', "
+            f"file_row_number = true) WHERE hash(user_id) % {parts} = {part} "
+            f"ORDER BY file_row_number) TO '{log}' (FORMAT parquet)"
+        )
+        code = (
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from features import ingest_part; ingest_part({str(log)!r}, {str(folder)!r})"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+        log.unlink()
+    events = root / "parts" / "*" / "data" / "interim" / "events.parquet"
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{events}') ORDER BY user_id, timestamp) "
+        f"TO '{interim / 'events.parquet'}' (FORMAT parquet)"
+    )
+    con.close()
+    _write_profile(root)
+
+
+def ingest_part(log: str, folder: str) -> None:
+    """The ingest stage on one part of the log, its outputs under ``folder/data/interim``."""
     from personalab.core.paths import project_paths
     from personalab.ingest.io import save_ingest
     from personalab.ingest.params import IngestParams, SourceParams
     from personalab.ingest.pipeline import run_ingest
 
-    path = ensure_input(n_events, seed)
-    params = IngestParams(
-        source=SourceParams(format="parquet", path=str(path), arrival_ordered=True)
-    )
-    root.mkdir(parents=True, exist_ok=True)
-    save_ingest(run_ingest(params, root), project_paths(root))
+    params = IngestParams(source=SourceParams(format="parquet", path=log, arrival_ordered=True))
+    save_ingest(run_ingest(params, Path(folder)), project_paths(folder))
+
+
+def _write_profile(root: Path) -> None:
+    """The profile the features stage reads, of the merged events (engine aggregates)."""
+    from personalab.core.paths import project_paths
+    from personalab.features import open_events
+    from personalab.features.support import profile_of
+
+    events = open_events(project_paths(root))
+    try:
+        profile = profile_of(events)
+    finally:
+        events.engine.close()
+    (root / "data" / "interim" / "profile.json").write_text(json.dumps(profile.data))
 
 
 def main(argv: list[str] | None = None) -> int:

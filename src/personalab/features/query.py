@@ -35,9 +35,11 @@ EVENT_COLUMNS = (
     "quantity",
     "dwell_seconds",
     "scroll_depth",
+    "rating",
     "device",
+    "channel",
 )
-_STRINGS = ("user_id", "session_id", "event_type", "item_id", "category", "device")
+_STRINGS = ("user_id", "session_id", "event_type", "item_id", "category", "device", "channel")
 
 
 def events_on(engine: Engine, events: pd.DataFrame) -> ibis.Table:
@@ -85,7 +87,7 @@ _SQL = {
     },
 }
 _TYPES = {name: "string" for name in _STRINGS} | {
-    name: "float64" for name in ("price", "quantity", "dwell_seconds", "scroll_depth")
+    name: "float64" for name in ("price", "quantity", "dwell_seconds", "scroll_depth", "rating")
 }
 
 

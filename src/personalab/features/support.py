@@ -41,12 +41,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from personalab.core.profile import LogProfile
 from personalab.features.cutoffs import duration_text
 from personalab.features.params import FeaturesParams
+from personalab.features.query import Events, on_engine
 from personalab.features.schema import SEGMENTS
 
 #: (event types, populated columns) each feature needs; features not named need nothing
@@ -191,32 +191,42 @@ def _expand(name: str, windows_days: list[int]) -> list[str]:
 # --- a profile of the events themselves (a direct call without profile.json) ----------------
 
 
-def profile_of(events: pd.DataFrame) -> LogProfile:
-    """The parts of a :class:`LogProfile` the features stage reads, computed from ``events``
-    (what ingest writes to profile.json for the same events)."""
-    n = len(events)
-    counts = events["event_type"].astype("str").value_counts()
-    populated = {
-        c: float(events[c].notna().mean()) if n else 0.0 for c in PROFILE_COLUMNS if c in events
-    }
-    ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
-    granularity = ("second", 1.0)
-    for name, seconds in GRANULARITIES:
-        step = round(seconds * 1e9)
-        if ns.size and not (ns % step).any():
-            granularity = (name, seconds)
-            break
-    users = pd.Series(pd.unique(events["user_id"])).astype("str")
-    sessions_only = n > 0 and bool(users.str.startswith("session:").all())
+def profile_of(events: pd.DataFrame | Events) -> LogProfile:
+    """The parts of a :class:`LogProfile` the features stage reads, computed from ``events`` (a
+    frame, or the events on an engine) as engine aggregates: what ingest writes to profile.json
+    for the same events."""
+    with on_engine(events) as on:
+        t = on.table
+        steps = {name: round(seconds * 1e9) for name, seconds in GRANULARITIES}
+        figures = on.engine.fetch(
+            t.aggregate(
+                rows=t.count(),
+                users=t.user_id.nunique(),
+                items=t.item_id.nunique(),
+                first=t.ns.min(),
+                last=t.ns.max(),
+                people=t.count(where=~t.user_id.startswith("session:")),
+                **{f"_in_{c}": t[c].count() for c in PROFILE_COLUMNS},
+                **{f"_off_{name}": t.count(where=t.ns % step != 0) for name, step in steps.items()},
+            )
+        ).iloc[0]
+        kinds = on.engine.fetch(t.group_by("event_type").aggregate(n=t.count()), ["event_type"])
+    n = int(figures["rows"])
+    granularity = next(
+        ((name, s) for name, s in GRANULARITIES if n and not figures[f"_off_{name}"]),
+        ("second", 1.0),
+    )
     return LogProfile(
         {
             "rows": n,
-            "event_types": {k: int(v) for k, v in counts.items()},
-            "populated": populated,
-            "identity": "session" if sessions_only else "user",
-            "users": len(users),
-            "items": int(events["item_id"].nunique()) if "item_id" in events else 0,
-            "span_days": float(np.ptp(ns) / 86400e9) if ns.size else 0.0,
+            "event_types": {
+                str(k): int(v) for k, v in zip(kinds["event_type"], kinds["n"], strict=True)
+            },
+            "populated": {c: float(figures[f"_in_{c}"]) / n if n else 0.0 for c in PROFILE_COLUMNS},
+            "identity": "session" if n and not figures["people"] else "user",
+            "users": int(figures["users"]),
+            "items": int(figures["items"]),
+            "span_days": float(figures["last"] - figures["first"]) / 86400e9 if n else 0.0,
             "granularity": granularity[0],
             "granularity_seconds": granularity[1],
         }
