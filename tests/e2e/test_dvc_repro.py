@@ -54,7 +54,8 @@ def runs(tmp_path_factory):
     )
     clone = base / "clone"
     run(["git", "clone", "-q", str(root), str(clone)], base)
-    update_params(clone, "ingest", SPARK)  # the clone's ingest runs on Spark in local mode
+    for stage in ("ingest", "features"):  # the clone's data stages run on Spark in local mode
+        update_params(clone, stage, SPARK)
     with ThreadPoolExecutor(max_workers=2) as pool:
         second = pool.submit(run, ["dvc", "repro"], clone)
         first = pool.submit(run, ["dvc", "repro"], root)
@@ -338,8 +339,9 @@ def tracked_outputs(root) -> dict[str, str]:
 
 def test_a_fresh_clone_on_spark_reruns_the_pipeline_to_the_same_bytes(runs):
     """Same code, data and params but the engine: a second run, from a fresh clone (no runs,
-    registry, studies or DVC cache) with its ingest on Spark, writes byte-identical tracked
-    outputs, and dvc.lock differs only in the engine params (so `make repro` leaves git clean)."""
+    registry, studies or DVC cache) with its ingest and features on Spark, writes byte-identical
+    tracked outputs, and dvc.lock differs only in the engine params (so `make repro` leaves git
+    clean)."""
     import yaml
 
     root, _, clone, second = runs
@@ -350,14 +352,19 @@ def test_a_fresh_clone_on_spark_reruns_the_pipeline_to_the_same_bytes(runs):
     changed = sorted(path for path in first if first[path] != again[path])
     assert not changed, f"outputs that differ between DuckDB's and Spark's runs: {changed}"
     locks = [yaml.safe_load((r / "dvc.lock").read_text()) for r in (root, clone)]
-    engines = [lock["stages"]["ingest"]["params"]["params/ingest.yaml"] for lock in locks]
-    assert (engines[0]["engine"], engines[1]["engine"]) == ("duckdb", "spark")
-    for params in engines:
-        for key in ("engine", "spark"):
-            params.pop(key)
+    for stage in ("ingest", "features"):
+        engines = [lock["stages"][stage]["params"][f"params/{stage}.yaml"] for lock in locks]
+        assert (engines[0]["engine"], engines[1]["engine"]) == ("duckdb", "spark")
+        for params in engines:
+            for key in ("engine", "spark"):
+                params.pop(key)
     assert locks[0] == locks[1]
     # the JVM's start-up messages go to its log file, not into the executed notebook
     executed = json.loads((clone / "reports/executed/01_ingest.ipynb").read_text())
     streams = [o for c in executed["cells"] for o in c.get("outputs", []) if "name" in o]
     assert not [o["text"] for o in streams if o["name"] == "stderr"]
     assert any("rules run on spark" in "".join(o["text"]) for o in streams)
+    executed = json.loads((clone / "reports/executed/02_features.ipynb").read_text())
+    streams = [o for c in executed["cells"] for o in c.get("outputs", []) if "name" in o]
+    assert not [o["text"] for o in streams if o["name"] == "stderr"]
+    assert any("computed on spark" in "".join(o["text"]) for o in streams)
