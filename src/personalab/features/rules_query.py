@@ -82,15 +82,14 @@ def percentile_rank(values: ibis.NumericValue) -> ibis.FloatingValue:
     """The percentile rank of each value within its table, as pandas ``rank(pct=True)``: the
     average 1-based rank among ties over the count of non-null values (null stays null).
 
-    The average rank of a run of ties is the mean of its first rank (``rank()``) and its last
-    (the count of values up to and including it), exact in float64 as pandas' is. One sort of
-    the whole table (one partition: the table is one cut-off's users) gives all three counts.
+    The average rank of a run of ties is its first rank (``rank()``, one sort of the table:
+    one cut-off's users) plus half the ties after it, exact in float64 as pandas' is; the ties
+    are counted per value (hashed, in parallel), not over a range frame.
     """
-    by_value = ibis.asc(values, nulls_first=False)
-    first = ibis.rank().over(ibis.window(order_by=by_value)) + 1
-    last = values.count().over(ibis.window(order_by=by_value, range=(None, 0)))
-    known = values.count().over(ibis.window(order_by=by_value, rows=(None, None)))
-    average = (first.cast("float64") + last.cast("float64")) / 2.0
+    first = ibis.rank().over(ibis.window(order_by=ibis.asc(values, nulls_first=False))) + 1
+    ties = values.count().over(ibis.window(group_by=values))
+    known = values.count().over(ibis.window())
+    average = first.cast("float64") + (ties.cast("float64") - 1.0) / 2.0
     return ibis.ifelse(values.notnull(), average / known.cast("float64"), ibis.null("float64"))
 
 
