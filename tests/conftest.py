@@ -76,6 +76,26 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def spark_engine():
+    """One Spark session (one JVM) for the whole test session, in local mode: two cores, few
+    shuffle partitions (small data). Tests that take it are marked slow."""
+    from personalab.engine import EngineParams, SparkParams, connect
+
+    # small data: Spark's time goes to planning and compiling, not to rows; generated code and
+    # adaptive re-planning cost more than they save here (the features engine tests: 215 s -> 150 s)
+    config = {
+        "spark.sql.shuffle.partitions": 2,
+        "spark.sql.adaptive.enabled": False,
+        "spark.sql.codegen.wholeStage": False,
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    }
+    spark = SparkParams(master="local[2]", config=config)
+    engine = connect(EngineParams(engine="spark", spark=spark))
+    yield engine
+    engine.close()
+
+
 @pytest.fixture
 def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> str:
     """Point MLflow at a throw-away SQLite store (a copy of :func:`empty_store`)."""

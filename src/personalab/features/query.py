@@ -124,13 +124,14 @@ class Events:
         return int(rows), _stamp(first), _stamp(last)
 
     def time_quantile(self, q: float) -> pd.Timestamp:
-        """The ``q`` quantile of the event times (linear between the two nearest, as pandas)."""
+        """The ``q`` quantile of the event times (linear between the two nearest, as pandas).
+        The engine returns the smallest ``q`` share of times, sorted (a top-k, no offset)."""
         t = self.table.select(ns=self.table.ns)
         rows = self.engine.scalar(t.count())
         position = q * (rows - 1)
         low = int(position)
-        ordered = t.order_by(t.ns).limit(2, offset=low)
-        pair = self.engine.fetch(ordered, order_by=["ns"])["ns"].tolist()
+        smallest = self.engine.fetch(t.order_by(t.ns).limit(low + 2), order_by=["ns"])["ns"]
+        pair = smallest.iloc[low : low + 2].tolist()
         upper = pair[1] if len(pair) > 1 else pair[0]
         return _stamp(pair[0] + round((upper - pair[0]) * (position - low)))
 

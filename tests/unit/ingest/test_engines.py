@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.engine import EngineParams, SparkParams, connect
+from personalab.engine import connect
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import process_events, run_ingest
 from personalab.ingest.sources import RawEvents
@@ -20,17 +20,13 @@ pytestmark = pytest.mark.slow
 
 #: metrics that measure the run, not the data
 TIMING = ("processing_seconds", "events_per_second")
-#: a small Spark: two cores, few shuffle partitions (small data), the JVM's default memory
-SPARK = SparkParams(master="local[2]", config={"spark.sql.shuffle.partitions": 2})
 
 
 @pytest.fixture(scope="module")
-def engines():
-    spark = connect(EngineParams(engine="spark", spark=SPARK))
+def engines(spark_engine):
     duck = connect()
-    yield {"duckdb": duck, "spark": spark}
+    yield {"duckdb": duck, "spark": spark_engine}
     duck.close()
-    spark.close()
 
 
 def both(engines, make_raw, params: IngestParams) -> dict:
