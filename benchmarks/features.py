@@ -36,9 +36,10 @@ def prepare(n_events: int, seed: int, root: Path) -> None:
 
     A log over 10 M events is ingested in parts of whole users (``hash(user_id)``, each part in
     arrival order, each in its own process: the in-memory ingest would not hold 100 M), and the
-    parts' events are put in one file (the features do not depend on its row order). Sessions, duplicates and bots are per
-    user or per event id, so the merged events are the whole log's; only the late-arrival flag,
-    which compares each event with all earlier arrivals, sees one part at a time.
+    parts' events are put in one file (the features do not depend on its row order). Sessions,
+    duplicates and bots are per user or per event id, so the merged events are the whole log's;
+    only the late-arrival flag, which compares each event with all earlier arrivals, sees one
+    part at a time.
     """
     import duckdb
 
