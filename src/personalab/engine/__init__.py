@@ -120,7 +120,8 @@ class Engine:
         """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine)."""
         if order_by:
             expr = expr.order_by([expr[c].asc(nulls_first=False) for c in order_by])
-        return self.backend.to_pyarrow(expr).to_pandas()
+        # each Arrow column is freed once converted: the result is not held twice
+        return self.backend.to_pyarrow(expr).to_pandas(self_destruct=True, split_blocks=True)
 
     def scalar(self, expr) -> Any:
         return self.backend.execute(expr)
