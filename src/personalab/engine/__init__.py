@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 #: environment variables that override ``spark.master`` and ``spark.remote``
@@ -116,12 +117,32 @@ class Engine:
         where = getattr(getattr(session, "sparkContext", None), "master", None) or "Spark Connect"
         return f"spark {session.version} at {where}"
 
-    def fetch(self, expr, order_by: list[str] | None = None) -> pd.DataFrame:
-        """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine)."""
+    def fetch(
+        self, expr, order_by: list[str] | None = None, *, last: bool = False
+    ) -> pd.DataFrame:
+        """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine).
+
+        ``last``: the stage's last and largest result, after which no table :meth:`cache` kept
+        is needed. They are all dropped before the result comes into memory, and on DuckDB the
+        result is first written out of core to a Parquet file in the spill folder; so the peak
+        is DuckDB's working memory or the result, not both.
+        """
         if order_by:
             expr = expr.order_by([expr[c].asc(nulls_first=False) for c in order_by])
+        if last and self.name == "duckdb":
+            path = Path(self.spill or tempfile.gettempdir()) / f"{_temp_name()}.parquet"
+            try:
+                self.backend.to_parquet(expr, path)
+                self.release_all()  # DuckDB hands the freed memory back after the drop
+                result = pq.read_table(path).cast(expr.schema().to_pyarrow())
+            finally:
+                path.unlink(missing_ok=True)
+        else:
+            result = self.backend.to_pyarrow(expr)
+            if last:
+                self.release_all()
         # each Arrow column is freed once converted: the result is not held twice
-        return self.backend.to_pyarrow(expr).to_pandas(self_destruct=True, split_blocks=True)
+        return result.to_pandas(self_destruct=True, split_blocks=True)
 
     def scalar(self, expr) -> Any:
         return self.backend.execute(expr)
@@ -145,6 +166,14 @@ class Engine:
         name = table.op().name
         if name not in self._names:
             raise ValueError(f"{name} was not made by Engine.cache")
+        self._drop(name)
+
+    def release_all(self) -> None:
+        """:meth:`release` every table :meth:`cache` kept."""
+        for name in [*self._views] if self.name == "spark" else [*self._names]:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
         if self.name == "duckdb":
             self._names.remove(name)
             self.backend.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')

@@ -60,7 +60,7 @@ def features_at(
 def user_table(events: Events, cutoff: pd.Timestamp, plan: FeaturesPlan, label: bool = False):
     """The Ibis expression of :func:`features_at`'s table at ``cutoff`` (without ``cutoff``),
     with the label column when ``label``. The family columns are computed once (cached on the
-    engine until :meth:`Engine.close`); ranks and segments read them."""
+    engine until :func:`fetch_tables` fetches the table); ranks and segments read them."""
     params, support, t_ns = plan.params, plan.support, cutoff.value
     h = before(events.table, t_ns)
     table = events.engine.cache(family_columns(h, t_ns, plan))
@@ -89,9 +89,10 @@ def column_order(plan: FeaturesPlan, label: bool = False) -> list[str]:
 
 def fetch_tables(events: Events, tables: dict[pd.Timestamp, ibis.Table]) -> pd.DataFrame:
     """The user tables of several cut-offs, fetched in one query (one job on Spark): rows by
-    cut-off then user, ``cutoff`` second, in the table's dtypes."""
+    cut-off then user, ``cutoff`` second, in the table's dtypes. The family columns
+    :func:`user_table` cached are dropped before the table comes into memory."""
     parts = [expr.mutate(_cutoff=ibis.literal(t.value, "int64")) for t, expr in tables.items()]
-    frame = events.engine.fetch(ibis.union(*parts), order_by=["_cutoff", "user_id"])
+    frame = events.engine.fetch(ibis.union(*parts), order_by=["_cutoff", "user_id"], last=True)
     unit = next(iter(tables)).unit
     cutoff = pd.to_datetime(frame.pop("_cutoff"), unit="ns", utc=True).dt.as_unit(unit)
     frame.insert(1, "cutoff", cutoff)

@@ -77,3 +77,44 @@ def test_describe_names_the_engine_and_its_limit(tmp_path):
         assert engine.describe().startswith("duckdb ") and "memory_limit" in engine.describe()
     finally:
         engine.close()
+
+
+def _typed_rows():
+    return pd.DataFrame(
+        {
+            "k": [3, 1, 2],
+            "small": pd.array([1, -2, 3], dtype="int8"),
+            "name": ["c", None, "a"],
+            "at": pd.to_datetime(["2024-01-02", "2024-01-01", None], utc=True).as_unit("us"),
+            "x": [0.1, float("nan"), 1 / 3],
+            "flag": [True, False, True],
+        }
+    )
+
+
+def _last_fetch_equals_fetch(engine) -> str:
+    """A last fetch gives what a plain one gives; returns the name of the table it dropped."""
+    cached = engine.cache(engine.table(_typed_rows()))
+    expr = cached.mutate(total=cached.x.sum(), share=cached.k / cached.k.sum())
+    plain = engine.fetch(expr, order_by=["k"])
+    last = engine.fetch(expr, order_by=["k"], last=True)
+    pd.testing.assert_frame_equal(last, plain)
+    assert plain["k"].tolist() == [1, 2, 3]
+    return cached.op().name
+
+
+def test_a_last_fetch_goes_through_a_file_drops_the_caches_and_gives_the_same_frame(tmp_path):
+    engine = duck(tmp_path)
+    try:
+        name = _last_fetch_equals_fetch(engine)
+        tables = engine.backend.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()
+        assert (name,) not in tables and len(tables) == 0
+        assert list(engine.spill.iterdir()) == []  # the result's file is removed once read
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_a_last_fetch_on_spark_drops_the_caches_and_gives_the_same_frame(spark_engine):
+    name = _last_fetch_equals_fetch(spark_engine)
+    assert not spark_engine.backend._session.catalog.isCached(name)
