@@ -117,9 +117,7 @@ class Engine:
         where = getattr(getattr(session, "sparkContext", None), "master", None) or "Spark Connect"
         return f"spark {session.version} at {where}"
 
-    def fetch(
-        self, expr, order_by: list[str] | None = None, *, last: bool = False
-    ) -> pd.DataFrame:
+    def fetch(self, expr, order_by: list[str] | None = None, *, last: bool = False) -> pd.DataFrame:
         """``expr`` as a pandas frame, rows in ``order_by`` order (nulls last on every engine).
 
         ``last``: the stage's last and largest result, after which no table :meth:`cache` kept
