@@ -155,7 +155,9 @@ def read_files(path: Path, fmt: str, **options: Any) -> pd.DataFrame:
             skipped.append(f"{err}; skipped")
             continue
         frame = read.frame
-        frame["_file"] = file.name
+        # one category per file: a file name per row would be the largest column of a big log
+        codes = np.full(len(frame), files.index(file), dtype=np.int32)
+        frame["_file"] = pd.Categorical.from_codes(codes, [f.name for f in files])
         frame["_row"] = np.arange(len(frame)) if read.rows is None else read.rows
         frames.append(frame)
         if read.malformed:
@@ -165,7 +167,9 @@ def read_files(path: Path, fmt: str, **options: Any) -> pd.DataFrame:
         log.files_skipped += len(skipped)
     if not frames:
         raise SourceError(f"{path}: no data rows in any file ({'; '.join(skipped)})")
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame["_file"] = frame["_file"].cat.remove_unused_categories()
+    return frame
 
 
 def _log_malformed(log: ReadLog | None, file: Path, read: TextRead) -> None:
