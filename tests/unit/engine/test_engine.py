@@ -118,3 +118,16 @@ def test_a_last_fetch_goes_through_a_file_drops_the_caches_and_gives_the_same_fr
 def test_a_last_fetch_on_spark_drops_the_caches_and_gives_the_same_frame(spark_engine):
     name = _last_fetch_equals_fetch(spark_engine)
     assert not spark_engine.backend._session.catalog.isCached(name)
+
+
+def test_read_parquet_reads_the_file_where_it_lies(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"k": [3, 1, 2], "s": ["c", None, "b"]}), tmp_path / "t.parquet")
+    engine = duck(tmp_path / "spill")
+    try:
+        table = engine.read_parquet(tmp_path / "t.parquet")
+        got = engine.fetch(table.filter(table.k > 1), order_by=["k"])
+    finally:
+        engine.close()
+    assert got["k"].tolist() == [2, 3] and got["s"].tolist() == ["b", "c"]

@@ -1,0 +1,179 @@
+"""The spool: the parsed rows in a Parquet file, written batch by batch, which the engine reads.
+
+Parsing is batched so no stage of ingest holds the log twice in memory. What is decided on a
+whole column is decided once, before the batches: how the timestamps are read (their unit,
+format, the yyyymmdd check: :func:`~personalab.ingest.events.read_timestamp_column` on that
+column alone), the arrival times, and which float identifier columns are whole numbers
+(:func:`~personalab.ingest.events.whole_number_ids`). Each batch is then parsed
+(:func:`~personalab.ingest.events.parse_batch`) and appended to the spool with ``pos``, its
+row's place in the log. Label columns are spooled as text; the categories the whole column
+would have had are collected on the way (:attr:`Spool.categories`) and given back to the
+events that leave the engine (:func:`events_frame`).
+
+Rows come from :func:`raw_batches`: slices of ``raw.frame``, or, for a source read in batches
+(:attr:`~personalab.ingest.sources.RawEvents.batches`), each batch joined to the slice of the
+columns kept whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from personalab.ingest.events import (
+    EVENT_TYPE_DTYPE,
+    ID_COLUMNS,
+    LABEL_COLUMNS,
+    NUMERIC_COLUMNS,
+    parse_batch,
+    whole_number_ids,
+)
+from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents, batched
+from personalab.ingest.timestamps import Timestamps
+from personalab.ingest.validation import epoch_ns
+
+_TEXT = (*ID_COLUMNS, *LABEL_COLUMNS, "event_type")
+#: the spool's columns, as :func:`~personalab.ingest.validation.rule_flags` and the rules that
+#: relate rows read them (``ns``: the timestamp in epoch nanoseconds)
+SCHEMA = pa.schema(
+    [
+        ("pos", pa.int64()),
+        *((name, pa.string()) for name in _TEXT),
+        *((name, pa.float64()) for name in NUMERIC_COLUMNS),
+        ("ns", pa.int64()),
+        ("bad_number", pa.bool_()),
+        ("out_of_range", pa.bool_()),
+        ("reject", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Spool:
+    """Where the parsed rows are, how many, and what the whole columns decided."""
+
+    path: Path
+    rows: int
+    read_as: str  # how the timestamps were read (:class:`~personalab.ingest.timestamps.Timestamps`)
+    unit: str  # the parsed timestamps' resolution (s, ms, us, ns), given back to the events
+    #: per label column, the sorted categories of the whole column, and their dtype
+    categories: dict[str, pd.Index] = field(default_factory=dict)
+    arrival: bool = False  # the spool has ``arrival_ns``
+
+
+def raw_batches(raw: RawEvents, rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """The raw rows in batches (index: the rows' positions), every column as read (a source
+    read in batches: in its own batches)."""
+    rows = rows or batched.BATCH_ROWS
+    if raw.batches is None:
+        for start in range(0, len(raw.frame), rows):
+            yield raw.frame.iloc[start : start + rows]
+        return
+    order = [*raw.columns, *(c for c in raw.frame if c not in raw.columns)]  # identity's
+    start = 0
+    for batch in raw.batches():
+        stop = start + len(batch)
+        kept = raw.frame.iloc[start:stop]
+        batch = batch.set_axis(kept.index)
+        joined = pd.concat([batch, kept.drop(columns=[c for c in kept if c in batch])], axis=1)
+        yield joined[[c for c in order if c in joined]]
+        start = stop
+
+
+def raw_rows(raw: RawEvents, positions: np.ndarray) -> pd.DataFrame:
+    """The raw rows at ``positions`` (sorted), every column as read."""
+    if raw.batches is None:
+        return raw.frame.iloc[positions]
+    parts, start = [], 0
+    for batch in raw_batches(raw):
+        stop = start + len(batch)
+        lo, hi = np.searchsorted(positions, [start, stop])
+        if hi > lo:
+            parts.append(batch.iloc[positions[lo:hi] - start])
+        start = stop
+    if not parts:
+        return next(raw_batches(raw, 1)).iloc[:0]
+    return pd.concat(parts)
+
+
+def spool_events(
+    raw: RawEvents, stamps: Timestamps, arrival: pd.Series | None, path: Path
+) -> Spool:
+    """Parse ``raw`` batch by batch into the spool at ``path``; ``stamps`` are the whole
+    timestamp column parsed, ``arrival`` the arrival times in epoch ns (or None)."""
+    whole = whole_number_ids(raw.frame) | raw.whole_number_ids
+    reject = raw.frame.get("_reject")
+    schema = SCHEMA.append(pa.field("arrival_ns", pa.int64())) if arrival is not None else SCHEMA
+    seen: dict[str, set[str]] = {name: set() for name in LABEL_COLUMNS}
+    kinds: dict[str, np.dtype] = {}
+    start = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in raw_batches(raw):
+            stop = start + len(batch)
+            part = Timestamps(
+                values=stamps.values.iloc[start:stop],
+                out_of_range=stamps.out_of_range[start:stop],
+                read_as=stamps.read_as,
+            )
+            parsed = parse_batch(batch, part, whole)
+            frame = parsed.frame
+            for name in LABEL_COLUMNS:
+                categories = frame[name].cat.categories
+                seen[name].update(categories)
+                kinds.setdefault(name, categories.dtype)
+            spooled = pd.DataFrame(
+                {"pos": np.arange(start, stop, dtype=np.int64)}, index=frame.index
+            )
+            for name in _TEXT:
+                spooled[name] = frame[name].astype("str")
+            for name in NUMERIC_COLUMNS:
+                spooled[name] = frame[name]
+            spooled["ns"] = epoch_ns(frame["timestamp"])
+            spooled["bad_number"] = parsed.bad_number
+            spooled["out_of_range"] = np.asarray(parsed.out_of_range)
+            spooled["reject"] = (
+                pd.Series(pd.NA, index=frame.index, dtype="str")
+                if reject is None
+                else reject.iloc[start:stop].astype("str").set_axis(frame.index)
+            )
+            if arrival is not None:
+                spooled["arrival_ns"] = arrival.iloc[start:stop].set_axis(frame.index)
+            writer.write_table(pa.Table.from_pandas(spooled, schema=schema, preserve_index=False))
+            start = stop
+    return Spool(
+        path=path,
+        rows=start,
+        read_as=stamps.read_as,
+        unit=stamps.values.dt.unit,
+        categories={
+            name: pd.Index(sorted(seen[name]), dtype=kinds.get(name, "str"))
+            for name in LABEL_COLUMNS
+        },
+        arrival=arrival is not None,
+    )
+
+
+def events_frame(fetched: pd.DataFrame, spool: Spool) -> pd.DataFrame:
+    """Events fetched from the engine (spool columns, in their order) in the contract's dtypes:
+    text as ``str``, labels as the whole column's categories, the timestamp at its resolution."""
+    out = pd.DataFrame(index=pd.RangeIndex(len(fetched)))
+    for name in CANONICAL_COLUMNS:
+        if name == "timestamp":
+            ns = fetched["ns"].to_numpy(dtype="int64")
+            out[name] = pd.to_datetime(ns, unit="ns", utc=True).as_unit(spool.unit)
+        elif name == "event_type":
+            out[name] = fetched[name].astype("str").astype(EVENT_TYPE_DTYPE)
+        elif name in LABEL_COLUMNS:
+            dtype = pd.CategoricalDtype(spool.categories[name])
+            out[name] = fetched[name].astype("str").astype(dtype)
+        elif name in ID_COLUMNS:
+            out[name] = fetched[name].astype("str")
+        else:
+            out[name] = fetched[name].astype("float64")
+    return out
