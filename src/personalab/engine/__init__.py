@@ -142,6 +142,18 @@ class Engine:
         # each Arrow column is freed once converted: the result is not held twice
         return result.to_pandas(self_destruct=True, split_blocks=True)
 
+    def write_parquet(self, expr, path: Path | str, order_by: list[str] | None = None) -> Path:
+        """``expr`` written by the engine to the Parquet file ``path``, rows in ``order_by``
+        order (nulls last): on DuckDB out of core, never in this process's memory as a whole
+        (Spark: fetched to the driver, then written)."""
+        if order_by:
+            expr = expr.order_by([expr[c].asc(nulls_first=False) for c in order_by])
+        if self.name == "duckdb":
+            self.backend.to_parquet(expr, path)  # DuckDB keeps an ordered query's order
+        else:
+            pq.write_table(self.backend.to_pyarrow(expr), path)
+        return Path(path)
+
     def scalar(self, expr) -> Any:
         return self.backend.execute(expr)
 

@@ -1,7 +1,8 @@
 """The ingest stage's wiring: read the source, then validate, de-duplicate, remove bots, sessionise.
 
 ``run_ingest(params)`` returns an :class:`IngestResult` (frames + metrics) and
-writes nothing; :func:`personalab.ingest.io.save_ingest` writes its outputs atomically.
+writes nothing but its spool (the parsed rows the engine reads, in a temporary folder removed
+at the end: :mod:`personalab.ingest.spool`); :func:`personalab.ingest.io.save_ingest` writes its outputs atomically.
 Accounting: ``rows_read == rows_valid + rows_quarantined + duplicates_removed + bot_events_removed``.
 """
 
@@ -349,7 +350,7 @@ def _events(engine: Engine, sessionised: Any, checked: _Checked) -> pd.DataFrame
     rest = checked.parsed.select("pos", "category", "scroll_depth", "channel")
     keys = [c for c in sessionised.columns if c not in rest.columns or c == "pos"]
     joined = sessionised.select(*keys).join(rest, "pos")
-    return events_frame(engine.fetch(joined, order_by=list(EVENT_ORDER)), checked.spool)
+    return events_frame(engine.fetch_arrow(joined, order_by=list(EVENT_ORDER)), checked.spool)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

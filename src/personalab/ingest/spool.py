@@ -159,21 +159,25 @@ def spool_events(
     )
 
 
-def events_frame(fetched: pd.DataFrame, spool: Spool) -> pd.DataFrame:
+def events_frame(fetched: pa.Table, spool: Spool) -> pd.DataFrame:
     """Events fetched from the engine (spool columns, in their order) in the contract's dtypes:
-    text as ``str``, labels as the whole column's categories, the timestamp at its resolution."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(fetched)))
+    text as ``str``, labels as the whole column's categories, the timestamp at its resolution.
+    Column by column, each Arrow column let go once converted."""
+    out = pd.DataFrame(index=pd.RangeIndex(fetched.num_rows))
     for name in CANONICAL_COLUMNS:
+        source = "ns" if name == "timestamp" else name
+        values = fetched.column(source).to_pandas()
+        fetched = fetched.drop_columns([source])
         if name == "timestamp":
-            ns = fetched["ns"].to_numpy(dtype="int64")
+            ns = values.to_numpy(dtype="int64")
             out[name] = pd.to_datetime(ns, unit="ns", utc=True).as_unit(spool.unit)
         elif name == "event_type":
-            out[name] = fetched[name].astype("str").astype(EVENT_TYPE_DTYPE)
+            out[name] = values.astype("str").astype(EVENT_TYPE_DTYPE)
         elif name in LABEL_COLUMNS:
-            dtype = pd.CategoricalDtype(spool.categories[name])
-            out[name] = fetched[name].astype("str").astype(dtype)
+            out[name] = values.astype("str").astype(pd.CategoricalDtype(spool.categories[name]))
         elif name in ID_COLUMNS:
-            out[name] = fetched[name].astype("str")
+            out[name] = values.astype("str")
         else:
-            out[name] = fetched[name].astype("float64")
+            out[name] = values.astype("float64")
+        del values
     return out
