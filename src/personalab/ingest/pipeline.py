@@ -1,16 +1,21 @@
 """The ingest stage's wiring: read the source, then validate, de-duplicate, remove bots, sessionise.
 
-``run_ingest(params)`` returns an :class:`IngestResult` (frames + metrics) and
-writes nothing but its spool (the parsed rows the engine reads, in a temporary folder removed
-at the end: :mod:`personalab.ingest.spool`); :func:`personalab.ingest.io.save_ingest` writes its outputs atomically.
+``run_ingest(params)`` returns an :class:`IngestResult` (tables + metrics). It writes only to
+a temporary folder that lives as long as the result: the spool (the parsed rows the engine
+reads, removed once read: :mod:`personalab.ingest.spool`) and the events, which the engine
+writes a batch at a time, so a log larger than memory is never held whole.
+:func:`personalab.ingest.io.save_ingest` writes the stage's outputs atomically.
 Accounting: ``rows_read == rows_valid + rows_quarantined + duplicates_removed + bot_events_removed``.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
@@ -30,6 +36,7 @@ from personalab.ingest.duplicates import (
     with_content_ids,
 )
 from personalab.ingest.events import read_timestamp_column
+from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import build_profile, profile_metrics, read_order
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
@@ -41,7 +48,7 @@ from personalab.ingest.sources import (
 )
 from personalab.ingest.sources.base import MALFORMED_LINE
 from personalab.ingest.sources.identity import apply_identity
-from personalab.ingest.spool import Spool, events_frame, raw_rows, spool_events
+from personalab.ingest.spool import EventsFile, Spool, raw_rows, spool_events, write_events
 from personalab.ingest.synth.generate import generate_log
 from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
@@ -69,7 +76,10 @@ class QuarantineRateError(InputError, RuntimeError):
 
 @dataclass
 class IngestResult:
-    events: pd.DataFrame
+    #: the valid events in the contract, written by the engine (a Parquet file in a temporary
+    #: folder that lives as long as this result; :func:`~personalab.ingest.io.save_ingest`
+    #: copies it into place); :attr:`events` reads it whole
+    events_file: Path
     sessions: pd.DataFrame
     quarantine: pd.DataFrame
     bot_users: pd.DataFrame
@@ -80,6 +90,22 @@ class IngestResult:
     profile: dict[str, Any] = field(default_factory=dict)  # what the log holds (.profile)
     notes: list[str] = field(default_factory=list)  # how the input was read, in sentences
     engine: str = ""  # where the rules ran (Engine.describe)
+    #: events per UTC day and event type (:func:`~personalab.ingest.overview.daily_counts`)
+    daily: pd.DataFrame | None = None
+    #: users reaching each funnel step (:func:`~personalab.ingest.overview.funnel_users`)
+    funnel: pd.DataFrame | None = None
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The valid events as a frame (read from :attr:`events_file` once; a large log's
+        events may not fit in memory: read the columns needed from the file instead)."""
+        return pd.read_parquet(self.events_file)
+
+    def events_head(self, rows: int = 5) -> pd.DataFrame:
+        """The first ``rows`` events, read from :attr:`events_file` alone."""
+        file = pq.ParquetFile(self.events_file)
+        first = next(file.iter_batches(batch_size=rows), None)
+        return (file.schema_arrow.empty_table() if first is None else first).to_pandas()
 
 
 def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame | None]:
@@ -144,8 +170,14 @@ def process_events(
             return process_events(raw, params, timings, engine)
         finally:
             engine.close()
-    with tempfile.TemporaryDirectory(prefix="personalab-spool-") as folder:
-        return _process(raw, params, {} if timings is None else timings, engine, Path(folder))
+    folder = Path(tempfile.mkdtemp(prefix="personalab-ingest-"))
+    try:
+        result = _process(raw, params, {} if timings is None else timings, engine, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(result, shutil.rmtree, folder, ignore_errors=True)
+    return result
 
 
 def _process(
@@ -184,10 +216,13 @@ def _process(
     source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
     sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
     engine.release(clean)
-    events = _events(engine, sessionised, checked)
     sessions = _sessions_frame(
         engine.fetch(build_sessions(sessionised), order_by=["user_id", "start", "first_pos"])
     )
+    daily, funnel = daily_counts(engine, sessionised), funnel_users(engine, sessionised)
+    events_file = _events(engine, sessionised, checked, folder / "events.parquet")
+    checked.spool.path.unlink()
+    events = EventsFile(events_file)
     timings["sessions"] = time.perf_counter() - tick
     profile = build_profile(
         events,
@@ -215,7 +250,7 @@ def _process(
     metrics |= profile_metrics(profile)
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
     return IngestResult(
-        events=events,
+        events_file=events_file,
         sessions=sessions,
         quarantine=checked.quarantine,
         bot_users=bots,
@@ -226,6 +261,8 @@ def _process(
         profile=profile,
         notes=[*raw.notes, *timestamp_notes(checked.read_as), *late_notes(checked.late_events)],
         engine=engine.describe(),
+        daily=daily,
+        funnel=funnel,
     )
 
 
@@ -344,13 +381,13 @@ def _flags(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
     return flags
 
 
-def _events(engine: Engine, sessionised: Any, checked: _Checked) -> pd.DataFrame:
-    """The events in the contract, in :data:`EVENT_ORDER`: the sessionised rows (with the
-    engine's event and session ids) and the rest of their columns from the spool."""
+def _events(engine: Engine, sessionised: Any, checked: _Checked, path: Path) -> Path:
+    """The events in the contract at ``path``, in :data:`EVENT_ORDER`: the sessionised rows
+    (with the engine's event and session ids) and the rest of their columns from the spool."""
     rest = checked.parsed.select("pos", "category", "scroll_depth", "channel")
     keys = [c for c in sessionised.columns if c not in rest.columns or c == "pos"]
     joined = sessionised.select(*keys).join(rest, "pos")
-    return events_frame(engine.fetch_arrow(joined, order_by=list(EVENT_ORDER)), checked.spool)
+    return write_events(engine, joined, list(EVENT_ORDER), checked.spool, path)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from personalab.ingest.events import (
     EVENT_TYPE_DTYPE,
+    EVENT_TYPES,
     ID_COLUMNS,
     LABEL_COLUMNS,
     NUMERIC_COLUMNS,
@@ -113,7 +115,7 @@ def spool_events(
     seen: dict[str, set[str]] = {name: set() for name in LABEL_COLUMNS}
     kinds: dict[str, np.dtype] = {}
     start = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with pq.ParquetWriter(path, schema, compression="lz4") as writer:
         for batch in raw_batches(raw):
             stop = start + len(batch)
             part = Timestamps(
@@ -127,24 +129,21 @@ def spool_events(
                 categories = frame[name].cat.categories
                 seen[name].update(categories)
                 kinds.setdefault(name, categories.dtype)
-            spooled = pd.DataFrame(
-                {"pos": np.arange(start, stop, dtype=np.int64)}, index=frame.index
-            )
-            for name in _TEXT:
-                spooled[name] = frame[name].astype("str")
-            for name in NUMERIC_COLUMNS:
-                spooled[name] = frame[name]
-            spooled["ns"] = epoch_ns(frame["timestamp"])
-            spooled["bad_number"] = parsed.bad_number
-            spooled["out_of_range"] = np.asarray(parsed.out_of_range)
-            spooled["reject"] = (
-                pd.Series(pd.NA, index=frame.index, dtype="str")
+            # column by column in Arrow (labels decoded there: no pandas string copies)
+            columns = {
+                "pos": pa.array(np.arange(start, stop, dtype=np.int64)),
+                **{name: _arrow(frame[name]) for name in (*_TEXT, *NUMERIC_COLUMNS)},
+                "ns": _arrow(epoch_ns(frame["timestamp"])),
+                "bad_number": pa.array(parsed.bad_number),
+                "out_of_range": pa.array(np.asarray(parsed.out_of_range, dtype=bool)),
+                "reject": pa.nulls(stop - start)
                 if reject is None
-                else reject.iloc[start:stop].astype("str").set_axis(frame.index)
-            )
+                else _arrow(reject.iloc[start:stop].astype("str")),
+            }
             if arrival is not None:
-                spooled["arrival_ns"] = arrival.iloc[start:stop].set_axis(frame.index)
-            writer.write_table(pa.Table.from_pandas(spooled, schema=schema, preserve_index=False))
+                columns["arrival_ns"] = _arrow(arrival.iloc[start:stop])
+            arrays = [columns[f.name].cast(f.type) for f in schema]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             start = stop
     return Spool(
         path=path,
@@ -157,6 +156,11 @@ def spool_events(
         },
         arrival=arrival is not None,
     )
+
+
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow (categoricals as dictionaries, nullable ints with nulls)."""
+    return pa.array(values, from_pandas=True)
 
 
 def events_frame(fetched: pa.Table, spool: Spool) -> pd.DataFrame:
@@ -181,3 +185,47 @@ def events_frame(fetched: pa.Table, spool: Spool) -> pd.DataFrame:
             out[name] = values.astype("float64")
         del values
     return out
+
+
+def write_events(engine, expr, order_by: list[str], spool: Spool, path: Path) -> Path:
+    """The events of ``expr`` (spool columns) at ``path`` in the contract's dtypes, rows in
+    ``order_by`` order: they leave the engine a batch at a time, each given the contract's
+    dtypes in Arrow, so the events are never in memory whole."""
+    reader = engine.batches(expr, order_by, batched.BATCH_ROWS)
+    empty = events_frame(reader.schema.empty_table(), spool)
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    labels = {"event_type": list(EVENT_TYPES)}
+    labels |= {name: list(spool.categories[name]) for name in LABEL_COLUMNS}
+    with pq.ParquetWriter(path, schema) as writer:  # no batch: a file of no rows
+        for batch in reader:
+            arrays = [_contract(batch, f, labels.get(f.name)) for f in schema]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return path
+
+
+def _contract(batch: pa.RecordBatch, field: pa.Field, labels: list[str] | None) -> pa.Array:
+    """A column of ``batch`` (engine types) as ``field`` of the contract: the timestamp from
+    epoch ns, labels as dictionaries of the whole column's ``labels``."""
+    if field.name == "timestamp":
+        return batch.column("ns").cast(pa.timestamp("ns", tz="UTC")).cast(field.type)
+    values = batch.column(field.name)
+    if labels is None:
+        return values.cast(field.type)
+    dictionary = pa.array(labels, pa.string()).cast(field.type.value_type)
+    codes = pc.index_in(values.cast(pa.string()), value_set=dictionary.cast(pa.string()))
+    return pa.DictionaryArray.from_arrays(codes.cast(field.type.index_type), dictionary)
+
+
+class EventsFile:
+    """The events in a Parquet file, read a column at a time: what :func:`~personalab.ingest.
+    profile.build_profile` and the stage's metrics read (``len``, ``events[column]``), without
+    the whole table in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __len__(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return pd.read_parquet(self.path, columns=[name])[name]

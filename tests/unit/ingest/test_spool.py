@@ -3,14 +3,18 @@ read) in batches gives the answers of the log taken whole."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.engine import connect
+from personalab.ingest.overview import FUNNEL_STEPS, daily_counts
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import process_events
 from personalab.ingest.sources import RawEvents, SourceError, batched, read_source
-from personalab.ingest.spool import raw_batches, raw_rows
+from personalab.ingest.spool import EventsFile, raw_batches, raw_rows
 
 
 def _log() -> pd.DataFrame:
@@ -96,3 +100,47 @@ def test_a_batched_parquet_file_names_what_is_wrong_as_the_whole_file_does(tmp_p
         read_source("parquet", path)
     with pytest.raises(SourceError, match=r"maps column\(s\) 'ts' that the file lacks"):
         read_source("parquet", path, columns={"ts": "timestamp"})
+
+
+def test_the_events_file_lives_as_long_as_its_result_and_reads_a_column_at_a_time():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    path = result.events_file
+    events = EventsFile(path)
+    assert len(events) == len(result.events) > 0
+    pd.testing.assert_series_equal(events["device"], result.events["device"])
+    del result, events
+    gc.collect()
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_the_overview_counts_on_the_engine_what_pandas_counts():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    events = result.events
+    day = events["timestamp"].dt.floor("D").dt.strftime("%Y-%m-%d")
+    daily = events.groupby([day, events["event_type"]], observed=True).size()
+    expected = daily.rename("events").rename_axis(["date", "event_type"]).reset_index()
+    pd.testing.assert_frame_equal(result.daily, expected, check_dtype=False)
+    steps = list(FUNNEL_STEPS)
+    users = [events.loc[events["event_type"] == step, "user_id"].nunique() for step in steps]
+    assert result.funnel["users"].tolist() == users and result.funnel["step"].tolist() == steps
+
+
+def test_days_before_1970_are_the_days_they_fall_on():
+    engine = connect()
+    try:
+        stamps = pd.to_datetime(
+            ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "1969-12-31T00:00:00Z"]
+        )
+        rows = engine.table(
+            pd.DataFrame({"ns": stamps.as_unit("ns").asi8, "event_type": ["view"] * 3})
+        )
+        got = daily_counts(engine, rows)
+    finally:
+        engine.close()
+    assert got["date"].tolist() == ["1969-12-31", "1970-01-01"]
+    assert got["events"].tolist() == [2, 1]
+
+
+def test_the_events_head_is_the_first_events():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    pd.testing.assert_frame_equal(result.events_head(3), result.events.head(3))
