@@ -8,6 +8,7 @@ many rows fail; ``save_ingest`` writes the outputs. Where each part lives:
 - :mod:`.sources`: readers of files and well-known public formats into raw rows
 - :mod:`.synth`: the embedded default data, a deterministic synthetic log generator
 - :mod:`.events`: the canonical events table's vocabulary, and parsing raw rows into it
+- :mod:`.spool`: the parsed rows, written batch by batch to a Parquet file the engine reads
 - :mod:`.timestamps`: epochs (unit inferred), yyyymmdd numbers, formats and zones to UTC,
   never wrapping
 - :mod:`.validation`: the rules a row must meet, late arrivals, quarantine reasons

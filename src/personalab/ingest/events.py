@@ -52,25 +52,41 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
     """Turn raw columns into canonical dtypes; unparseable values become null and are flagged.
 
     A non-finite number (``inf``, ``-inf``, ``1e400``) in a numeric column is ``bad_number``
-    and becomes null, so no total (session revenue, dwell) can become infinite.
+    and becomes null, so no total (session revenue, dwell) can become infinite. The whole
+    frame is one batch of :func:`parse_batch`.
     """
-    src = raw.frame
+    stamps = read_timestamp_column(raw, timezone)
+    return parse_batch(raw.frame, stamps, whole_number_ids(raw.frame))
+
+
+def whole_number_ids(frame: pd.DataFrame) -> frozenset[str]:
+    """The identifier and label columns of float dtype whose values are all whole numbers (read
+    as integers: ``17850.0`` is ``"17850"``): decided on the whole column, once."""
+    return frozenset(
+        name
+        for name in (*ID_COLUMNS, *LABEL_COLUMNS)
+        if name in frame and pd.api.types.is_float_dtype(frame[name].dtype) and _whole(frame[name])
+    )
+
+
+def parse_batch(src: pd.DataFrame, stamps: Timestamps, whole: frozenset[str]) -> Parsed:
+    """:func:`parse_events` on a batch of rows, with what is decided on whole columns given: the
+    rows' parsed timestamps (``stamps``, aligned by position) and :func:`whole_number_ids`."""
     n = len(src)
     out = pd.DataFrame(index=src.index)
     for name in ID_COLUMNS:
         out[name] = (
-            _to_id_string(src[name])
+            _to_id_string(src[name], name in whole)
             if name in src
             else pd.Series(np.nan, index=src.index, dtype="str")
         )
     for name in LABEL_COLUMNS:
         out[name] = (
-            _to_id_string(src[name]).astype("category")
+            _to_id_string(src[name], name in whole).astype("category")
             if name in src
             else pd.Categorical([np.nan] * n)
         )
-    stamps = _read_timestamp_column(raw, timezone)
-    out["timestamp"] = stamps.values
+    out["timestamp"] = pd.Series(stamps.values.array, index=src.index)
     out["event_type"] = _normalise_labels(src["event_type"])
     bad_number = np.zeros(n, dtype=bool)
     for name in NUMERIC_COLUMNS:
@@ -89,7 +105,7 @@ def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
     )
 
 
-def _read_timestamp_column(raw: RawEvents, timezone: str) -> Timestamps:
+def read_timestamp_column(raw: RawEvents, timezone: str) -> Timestamps:
     """:func:`read_timestamps` on the raw timestamp column; an ambiguous column stops naming its file and row."""
     try:
         return read_timestamps(
@@ -108,12 +124,16 @@ def parse_timestamps(
     return read_timestamps(values, unit, fmt, timezone).values
 
 
-def _to_id_string(values: pd.Series) -> pd.Series:
-    """Identifiers as strings: floats that are whole numbers lose their '.0'; blanks become null."""
-    if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            values = values.astype("Int64")
+def _whole(values: pd.Series) -> bool:
+    present = values.dropna()
+    return bool((present == np.floor(present)).all())
+
+
+def _to_id_string(values: pd.Series, whole: bool | None = None) -> pd.Series:
+    """Identifiers as strings: floats that are whole numbers lose their '.0' (``whole``: decided
+    on the whole column, else on ``values``); blanks become null."""
+    if pd.api.types.is_float_dtype(values.dtype) and (_whole(values) if whole is None else whole):
+        values = values.astype("Int64")
     text = values.astype("str").str.strip()
     return text.where(text != "")
 

@@ -8,16 +8,23 @@ Outputs (``data/interim/``): ``events.parquet``, ``sessions.parquet``, ``quarant
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from personalab.core.paths import ProjectPaths
 from personalab.core.status import StageStatus
-from personalab.core.storage import write_csv, write_json, write_metrics, write_parquet
+from personalab.core.storage import (
+    atomic_path,
+    write_csv,
+    write_json,
+    write_metrics,
+    write_parquet,
+)
 from personalab.ingest.params import STAGE, IngestParams
 from personalab.ingest.pipeline import IngestResult, QuarantineRateError, run_ingest
-from personalab.ingest.report import daily_event_counts, session_length_histogram
+from personalab.ingest.report import session_length_histogram
 from personalab.ingest.validation import summarise_reasons
 
 #: the profile's file name under data/interim/ (read by the stages after ingest)
@@ -61,7 +68,7 @@ def save_ingest(
     if status is not None:
         metrics.update(status.metrics())
     out = {
-        "events": write_parquet(result.events, paths.interim / "events.parquet"),
+        "events": _copy(result.events_file, paths.interim / "events.parquet"),
         "sessions": write_parquet(result.sessions, paths.interim / "sessions.parquet"),
         "quarantine": write_parquet(result.quarantine, paths.interim / "quarantine.parquet"),
         "bot_users": write_parquet(result.bot_users, paths.interim / "bot_users.parquet"),
@@ -73,7 +80,7 @@ def save_ingest(
         "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
     }
     plots = paths.plots_dir(STAGE)
-    daily = daily_event_counts(result.events).groupby("date", as_index=False)["events"].sum()
+    daily = result.daily.groupby("date", as_index=False)["events"].sum()
     out["daily_events"] = write_csv(daily, plots / "daily_events.csv")
     out["session_lengths"] = write_csv(
         session_length_histogram(result.sessions), plots / "session_lengths.csv"
@@ -87,6 +94,13 @@ def save_ingest(
         reasons.rename("rows").rename_axis("reason").reset_index(), plots / "quarantine_reasons.csv"
     )
     return out
+
+
+def _copy(source: Path, path: Path) -> Path:
+    """``source`` copied to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+    return path
 
 
 def _empty_truth() -> pd.DataFrame:

@@ -1,14 +1,21 @@
 """The ingest stage's wiring: read the source, then validate, de-duplicate, remove bots, sessionise.
 
-``run_ingest(params)`` returns an :class:`IngestResult` (frames + metrics) and
-writes nothing; :func:`personalab.ingest.io.save_ingest` writes its outputs atomically.
+``run_ingest(params)`` returns an :class:`IngestResult` (tables + metrics). It writes only to
+a temporary folder that lives as long as the result: the spool (the parsed rows the engine
+reads, removed once read: :mod:`personalab.ingest.spool`) and the events, which the engine
+writes a batch at a time, so a log larger than memory is never held whole.
+:func:`personalab.ingest.io.save_ingest` writes the stage's outputs atomically.
 Accounting: ``rows_read == rows_valid + rows_quarantined + duplicates_removed + bot_events_removed``.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
@@ -27,11 +35,8 @@ from personalab.ingest.duplicates import (
     mark_duplicates,
     with_content_ids,
 )
-from personalab.ingest.events import (
-    Parsed,
-    canonical_order,
-    parse_events,
-)
+from personalab.ingest.events import read_timestamp_column
+from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import build_profile, profile_metrics, read_order
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
@@ -43,6 +48,7 @@ from personalab.ingest.sources import (
 )
 from personalab.ingest.sources.base import MALFORMED_LINE
 from personalab.ingest.sources.identity import apply_identity
+from personalab.ingest.spool import EventsFile, Spool, raw_rows, spool_events, write_events
 from personalab.ingest.synth.generate import generate_log
 from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
@@ -54,7 +60,6 @@ from personalab.ingest.validation import (
     plausible_window,
     reasons_text,
     require_arrival_order,
-    rule_columns,
     rule_flags,
     summarise_reasons,
 )
@@ -71,7 +76,10 @@ class QuarantineRateError(InputError, RuntimeError):
 
 @dataclass
 class IngestResult:
-    events: pd.DataFrame
+    #: the valid events in the contract, written by the engine (a Parquet file in a temporary
+    #: folder that lives as long as this result; :func:`~personalab.ingest.io.save_ingest`
+    #: copies it into place); :attr:`events` reads it whole
+    events_file: Path
     sessions: pd.DataFrame
     quarantine: pd.DataFrame
     bot_users: pd.DataFrame
@@ -82,6 +90,22 @@ class IngestResult:
     profile: dict[str, Any] = field(default_factory=dict)  # what the log holds (.profile)
     notes: list[str] = field(default_factory=list)  # how the input was read, in sentences
     engine: str = ""  # where the rules ran (Engine.describe)
+    #: events per UTC day and event type (:func:`~personalab.ingest.overview.daily_counts`)
+    daily: pd.DataFrame | None = None
+    #: users reaching each funnel step (:func:`~personalab.ingest.overview.funnel_users`)
+    funnel: pd.DataFrame | None = None
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The valid events as a frame (read from :attr:`events_file` once; a large log's
+        events may not fit in memory: read the columns needed from the file instead)."""
+        return pd.read_parquet(self.events_file)
+
+    def events_head(self, rows: int = 5) -> pd.DataFrame:
+        """The first ``rows`` events, read from :attr:`events_file` alone."""
+        file = pq.ParquetFile(self.events_file)
+        first = next(file.iter_batches(batch_size=rows), None)
+        return (file.schema_arrow.empty_table() if first is None else first).to_pandas()
 
 
 def load_raw(params: IngestParams, root: Path) -> tuple[RawEvents, pd.DataFrame | None]:
@@ -134,10 +158,11 @@ def process_events(
     """Everything after reading: the pure core of the stage, on ``engine`` (else the one
     ``params`` names, opened and closed here).
 
-    Values are parsed in pandas; the validation rules and the rules that relate rows (late
-    arrivals, conflicting ids, duplicates, bots, sessions) run on the engine, which sees the
-    key columns only (pandas gathers the surviving rows by position). To keep peak memory low,
-    ``raw.frame`` is released (set to its quarantined rows) once it has been parsed.
+    Values are parsed in pandas batch by batch into a spool file (:mod:`personalab.ingest.spool`)
+    that the engine reads; the validation rules and the rules that relate rows (late arrivals,
+    conflicting ids, duplicates, bots, sessions) run there, and the events come back from it in
+    their order. To keep peak memory low, ``raw.frame`` is released (set to its quarantined
+    rows) once it has been parsed.
     """
     if engine is None:
         engine = connect(params.engine_params())
@@ -145,14 +170,27 @@ def process_events(
             return process_events(raw, params, timings, engine)
         finally:
             engine.close()
-    timings = {} if timings is None else timings
+    folder = Path(tempfile.mkdtemp(prefix="personalab-ingest-"))
+    try:
+        result = _process(raw, params, {} if timings is None else timings, engine, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(result, shutil.rmtree, folder, ignore_errors=True)
+    return result
+
+
+def _process(
+    raw: RawEvents, params: IngestParams, timings: dict[str, float], engine: Engine, folder: Path
+) -> IngestResult:
+    """:func:`process_events` with the spool in ``folder``."""
     start = time.perf_counter()
     rows_read = len(raw.frame)
     if rows_read == 0:
         raise SourceError(f"{raw.description}: no data rows")
     if "identity" not in raw.extra:  # rows not read by read_source (synthetic, hand-built)
         apply_identity(raw, params.source.identity)
-    checked = _validate(raw, params, rows_read, engine)
+    checked = _validate(raw, params, rows_read, engine, folder)
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
@@ -178,14 +216,13 @@ def process_events(
     source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
     sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
     engine.release(clean)
-    ids = engine.fetch(
-        sessionised.select(*EVENT_ORDER, "event_id", "session_id"), order_by=list(EVENT_ORDER)
-    )
-    events = _events_frame(checked.parsed, ids)
-    del checked.parsed
     sessions = _sessions_frame(
         engine.fetch(build_sessions(sessionised), order_by=["user_id", "start", "first_pos"])
     )
+    daily, funnel = daily_counts(engine, sessionised), funnel_users(engine, sessionised)
+    events_file = _events(engine, sessionised, checked, folder / "events.parquet")
+    checked.spool.path.unlink()
+    events = EventsFile(events_file)
     timings["sessions"] = time.perf_counter() - tick
     profile = build_profile(
         events,
@@ -213,7 +250,7 @@ def process_events(
     metrics |= profile_metrics(profile)
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
     return IngestResult(
-        events=events,
+        events_file=events_file,
         sessions=sessions,
         quarantine=checked.quarantine,
         bot_users=bots,
@@ -224,6 +261,8 @@ def process_events(
         profile=profile,
         notes=[*raw.notes, *timestamp_notes(checked.read_as), *late_notes(checked.late_events)],
         engine=engine.describe(),
+        daily=daily,
+        funnel=funnel,
     )
 
 
@@ -234,7 +273,8 @@ class _Checked:
 
     clean: Any
     rows: Any  # the cached table ``clean`` reads (released once read)
-    parsed: pd.DataFrame  # every row as parsed (the engine works on their keys)
+    parsed: Any  # every row as parsed: the spool, an engine table
+    spool: Spool
     quarantine: pd.DataFrame
     rate: float
     late_events: int | None
@@ -242,7 +282,9 @@ class _Checked:
     read_as: str
 
 
-def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engine) -> _Checked:
+def _validate(
+    raw: RawEvents, params: IngestParams, rows_read: int, engine: Engine, folder: Path
+) -> _Checked:
     """Parse and check every row.
 
     Rows sharing an event id with other content are quarantined as ``conflicting_event_id``
@@ -253,21 +295,24 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
     """
     require_arrival_order(raw.frame, params)  # parameter errors first, before any work
     window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
-    parsed = parse_events(raw, timezone=params.source.timezone)
+    stamps = read_timestamp_column(raw, params.source.timezone)  # decided on the whole column
     known, arrival = arrival_order(raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
     reject = raw.frame.get(REJECT_COLUMN)
-    rows = engine.table(_engine_frame(parsed, reject, arrival))
+    spool = spool_events(raw, stamps, arrival, folder / "parsed.parquet")
+    del arrival
+    parsed = engine.read_parquet(spool.path)
+    rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
     rules = {
         rule: flag & ~malformed
         for rule, flag in rule_flags(rows, params.rating_range, window).items()
     }
-    rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if arrival is not None else []), **rules)
+    rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
     rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)
-        rows = rows.mutate(late=late_rows(rows, lateness, arrival is not None))
+        rows = rows.mutate(late=late_rows(rows, lateness, spool.arrival))
         rows = rows.mutate(bad=rows.bad | rows.late) if quarantine_late else rows
     conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
     rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
@@ -281,7 +326,7 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
         order_by=["pos"],
     )
     flags = _flags(marked, late_events=quarantine_late)
-    bad = np.zeros(len(parsed.frame), dtype=bool)
+    bad = np.zeros(rows_read, dtype=bool)
     bad[flags.index.to_numpy()] = (marked["bad"] | marked["conflict"]).to_numpy(dtype=bool)
     late_events = None
     if known:
@@ -291,8 +336,9 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
         )
     flags = flags.loc[bad[flags.index.to_numpy()]]
     extra = None if reject is None else reject.iloc[flags.index.to_numpy()].set_axis(flags.index)
-    order = read_order(parsed.frame["timestamp"], ~bad)
-    rejected = raw.frame.iloc[np.flatnonzero(bad)]
+    order = read_order(stamps.values, ~bad)
+    del stamps
+    rejected = raw_rows(raw, np.flatnonzero(bad))
     reasons = reasons_text(flags, extra).set_axis(rejected.index)
     quarantine = quarantine_table(rejected, reasons)
     raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
@@ -309,34 +355,19 @@ def _validate(raw: RawEvents, params: IngestParams, rows_read: int, engine: Engi
     return _Checked(
         clean,
         rows,
-        parsed.frame,
+        parsed,
+        spool,
         quarantine,
         rate,
         late_events,
         order,
-        parsed.timestamps_read_as,
+        spool.read_as,
     )
 
 
 #: the columns the rules relating rows and the sessions table read (the others stay in pandas,
 #: where the surviving rows are gathered by ``pos``)
 KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", "device", "reject")
-
-
-def _engine_frame(
-    parsed: Parsed, reject: pd.Series | None, arrival: pd.Series | None
-) -> pd.DataFrame:
-    """The parsed rows as the engine takes them (:func:`rule_columns`), with the reader's
-    ``reject`` reason and the ``arrival_ns`` times when there are any."""
-    frame = rule_columns(parsed)
-    frame["reject"] = (
-        pd.Series(pd.NA, index=frame.index, dtype="str")
-        if reject is None
-        else reject.astype("str").reset_index(drop=True)
-    )
-    if arrival is not None:
-        frame["arrival_ns"] = arrival.reset_index(drop=True)
-    return frame
 
 
 def _flags(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
@@ -350,13 +381,13 @@ def _flags(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
     return flags
 
 
-def _events_frame(parsed: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
-    """The events in the contract: the parsed rows at ``ids.pos`` (in that order) with the
-    engine's event and session ids."""
-    events = parsed.take(ids["pos"].to_numpy()).reset_index(drop=True)
-    events["event_id"] = ids["event_id"].astype("str")  # both indexes are 0..n-1
-    events["session_id"] = ids["session_id"].astype("str")
-    return canonical_order(events)
+def _events(engine: Engine, sessionised: Any, checked: _Checked, path: Path) -> Path:
+    """The events in the contract at ``path``, in :data:`EVENT_ORDER`: the sessionised rows
+    (with the engine's event and session ids) and the rest of their columns from the spool."""
+    rest = checked.parsed.select("pos", "category", "scroll_depth", "channel")
+    keys = [c for c in sessionised.columns if c not in rest.columns or c == "pos"]
+    joined = sessionised.select(*keys).join(rest, "pos")
+    return write_events(engine, joined, list(EVENT_ORDER), checked.spool, path)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

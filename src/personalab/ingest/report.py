@@ -9,20 +9,6 @@ from personalab.ingest.params import STAGE
 from personalab.ingest.pipeline import IngestResult
 
 
-def daily_event_counts(events: pd.DataFrame) -> pd.DataFrame:
-    """Events per UTC day and event type (long format)."""
-    day = events["timestamp"].dt.floor("D").dt.strftime("%Y-%m-%d")
-    counts = events.groupby([day, events["event_type"]], observed=True).size()
-    return counts.rename("events").rename_axis(["date", "event_type"]).reset_index()
-
-
-def funnel_counts(events: pd.DataFrame) -> pd.DataFrame:
-    """Users reaching each funnel step (view -> click -> add_to_cart -> purchase)."""
-    steps = ["view", "click", "add_to_cart", "purchase"]
-    users = [events.loc[events["event_type"] == step, "user_id"].nunique() for step in steps]
-    return pd.DataFrame({"step": steps, "users": users})
-
-
 def session_length_histogram(sessions: pd.DataFrame, max_events: int = 40) -> pd.DataFrame:
     clipped = sessions["n_events"].clip(upper=max_events)
     hist = clipped.value_counts().sort_index()

@@ -118,3 +118,36 @@ def test_a_last_fetch_goes_through_a_file_drops_the_caches_and_gives_the_same_fr
 def test_a_last_fetch_on_spark_drops_the_caches_and_gives_the_same_frame(spark_engine):
     name = _last_fetch_equals_fetch(spark_engine)
     assert not spark_engine.backend._session.catalog.isCached(name)
+
+
+def test_read_parquet_reads_the_file_where_it_lies(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"k": [3, 1, 2], "s": ["c", None, "b"]}), tmp_path / "t.parquet")
+    engine = duck(tmp_path / "spill")
+    try:
+        table = engine.read_parquet(tmp_path / "t.parquet")
+        got = engine.fetch(table.filter(table.k > 1), order_by=["k"])
+    finally:
+        engine.close()
+    assert got["k"].tolist() == [2, 3] and got["s"].tolist() == ["b", "c"]
+
+
+def _batches_in_order(engine) -> list[pa.RecordBatch]:
+    rows = engine.table(pd.DataFrame({"k": [3.0, None, 1.0, 2.0, 5.0], "v": list("abcde")}))
+    return list(engine.batches(rows, order_by=["k"], rows=2))
+
+
+def test_batches_stream_the_result_in_order_nulls_last(tmp_path):
+    engine = duck(tmp_path)
+    try:
+        got = _batches_in_order(engine)
+    finally:
+        engine.close()
+    assert all(batch.num_rows <= 2 for batch in got) and len(got) >= 3
+    assert pa.Table.from_batches(got).column("v").to_pylist() == ["c", "d", "a", "e", "b"]
+
+
+def test_batches_on_spark_stream_the_result_in_order(spark_engine):
+    got = _batches_in_order(spark_engine)
+    assert pa.Table.from_batches(got).column("v").to_pylist() == ["c", "d", "a", "e", "b"]

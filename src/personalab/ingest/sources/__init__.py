@@ -3,6 +3,7 @@
 - :mod:`.base`: canonical column names, :class:`RawEvents` (rows as read, with ``_file`` and
   ``_row``), :class:`SourceError`
 - :mod:`.files`: reading one file or a folder of csv / parquet / jsonl; mapping columns
+- :mod:`.batched`: a Parquet file larger than a batch, read in batches
 - :mod:`.adapters`: one module per public format
 - :mod:`.read`: :func:`read_source`, which dispatches on the format and applies constants,
   required columns and the event-type vocabulary

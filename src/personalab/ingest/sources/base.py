@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,19 @@ class SourceError(InputError, ValueError):
     """The source cannot be read as asked: the message names the file and what is wrong."""
 
 
+def require_columns(names: list[str], path: Any, query: bool) -> None:
+    """Stop when the mapped columns ``names`` lack a :data:`REQUIRED_COLUMNS` one."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        present = [c for c in names if not c.startswith("_")]
+        raise SourceError(
+            f"{path}: required column(s) {', '.join(missing)} missing after mapping "
+            f"(have: {', '.join(present) or 'none'}); "
+            + ("select them in source.query" if query else "map them in source.columns")
+            + " or set them in source.constants"
+        )
+
+
 @dataclass
 class RawEvents:
     """Rows as read, renamed to canonical columns, plus how to parse them."""
@@ -47,6 +61,13 @@ class RawEvents:
     notes: list[str] = field(default_factory=list)
     #: files of a folder left out (0 bytes, header only, documentation), each with a note
     files_skipped: int = 0
+    #: a source read in batches (a large Parquet file): yields, batch after batch, the columns
+    #: ``frame`` lacks; ``frame`` then holds only those decided on whole columns (identity,
+    #: timestamps, arrival, ``_file``, ``_row``), and ``columns`` every column in order
+    batches: Callable[[], Iterator[pd.DataFrame]] | None = None
+    columns: list[str] = field(default_factory=list)
+    #: with ``batches``: float identifier columns whose values are all whole numbers
+    whole_number_ids: frozenset[str] = frozenset()
 
     @property
     def has_event_id(self) -> bool:

@@ -30,14 +30,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from personalab.ingest.sources import batched
 from personalab.ingest.sources.adapters import ADAPTER_READERS, ADAPTERS
 from personalab.ingest.sources.base import (
     CANONICAL_COLUMNS,
     FILE_FORMATS,
     ID_COLUMNS,
-    REQUIRED_COLUMNS,
     RawEvents,
     SourceError,
+    require_columns,
 )
 from personalab.ingest.sources.files import map_columns, read_files, reading_log
 from personalab.ingest.sources.identity import apply_identity
@@ -80,6 +81,14 @@ def read_source(
         raw = read_query_source(path, fmt, query, **text)
     elif fmt in ADAPTERS:
         raw = ADAPTER_READERS[fmt](path)
+    elif fmt == "parquet" and (batched.parquet_rows(path) or 0) > batched.BATCH_ROWS:
+        raw = batched.read_parquet_batched(
+            path, columns or {}, constants or {}, event_types or {}, identity
+        )
+        apply_identity(raw, identity)
+        raw.timestamp_unit = None if timestamp_unit in (None, "auto") else timestamp_unit
+        raw.timestamp_format = timestamp_format
+        return raw
     elif fmt in FILE_FORMATS:
         # identifiers stay text in CSV (no "007" -> 7); other columns are inferred as usual
         id_sources = [src for src, dst in (columns or {}).items() if dst in ID_COLUMNS]
@@ -103,15 +112,7 @@ def read_source(
                 f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})"
             )
         frame[name] = value
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        present = [c for c in frame.columns if not c.startswith("_")]
-        raise SourceError(
-            f"{path}: required column(s) {', '.join(missing)} missing after mapping "
-            f"(have: {', '.join(present) or 'none'}); "
-            + ("select them in source.query" if query is not None else "map them in source.columns")
-            + " or set them in source.constants"
-        )
+    require_columns(list(frame.columns), path, query is not None)
     if event_types:
         mapped = frame["event_type"].map(
             lambda v: event_types.get(v, v) if isinstance(v, str) else v

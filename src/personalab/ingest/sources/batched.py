@@ -1,0 +1,133 @@
+"""A large Parquet file read in batches: the rows a generic ``parquet`` source gives, without
+holding the file in memory.
+
+:func:`read_parquet_batched` checks what the whole-file reader checks (empty file, a file
+Parquet cannot read, duplicate column names, the column mapping, constants, required columns,
+the columns the identity needs) from the file's schema, reads whole only the columns decided on
+whole columns (:data:`WHOLE_COLUMNS`: identity, timestamps, arrival; with ``_file`` and
+``_row``), and leaves the others to :attr:`~.base.RawEvents.batches`, which reads them
+:data:`BATCH_ROWS` rows at a time, mapped, with constants, missing tokens and event types
+applied as the whole-file reader applies them. A file of at most one batch is read whole
+(:func:`~.files.read_files`): the rows are the same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from personalab.ingest.sources.base import (
+    CANONICAL_COLUMNS,
+    ID_COLUMNS,
+    RawEvents,
+    SourceError,
+    require_columns,
+)
+from personalab.ingest.sources.delimited import EmptyFileError
+from personalab.ingest.sources.files import blank_missing_tokens, map_columns
+from personalab.ingest.sources.identity import IDENTITIES
+from personalab.ingest.sources.identity import _require_columns as require_identity_columns
+
+#: rows read (and parsed) at a time
+BATCH_ROWS = 1_000_000
+#: columns read whole, once: the identity is decided on user and session ids, timestamps are
+#: read by what the whole column holds (unit, format), as are arrival times
+WHOLE_COLUMNS = ("user_id", "session_id", "timestamp", "arrival")
+_LABELS = ("category", "device", "channel")
+
+
+def parquet_rows(path: Path) -> int | None:
+    """The rows of a Parquet file, or None when ``path`` is not one file Parquet can open."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (ValueError, OSError):
+        return None
+
+
+def read_parquet_batched(
+    path: Path,
+    columns: Mapping[str, str],
+    constants: Mapping[str, Any],
+    event_types: Mapping[str, str],
+    identity: str,
+    rows: int | None = None,
+) -> RawEvents:
+    """The rows of the Parquet file ``path`` as a :class:`RawEvents` read in batches of
+    ``rows`` (default :data:`BATCH_ROWS`; see the module docstring)."""
+    rows = rows or BATCH_ROWS
+    file = pq.ParquetFile(path)
+    names = file.schema_arrow.names
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        where = [i + 1 for i, name in enumerate(names) if name == twice[0]]
+        raise SourceError(
+            f"{path}: columns {where[0]} and {where[1]} are both named {twice[0]!r}; "
+            "give every column its own name"
+        )
+    if file.metadata.num_rows == 0:
+        raise EmptyFileError(f"{path}: empty file (no data rows)")
+    template = pd.DataFrame(columns=[*names, "_file", "_row"])
+    mapped = list(map_columns(template, columns, str(path)).columns)
+    source = {dst: src for src, dst in columns.items()}
+    source = {name: source.get(name, name) for name in mapped if name not in ("_file", "_row")}
+    for name in constants:
+        if name not in CANONICAL_COLUMNS:
+            raise SourceError(
+                f"{path}: constant field {name!r} is not a canonical column ({', '.join(CANONICAL_COLUMNS)})"
+            )
+    order = [*mapped, *(name for name in constants if name not in mapped)]
+    require_columns(order, path, query=False)
+    if identity in IDENTITIES:  # else apply_identity names the setting
+        require_identity_columns(pd.DataFrame(columns=order), str(path), identity)
+
+    def read(wanted: list[str], size: int) -> Iterator[pd.DataFrame]:
+        sources = [source[name] for name in wanted if name in source]
+        for batch in file.iter_batches(batch_size=size, columns=sources):
+            frame = blank_missing_tokens(batch.to_pandas())
+            frame = frame.rename(columns={source[n]: n for n in wanted if n in source})
+            for name, value in constants.items():
+                if name in wanted:
+                    frame[name] = value
+            if "event_type" in frame and event_types:
+                frame["event_type"] = frame["event_type"].map(
+                    lambda v: event_types.get(v, v) if isinstance(v, str) else v
+                )
+            yield frame[[name for name in wanted if name in frame]]
+
+    whole = [name for name in order if name in WHOLE_COLUMNS]
+    rest = [name for name in order if name not in WHOLE_COLUMNS and name not in ("_file", "_row")]
+    frame = pd.concat(list(read(whole, rows)), ignore_index=True)
+    n = file.metadata.num_rows
+    frame["_file"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [path.name])
+    frame["_row"] = np.arange(n)
+    return RawEvents(
+        frame=frame,
+        description=str(path),
+        batches=lambda: read(rest, rows),
+        columns=order,
+        whole_number_ids=_whole_number_ids(read, rest, rows),
+    )
+
+
+def _whole_number_ids(read, rest: list[str], rows: int) -> frozenset[str]:
+    """The float identifier and label columns read in batches whose values are all whole
+    numbers: a first pass over those columns alone (most files have none)."""
+    wanted = [name for name in rest if name in (*ID_COLUMNS, *_LABELS)]
+    if not wanted:
+        return frozenset()
+    whole: dict[str, bool] = {}
+    for batch in read(wanted, rows):
+        for name, values in batch.items():
+            if pd.api.types.is_float_dtype(values.dtype):
+                present = values.dropna()
+                whole[name] = whole.get(name, True) and bool((present == np.floor(present)).all())
+            else:
+                whole[name] = False
+    return frozenset(name for name, flag in whole.items() if flag)

@@ -1,0 +1,146 @@
+"""Unit tests of personalab.ingest.spool and sources.batched: a log parsed (and a Parquet file
+read) in batches gives the answers of the log taken whole."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.engine import connect
+from personalab.ingest.overview import FUNNEL_STEPS, daily_counts
+from personalab.ingest.params import IngestParams
+from personalab.ingest.pipeline import process_events
+from personalab.ingest.sources import RawEvents, SourceError, batched, read_source
+from personalab.ingest.spool import EventsFile, raw_batches, raw_rows
+
+
+def _log() -> pd.DataFrame:
+    """A dirty log of 60 rows: duplicates, bad rows, a user without id (stitched by session),
+    float ids that are whole numbers, labels with a value seen in one batch only, a bot."""
+    rng = np.random.default_rng(3)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{k % 57}" for k in range(n)],  # e0..e2 reused: conflicting ids
+            "user_id": [f"u{k % 4}" for k in range(n)],
+            "session_id": [f"s{k % 4}-{k // 30}" for k in range(n)],
+            "timestamp": [
+                f"2024-01-01T{10 + k // 30:02d}:{k % 30:02d}:{k % 7:02d}Z" for k in range(n)
+            ],
+            "event_type": rng.choice(
+                ["view", " Click", "purchase", "bogus"], n, p=[0.6, 0.2, 0.15, 0.05]
+            ),
+            "item_id": rng.integers(1, 9, n).astype("float64"),
+            "category": rng.choice(["a", "b"], n),
+            "price": rng.uniform(-1, 20, n),
+            "device": ["tablet" if k == 59 else "mobile" for k in range(n)],
+        }
+    )
+    frame.loc[7, "user_id"] = None  # stitched from its session
+    frame.loc[11, "timestamp"] = "not a time"
+    frame.loc[20, "item_id"] = np.nan
+    return frame
+
+
+def _compare(one: object, other: object) -> None:
+    for name in ("events", "sessions", "quarantine", "bot_users"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(other, name), check_exact=True)
+    skip = ("processing_seconds", "events_per_second")
+    assert {k: v for k, v in one.metrics.items() if k not in skip} == {
+        k: v for k, v in other.metrics.items() if k not in skip
+    }
+    assert one.profile == other.profile and one.notes == other.notes
+
+
+PARAMS = IngestParams(max_quarantine_rate=1.0, source={"arrival_ordered": True})
+
+
+def test_a_parquet_file_read_in_batches_gives_the_answers_of_the_whole_file(tmp_path, monkeypatch):
+    path = tmp_path / "log.parquet"
+    _log().to_parquet(path, index=False)
+    whole = process_events(read_source("parquet", path), PARAMS)
+    monkeypatch.setattr(batched, "BATCH_ROWS", 7)  # 9 batches, the last one short
+    raw = read_source("parquet", path)
+    assert raw.batches is not None and "price" not in raw.frame
+    assert raw.whole_number_ids == {"item_id"}  # 3.0 is "3" in every batch
+    _compare(process_events(raw, PARAMS), whole)
+    assert len(whole.quarantine) > 0 and len(whole.events) > 30
+
+
+def test_parsing_in_batches_gives_the_answers_of_one_batch(monkeypatch):
+    whole = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    monkeypatch.setattr(batched, "BATCH_ROWS", 4)
+    _compare(process_events(RawEvents(frame=_log(), description="log"), PARAMS), whole)
+    # a label only the last batch holds is among the events' categories, as read whole
+    assert list(whole.events["device"].cat.categories) == ["mobile", "tablet"]
+
+
+def test_raw_rows_of_a_batched_source_are_the_rows_read_whole(tmp_path, monkeypatch):
+    path = tmp_path / "log.parquet"
+    _log().to_parquet(path, index=False)
+    whole = read_source("parquet", path).frame
+    monkeypatch.setattr(batched, "BATCH_ROWS", 8)
+    raw = read_source("parquet", path)
+    assert sum(len(b) for b in raw_batches(raw)) == 60
+    picked = raw_rows(raw, np.array([0, 7, 8, 59]))
+    expected = whole.iloc[[0, 7, 8, 59]]
+    assert list(picked.columns) == list(expected.columns)
+    for name in expected:
+        assert picked[name].astype("str").tolist() == expected[name].astype("str").tolist()
+
+
+def test_a_batched_parquet_file_names_what_is_wrong_as_the_whole_file_does(tmp_path, monkeypatch):
+    path = tmp_path / "log.parquet"
+    _log().drop(columns="timestamp").to_parquet(path, index=False)
+    monkeypatch.setattr(batched, "BATCH_ROWS", 7)
+    with pytest.raises(SourceError, match=r"log\.parquet: required column\(s\) timestamp missing"):
+        read_source("parquet", path)
+    with pytest.raises(SourceError, match=r"maps column\(s\) 'ts' that the file lacks"):
+        read_source("parquet", path, columns={"ts": "timestamp"})
+
+
+def test_the_events_file_lives_as_long_as_its_result_and_reads_a_column_at_a_time():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    path = result.events_file
+    events = EventsFile(path)
+    assert len(events) == len(result.events) > 0
+    pd.testing.assert_series_equal(events["device"], result.events["device"])
+    del result, events
+    gc.collect()
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_the_overview_counts_on_the_engine_what_pandas_counts():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    events = result.events
+    day = events["timestamp"].dt.floor("D").dt.strftime("%Y-%m-%d")
+    daily = events.groupby([day, events["event_type"]], observed=True).size()
+    expected = daily.rename("events").rename_axis(["date", "event_type"]).reset_index()
+    pd.testing.assert_frame_equal(result.daily, expected, check_dtype=False)
+    steps = list(FUNNEL_STEPS)
+    users = [events.loc[events["event_type"] == step, "user_id"].nunique() for step in steps]
+    assert result.funnel["users"].tolist() == users and result.funnel["step"].tolist() == steps
+
+
+def test_days_before_1970_are_the_days_they_fall_on():
+    engine = connect()
+    try:
+        stamps = pd.to_datetime(
+            ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "1969-12-31T00:00:00Z"]
+        )
+        rows = engine.table(
+            pd.DataFrame({"ns": stamps.as_unit("ns").asi8, "event_type": ["view"] * 3})
+        )
+        got = daily_counts(engine, rows)
+    finally:
+        engine.close()
+    assert got["date"].tolist() == ["1969-12-31", "1970-01-01"]
+    assert got["events"].tolist() == [2, 1]
+
+
+def test_the_events_head_is_the_first_events():
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    pd.testing.assert_frame_equal(result.events_head(3), result.events.head(3))
