@@ -34,12 +34,12 @@ def quarantine_table(rows: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
 
 
 def stage_metrics(
-    events: pd.DataFrame,
     sessions: pd.DataFrame,
     quarantine: pd.DataFrame,
     bots: pd.DataFrame,
     *,
     rows_read: int,
+    profile: dict[str, Any],
     rate: float,
     duplicates: int,
     bot_rows: int,
@@ -48,12 +48,13 @@ def stage_metrics(
 ) -> dict[str, Any]:
     """The stage's metrics: where every row read went, sizes, and speed; checks the accounting.
 
+    The valid events are counted in ``profile`` (:func:`~personalab.ingest.profile.build_profile`).
     ``late_events_measured`` is 1 when the arrival order was known, and only then is
     ``late_events`` reported (metrics are flat numbers: not measured is not 0).
     """
     metrics: dict[str, Any] = {
         "rows_read": rows_read,
-        "rows_valid": len(events),
+        "rows_valid": profile["rows"],
         "rows_quarantined": len(quarantine),
         "quarantine_rate": rate,
         "duplicates_removed": duplicates,
@@ -61,10 +62,10 @@ def stage_metrics(
         "bot_users": len(bots),
         "late_events_measured": int(late_events is not None),
         **({} if late_events is None else {"late_events": late_events}),
-        "users": int(events["user_id"].nunique()),
-        "items": int(events["item_id"].nunique()),
+        "users": profile["users"],
+        "items": profile["items"],
         "sessions": len(sessions),
-        "events_per_session": len(events) / max(len(sessions), 1),
+        "events_per_session": profile["rows"] / max(len(sessions), 1),
         "processing_seconds": elapsed,
         "events_per_second": rows_read / elapsed if elapsed > 0 else float("nan"),
     }

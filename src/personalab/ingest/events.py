@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents, SourceError
+from personalab.ingest.sources import RawEvents, SourceError
 from personalab.ingest.timestamps import Timestamps, UndatedNumbersError, read_timestamps
 
 EVENT_TYPES = (
@@ -117,13 +117,6 @@ def read_timestamp_column(raw: RawEvents, timezone: str) -> Timestamps:
         raise SourceError(f"{where}: {err}") from None
 
 
-def parse_timestamps(
-    values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC"
-) -> pd.Series:
-    """The UTC timestamps of :func:`read_timestamps` (NaT where unparseable or out of range)."""
-    return read_timestamps(values, unit, fmt, timezone).values
-
-
 def _whole(values: pd.Series) -> bool:
     present = values.dropna()
     return bool((present == np.floor(present)).all())
@@ -147,10 +140,3 @@ def _normalise_labels(values: pd.Series) -> pd.Series:
     new_codes = inverse[np.maximum(codes, 0)] if inverse.size else np.zeros_like(codes)
     new_codes = np.where(codes >= 0, new_codes, -1)
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniques), index=values.index)
-
-
-def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns in the contract's order, event_type as a categorical."""
-    out = frame[list(CANONICAL_COLUMNS)]  # copy-on-write: setting a column copies nothing else
-    out["event_type"] = out["event_type"].astype(EVENT_TYPE_DTYPE)
-    return out

@@ -235,11 +235,11 @@ def _process(
     elapsed = time.perf_counter() - start
 
     metrics = stage_metrics(
-        events,
         sessions,
         checked.quarantine,
         bots,
         rows_read=rows_read,
+        profile=profile,
         rate=checked.rate,
         duplicates=dup,
         bot_rows=bot_rows,

@@ -8,7 +8,7 @@ column alone), the arrival times, and which float identifier columns are whole n
 (:func:`~personalab.ingest.events.parse_batch`) and appended to the spool with ``pos``, its
 row's place in the log. Label columns are spooled as text; the categories the whole column
 would have had are collected on the way (:attr:`Spool.categories`) and given back to the
-events that leave the engine (:func:`events_frame`).
+events that leave the engine (:func:`contract_schema`).
 
 Rows come from :func:`raw_batches`: slices of ``raw.frame``, or, for a source read in batches
 (:attr:`~personalab.ingest.sources.RawEvents.batches`), each batch joined to the slice of the
@@ -163,28 +163,19 @@ def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     return pa.array(values, from_pandas=True)
 
 
-def events_frame(fetched: pa.Table, spool: Spool) -> pd.DataFrame:
-    """Events fetched from the engine (spool columns, in their order) in the contract's dtypes:
-    text as ``str``, labels as the whole column's categories, the timestamp at its resolution.
-    Column by column, each Arrow column let go once converted."""
-    out = pd.DataFrame(index=pd.RangeIndex(fetched.num_rows))
-    for name in CANONICAL_COLUMNS:
-        source = "ns" if name == "timestamp" else name
-        values = fetched.column(source).to_pandas()
-        fetched = fetched.drop_columns([source])
-        if name == "timestamp":
-            ns = values.to_numpy(dtype="int64")
-            out[name] = pd.to_datetime(ns, unit="ns", utc=True).as_unit(spool.unit)
-        elif name == "event_type":
-            out[name] = values.astype("str").astype(EVENT_TYPE_DTYPE)
-        elif name in LABEL_COLUMNS:
-            out[name] = values.astype("str").astype(pd.CategoricalDtype(spool.categories[name]))
-        elif name in ID_COLUMNS:
-            out[name] = values.astype("str")
-        else:
-            out[name] = values.astype("float64")
-        del values
-    return out
+def contract_schema(spool: Spool) -> pa.Schema:
+    """The events' Arrow schema in the contract's dtypes, with the pandas metadata that gives
+    them back: text as ``str``, labels as the whole column's categories, the timestamp in UTC
+    at its parsed resolution."""
+    dtypes = {
+        **dict.fromkeys(ID_COLUMNS, "str"),
+        **{name: pd.CategoricalDtype(spool.categories[name]) for name in LABEL_COLUMNS},
+        **dict.fromkeys(NUMERIC_COLUMNS, "float64"),
+        "timestamp": pd.DatetimeTZDtype(spool.unit, "UTC"),
+        "event_type": EVENT_TYPE_DTYPE,
+    }
+    empty = pd.DataFrame({name: pd.Series(dtype=dtypes[name]) for name in CANONICAL_COLUMNS})
+    return pa.Schema.from_pandas(empty, preserve_index=False)
 
 
 def write_events(engine, expr, order_by: list[str], spool: Spool, path: Path) -> Path:
@@ -192,8 +183,7 @@ def write_events(engine, expr, order_by: list[str], spool: Spool, path: Path) ->
     ``order_by`` order: they leave the engine a batch at a time, each given the contract's
     dtypes in Arrow, so the events are never in memory whole."""
     reader = engine.batches(expr, order_by, batched.BATCH_ROWS)
-    empty = events_frame(reader.schema.empty_table(), spool)
-    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    schema = contract_schema(spool)
     labels = {"event_type": list(EVENT_TYPES)}
     labels |= {name: list(spool.categories[name]) for name in LABEL_COLUMNS}
     with pq.ParquetWriter(path, schema) as writer:  # no batch: a file of no rows
