@@ -35,10 +35,9 @@ from personalab.ingest.duplicates import (
     mark_duplicates,
     with_content_ids,
 )
-from personalab.ingest.events import read_timestamp_column
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
-from personalab.ingest.profile import build_profile, profile_metrics, read_order
+from personalab.ingest.profile import build_profile, profile_metrics
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
 from personalab.ingest.sources import (
     REJECT_COLUMN,
@@ -48,13 +47,27 @@ from personalab.ingest.sources import (
 )
 from personalab.ingest.sources.base import MALFORMED_LINE
 from personalab.ingest.sources.identity import apply_identity
-from personalab.ingest.spool import EventsFile, Spool, raw_rows, spool_events, write_events
+from personalab.ingest.spool import (
+    EventsFile,
+    Spool,
+    kept_order,
+    raw_batches,
+    raw_rows,
+    spool_events,
+    write_events,
+)
 from personalab.ingest.synth.generate import generate_log
-from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
+from personalab.ingest.timestamps import (
+    Reading,
+    decide_reading,
+    timestamp_metrics,
+    timestamp_notes,
+)
 from personalab.ingest.validation import (
+    ARRIVAL_COLUMN,
     ROW_RULES,
     RULE_ORDER,
-    arrival_order,
+    arrival_known,
     late_notes,
     late_rows,
     plausible_window,
@@ -185,7 +198,7 @@ def _process(
 ) -> IngestResult:
     """:func:`process_events` with the spool in ``folder``."""
     start = time.perf_counter()
-    rows_read = len(raw.frame)
+    rows_read = raw.rows
     if rows_read == 0:
         raise SourceError(f"{raw.description}: no data rows")
     if "identity" not in raw.extra:  # rows not read by read_source (synthetic, hand-built)
@@ -295,11 +308,11 @@ def _validate(
     """
     require_arrival_order(raw.frame, params)  # parameter errors first, before any work
     window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
-    stamps = read_timestamp_column(raw, params.source.timezone)  # decided on the whole column
-    known, arrival = arrival_order(raw.frame, params, raw.timestamp_unit, raw.timestamp_format)
-    reject = raw.frame.get(REJECT_COLUMN)
-    spool = spool_events(raw, stamps, arrival, folder / "parsed.parquet")
-    del arrival
+    timezone = params.source.timezone
+    reading = _reading(raw, "timestamp", timezone)  # decided on the whole column
+    arrival = _reading(raw, ARRIVAL_COLUMN, timezone) if ARRIVAL_COLUMN in raw.frame else None
+    known = arrival is not None or arrival_known(params)
+    spool = spool_events(raw, reading, arrival, timezone, folder / "parsed.parquet")
     parsed = engine.read_parquet(spool.path)
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
@@ -335,13 +348,13 @@ def _validate(
             late_at.sum() if quarantine_late else (late_at & ~bad[marked["pos"]]).sum()
         )
     flags = flags.loc[bad[flags.index.to_numpy()]]
-    extra = None if reject is None else reject.iloc[flags.index.to_numpy()].set_axis(flags.index)
-    order = read_order(stamps.values, ~bad)
-    del stamps
+    order = kept_order(spool, bad)
     rejected = raw_rows(raw, np.flatnonzero(bad))
+    extra = rejected[REJECT_COLUMN].set_axis(flags.index) if REJECT_COLUMN in rejected else None
     reasons = reasons_text(flags, extra).set_axis(rejected.index)
     quarantine = quarantine_table(rejected, reasons)
-    raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
+    if raw.batches is None:
+        raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
     if rate > params.max_quarantine_rate:
         top = summarise_reasons(quarantine["reason"], top=3)
@@ -363,6 +376,13 @@ def _validate(
         order,
         spool.read_as,
     )
+
+
+def _reading(raw: RawEvents, column: str, timezone: str) -> Reading:
+    """How ``column`` (timestamps or arrival times) is read: decided on the whole column, in a
+    pass over it alone (:func:`~personalab.ingest.timestamps.decide_reading`)."""
+    parts = (batch[column] for batch in raw_batches(raw, columns=[column]))
+    return decide_reading(parts, raw.timestamp_unit, raw.timestamp_format, timezone)
 
 
 #: the columns the rules relating rows and the sessions table read (the others stay in pandas,

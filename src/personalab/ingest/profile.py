@@ -45,6 +45,7 @@ session_ids            ``source`` (all from the source), ``derived`` (none) or `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -67,13 +68,24 @@ GRANULARITIES = (
 _TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
-def read_order(timestamps: pd.Series, keep: np.ndarray) -> dict[str, Any]:
-    """Whether the kept rows' timestamps were in order as read, and how many stepped back."""
-    kept = timestamps[keep]
-    ticks = _ticks(kept.dropna() if kept.hasnans else kept)
-    if ticks.size < 2:
+def read_order(chunks: Iterable[np.ndarray]) -> dict[str, Any]:
+    """Whether the kept rows' timestamps were in order as read, and how many stepped back behind
+    the latest seen before them: ``chunks`` are their ticks (int64, no nulls) in read order,
+    e.g. a batch at a time."""
+    latest, rows, behind = None, 0, 0
+    for ticks in chunks:
+        if ticks.size == 0:
+            continue
+        running = np.maximum.accumulate(ticks)
+        if latest is None:
+            behind += int(np.count_nonzero(ticks[1:] < running[:-1]))
+        else:
+            before = np.maximum(np.concatenate(([latest], running[:-1])), latest)
+            behind += int(np.count_nonzero(ticks < before))
+        latest = running[-1] if latest is None else max(latest, running[-1])
+        rows += ticks.size
+    if rows < 2:
         return {"time_ordered": True, "rows_out_of_order": 0}
-    behind = int(np.count_nonzero(ticks[1:] < np.maximum.accumulate(ticks)[:-1]))
     return {"time_ordered": behind == 0, "rows_out_of_order": behind}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,9 +37,16 @@ from personalab.ingest.events import (
     parse_batch,
     whole_number_ids,
 )
-from personalab.ingest.sources import CANONICAL_COLUMNS, RawEvents, batched
-from personalab.ingest.timestamps import Timestamps
-from personalab.ingest.validation import epoch_ns
+from personalab.ingest.profile import read_order
+from personalab.ingest.sources import (
+    CANONICAL_COLUMNS,
+    REJECT_COLUMN,
+    RawEvents,
+    SourceError,
+    batched,
+)
+from personalab.ingest.timestamps import Reading, Timestamps, UndatedNumbersError, apply_reading
+from personalab.ingest.validation import ARRIVAL_COLUMN, epoch_ns
 
 _TEXT = (*ID_COLUMNS, *LABEL_COLUMNS, "event_type")
 #: the spool's columns, as :func:`~personalab.ingest.validation.rule_flags` and the rules that
@@ -69,23 +77,18 @@ class Spool:
     arrival: bool = False  # the spool has ``arrival_ns``
 
 
-def raw_batches(raw: RawEvents, rows: int | None = None) -> Iterator[pd.DataFrame]:
-    """The raw rows in batches (index: the rows' positions), every column as read (a source
-    read in batches: in its own batches)."""
-    rows = rows or batched.BATCH_ROWS
-    if raw.batches is None:
-        for start in range(0, len(raw.frame), rows):
-            yield raw.frame.iloc[start : start + rows]
+def raw_batches(
+    raw: RawEvents, rows: int | None = None, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """The raw rows in batches (index: the rows' positions), every column as read or the
+    ``columns`` named (a source read in batches: in its own batches)."""
+    if raw.batches is not None:
+        yield from raw.batches(columns)
         return
-    order = [*raw.columns, *(c for c in raw.frame if c not in raw.columns)]  # identity's
-    start = 0
-    for batch in raw.batches():
-        stop = start + len(batch)
-        kept = raw.frame.iloc[start:stop]
-        batch = batch.set_axis(kept.index)
-        joined = pd.concat([batch, kept.drop(columns=[c for c in kept if c in batch])], axis=1)
-        yield joined[[c for c in order if c in joined]]
-        start = stop
+    rows = rows or batched.BATCH_ROWS
+    frame = raw.frame if columns is None else raw.frame[columns]
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows]
 
 
 def raw_rows(raw: RawEvents, positions: np.ndarray) -> pd.DataFrame:
@@ -99,36 +102,37 @@ def raw_rows(raw: RawEvents, positions: np.ndarray) -> pd.DataFrame:
         if hi > lo:
             parts.append(batch.iloc[positions[lo:hi] - start])
         start = stop
-    if not parts:
-        return next(raw_batches(raw, 1)).iloc[:0]
-    return pd.concat(parts)
+    return pd.concat(parts) if parts else raw.frame.iloc[:0]
 
 
 def spool_events(
-    raw: RawEvents, stamps: Timestamps, arrival: pd.Series | None, path: Path
+    raw: RawEvents,
+    reading: Reading,
+    arrival: Reading | None,
+    timezone: str,
+    path: Path,
 ) -> Spool:
-    """Parse ``raw`` batch by batch into the spool at ``path``; ``stamps`` are the whole
-    timestamp column parsed, ``arrival`` the arrival times in epoch ns (or None)."""
+    """Parse ``raw`` batch by batch into the spool at ``path``: timestamps as ``reading`` says
+    (decided on the whole column), arrival times (when the log has them) as ``arrival`` says."""
     whole = whole_number_ids(raw.frame) | raw.whole_number_ids
-    reject = raw.frame.get("_reject")
     schema = SCHEMA.append(pa.field("arrival_ns", pa.int64())) if arrival is not None else SCHEMA
     seen: dict[str, set[str]] = {name: set() for name in LABEL_COLUMNS}
     kinds: dict[str, np.dtype] = {}
+    units: set[str] = set()
     start = 0
     with pq.ParquetWriter(path, schema, compression="lz4") as writer:
         for batch in raw_batches(raw):
             stop = start + len(batch)
-            part = Timestamps(
-                values=stamps.values.iloc[start:stop],
-                out_of_range=stamps.out_of_range[start:stop],
-                read_as=stamps.read_as,
-            )
-            parsed = parse_batch(batch, part, whole)
+            stamps = _timestamps(batch, "timestamp", reading, timezone)
+            if stamps.values.notna().any() or not units:
+                units.add(stamps.values.dt.unit)
+            parsed = parse_batch(batch, stamps, whole)
             frame = parsed.frame
             for name in LABEL_COLUMNS:
                 categories = frame[name].cat.categories
                 seen[name].update(categories)
                 kinds.setdefault(name, categories.dtype)
+            reject = batch.get(REJECT_COLUMN)
             # column by column in Arrow (labels decoded there: no pandas string copies)
             columns = {
                 "pos": pa.array(np.arange(start, stop, dtype=np.int64)),
@@ -138,24 +142,56 @@ def spool_events(
                 "out_of_range": pa.array(np.asarray(parsed.out_of_range, dtype=bool)),
                 "reject": pa.nulls(stop - start)
                 if reject is None
-                else _arrow(reject.iloc[start:stop].astype("str")),
+                else _arrow(reject.astype("str")),
             }
             if arrival is not None:
-                columns["arrival_ns"] = _arrow(arrival.iloc[start:stop])
+                arrived = _timestamps(batch, ARRIVAL_COLUMN, arrival, timezone)
+                columns["arrival_ns"] = _arrow(epoch_ns(arrived.values))
             arrays = [columns[f.name].cast(f.type) for f in schema]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             start = stop
+    units.discard(None)
     return Spool(
         path=path,
         rows=start,
-        read_as=stamps.read_as,
-        unit=stamps.values.dt.unit,
+        read_as=reading.read_as,
+        unit=max(units, key=_RESOLUTION.index) if units else "ns",
         categories={
             name: pd.Index(sorted(seen[name]), dtype=kinds.get(name, "str"))
             for name in LABEL_COLUMNS
         },
         arrival=arrival is not None,
     )
+
+
+_RESOLUTION = ["s", "ms", "us", "ns"]
+
+
+def _timestamps(batch: pd.DataFrame, column: str, reading: Reading, timezone: str) -> Timestamps:
+    """A batch's ``column`` read as ``reading`` says; a yyyymmdd column with a value that is
+    not a date stops naming the value's file and row."""
+    try:
+        return apply_reading(batch[column], reading, timezone)
+    except UndatedNumbersError as err:
+        row = batch.iloc[err.position]
+        where = f"{row['_file']}: row {row['_row']}" if "_file" in batch else "the log"
+        raise SourceError(f"{where}: {err}") from None
+
+
+def kept_order(spool: Spool, bad: np.ndarray) -> dict[str, Any]:
+    """:func:`~personalab.ingest.profile.read_order` of the rows not ``bad``, read from the
+    spool's timestamps a batch at a time."""
+
+    def ticks() -> Iterator[np.ndarray]:
+        start = 0
+        for batch in pq.ParquetFile(spool.path).iter_batches(columns=["ns"]):
+            ns = batch.column("ns")
+            stop = start + len(ns)
+            keep = ~bad[start:stop] & ~np.asarray(ns.is_null())
+            yield ns.fill_null(0).to_numpy()[keep]
+            start = stop
+
+    return read_order(ticks())
 
 
 def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:

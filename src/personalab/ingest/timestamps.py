@@ -24,6 +24,8 @@ quarantines as ``implausible_timestamp`` (as it does dates outside the plausibil
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,29 +63,103 @@ class Timestamps:
     read_as: str
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a timestamp column is read, decided on the whole column (:func:`decide_reading`) and
+    then applied to any part of it (:func:`apply_reading`): a column parsed batch by batch reads
+    every value as the whole column would."""
+
+    kind: str  # "datetime", "text" or "numbers"
+    unit: str | None = None  # numbers: s, ms, us, ns or yyyymmdd (None with ``fmt``)
+    fmt: str | None = None  # strptime format of text, or of numbers' digits
+
+    @property
+    def read_as(self) -> str:
+        """See :attr:`Timestamps.read_as`."""
+        if self.kind == "datetime":
+            return "datetime"
+        if self.fmt is not None and (self.kind == "text" or self.unit is None):
+            return "format"
+        return "iso8601" if self.kind == "text" else str(self.unit)
+
+
 def read_timestamps(
     values: pd.Series, unit: str | None, fmt: str | None, timezone: str = "UTC"
 ) -> Timestamps:
     """Parse a timestamp column to UTC (see the module docstring); failures become NaT."""
+    return apply_reading(values, decide_reading([values], unit, fmt, timezone), timezone)
+
+
+def decide_reading(
+    parts: Iterable[pd.Series], unit: str | None, fmt: str | None, timezone: str = "UTC"
+) -> Reading:
+    """How the column made of ``parts`` (its values in order, e.g. batch by batch) is read: by
+    its dtype, an explicit unit or format, and for numbers without a unit the median magnitude
+    of the whole column. Text is read as ISO 8601 unless no value of any part parses and every
+    value is a bare number (the parts are then read until that is known)."""
     unit = None if unit in (None, "auto") else unit
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return _within_bounds(values.dt.tz_convert("UTC"), "datetime")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
+    parts = iter(parts)
+    first = next(parts)
+    if isinstance(first.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(first.dtype):
+        return Reading("datetime")
+    if unit is not None:
+        return Reading("numbers", unit=unit)
+    text = not pd.api.types.is_numeric_dtype(first.dtype)
+    if text and fmt is not None:
+        return Reading("text", fmt=fmt)
+    if fmt is not None:
+        return Reading("numbers", fmt=fmt)
+    magnitudes, present = [], False
+    for values in itertools.chain([first], parts):
+        if text:
+            given = values.notna().to_numpy()
+            present = present or bool(given.any())
+            if _parse_text(values.astype("str"), None, timezone).notna().any():
+                return Reading("text")
+            if not values[given].astype("str").str.fullmatch(_NUMBER).all():
+                return Reading("text")
+        magnitudes.append(_magnitudes(pd.to_numeric(values, errors="coerce")))
+    if text and not present:
+        return Reading("text")
+    return Reading("numbers", unit=_unit_of(np.concatenate(magnitudes)))
+
+
+def apply_reading(values: pd.Series, reading: Reading, timezone: str = "UTC") -> Timestamps:
+    """``values`` (the whole column or any part of it) read as ``reading`` says, to UTC;
+    failures become NaT. Raises :class:`UndatedNumbersError` (position within ``values``) when
+    a value of a yyyymmdd column is not a date."""
+    if reading.kind == "datetime":
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            return _within_bounds(values.dt.tz_convert("UTC"), "datetime")
         local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
         return _within_bounds(local.dt.tz_convert("UTC"), "datetime")
-    if unit is None and not pd.api.types.is_numeric_dtype(values.dtype):
-        text = values.astype("str")
-        parsed = _parse_text(text, fmt, timezone)
-        if fmt is None and _bare_numbers(values, parsed):
-            return _read_numbers(pd.to_numeric(values, errors="coerce"), None, None, timezone)
-        return _within_bounds(parsed, "format" if fmt else "iso8601")
-    return _read_numbers(pd.to_numeric(values, errors="coerce"), unit, fmt, timezone)
+    if reading.kind == "text":
+        return _within_bounds(
+            _parse_text(values.astype("str"), reading.fmt, timezone), reading.read_as
+        )
+    numbers = pd.to_numeric(values, errors="coerce")
+    if reading.unit is None:
+        return _within_bounds(_parse_text(_digits(numbers), reading.fmt, timezone), "format")
+    if reading.unit == "yyyymmdd":
+        parsed = _parse_text(_digits(numbers), "%Y%m%d", timezone)
+        _require_dates(numbers, parsed)
+        return _within_bounds(parsed, "yyyymmdd")
+    return _from_epochs(numbers, reading.unit)
 
 
 def infer_epoch_unit(numbers: pd.Series) -> str:
     """The unit of an epoch column from its median magnitude, or "yyyymmdd" for 8-digit dates."""
+    return _unit_of(_magnitudes(numbers))
+
+
+def _magnitudes(numbers: pd.Series) -> np.ndarray:
+    """The finite, non-zero magnitudes of a numeric column (what its unit is inferred from)."""
     magnitude = np.abs(numbers.to_numpy(dtype="float64", na_value=np.nan))
-    magnitude = magnitude[np.isfinite(magnitude) & (magnitude > 0)]
+    return magnitude[np.isfinite(magnitude) & (magnitude > 0)]
+
+
+def _unit_of(magnitude: np.ndarray) -> str:
+    """The epoch unit of a column with these magnitudes (:func:`infer_epoch_unit`)."""
     if magnitude.size == 0:
         return "s"
     median = float(np.median(magnitude))
@@ -105,21 +181,6 @@ def timestamp_notes(read_as: str) -> list[str]:
     if read_as in UNIT_SECONDS:
         return [f"timestamps: numbers read as epoch {read_as} (timestamp_unit_seconds)"]
     return []
-
-
-def _read_numbers(
-    numbers: pd.Series, unit: str | None, fmt: str | None, timezone: str
-) -> Timestamps:
-    """Numbers as epochs in ``unit``, as digits with ``fmt``, or as the inferred unit."""
-    if unit is None and fmt is not None:
-        return _within_bounds(_parse_text(_digits(numbers), fmt, timezone), "format")
-    unit = unit or infer_epoch_unit(numbers)
-    if unit == "yyyymmdd":
-        text = _digits(numbers)
-        parsed = _parse_text(text, "%Y%m%d", timezone)
-        _require_dates(numbers, parsed)
-        return _within_bounds(parsed, "yyyymmdd")
-    return _from_epochs(numbers, unit)
 
 
 def _from_epochs(numbers: pd.Series, unit: str) -> Timestamps:
@@ -175,14 +236,6 @@ def _digits(numbers: pd.Series) -> pd.Series:
     text = np.where(whole, floats, 0).astype("int64").astype(str).astype(object)
     text[~whole] = None
     return pd.Series(text, index=numbers.index, dtype="str")
-
-
-def _bare_numbers(values: pd.Series, parsed: pd.Series) -> bool:
-    """True when ISO 8601 read none of the values and every value is a bare number."""
-    present = values.notna().to_numpy()
-    if not present.any() or parsed.notna().any():
-        return False
-    return bool(values[present].astype("str").str.fullmatch(_NUMBER).all())
 
 
 def _require_dates(numbers: pd.Series, parsed: pd.Series) -> None:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from personalab.core.params import ParamsError
 from personalab.ingest.events import EVENT_TYPES, ITEM_EVENTS, Parsed
-from personalab.ingest.timestamps import NS_BOUNDS, read_timestamps
+from personalab.ingest.timestamps import NS_BOUNDS
 
 if TYPE_CHECKING:
     from personalab.ingest.params import IngestParams
@@ -161,20 +161,10 @@ def rule_columns(parsed: Parsed) -> pd.DataFrame:
     return frame
 
 
-def arrival_order(
-    raw: pd.DataFrame, params: IngestParams, unit: str | None = None, fmt: str | None = None
-) -> tuple[bool, pd.Series | None]:
-    """Whether the order rows arrived in is known, and the arrival times when a column gives it.
-
-    The ``arrival`` column of ``raw`` is read like timestamps (``unit``, ``fmt``,
-    ``source.timezone``) into epoch ns (null where unknown); without it the row order is the
-    arrival order when ``source.arrival_ordered`` (the synthetic generator writes rows as they
-    arrived).
-    """
-    if ARRIVAL_COLUMN in raw:
-        arrival = read_timestamps(raw[ARRIVAL_COLUMN], unit, fmt, params.source.timezone).values
-        return True, epoch_ns(arrival)
-    return bool(params.source.arrival_ordered or params.source.format == "synthetic"), None
+def arrival_known(params: IngestParams) -> bool:
+    """Whether the row order is the arrival order, for a log without an ``arrival`` column:
+    when ``source.arrival_ordered`` (the synthetic generator writes rows as they arrived)."""
+    return bool(params.source.arrival_ordered or params.source.format == "synthetic")
 
 
 def epoch_ns(stamps: pd.Series) -> pd.Series:

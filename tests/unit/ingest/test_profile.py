@@ -92,13 +92,24 @@ def test_a_sorted_file_with_ties_and_a_bad_row_is_time_ordered(tmp_path):
     assert result.metrics["profile_time_ordered"] == 1
 
 
-def test_read_order_is_measured_on_the_kept_rows_as_read():
-    times = pd.Series(pd.to_datetime(["2024-01-02", "2023-01-01", "2024-01-03"], utc=True))
-    assert read_order(times, np.array([True, True, True])) == {
-        "time_ordered": False,
-        "rows_out_of_order": 1,
-    }
-    assert read_order(times, np.array([True, False, True]))["time_ordered"] is True
+def test_read_order_counts_the_rows_behind_the_latest_before_them():
+    ticks = np.array([5, 1, 6, 6, 2, 7, 3])  # 1, 2 and 3 step back behind 5, 6 and 7
+    assert read_order([ticks]) == {"time_ordered": False, "rows_out_of_order": 3}
+    assert read_order([np.array([1, 2]), np.array([2, 3])])["time_ordered"] is True
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_read_order_in_chunks_is_read_order_of_the_whole(size):
+    rng = np.random.default_rng(size)
+    ticks = rng.integers(0, 50, 40)
+    chunks = [ticks[i : i + size] for i in range(0, ticks.size, size)]
+    chunks.insert(2, ticks[:0])  # an empty chunk (a batch with no kept rows) changes nothing
+    running = np.maximum.accumulate(ticks)
+    expected = int(np.count_nonzero(ticks[1:] < running[:-1]))
+    assert read_order(chunks) == {"time_ordered": expected == 0, "rows_out_of_order": expected}
+    assert (
+        read_order([ticks[:1]]) == read_order([]) == {"time_ordered": True, "rows_out_of_order": 0}
+    )
 
 
 # --- what the log holds ---------------------------------------------------------------------

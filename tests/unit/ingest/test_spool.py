@@ -64,7 +64,7 @@ def test_a_parquet_file_read_in_batches_gives_the_answers_of_the_whole_file(tmp_
     whole = process_events(read_source("parquet", path), PARAMS)
     monkeypatch.setattr(batched, "BATCH_ROWS", 7)  # 9 batches, the last one short
     raw = read_source("parquet", path)
-    assert raw.batches is not None and "price" not in raw.frame
+    assert raw.batches is not None and raw.frame.empty and raw.rows == 60  # nothing held whole
     assert raw.whole_number_ids == {"item_id"}  # 3.0 is "3" in every batch
     _compare(process_events(raw, PARAMS), whole)
     assert len(whole.quarantine) > 0 and len(whole.events) > 30
@@ -76,6 +76,53 @@ def test_parsing_in_batches_gives_the_answers_of_one_batch(monkeypatch):
     _compare(process_events(RawEvents(frame=_log(), description="log"), PARAMS), whole)
     # a label only the last batch holds is among the events' categories, as read whole
     assert list(whole.events["device"].cat.categories) == ["mobile", "tablet"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "session identity",  # no user ids: every row is its session's
+        "epoch seconds",  # numbers: the unit from the median of the whole column
+        "arrival column",  # arrival times read like timestamps, late events by them
+    ],
+)
+def test_a_batched_parquet_file_of_another_shape_gives_the_whole_files_answers(
+    tmp_path, monkeypatch, change
+):
+    log = _log()
+    if change == "session identity":
+        log = log.drop(columns="user_id")
+        log.loc[3, "session_id"] = None  # quarantined: no identity
+    elif change == "epoch seconds":
+        stamps = pd.to_datetime(log["timestamp"], errors="coerce", utc=True)
+        log["timestamp"] = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")  # NaN: NaT
+        log.loc[5, "timestamp"] = 10**15  # far out of range in seconds: quarantined
+    else:
+        log["arrival"] = log["timestamp"]
+        log.loc[40, "arrival"] = "2024-01-01T09:00:00Z"  # arrived first: later rows are late
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path, index=False)
+    params = PARAMS.model_copy(update={"late_events": "quarantine"})
+    whole = process_events(read_source("parquet", path), params)
+    monkeypatch.setattr(batched, "BATCH_ROWS", 7)
+    raw = read_source("parquet", path)
+    assert raw.batches is not None
+    _compare(process_events(raw, params), whole)
+    assert len(whole.quarantine) > 0 and len(whole.events) > 30
+
+
+def test_a_batched_yyyymmdd_column_with_a_value_that_is_not_a_date_names_its_row(
+    tmp_path, monkeypatch
+):
+    log = _log().assign(timestamp=lambda f: 20240101 + np.arange(len(f)) % 28)
+    log.loc[45, "timestamp"] = 20241399
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path, index=False)
+    monkeypatch.setattr(batched, "BATCH_ROWS", 7)
+    with pytest.raises(
+        SourceError, match=r"log\.parquet: row 45: timestamp 20241399 is not a yyyymmdd"
+    ):
+        process_events(read_source("parquet", path), PARAMS)
 
 
 def test_raw_rows_of_a_batched_source_are_the_rows_read_whole(tmp_path, monkeypatch):

@@ -19,7 +19,10 @@ from personalab.ingest.pipeline import IngestResult, run_ingest
 from personalab.ingest.sources import SourceError
 from personalab.ingest.timestamps import (
     NS_BOUNDS,
+    Reading,
     UndatedNumbersError,
+    apply_reading,
+    decide_reading,
     infer_epoch_unit,
     read_timestamps,
 )
@@ -52,6 +55,31 @@ def _read(values: list, unit: str | None = None, fmt: str | None = None, tz: str
 )
 def test_epoch_unit_is_inferred_from_the_median_magnitude(values, unit):
     assert infer_epoch_unit(pd.Series(values)) == unit
+
+
+# --- a column read in parts (batches) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parts", "reading"),
+    [
+        # the unit is the whole column's median: the first part alone would say seconds
+        ([[1_700_000_000], [1_700_000_000_000, 1_700_000_060_000]], Reading("numbers", "ms")),
+        # bare numbers in the first part, ISO 8601 later: text (the numbers are bad timestamps)
+        ([["1700000000"], ["2024-01-01T00:00:00Z"]], Reading("text")),
+        ([["1700000000", None], ["1700000060"]], Reading("numbers", "s")),  # bare numbers only
+        ([[None], [None]], Reading("text")),  # nothing given: read as ISO 8601, all NaT
+        ([[20260131], [20260201]], Reading("numbers", "yyyymmdd")),
+    ],
+)
+def test_a_column_in_parts_is_read_as_the_whole_column_is(parts, reading):
+    series = [pd.Series(part, dtype=None if part[0] is not None else "str") for part in parts]
+    assert decide_reading(series, None, None) == reading
+    whole = pd.concat(series, ignore_index=True)
+    expected = read_timestamps(whole, None, None)
+    got = pd.concat([apply_reading(part, reading).values for part in series], ignore_index=True)
+    pd.testing.assert_series_equal(got, expected.values, check_dtype=False)
+    assert reading.read_as == expected.read_as
 
 
 def test_inferred_units_give_the_same_instant():

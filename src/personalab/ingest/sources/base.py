@@ -61,14 +61,23 @@ class RawEvents:
     notes: list[str] = field(default_factory=list)
     #: files of a folder left out (0 bytes, header only, documentation), each with a note
     files_skipped: int = 0
-    #: a source read in batches (a large Parquet file): yields, batch after batch, the columns
-    #: ``frame`` lacks; ``frame`` then holds only those decided on whole columns (identity,
-    #: timestamps, arrival, ``_file``, ``_row``), and ``columns`` every column in order
-    batches: Callable[[], Iterator[pd.DataFrame]] | None = None
-    columns: list[str] = field(default_factory=list)
+    #: a source read in batches (a large Parquet file): ``batches(columns)`` yields its rows
+    #: batch after batch (the ``columns`` named, else every column, with ``_file`` and ``_row``),
+    #: ``frame`` is then an empty frame of its columns and ``n_rows`` its rows
+    batches: Callable[[list[str] | None], Iterator[pd.DataFrame]] | None = None
+    n_rows: int = 0
     #: with ``batches``: float identifier columns whose values are all whole numbers
     whole_number_ids: frozenset[str] = frozenset()
 
     @property
+    def rows(self) -> int:
+        """The rows read."""
+        return self.n_rows if self.batches is not None else len(self.frame)
+
+    @property
     def has_event_id(self) -> bool:
-        return "event_id" in self.frame and bool(self.frame["event_id"].notna().any())
+        if "event_id" not in self.frame:
+            return False
+        if self.batches is None:
+            return bool(self.frame["event_id"].notna().any())
+        return any(bool(b["event_id"].notna().any()) for b in self.batches(["event_id"]))

@@ -3,12 +3,12 @@ holding the file in memory.
 
 :func:`read_parquet_batched` checks what the whole-file reader checks (empty file, a file
 Parquet cannot read, duplicate column names, the column mapping, constants, required columns,
-the columns the identity needs) from the file's schema, reads whole only the columns decided on
-whole columns (:data:`WHOLE_COLUMNS`: identity, timestamps, arrival; with ``_file`` and
-``_row``), and leaves the others to :attr:`~.base.RawEvents.batches`, which reads them
-:data:`BATCH_ROWS` rows at a time, mapped, with constants, missing tokens and event types
-applied as the whole-file reader applies them. A file of at most one batch is read whole
-(:func:`~.files.read_files`): the rows are the same either way.
+the columns the identity needs) from the file's schema and holds no column whole: its rows
+come from :attr:`~.base.RawEvents.batches`, :data:`BATCH_ROWS` at a time (any subset of the
+columns, for the passes that decide on a whole column: identity, timestamps, whole-number ids),
+mapped, with constants, missing tokens, event types, ``_file`` and ``_row`` as the whole-file
+reader gives them. A file of at most one batch is read whole (:func:`~.files.read_files`): the
+rows are the same either way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personalab.ingest.sources.base import (
@@ -35,9 +36,6 @@ from personalab.ingest.sources.identity import _require_columns as require_ident
 
 #: rows read (and parsed) at a time
 BATCH_ROWS = 1_000_000
-#: columns read whole, once: the identity is decided on user and session ids, timestamps are
-#: read by what the whole column holds (unit, format), as are arrival times
-WHOLE_COLUMNS = ("user_id", "session_id", "timestamp", "arrival")
 _LABELS = ("category", "device", "channel")
 
 
@@ -87,11 +85,20 @@ def read_parquet_batched(
     if identity in IDENTITIES:  # else apply_identity names the setting
         require_identity_columns(pd.DataFrame(columns=order), str(path), identity)
 
-    def read(wanted: list[str], size: int) -> Iterator[pd.DataFrame]:
-        sources = [source[name] for name in wanted if name in source]
-        for batch in file.iter_batches(batch_size=size, columns=sources):
+    n = file.metadata.num_rows
+    template = pd.DataFrame(columns=order).astype("object")
+    template["_file"] = pd.Categorical([], categories=[path.name])
+    template["_row"] = np.zeros(0, dtype=np.int64)
+
+    def batches(wanted: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        wanted = list(template.columns) if wanted is None else wanted
+        sources = list(dict.fromkeys(source[name] for name in wanted if name in source))
+        start = 0
+        for batch in file.iter_batches(batch_size=rows, columns=sources):
             frame = blank_missing_tokens(batch.to_pandas())
             frame = frame.rename(columns={source[n]: n for n in wanted if n in source})
+            stop = start + len(frame)
+            frame.index = pd.RangeIndex(start, stop)
             for name, value in constants.items():
                 if name in wanted:
                     frame[name] = value
@@ -99,35 +106,39 @@ def read_parquet_batched(
                 frame["event_type"] = frame["event_type"].map(
                     lambda v: event_types.get(v, v) if isinstance(v, str) else v
                 )
+            if "_file" in wanted:
+                frame["_file"] = pd.Categorical.from_codes(
+                    np.zeros(stop - start, dtype=np.int8), [path.name]
+                )
+            if "_row" in wanted:
+                frame["_row"] = np.arange(start, stop)
+            start = stop
             yield frame[[name for name in wanted if name in frame]]
 
-    whole = [name for name in order if name in WHOLE_COLUMNS]
-    rest = [name for name in order if name not in WHOLE_COLUMNS and name not in ("_file", "_row")]
-    frame = pd.concat(list(read(whole, rows)), ignore_index=True)
-    n = file.metadata.num_rows
-    frame["_file"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [path.name])
-    frame["_row"] = np.arange(n)
+    floats = [  # only float columns can hold ids that are whole numbers
+        name
+        for name in order
+        if name in (*ID_COLUMNS, *_LABELS)
+        and name in source
+        and pa.types.is_floating(file.schema_arrow.field(source[name]).type)
+    ]
     return RawEvents(
-        frame=frame,
+        frame=template,
         description=str(path),
-        batches=lambda: read(rest, rows),
-        columns=order,
-        whole_number_ids=_whole_number_ids(read, rest, rows),
+        batches=batches,
+        n_rows=n,
+        whole_number_ids=_whole_number_ids(batches, floats),
     )
 
 
-def _whole_number_ids(read, rest: list[str], rows: int) -> frozenset[str]:
-    """The float identifier and label columns read in batches whose values are all whole
-    numbers: a first pass over those columns alone (most files have none)."""
-    wanted = [name for name in rest if name in (*ID_COLUMNS, *_LABELS)]
-    if not wanted:
+def _whole_number_ids(batches, floats: list[str]) -> frozenset[str]:
+    """The float identifier and label columns whose values are all whole numbers: a first
+    pass over those columns alone (most files have none)."""
+    if not floats:
         return frozenset()
-    whole: dict[str, bool] = {}
-    for batch in read(wanted, rows):
+    whole = dict.fromkeys(floats, True)
+    for batch in batches(floats):
         for name, values in batch.items():
-            if pd.api.types.is_float_dtype(values.dtype):
-                present = values.dropna()
-                whole[name] = whole.get(name, True) and bool((present == np.floor(present)).all())
-            else:
-                whole[name] = False
+            present = values.dropna()
+            whole[name] = whole[name] and bool((present == np.floor(present)).all())
     return frozenset(name for name, flag in whole.items() if flag)

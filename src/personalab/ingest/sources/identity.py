@@ -40,6 +40,8 @@ rows_without_identity``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -80,41 +82,82 @@ class IdentityDecision:
 def apply_identity(raw: RawEvents, setting: str = "auto") -> RawEvents:
     """Set ``user_id`` to each row's identity (see the module docstring) and record the decision.
 
-    Changes ``raw.frame`` (the reader's own frame) and sets ``raw.extra["identity"]`` to the
-    decision as a dict. Raises :class:`SourceError` when the log lacks the column the identity
-    needs, naming the file, the columns and the param.
+    Changes ``raw.frame`` (the reader's own frame), or, for a source read in batches, each batch
+    as it is read (the decision and the sessions' users are taken in passes over the identity
+    columns alone), and sets ``raw.extra["identity"]`` to the decision as a dict. Raises
+    :class:`SourceError` when the log lacks the column the identity needs, naming the file, the
+    columns and the param.
     """
     if setting not in IDENTITIES:
         raise SourceError(f"{PARAM}: {setting!r} is not one of {', '.join(IDENTITIES)}")
-    frame = raw.frame
-    has_user_col, has_session_col = (name in frame for name in IDENTITY_COLUMNS)
-    _require_columns(frame, raw.description, setting)
-    n = len(frame)
-    has_user = _present(frame["user_id"]) if has_user_col else np.zeros(n, dtype=bool)
-    has_session = _present(frame["session_id"]) if has_session_col else np.zeros(n, dtype=bool)
-    user_share = has_user.sum() / n if n else 1.0
+    has_user_col, has_session_col = (name in raw.frame for name in IDENTITY_COLUMNS)
+    _require_columns(raw.frame, raw.description, setting)
+    present = [name for name in IDENTITY_COLUMNS if name in raw.frame]
+    whole = {name: name in raw.whole_number_ids or None for name in present}  # batches: decided
+
+    def parts() -> Iterator[pd.DataFrame]:
+        return iter([raw.frame]) if raw.batches is None else raw.batches(present)
+
+    n = with_user = with_session = 0
+    for part in parts():
+        n += len(part)
+        with_user += (
+            int(id_text(part["user_id"], whole["user_id"]).notna().sum()) if has_user_col else 0
+        )
+        with_session += (
+            int(id_text(part["session_id"], whole["session_id"]).notna().sum())
+            if has_session_col
+            else 0
+        )
+    user_share = with_user / n if n else 1.0
+    transform = None
     if setting == "session" or (
         setting == "auto" and has_session_col and user_share < AUTO_USER_SHARE
     ):
         reason = _reason(setting, "session", user_share, has_user_col)
-        _identify_by_session(raw, has_session)
-        counts = (0, 0, int(has_session.sum()), int((~has_session).sum()))
+        transform = functools.partial(
+            _by_session, whole=whole["session_id"], reject=with_session < n
+        )
+        counts = (0, 0, with_session, n - with_session)
         identity = "session"
     else:
         reason = _reason(setting, "user", user_share, has_user_col, has_session_col)
-        stitched, by_session = (
-            _fill_missing_users(raw, has_user, has_session)
-            if setting == "auto" and has_session_col and not has_user.all()
-            else (0, 0)
-        )
-        own = int(has_user.sum())
-        counts = (own, stitched, by_session, n - own - stitched - by_session)
+        stitched = by_session = 0
+        if setting == "auto" and has_session_col and with_user < n:
+            single_user, stitched, by_session = _sessions_users(parts(), whole)
+            if stitched + by_session:
+                transform = functools.partial(_stitch, single_user=single_user, whole=whole)
+        counts = (with_user, stitched, by_session, n - with_user - stitched - by_session)
         identity = "user"
-    decision = IdentityDecision(
-        identity, setting, reason, n, int(has_user.sum()), int(has_session.sum()), *counts
-    )
+    decision = IdentityDecision(identity, setting, reason, n, with_user, with_session, *counts)
     raw.extra["identity"] = decision.as_dict()
+    if transform is not None:
+        _apply(raw, transform, present)
     return raw
+
+
+def _apply(raw: RawEvents, transform, needs: list[str]) -> None:
+    """``transform`` applied to ``raw.frame``, or to each batch as it is read (a batch of some
+    columns reads the identity columns too, and leaves them out again)."""
+    if raw.batches is None:
+        raw.frame = transform(raw.frame)
+        return
+    inner = raw.batches
+    raw.frame = transform(raw.frame)  # the empty frame gains the columns the batches gain
+
+    def batches(columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        if columns is not None and not {"user_id", REJECT_COLUMN} & set(columns):
+            yield from inner(columns)
+            return
+        wanted = None
+        if columns is not None:
+            wanted = [c for c in columns if c != REJECT_COLUMN]
+            wanted += [c for c in needs if c not in wanted]
+        for batch in inner(wanted):
+            batch = transform(batch)
+            yield batch if columns is None else batch[columns]
+
+    raw.batches = batches
 
 
 def _require_columns(frame: pd.DataFrame, where: str, setting: str) -> None:
@@ -141,59 +184,70 @@ def _require_columns(frame: pd.DataFrame, where: str, setting: str) -> None:
         )
 
 
-def _present(values: pd.Series) -> np.ndarray:
-    """True where an identifier is given: not null and, for text, not blank (as :func:`id_text`)."""
-    given = values.notna().to_numpy()
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        given = given & (values.astype("str").str.strip() != "").to_numpy()
-    return given
-
-
-def id_text(values: pd.Series) -> pd.Series:
-    """Identifiers as text, null where missing or blank (whole floats lose their '.0').
+def id_text(values: pd.Series, whole: bool | None = None) -> pd.Series:
+    """Identifiers as text, null where missing or blank (whole floats lose their '.0'; ``whole``
+    says whether a float column is all whole numbers, decided on the whole column, else on
+    ``values``).
 
     The same rule as parsing (:mod:`personalab.ingest.events`), so a session id made into an
     identity here matches the parsed ``session_id``.
     """
     if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.dropna()
-        if np.isfinite(whole).all() and (whole == np.floor(whole)).all():
+        if whole is None:
+            present = values.dropna()
+            whole = bool(np.isfinite(present).all() and (present == np.floor(present)).all())
+        if whole:
             values = values.astype("Int64")
     text = values.astype("str").str.strip()
     return text.where(values.notna() & (text != ""))
 
 
-def _identify_by_session(raw: RawEvents, has_session: np.ndarray) -> None:
-    """``user_id`` := ``session:<session_id>``; rows without a session id are rejected."""
-    frame = raw.frame
-    frame["user_id"] = SESSION_PREFIX + id_text(frame["session_id"])  # null without a session
-    if not has_session.all():
-        reason = pd.Series(np.where(has_session, None, MISSING_SESSION_ID), index=frame.index)
+def _by_session(frame: pd.DataFrame, whole: bool | None, reject: bool) -> pd.DataFrame:
+    """``user_id`` := ``session:<session_id>``; with ``reject`` (some row of the log has no
+    session id), the rows without one are rejected."""
+    sessions = id_text(frame["session_id"], whole)
+    frame["user_id"] = SESSION_PREFIX + sessions  # null without a session
+    if reject:
+        reason = pd.Series(
+            np.where(sessions.notna(), None, MISSING_SESSION_ID), index=frame.index, dtype=object
+        )
         earlier = frame.get(REJECT_COLUMN)  # an adapter's or reader's own reason comes first
         frame[REJECT_COLUMN] = reason if earlier is None else earlier.where(earlier.notna(), reason)
+    return frame
 
 
-def _fill_missing_users(
-    raw: RawEvents, has_user: np.ndarray, has_session: np.ndarray
-) -> tuple[int, int]:
-    """Give rows without a user id their session's only user, else ``session:<id>``.
+def _sessions_users(
+    parts: Iterator[pd.DataFrame], whole: dict[str, bool | None]
+) -> tuple[pd.Series, int, int]:
+    """The user of each session whose rows with a user id name exactly one, and how many rows
+    without a user id take it (stitched) or take their session (by session)."""
+    pairs, wanted = [], []
+    for part in parts:
+        users = id_text(part["user_id"], whole["user_id"])
+        sessions = id_text(part["session_id"], whole["session_id"])
+        known = users.notna() & sessions.notna()
+        pairs.append(pd.DataFrame({"s": sessions[known], "u": users[known]}).drop_duplicates())
+        wanted.append(sessions[users.isna() & sessions.notna()].value_counts())
+    both = pd.concat(pairs).drop_duplicates()
+    per_session = both.groupby("s")["u"]
+    single_user = per_session.first()[per_session.nunique() == 1]
+    needed = pd.concat(wanted).groupby(level=0).sum()
+    stitched = int(needed[needed.index.isin(single_user.index)].sum())
+    return single_user, stitched, int(needed.sum()) - stitched
 
-    Returns (rows stitched, rows identified by their session).
-    """
-    need = ~has_user & has_session
-    if not need.any():
-        return 0, 0
-    users, sessions = id_text(raw.frame["user_id"]), id_text(raw.frame["session_id"])
-    known = has_user & has_session
-    per_session = pd.DataFrame({"s": sessions[known], "u": users[known]}).groupby("s")["u"]
-    counts = per_session.nunique()
-    single_user = per_session.first()[counts == 1]
+
+def _stitch(
+    frame: pd.DataFrame, single_user: pd.Series, whole: dict[str, bool | None]
+) -> pd.DataFrame:
+    """Rows without a user id take their session's only user, else ``session:<id>``."""
+    users = id_text(frame["user_id"], whole["user_id"])
+    sessions = id_text(frame["session_id"], whole["session_id"])
+    need = users.isna() & sessions.notna()
     wanted = sessions[need]
     stitched = wanted.map(single_user)
     filled = stitched.where(stitched.notna(), SESSION_PREFIX + wanted)
-    raw.frame["user_id"] = users.where(~pd.Series(need, index=users.index), filled)
-    n_stitched = int(stitched.notna().sum())
-    return n_stitched, int(need.sum()) - n_stitched
+    frame["user_id"] = users.where(~need, filled)
+    return frame
 
 
 def _reason(
