@@ -37,7 +37,7 @@ from personalab.ingest.duplicates import (
 )
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
-from personalab.ingest.profile import build_profile, profile_metrics
+from personalab.ingest.profile import PROFILE_COLUMNS, build_profile, profile_metrics
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
 from personalab.ingest.sources import (
     REJECT_COLUMN,
@@ -235,10 +235,9 @@ def _process(
     daily, funnel = daily_counts(engine, sessionised), funnel_users(engine, sessionised)
     events_file = _events(engine, sessionised, checked, folder / "events.parquet")
     checked.spool.path.unlink()
-    events = EventsFile(events_file)
     timings["sessions"] = time.perf_counter() - tick
     profile = build_profile(
-        events,
+        EventsFile(events_file).chunks(list(PROFILE_COLUMNS)),
         sessions,
         identity=raw.extra["identity"],
         order=checked.order,
@@ -313,6 +312,7 @@ def _validate(
     arrival = _reading(raw, ARRIVAL_COLUMN, timezone) if ARRIVAL_COLUMN in raw.frame else None
     known = arrival is not None or arrival_known(params)
     spool = spool_events(raw, reading, arrival, timezone, folder / "parsed.parquet")
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what parsing freed
     parsed = engine.read_parquet(spool.path)
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason

@@ -58,6 +58,8 @@ PROFILE_VERSION = 1
 POPULATED_COLUMNS = (
     "category", "price", "quantity", "rating", "dwell_seconds", "scroll_depth", "device", "channel",
 )  # fmt: skip
+#: the events' columns the profile reads
+PROFILE_COLUMNS = ("event_type", "timestamp", "user_id", "item_id", *POPULATED_COLUMNS)
 #: the event type behind each ``has_<name>`` flag
 HAS_EVENTS = {"views": "view", "carts": "add_to_cart", "purchases": "purchase", "ratings": "rate"}
 #: timestamp units, coarsest first, in seconds
@@ -110,7 +112,7 @@ def timestamp_granularity(timestamps: pd.Series, timezone: str = "UTC") -> tuple
 
 
 def build_profile(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Iterable[pd.DataFrame],
     sessions: pd.DataFrame,
     *,
     identity: dict[str, Any],
@@ -120,20 +122,39 @@ def build_profile(
 ) -> dict[str, Any]:
     """The profile of the valid ``events`` (keys in the module docstring); deterministic.
 
-    ``identity`` is the identity decision (:class:`~personalab.ingest.sources.identity.IdentityDecision`
-    as a dict), ``order`` comes from :func:`read_order` on the rows as read, and
+    ``events`` is a frame, or its rows in parts (e.g. the events file a batch at a time: no
+    column is then held whole but the distinct users, items and categories). ``identity`` is
+    the identity decision (:class:`~personalab.ingest.sources.identity.IdentityDecision` as a
+    dict), ``order`` comes from :func:`read_order` on the rows as read, and
     ``source_session_share`` is the share of events whose session id the source gave.
     """
-    n = len(events)
-    counts = events["event_type"].value_counts()  # a categorical counts without copying
-    event_types = {name: int(counts.get(name, 0)) for name in EVENT_TYPES}
-    times = events["timestamp"]
-    first, last = (times.min(), times.max()) if n else (None, None)
-    granularity = timestamp_granularity(times, timezone)
-    populated = {col: _share(events[col].notna().sum(), n) for col in POPULATED_COLUMNS}
+    parts = [events] if isinstance(events, pd.DataFrame) else events
+    n, counts, present = 0, dict.fromkeys(EVENT_TYPES, 0), dict.fromkeys(POPULATED_COLUMNS, 0)
+    first = last = granularity = None
+    distinct: dict[str, list[np.ndarray]] = {"user_id": [], "item_id": [], "category": []}
+    for part in parts:
+        n += len(part)
+        for kind, count in part["event_type"].value_counts().items():  # no copy of categoricals
+            counts[kind] = counts.get(kind, 0) + int(count)
+        times = part["timestamp"].dropna()
+        if len(times):
+            low, high = times.min(), times.max()
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+            step = timestamp_granularity(times, timezone)
+            granularity = step if granularity is None else min(granularity, step, key=_finest)
+        for col in POPULATED_COLUMNS:
+            present[col] += int(part[col].notna().sum())
+        for col, seen in distinct.items():
+            seen.append(part[col].dropna().unique())
+    event_types = {name: counts[name] for name in EVENT_TYPES}
+    populated = {col: _share(count, n) for col, count in present.items()}
     populated["session_id"] = (
         None if source_session_share is None else round(source_session_share, 6)
     )
+    nunique = {
+        col: len(pd.unique(np.concatenate(seen))) if seen else 0 for col, seen in distinct.items()
+    }
     return {
         "profile_version": PROFILE_VERSION,
         "rows": n,
@@ -141,10 +162,10 @@ def build_profile(
         **{f"has_{flag}": event_types[kind] > 0 for flag, kind in HAS_EVENTS.items()},
         "identity": identity["identity"],
         "identity_decision": {k: v for k, v in identity.items() if k != "identity"},
-        "users": int(events["user_id"].nunique()),
+        "users": nunique["user_id"],
         "sessions": len(sessions),
-        "items": int(events["item_id"].nunique()),
-        "categories": int(events["category"].nunique()),
+        "items": nunique["item_id"],
+        "categories": nunique["category"],
         "first_timestamp": None if first is None else first.isoformat(),
         "last_timestamp": None if last is None else last.isoformat(),
         "span_days": 0.0 if first is None else round((last - first) / pd.Timedelta(days=1), 6),
@@ -154,6 +175,11 @@ def build_profile(
         "populated": populated,
         "session_ids": _session_ids(source_session_share),
     }
+
+
+def _finest(granularity: tuple[str, float]) -> float:
+    """Sorts granularities finest first (the finest of the parts' is the whole's)."""
+    return granularity[1]
 
 
 def profile_metrics(profile: dict[str, Any]) -> dict[str, float | int]:

@@ -95,13 +95,7 @@ def raw_rows(raw: RawEvents, positions: np.ndarray) -> pd.DataFrame:
     """The raw rows at ``positions`` (sorted), every column as read."""
     if raw.batches is None:
         return raw.frame.iloc[positions]
-    parts, start = [], 0
-    for batch in raw_batches(raw):
-        stop = start + len(batch)
-        lo, hi = np.searchsorted(positions, [start, stop])
-        if hi > lo:
-            parts.append(batch.iloc[positions[lo:hi] - start])
-        start = stop
+    parts = list(raw.batches(None, positions))
     return pd.concat(parts) if parts else raw.frame.iloc[:0]
 
 
@@ -120,7 +114,9 @@ def spool_events(
     kinds: dict[str, np.dtype] = {}
     units: set[str] = set()
     start = 0
-    with pq.ParquetWriter(path, schema, compression="lz4") as writer:
+    # plain pages, no statistics: a file read once, twice as fast to write as lz4 dictionaries
+    plain = {"compression": "none", "use_dictionary": False, "write_statistics": False}
+    with pq.ParquetWriter(path, schema, **plain) as writer:
         for batch in raw_batches(raw):
             stop = start + len(batch)
             stamps = _timestamps(batch, "timestamp", reading, timezone)
@@ -255,3 +251,9 @@ class EventsFile:
 
     def __getitem__(self, name: str) -> pd.Series:
         return pd.read_parquet(self.path, columns=[name])[name]
+
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The events (the ``columns`` named, else all) a batch of rows at a time."""
+        file = pq.ParquetFile(self.path)
+        for batch in file.iter_batches(batch_size=batched.BATCH_ROWS, columns=columns):
+            yield batch.to_pandas()

@@ -191,3 +191,20 @@ def test_days_before_1970_are_the_days_they_fall_on():
 def test_the_events_head_is_the_first_events():
     result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
     pd.testing.assert_frame_equal(result.events_head(3), result.events.head(3))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 60])
+def test_the_profile_of_the_events_in_batches_is_the_profile_of_the_whole(rows):
+    from personalab.ingest.profile import build_profile
+
+    result = process_events(RawEvents(frame=_log(), description="log"), PARAMS)
+    events = result.events
+    kwargs = {
+        "identity": {"identity": "user"},
+        "order": {"time_ordered": True, "rows_out_of_order": 0},
+        "source_session_share": 1.0,
+    }
+    whole = build_profile(events, result.sessions, **kwargs)
+    parts = [events.iloc[i : i + rows] for i in range(0, len(events), rows)]
+    assert build_profile(parts, result.sessions, **kwargs) == whole
+    assert whole["users"] == events["user_id"].nunique() and whole["granularity"] == "second"

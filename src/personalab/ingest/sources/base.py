@@ -61,10 +61,11 @@ class RawEvents:
     notes: list[str] = field(default_factory=list)
     #: files of a folder left out (0 bytes, header only, documentation), each with a note
     files_skipped: int = 0
-    #: a source read in batches (a large Parquet file): ``batches(columns)`` yields its rows
-    #: batch after batch (the ``columns`` named, else every column, with ``_file`` and ``_row``),
-    #: ``frame`` is then an empty frame of its columns and ``n_rows`` its rows
-    batches: Callable[[list[str] | None], Iterator[pd.DataFrame]] | None = None
+    #: a source read in batches (a large Parquet file): ``batches(columns, positions)`` yields
+    #: its rows batch after batch (the ``columns`` named, else every column, with ``_file`` and
+    #: ``_row``; only the rows at ``positions``, sorted, when given); ``frame`` is then an
+    #: empty frame of its columns and ``n_rows`` its rows
+    batches: Callable[..., Iterator[pd.DataFrame]] | None = None
     n_rows: int = 0
     #: with ``batches``: float identifier columns whose values are all whole numbers
     whole_number_ids: frozenset[str] = frozenset()

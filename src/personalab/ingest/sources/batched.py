@@ -90,30 +90,42 @@ def read_parquet_batched(
     template["_file"] = pd.Categorical([], categories=[path.name])
     template["_row"] = np.zeros(0, dtype=np.int64)
 
-    def batches(wanted: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    def batches(
+        wanted: list[str] | None = None, positions: np.ndarray | None = None
+    ) -> Iterator[pd.DataFrame]:
         wanted = list(template.columns) if wanted is None else wanted
         sources = list(dict.fromkeys(source[name] for name in wanted if name in source))
         start = 0
-        for batch in file.iter_batches(batch_size=rows, columns=sources):
-            frame = blank_missing_tokens(batch.to_pandas())
-            frame = frame.rename(columns={source[n]: n for n in wanted if n in source})
-            stop = start + len(frame)
-            frame.index = pd.RangeIndex(start, stop)
-            for name, value in constants.items():
-                if name in wanted:
-                    frame[name] = value
-            if "event_type" in frame and event_types:
-                frame["event_type"] = frame["event_type"].map(
-                    lambda v: event_types.get(v, v) if isinstance(v, str) else v
+        with pq.ParquetFile(path) as reader:  # its own: a reader keeps what it decoded
+            for batch in reader.iter_batches(batch_size=rows, columns=sources):
+                stop = start + batch.num_rows
+                index = np.arange(start, stop)
+                if positions is not None:  # only these rows (sorted) leave Arrow
+                    lo, hi = np.searchsorted(positions, [start, stop])
+                    index = positions[lo:hi]
+                    batch = batch.take(pa.array(index - start))
+                start = stop
+                if not len(index):
+                    continue
+                frame = blank_missing_tokens(batch.to_pandas())
+                frame = frame.rename(columns={source[n]: n for n in wanted if n in source})
+                frame.index = (
+                    pd.Index(index) if positions is not None else pd.RangeIndex(index[0], stop)
                 )
-            if "_file" in wanted:
-                frame["_file"] = pd.Categorical.from_codes(
-                    np.zeros(stop - start, dtype=np.int8), [path.name]
-                )
-            if "_row" in wanted:
-                frame["_row"] = np.arange(start, stop)
-            start = stop
-            yield frame[[name for name in wanted if name in frame]]
+                for name, value in constants.items():
+                    if name in wanted:
+                        frame[name] = value
+                if "event_type" in frame and event_types:
+                    frame["event_type"] = frame["event_type"].map(
+                        lambda v: event_types.get(v, v) if isinstance(v, str) else v
+                    )
+                if "_file" in wanted:
+                    frame["_file"] = pd.Categorical.from_codes(
+                        np.zeros(len(index), dtype=np.int8), [path.name]
+                    )
+                if "_row" in wanted:
+                    frame["_row"] = index
+                yield frame[[name for name in wanted if name in frame]]
 
     floats = [  # only float columns can hold ids that are whole numbers
         name

@@ -145,15 +145,17 @@ def _apply(raw: RawEvents, transform, needs: list[str]) -> None:
     inner = raw.batches
     raw.frame = transform(raw.frame)  # the empty frame gains the columns the batches gain
 
-    def batches(columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    def batches(
+        columns: list[str] | None = None, positions: np.ndarray | None = None
+    ) -> Iterator[pd.DataFrame]:
         if columns is not None and not {"user_id", REJECT_COLUMN} & set(columns):
-            yield from inner(columns)
+            yield from inner(columns, positions)
             return
         wanted = None
         if columns is not None:
             wanted = [c for c in columns if c != REJECT_COLUMN]
             wanted += [c for c in needs if c not in wanted]
-        for batch in inner(wanted):
+        for batch in inner(wanted, positions):
             batch = transform(batch)
             yield batch if columns is None else batch[columns]
 
