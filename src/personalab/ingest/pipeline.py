@@ -229,12 +229,12 @@ def _process(
     source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
     sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
     engine.release(clean)
-    sessions = _sessions_frame(
-        engine.fetch(build_sessions(sessionised), order_by=["user_id", "start", "first_pos"])
-    )
     daily, funnel = daily_counts(engine, sessionised), funnel_users(engine, sessionised)
     events_file = _events(engine, sessionised, checked, folder / "events.parquet")
     checked.spool.path.unlink()
+    # the largest result last: the engine's tables are dropped before it comes into memory
+    order = ["user_id", "start", "first_pos"]
+    sessions = _sessions_frame(engine.fetch(build_sessions(sessionised), order, last=True))
     timings["sessions"] = time.perf_counter() - tick
     profile = build_profile(
         EventsFile(events_file).chunks(list(PROFILE_COLUMNS)),
