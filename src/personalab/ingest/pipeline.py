@@ -174,8 +174,9 @@ def process_events(
     Values are parsed in pandas batch by batch into a spool file (:mod:`personalab.ingest.spool`)
     that the engine reads; the validation rules and the rules that relate rows (late arrivals,
     conflicting ids, duplicates, bots, sessions) run there, and the events come back from it in
-    their order. To keep peak memory low, ``raw.frame`` is released (set to its quarantined
-    rows) once it has been parsed.
+    their order. To keep peak memory low, ``raw.frame`` (of a source read whole) is released
+    (set to its quarantined rows) once it has been parsed, and the sessions, the largest
+    result, come back last, once the engine's tables are dropped.
     """
     if engine is None:
         engine = connect(params.engine_params())

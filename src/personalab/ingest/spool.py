@@ -1,18 +1,20 @@
 """The spool: the parsed rows in a Parquet file, written batch by batch, which the engine reads.
 
 Parsing is batched so no stage of ingest holds the log twice in memory. What is decided on a
-whole column is decided once, before the batches: how the timestamps are read (their unit,
-format, the yyyymmdd check: :func:`~personalab.ingest.events.read_timestamp_column` on that
-column alone), the arrival times, and which float identifier columns are whole numbers
-(:func:`~personalab.ingest.events.whole_number_ids`). Each batch is then parsed
-(:func:`~personalab.ingest.events.parse_batch`) and appended to the spool with ``pos``, its
-row's place in the log. Label columns are spooled as text; the categories the whole column
-would have had are collected on the way (:attr:`Spool.categories`) and given back to the
-events that leave the engine (:func:`contract_schema`).
+whole column is decided before the batches, in a pass over that column alone: how the
+timestamps and arrival times are read (their unit, format: a
+:class:`~personalab.ingest.timestamps.Reading`), whose rows they are (the identity, applied to
+each batch as it is read: :mod:`personalab.ingest.sources.identity`), and which float
+identifier columns are whole numbers (:func:`~personalab.ingest.events.whole_number_ids`).
+Each batch is then parsed (:func:`~personalab.ingest.events.parse_batch`) and appended to the
+spool with ``pos``, its row's place in the log. Label columns are spooled as text; the
+categories the whole column would have had are collected on the way
+(:attr:`Spool.categories`) and given back to the events that leave the engine
+(:func:`contract_schema`).
 
 Rows come from :func:`raw_batches`: slices of ``raw.frame``, or, for a source read in batches
-(:attr:`~personalab.ingest.sources.RawEvents.batches`), each batch joined to the slice of the
-columns kept whole.
+(:attr:`~personalab.ingest.sources.RawEvents.batches`: a large Parquet file), its own batches,
+so no column of such a source is ever held whole.
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def kept_order(spool: Spool, bad: np.ndarray) -> dict[str, Any]:
 
     def ticks() -> Iterator[np.ndarray]:
         start = 0
-        for batch in pq.ParquetFile(spool.path).iter_batches(columns=["ns"]):
+        for batch in pq.ParquetFile(spool.path, pre_buffer=False).iter_batches(columns=["ns"]):
             ns = batch.column("ns")
             stop = start + len(ns)
             keep = ~bad[start:stop] & ~np.asarray(ns.is_null())
@@ -257,6 +259,6 @@ class EventsFile:
 
     def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The events (the ``columns`` named, else all) a batch of rows at a time."""
-        file = pq.ParquetFile(self.path)
+        file = pq.ParquetFile(self.path, pre_buffer=False)
         for batch in file.iter_batches(batch_size=batched.BATCH_ROWS, columns=columns):
             yield batch.to_pandas()

@@ -96,7 +96,9 @@ def read_parquet_batched(
         wanted = list(template.columns) if wanted is None else wanted
         sources = list(dict.fromkeys(source[name] for name in wanted if name in source))
         start = 0
-        with pq.ParquetFile(path) as reader:  # its own: a reader keeps what it decoded
+        # no pre-buffering: a reader that pre-buffers keeps every range it read until closed
+        # (215 MB per 10 M rows), and is slower here
+        with pq.ParquetFile(path, pre_buffer=False) as reader:
             for batch in reader.iter_batches(batch_size=rows, columns=sources):
                 stop = start + batch.num_rows
                 index = np.arange(start, stop)
