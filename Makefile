@@ -40,8 +40,8 @@ repro: $(STAMP) ## build the environment and run the pipeline on the embedded de
 	$(BIN)/dvc repro
 	@$(BIN)/python -m personalab.core.status
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) ## run the whole test suite (a worker per core; a test file stays on one worker)
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit

@@ -20,6 +20,7 @@ so no column of such a source is ever held whole.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def spool_events(
     start = 0
     # plain pages, no statistics: a file read once, twice as fast to write as lz4 dictionaries
     plain = {"compression": "none", "use_dictionary": False, "write_statistics": False}
-    with pq.ParquetWriter(path, schema, **plain) as writer:
+    with pq.ParquetWriter(path, schema, **plain) as file, WriteBehind(file) as writer:
         for batch in raw_batches(raw):
             stop = start + len(batch)
             stamps = _timestamps(batch, "timestamp", reading, timezone)
@@ -146,7 +147,7 @@ def spool_events(
                 arrived = _timestamps(batch, ARRIVAL_COLUMN, arrival, timezone)
                 columns["arrival_ns"] = _arrow(epoch_ns(arrived.values))
             arrays = [columns[f.name].cast(f.type) for f in schema]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write(pa.Table.from_arrays(arrays, schema=schema))
             start = stop
     units.discard(None)
     return Spool(
@@ -223,10 +224,11 @@ def write_events(engine, expr, order_by: list[str], spool: Spool, path: Path) ->
     # dictionaries where values repeat (labels, users, items): unique ids (event, session)
     # would fill one, be hashed for nothing, and fall back to plain pages (40% of the write)
     repeat = [*labels, "user_id", "item_id"]
-    with pq.ParquetWriter(path, schema, use_dictionary=repeat) as writer:  # no batch: no rows
+    file = pq.ParquetWriter(path, schema, use_dictionary=repeat)  # no batch: a file of no rows
+    with file, WriteBehind(file) as writer:
         for batch in reader:
             arrays = [_contract(batch, f, labels.get(f.name)) for f in schema]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write(pa.Table.from_arrays(arrays, schema=schema))
     return path
 
 
@@ -241,6 +243,35 @@ def _contract(batch: pa.RecordBatch, field: pa.Field, labels: list[str] | None) 
     dictionary = pa.array(labels, pa.string()).cast(field.type.value_type)
     codes = pc.index_in(values.cast(pa.string()), value_set=dictionary.cast(pa.string()))
     return pa.DictionaryArray.from_arrays(codes.cast(field.type.index_type), dictionary)
+
+
+class WriteBehind:
+    """Writes each table to a Parquet ``file`` in a thread of its own while the next table is
+    made (the write releases the GIL): making and writing overlap, with at most one table
+    waiting. Leaving the block waits for the last write."""
+
+    def __init__(self, file: pq.ParquetWriter) -> None:
+        self.file = file
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="personalab-write")
+        self.pending: Future | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self.pending = self.pool.submit(self.file.write_table, table)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # a failed write raises here
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 class EventsFile:

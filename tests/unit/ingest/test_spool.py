@@ -208,3 +208,20 @@ def test_the_profile_of_the_events_in_batches_is_the_profile_of_the_whole(rows):
     parts = [events.iloc[i : i + rows] for i in range(0, len(events), rows)]
     assert build_profile(parts, result.sessions, **kwargs) == whole
     assert whole["users"] == events["user_id"].nunique() and whole["granularity"] == "second"
+
+
+def test_a_write_behind_writes_every_table_in_order_and_raises_what_a_write_raised(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from personalab.ingest.spool import WriteBehind
+
+    schema = pa.schema([("k", pa.int64())])
+    with pq.ParquetWriter(tmp_path / "ok.parquet", schema) as file, WriteBehind(file) as out:
+        for start in range(0, 30, 10):
+            out.write(pa.table({"k": pa.array(range(start, start + 10), pa.int64())}))
+    assert pq.read_table(tmp_path / "ok.parquet")["k"].to_pylist() == list(range(30))
+    wrong = pa.table({"k": pa.array(["not", "an", "int"])})
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        with pq.ParquetWriter(tmp_path / "bad.parquet", schema) as file, WriteBehind(file) as out:
+            out.write(wrong)
