@@ -108,8 +108,8 @@ def _peak_gib() -> float:
 
 def _in_child(*args: str) -> dict:
     """This script's ``--child`` mode in a fresh process: its JSON answer."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
+    out = subprocess.run(  # its stderr passes through: a failure says why
+        [sys.executable, __file__, "--child", *args], check=True, stdout=subprocess.PIPE, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
