@@ -118,8 +118,9 @@ def read_timestamp_column(raw: RawEvents, timezone: str) -> Timestamps:
 
 
 def _whole(values: pd.Series) -> bool:
+    """Every value given is a finite whole number (``inf`` is no id)."""
     present = values.dropna()
-    return bool((present == np.floor(present)).all())
+    return bool(np.isfinite(present).all() and (present == np.floor(present)).all())
 
 
 def _to_id_string(values: pd.Series, whole: bool | None = None) -> pd.Series:

@@ -84,6 +84,7 @@ def test_parsing_in_batches_gives_the_answers_of_one_batch(monkeypatch):
         "session identity",  # no user ids: every row is its session's
         "epoch seconds",  # numbers: the unit from the median of the whole column
         "arrival column",  # arrival times read like timestamps, late events by them
+        "float session ids",  # whole numbers in the first batches only: never "3" in one, "3.0" in another
     ],
 )
 def test_a_batched_parquet_file_of_another_shape_gives_the_whole_files_answers(
@@ -97,6 +98,10 @@ def test_a_batched_parquet_file_of_another_shape_gives_the_whole_files_answers(
         stamps = pd.to_datetime(log["timestamp"], errors="coerce", utc=True)
         log["timestamp"] = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")  # NaN: NaT
         log.loc[5, "timestamp"] = 10**15  # far out of range in seconds: quarantined
+    elif change == "float session ids":
+        log = log.drop(columns="user_id").assign(session_id=np.arange(len(log)) // 5 * 1.0)
+        log.loc[50, "session_id"] = 2.5
+        log.loc[52, "session_id"] = np.inf
     else:
         log["arrival"] = log["timestamp"]
         log.loc[40, "arrival"] = "2024-01-01T09:00:00Z"  # arrived first: later rows are late

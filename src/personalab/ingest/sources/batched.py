@@ -154,5 +154,6 @@ def _whole_number_ids(batches, floats: list[str]) -> frozenset[str]:
     for batch in batches(floats):
         for name, values in batch.items():
             present = values.dropna()
-            whole[name] = whole[name] and bool((present == np.floor(present)).all())
+            finite = bool(np.isfinite(present).all())
+            whole[name] = whole[name] and finite and bool((present == np.floor(present)).all())
     return frozenset(name for name, flag in whole.items() if flag)

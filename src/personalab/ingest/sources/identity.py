@@ -93,7 +93,9 @@ def apply_identity(raw: RawEvents, setting: str = "auto") -> RawEvents:
     has_user_col, has_session_col = (name in raw.frame for name in IDENTITY_COLUMNS)
     _require_columns(raw.frame, raw.description, setting)
     present = [name for name in IDENTITY_COLUMNS if name in raw.frame]
-    whole = {name: name in raw.whole_number_ids or None for name in present}  # batches: decided
+    # whole-number float ids: decided on the whole column (for batches, by the reader's pass)
+    batched = raw.batches is not None
+    whole = {name: (name in raw.whole_number_ids) if batched else None for name in present}
 
     def parts() -> Iterator[pd.DataFrame]:
         return iter([raw.frame]) if raw.batches is None else raw.batches(present)
