@@ -50,23 +50,16 @@ from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.spool import (
     EventsFile,
     Spool,
+    column_reading,
     kept_order,
-    raw_batches,
     raw_rows,
     spool_events,
     write_events,
 )
 from personalab.ingest.synth.generate import generate_log
-from personalab.ingest.timestamps import (
-    Reading,
-    decide_reading,
-    timestamp_metrics,
-    timestamp_notes,
-)
+from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
     ARRIVAL_COLUMN,
-    ROW_RULES,
-    RULE_ORDER,
     arrival_known,
     late_notes,
     late_rows,
@@ -74,6 +67,7 @@ from personalab.ingest.validation import (
     reasons_text,
     require_arrival_order,
     rule_flags,
+    rule_frame,
     summarise_reasons,
 )
 
@@ -309,8 +303,8 @@ def _validate(
     require_arrival_order(raw.frame, params)  # parameter errors first, before any work
     window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
     timezone = params.source.timezone
-    reading = _reading(raw, "timestamp", timezone)  # decided on the whole column
-    arrival = _reading(raw, ARRIVAL_COLUMN, timezone) if ARRIVAL_COLUMN in raw.frame else None
+    reading = column_reading(raw, "timestamp", timezone)  # decided on the whole column
+    arrival = column_reading(raw, ARRIVAL_COLUMN, timezone) if ARRIVAL_COLUMN in raw.frame else None
     known = arrival is not None or arrival_known(params)
     spool = spool_events(raw, reading, arrival, timezone, folder / "parsed.parquet")
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what parsing freed
@@ -339,7 +333,7 @@ def _validate(
         ),
         order_by=["pos"],
     )
-    flags = _flags(marked, late_events=quarantine_late)
+    flags = rule_frame(marked, late_events=quarantine_late)
     bad = np.zeros(rows_read, dtype=bool)
     bad[flags.index.to_numpy()] = (marked["bad"] | marked["conflict"]).to_numpy(dtype=bool)
     late_events = None
@@ -379,27 +373,9 @@ def _validate(
     )
 
 
-def _reading(raw: RawEvents, column: str, timezone: str) -> Reading:
-    """How ``column`` (timestamps or arrival times) is read: decided on the whole column, in a
-    pass over it alone (:func:`~personalab.ingest.timestamps.decide_reading`)."""
-    parts = (batch[column] for batch in raw_batches(raw, columns=[column]))
-    return decide_reading(parts, raw.timestamp_unit, raw.timestamp_format, timezone)
-
-
 #: the columns the rules relating rows and the sessions table read (the others stay in pandas,
 #: where the surviving rows are gathered by ``pos``)
 KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", "device", "reject")
-
-
-def _flags(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
-    """The fetched rows' rules as a boolean frame (rows by ``pos`` x :data:`RULE_ORDER`)."""
-    flags = pd.DataFrame(False, index=marked["pos"].to_numpy(), columns=list(RULE_ORDER))
-    for rule in ROW_RULES:
-        flags[rule] = marked[rule].to_numpy(dtype=bool)
-    flags["conflicting_event_id"] = marked["conflict"].to_numpy(dtype=bool)
-    if late_events:
-        flags["late_event"] = marked["late"].to_numpy(dtype=bool)
-    return flags
 
 
 def _events(engine: Engine, sessionised: Any, checked: _Checked, path: Path) -> Path:

@@ -48,7 +48,13 @@ from personalab.ingest.sources import (
     SourceError,
     batched,
 )
-from personalab.ingest.timestamps import Reading, Timestamps, UndatedNumbersError, apply_reading
+from personalab.ingest.timestamps import (
+    Reading,
+    Timestamps,
+    UndatedNumbersError,
+    apply_reading,
+    decide_reading,
+)
 from personalab.ingest.validation import ARRIVAL_COLUMN, epoch_ns
 
 _TEXT = (*ID_COLUMNS, *LABEL_COLUMNS, "event_type")
@@ -100,6 +106,13 @@ def raw_rows(raw: RawEvents, positions: np.ndarray) -> pd.DataFrame:
         return raw.frame.iloc[positions]
     parts = list(raw.batches(None, positions))
     return pd.concat(parts) if parts else raw.frame.iloc[:0]
+
+
+def column_reading(raw: RawEvents, column: str, timezone: str) -> Reading:
+    """How ``column`` (timestamps or arrival times) is read: decided on the whole column, in a
+    pass over it alone (:func:`~personalab.ingest.timestamps.decide_reading`)."""
+    parts = (batch[column] for batch in raw_batches(raw, columns=[column]))
+    return decide_reading(parts, raw.timestamp_unit, raw.timestamp_format, timezone)
 
 
 def spool_events(

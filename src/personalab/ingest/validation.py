@@ -213,6 +213,18 @@ def late_notes(late_events: int | None) -> list[str]:
     ]
 
 
+def rule_frame(marked: pd.DataFrame, late_events: bool) -> pd.DataFrame:
+    """The fetched rows' rules as a boolean frame (rows by ``pos`` x :data:`RULE_ORDER`):
+    ``marked`` holds ``pos``, each row rule, ``conflict`` and (with ``late_events``) ``late``."""
+    flags = pd.DataFrame(False, index=marked["pos"].to_numpy(), columns=list(RULE_ORDER))
+    for rule in ROW_RULES:
+        flags[rule] = marked[rule].to_numpy(dtype=bool)
+    flags["conflicting_event_id"] = marked["conflict"].to_numpy(dtype=bool)
+    if late_events:
+        flags["late_event"] = marked["late"].to_numpy(dtype=bool)
+    return flags
+
+
 def reasons_text(flags: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
     """Per flagged row, the rules it broke joined by ';' (``extra`` reasons, e.g. an adapter's, first)."""
     any_flag = flags.to_numpy().any(axis=1)

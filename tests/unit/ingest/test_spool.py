@@ -227,6 +227,10 @@ def test_a_write_behind_writes_every_table_in_order_and_raises_what_a_write_rais
             out.write(pa.table({"k": pa.array(range(start, start + 10), pa.int64())}))
     assert pq.read_table(tmp_path / "ok.parquet")["k"].to_pylist() == list(range(30))
     wrong = pa.table({"k": pa.array(["not", "an", "int"])})
-    with pytest.raises((ValueError, pa.ArrowInvalid)):
-        with pq.ParquetWriter(tmp_path / "bad.parquet", schema) as file, WriteBehind(file) as out:
-            out.write(wrong)
+    bad = tmp_path / "bad.parquet"
+    with (
+        pytest.raises((ValueError, pa.ArrowInvalid)),
+        pq.ParquetWriter(bad, schema) as file,
+        WriteBehind(file) as out,
+    ):
+        out.write(wrong)
