@@ -37,8 +37,11 @@ def with_content_ids(rows: ibis.Table) -> ibis.Table:
     return rows.mutate(event_id=rows.event_id.fill_null("row-" + first.cast("string")))
 
 
-def mark_duplicates(rows: ibis.Table) -> ibis.Table:
-    """``rows`` with ``duplicate``: true for every repeat of an ``event_id`` (the first by
-    ``pos`` is kept)."""
-    arrival = ibis.row_number().over(group_by=rows.event_id, order_by=rows.pos)
-    return rows.mutate(duplicate=arrival > 0)
+def duplicate_positions(rows: ibis.Table) -> ibis.Table:
+    """The ``pos`` of every repeat of an ``event_id`` (the first by ``pos`` is kept): one
+    column, few rows. The window sorts only ``pos`` and ``event_id``, not every column of
+    ``rows``, so the rows are kept by an anti-join on this small table."""
+    narrow = rows.select("pos", "event_id")
+    arrival = ibis.row_number().over(group_by=narrow.event_id, order_by=narrow.pos)
+    marked = narrow.mutate(duplicate=arrival > 0)
+    return marked.filter(marked.duplicate).select("pos")

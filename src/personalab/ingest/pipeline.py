@@ -32,9 +32,10 @@ from personalab.ingest.bots import bot_users, rules_text
 from personalab.ingest.duplicates import (
     CONTENT,
     conflicting_ids,
-    mark_duplicates,
+    duplicate_positions,
     with_content_ids,
 )
+from personalab.ingest.events import LABEL_COLUMNS
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import PROFILE_COLUMNS, build_profile, profile_metrics
@@ -62,7 +63,7 @@ from personalab.ingest.validation import (
     ARRIVAL_COLUMN,
     arrival_known,
     late_notes,
-    late_rows,
+    late_positions,
     plausible_window,
     reasons_text,
     require_arrival_order,
@@ -202,14 +203,14 @@ def _process(
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
-    clean = checked.clean
+    clean, held = checked.clean, checked.rows
     if engine.scalar(clean.event_id.isnull().any()):  # else the content window is not needed
-        clean = with_content_ids(clean)
-    clean = mark_duplicates(clean)
-    clean = engine.cache(clean)
-    engine.release(checked.rows)
-    dup = int(engine.scalar(clean.duplicate.cast("int64").sum()) or 0)  # null: no rows
-    kept = clean.filter(~clean.duplicate).drop("duplicate")
+        clean = engine.cache(with_content_ids(clean))
+        engine.release(held)
+        held = clean
+    repeats = engine.cache(duplicate_positions(clean))
+    dup = int(engine.scalar(repeats.count()))
+    kept = clean.anti_join(repeats, "pos")
     timings["dedup"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -223,9 +224,11 @@ def _process(
     tick = time.perf_counter()
     source_sessions = engine.scalar(humans.session_id.notnull().cast("float64").mean())
     sessionised = engine.cache(assign_sessions(humans, round(params.session_gap_minutes * 60e9)))
-    engine.release(clean)
+    engine.release(held)
     daily, funnel = daily_counts(engine, sessionised), funnel_users(engine, sessionised)
-    events_file = _events(engine, sessionised, checked, folder / "events.parquet")
+    events_file = write_events(
+        engine, sessionised, list(EVENT_ORDER), checked.spool, folder / "events.parquet"
+    )
     checked.spool.path.unlink()
     # the largest result last: the engine's tables are dropped before it comes into memory
     order = ["user_id", "start", "first_pos"]
@@ -280,7 +283,6 @@ class _Checked:
 
     clean: Any
     rows: Any  # the cached table ``clean`` reads (released once read)
-    parsed: Any  # every row as parsed: the spool, an engine table
     spool: Spool
     quarantine: pd.DataFrame
     rate: float
@@ -320,7 +322,9 @@ def _validate(
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)
-        rows = rows.mutate(late=late_rows(rows, lateness, spool.arrival))
+        late = late_positions(parsed, lateness, spool.arrival).mutate(late=True)
+        rows = rows.left_join(late, "pos").drop("pos_right")
+        rows = rows.mutate(late=rows.late.fill_null(False))
         rows = rows.mutate(bad=rows.bad | rows.late) if quarantine_late else rows
     conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
     rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
@@ -345,6 +349,7 @@ def _validate(
     flags = flags.loc[bad[flags.index.to_numpy()]]
     order = kept_order(spool, bad)
     rejected = raw_rows(raw, np.flatnonzero(bad))
+    pa.default_memory_pool().release_unused()  # what reading the source batches left
     extra = rejected[REJECT_COLUMN].set_axis(flags.index) if REJECT_COLUMN in rejected else None
     reasons = reasons_text(flags, extra).set_axis(rejected.index)
     quarantine = quarantine_table(rejected, reasons)
@@ -363,7 +368,6 @@ def _validate(
     return _Checked(
         clean,
         rows,
-        parsed,
         spool,
         quarantine,
         rate,
@@ -373,18 +377,18 @@ def _validate(
     )
 
 
-#: the columns the rules relating rows and the sessions table read (the others stay in pandas,
-#: where the surviving rows are gathered by ``pos``)
-KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", "device", "reject")
-
-
-def _events(engine: Engine, sessionised: Any, checked: _Checked, path: Path) -> Path:
-    """The events in the contract at ``path``, in :data:`EVENT_ORDER`: the sessionised rows
-    (with the engine's event and session ids) and the rest of their columns from the spool."""
-    rest = checked.parsed.select("pos", "category", "scroll_depth", "channel")
-    keys = [c for c in sessionised.columns if c not in rest.columns or c == "pos"]
-    joined = sessionised.select(*keys).join(rest, "pos")
-    return write_events(engine, joined, list(EVENT_ORDER), checked.spool, path)
+#: the spool's columns the rows carry past validation: every column of the events, with
+#: ``pos`` and ``reject`` (carried through the windows, which costs less than joining the
+#: labels back from the spool by ``pos`` at the end)
+KEY_COLUMNS = (
+    "pos",
+    "event_id",
+    *CONTENT,
+    "dwell_seconds",
+    *LABEL_COLUMNS,
+    "scroll_depth",
+    "reject",
+)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

@@ -134,7 +134,7 @@ def spool_events(
     # with dictionaries, and a third of the bytes of no compression (which is slower still)
     plain = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
     with pq.ParquetWriter(path, schema, **plain) as file, WriteBehind(file) as writer:
-        for batch in raw_batches(raw):
+        for batch in read_ahead(raw_batches(raw)):
             stop = start + len(batch)
             stamps = _timestamps(batch, "timestamp", reading, timezone)
             if stamps.values.notna().any() or not units:
@@ -163,12 +163,11 @@ def spool_events(
             arrays = [columns[f.name].cast(f.type) for f in schema]
             writer.write(pa.Table.from_arrays(arrays, schema=schema))
             start = stop
-    units.discard(None)
     return Spool(
         path=path,
         rows=start,
         read_as=reading.read_as,
-        unit=max(units, key=_RESOLUTION.index) if units else "ns",
+        unit=max(units, key=_RESOLUTION.index),  # a log has a row: never empty
         categories={
             name: pd.Index(sorted(seen[name]), dtype=kinds.get(name, "str"))
             for name in LABEL_COLUMNS
@@ -286,6 +285,18 @@ class WriteBehind:
             self._wait()
         finally:
             self.pool.shutdown(wait=True)
+
+
+def read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items`` in order, each made in a thread while the one before is used (reading and
+    decoding Parquet release the GIL): at most one item waits. An error making an item is
+    raised where that item would have come."""
+    end = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="personalab-read") as pool:
+        coming = pool.submit(next, items, end)
+        while (item := coming.result()) is not end:
+            coming = pool.submit(next, items, end)
+            yield item
 
 
 class EventsFile:

@@ -16,10 +16,10 @@ import pandas as pd
 
 from personalab.engine import Engine, connect
 from personalab.ingest.bots import BotRules, bot_users, rules_text
-from personalab.ingest.duplicates import conflicting_ids, mark_duplicates, with_content_ids
+from personalab.ingest.duplicates import conflicting_ids, duplicate_positions, with_content_ids
 from personalab.ingest.events import ID_COLUMNS
 from personalab.ingest.sessions import DEFAULT_GAP_NS, EVENT_ORDER, assign_sessions, build_sessions
-from personalab.ingest.validation import epoch_ns, late_rows
+from personalab.ingest.validation import epoch_ns, late_positions
 
 
 @functools.cache
@@ -104,8 +104,8 @@ def content_ids(frame: pd.DataFrame) -> list[str]:
 def duplicates(frame: pd.DataFrame) -> list[bool]:
     """``duplicate`` per row (content ids first, as the pipeline does), in ``pos`` order."""
     rows = table(frame if "event_id" in frame else frame.assign(event_id=None))
-    marked = mark_duplicates(with_content_ids(rows))
-    return engine().fetch(marked, order_by=["pos"])["duplicate"].astype(bool).tolist()
+    repeats = set(engine().fetch(duplicate_positions(with_content_ids(rows)))["pos"])
+    return [pos in repeats for pos in range(len(frame))]
 
 
 def conflicts(frame: pd.DataFrame, positions=None) -> list[bool]:
@@ -126,13 +126,11 @@ def conflicts(frame: pd.DataFrame, positions=None) -> list[bool]:
 def late(
     timestamps: pd.Series, lateness: pd.Timedelta | int, arrival: pd.Series | None = None
 ) -> list[bool]:
-    """:func:`late_rows` per row, in ``pos`` order (the order of ``timestamps``); rows arrive
+    """:func:`late_positions` per row (true: late), in ``pos`` order (the order of ``timestamps``); rows arrive
     in that order, or in ``arrival`` order when given (null: arrival unknown)."""
     frame = pd.DataFrame({"timestamp": timestamps.reset_index(drop=True)})
     if arrival is not None:
         frame["arrival_ns"] = epoch_ns(arrival.reset_index(drop=True)).to_numpy()
     rows = table(frame)
-    rows = rows.mutate(late=late_rows(rows, _ns(lateness), arrival is not None))
-    return (
-        engine().fetch(rows.select("pos", "late"), order_by=["pos"])["late"].astype(bool).tolist()
-    )
+    found = set(engine().fetch(late_positions(rows, _ns(lateness), arrival is not None))["pos"])
+    return [pos in found for pos in range(len(frame))]

@@ -234,3 +234,27 @@ def test_a_write_behind_writes_every_table_in_order_and_raises_what_a_write_rais
         WriteBehind(file) as out,
     ):
         out.write(wrong)
+
+
+def test_read_ahead_gives_every_item_in_order_and_raises_an_error_where_its_item_was():
+    import threading
+
+    from personalab.ingest.spool import read_ahead
+
+    made_in: list[str] = []
+
+    def items(fail_at: int | None = None):
+        for i in range(5):
+            made_in.append(threading.current_thread().name)
+            if i == fail_at:
+                raise ValueError(f"item {i} is broken")
+            yield i
+
+    assert list(read_ahead(items())) == [0, 1, 2, 3, 4]
+    assert all(name.startswith("personalab-read") for name in made_in)  # made in the thread
+    got = []
+    with pytest.raises(ValueError, match="item 3 is broken"):
+        for item in read_ahead(items(fail_at=3)):
+            got.append(item)
+    assert got == [0, 1, 2]
+    assert list(read_ahead(iter([]))) == []
