@@ -126,11 +126,20 @@ def conflicts(frame: pd.DataFrame, positions=None) -> list[bool]:
 def late(
     timestamps: pd.Series, lateness: pd.Timedelta | int, arrival: pd.Series | None = None
 ) -> list[bool]:
-    """:func:`late_positions` per row (true: late), in ``pos`` order (the order of ``timestamps``); rows arrive
-    in that order, or in ``arrival`` order when given (null: arrival unknown)."""
+    """:func:`late_positions` per row (true: late), in ``pos`` order (the order of
+    ``timestamps``); rows arrive in that order, or in ``arrival`` order when given (null:
+    arrival unknown). The answer is the same in blocks of any size (checked here for blocks of
+    1 and 2 rows, or 1 and 7 minutes of arrival time, against the default)."""
     frame = pd.DataFrame({"timestamp": timestamps.reset_index(drop=True)})
     if arrival is not None:
         frame["arrival_ns"] = epoch_ns(arrival.reset_index(drop=True)).to_numpy()
     rows = table(frame)
-    found = set(engine().fetch(late_positions(rows, _ns(lateness), arrival is not None))["pos"])
-    return [pos in found for pos in range(len(frame))]
+    by_arrival = arrival is not None
+    blocks = [60 * 10**9, 7 * 60 * 10**9] if by_arrival else [1, 2]
+    answers = []
+    for block in [None, *blocks]:
+        found = late_positions(rows, _ns(lateness), by_arrival, block)
+        found = set(engine().fetch(found)["pos"])
+        answers.append([pos in found for pos in range(len(frame))])
+    assert all(answer == answers[0] for answer in answers), answers
+    return answers[0]

@@ -1,6 +1,6 @@
 """Unit tests of personalab.ingest.validation: rule reasons, late events, reason summaries.
 
-The late rule (:func:`personalab.ingest.validation.late_rows`) is an Ibis expression;
+The late rule (:func:`personalab.ingest.validation.late_positions`) is an Ibis expression;
 :func:`tests.unit.ingest.engine_rows.late` runs it on DuckDB, rows arriving in the order given.
 """
 
@@ -179,6 +179,37 @@ def test_rows_without_an_arrival_time_are_never_late():
 def test_rows_arriving_at_one_time_keep_file_order():
     assert late(_minutes(100, 0), HOUR, _minutes(5, 5)) == [False, True]
     assert late(_minutes(0, 100), HOUR, _minutes(5, 5)) == [False, False]
+
+
+
+def _late_by_hand(times: list, lateness: int, arrivals: list | None) -> list[bool]:
+    """The late rule row by row in plain Python (minutes), in arrival order."""
+    order = range(len(times))
+    if arrivals is not None:
+        known = [i for i in order if arrivals[i] is not None]
+        order = sorted(known, key=lambda i: (arrivals[i], i))
+    out, top = [False] * len(times), None
+    for i in order:
+        if times[i] is None:
+            continue
+        out[i] = top is not None and times[i] < top - lateness
+        top = times[i] if top is None else max(top, times[i])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_late_rows_in_blocks_match_the_rule_row_by_row(seed):
+    """Random logs with missing times and arrivals, rows crossing many blocks (the helper
+    checks blocks of 1 and 2 rows, or of 1 and 7 minutes, against the default)."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    times = [None if rng.random() < 0.1 else int(t) for t in rng.integers(0, 300, n)]
+    arrivals = [None if rng.random() < 0.1 else int(a) for a in rng.integers(0, 40, n)]
+    for given in (None, arrivals):
+        lateness = int(rng.integers(0, 90))
+        expected = _late_by_hand(times, lateness, given)
+        arrival = None if given is None else _minutes(*given)
+        assert late(_minutes(*times), pd.Timedelta(minutes=lateness), arrival) == expected
 
 
 # --- bad inputs, ingested as a user would ----------------------------------------------------
