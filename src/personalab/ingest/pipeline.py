@@ -322,9 +322,8 @@ def _validate(
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)
-        late = late_positions(parsed, lateness, spool.arrival).mutate(late=True)
-        rows = rows.left_join(late, "pos").drop("pos_right")
-        rows = rows.mutate(late=rows.late.fill_null(False))
+        late = late_positions(parsed, lateness, spool.arrival)
+        rows = rows.mutate(late=rows.pos.isin(late.pos))
         rows = rows.mutate(bad=rows.bad | rows.late) if quarantine_late else rows
     conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
     rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
