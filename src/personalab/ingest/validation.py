@@ -193,9 +193,9 @@ def late_positions(
 
     The running max is taken within blocks of the arrival order (``block`` rows of ``pos``,
     or ``block`` nanoseconds of arrival time; :data:`LATE_BLOCK_ROWS`, :data:`LATE_BLOCK_NS`),
-    each block's start raised by the max of the blocks before it: one window over every row in
-    one partition could not spill (DuckDB ran out of memory at 100 M rows, Spark moves every
-    row to one task), and the windows sort only these columns, not every column of ``rows``.
+    each block's start raised by the max of the blocks before it: a window with no partition
+    runs on one thread (Spark moves every row to one task), and the windows sort only these
+    columns, not every column of ``rows``.
     """
     by = rows.arrival_ns if by_arrival else rows.pos
     size = block or (LATE_BLOCK_NS if by_arrival else LATE_BLOCK_ROWS)
