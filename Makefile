@@ -12,6 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 MODEL ?= personalise
 SERVE_PORT ?= 5001
+WORKERS ?= 2
 MAX_BODY_MB ?= 8
 TRACKING_DIR ?= $(HOME)/personalab-tracking
 TRACKING_PORT ?= 5002
@@ -53,9 +54,9 @@ lab: $(STAMP) ## JupyterLab with the personalab kernel (stage notebooks are save
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
 
-serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, MAX_BODY_MB=8)
+serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, WORKERS=2, MAX_BODY_MB=8)
 	@test -f models/$(MODEL)/MLmodel || { $(BIN)/python -m personalab.core.status --why models/$(MODEL) >&2; echo "(MODEL=intent|recommender|personalise)" >&2; exit 2; }
-	$(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --max-body-mb $(MAX_BODY_MB)
+	$(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --workers $(WORKERS) --max-body-mb $(MAX_BODY_MB)
 
 tracking-server: $(STAMP) ## a team's MLflow tracking server: runs in TRACKING_DIR/mlflow.db, artifacts through the server into TRACKING_DIR/mlartifacts (TRACKING_DIR=~/personalab-tracking, HOST=127.0.0.1, TRACKING_PORT=5002)
 	mkdir -p $(TRACKING_DIR)

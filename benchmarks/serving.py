@@ -11,9 +11,14 @@ Reads the project's exported models (``models/intent``, ``models/recommender``,
 * over HTTP, against ``mlflow models serve --env-manager local`` on 127.0.0.1
   (one request at a time on a kept-alive connection): p50/p99 of single-user
   requests (target p99 < 50 ms);
-* batch throughput in process (intent target >= 100,000 rows/s) and over HTTP.
+* batch throughput in process (intent target >= 100,000 rows/s) and over HTTP;
+* under load, ``models/personalise`` only: the server ``make serve`` runs (guarded, ``--workers``
+  uvicorn processes, default 2) answering 1, 4 and 8 clients at once, each sending one-user
+  feature-row requests on a kept-alive connection of its own: requests/s, p50 and p99. The
+  clients are threads of this process, on the same 2 cores as the server.
 
 Prints one JSON object. Usage: python benchmarks/serving.py [--requests 1000] [--batch 100000]
+[--workers 2] [--clients 1,4,8] [--load-requests 2000]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import http.client
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -86,26 +92,82 @@ def single_requests(send, requests: list) -> list[float]:
     return times
 
 
-def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str, float]:
-    def body(frame: pd.DataFrame) -> bytes:
-        return json.dumps({"dataframe_split": frame.to_dict(orient="split", index=False)}).encode()
+def body(frame: pd.DataFrame) -> bytes:
+    return json.dumps({"dataframe_split": frame.to_dict(orient="split", index=False)}).encode()
 
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def poster(url: str, what: str):
+    """A function that POSTs a body to ``url``'s /invocations on one kept-alive connection
+    (raising on any answer but 200), and the connection."""
+    address = urlparse(url)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+
+    def post(payload: bytes) -> None:
+        conn.request("POST", "/invocations", payload, HEADERS)
+        response = conn.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{what}: HTTP {response.status}: {answer[:500]!r}")
+
+    return post, conn
+
+
+def under_load(
+    folder: Path, rows: pd.DataFrame, clients: list[int], n: int, workers: int
+) -> dict[str, dict[str, float]]:
+    """The guarded server with ``workers`` processes, sent ``n`` one-user requests by each
+    number of concurrent ``clients`` (threads, a connection each, after 20 warm-up requests
+    apiece): requests/s over the whole wall time, p50 and p99 of each request's time."""
+    bodies = [body(rows.iloc[[i % len(rows)]]) for i in range(n)]
+    out: dict[str, dict[str, float]] = {}
+    with model_server(folder, guarded=True, workers=workers) as url:
+        for count in clients:
+            posts = [poster(url, folder.name) for _ in range(count)]
+            for post, _ in posts:
+                for payload in bodies[:20]:
+                    post(payload)
+            times: list[list[float]] = [[] for _ in range(count)]
+            errors: list[BaseException] = []
+
+            def client(at: int) -> None:
+                post = posts[at][0]
+                try:
+                    for payload in bodies[at::count]:
+                        start = time.perf_counter()
+                        post(payload)
+                        times[at].append(time.perf_counter() - start)
+                except BaseException as err:  # raised below, in the benchmark's thread
+                    errors.append(err)
+
+            threads = [threading.Thread(target=client, args=(at,)) for at in range(count)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - start
+            for _, conn in posts:
+                conn.close()
+            if errors:
+                raise errors[0]
+            done = [t for part in times for t in part]
+            out[f"clients_{count}"] = {
+                "requests_per_second": round(len(done) / wall, 1),
+                **percentiles(done),
+            }
+    return out
+
+
+def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str, float]:
     bodies = [body(rows.iloc[[i % len(rows)]]) for i in range(n)]
     big = rows.sample(min(batch, len(rows)), random_state=0)
-    headers = {"Content-Type": "application/json"}
     started = time.perf_counter()
     with model_server(folder) as url:
         startup = time.perf_counter() - started
-        address = urlparse(url)
-        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-
-        def post(payload: bytes) -> None:
-            conn.request("POST", "/invocations", payload, headers)
-            response = conn.getresponse()
-            answer = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{folder.name}: HTTP {response.status}: {answer[:500]!r}")
-
+        post, conn = poster(url, folder.name)
         times = single_requests(post, bodies)
         seconds = single_requests(post, [body(big)])[0]  # (its warm-up: the same request)
         conn.close()
@@ -122,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--http-batch", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="the loaded server's processes")
+    parser.add_argument("--clients", default="1,4,8", help="concurrent clients, comma-separated")
+    parser.add_argument("--load-requests", type=int, default=2000, help="per number of clients")
     args = parser.parse_args(argv)
     paths = project_paths()
     missing = [name for name in MODELS if not (paths.models / name / "MLmodel").is_file()]
@@ -140,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         local = in_process(folder, rows, args.requests, args.batch)
         remote = over_http(folder, rows, args.requests, args.http_batch)
         out[name] = {"in_process": local, "http": remote}
+        if name == "personalise":
+            clients = [int(c) for c in args.clients.split(",")]
+            load = under_load(folder, rows, clients, args.load_requests, args.workers)
+            out[name]["load"] = {"workers": args.workers, **load}
         checks += [
             (f"{name}.in_process.p99_ms", local["p99_ms"], "<", TARGETS["inprocess_p99_ms"]),
             (f"{name}.http.p99_ms", remote["p99_ms"], "<", TARGETS["http_p99_ms"]),

@@ -257,13 +257,18 @@ def test_mlflow_serves_each_model_and_refuses_bad_requests(repro, name):
 
 
 def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_limit(repro):
-    """`make serve`'s server (MLflow's scoring app, guarded): the same answers, errors in one
-    line without the request's data, the schema or a path, and a body over the limit refused."""
+    """`make serve`'s server (MLflow's scoring app, guarded, two workers as `make serve` runs
+    it): the same answers to clients at once, errors in one line without the request's data,
+    the schema or a path, and a body over the limit refused."""
     root, _ = repro
     frame, body = example(root, "personalise")
-    with model_server(root / "models/personalise", guarded=True, max_body_mb=0.05) as url:
+    folder = root / "models/personalise"
+    with model_server(folder, guarded=True, max_body_mb=0.05, workers=2) as url:
         status, answer = post(url, json.dumps(body).encode())
         assert status == 200 and len(answer["predictions"]) > 0, answer
+        with ThreadPoolExecutor(4) as pool:  # four clients at once: every answer the same
+            answers = list(pool.map(lambda _: post(url, json.dumps(body).encode()), range(12)))
+        assert answers == [(200, answer)] * 12
         short = {"dataframe_split": {"columns": ["user_id"], "data": [[frame["user_id"][0]]]}}
         for request, cause in (
             (short, "missing inputs ['days_since_last_event'"),

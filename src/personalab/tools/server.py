@@ -90,10 +90,12 @@ def model_server(
     timeout: float = 180.0,
     guarded: bool = False,
     max_body_mb: float = 8.0,
+    workers: int = 1,
 ) -> Iterator[str]:
     """Run ``mlflow models serve -m <folder> --env-manager local`` and yield its base URL; with
     ``guarded``, ``python -m personalab.export.serving <folder> --max-body-mb <max_body_mb>``
-    (MLflow's app with a request body limit and one-line error answers).
+    (MLflow's app with a request body limit and one-line error answers). ``workers``: uvicorn
+    processes, each with the model loaded, taking requests from one port.
 
     Waits until ``/ping`` answers; the server is stopped (its whole process group)
     on exit. A server that dies while starting raises with the end of its log.
@@ -110,7 +112,7 @@ def model_server(
     else:
         what = f"mlflow models serve -m {folder}"
         cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
-    cmd += ["--host", host, "--port", str(port)]
+    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
     # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
     env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
