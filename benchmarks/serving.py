@@ -106,8 +106,13 @@ def poster(url: str, what: str):
     conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
 
     def post(payload: bytes) -> None:
-        conn.request("POST", "/invocations", payload, HEADERS)
-        response = conn.getresponse()
+        try:
+            conn.request("POST", "/invocations", payload, HEADERS)
+            response = conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()  # the server closed an idle kept-alive connection: open a new one
+            conn.request("POST", "/invocations", payload, HEADERS)
+            response = conn.getresponse()
         answer = response.read()
         if response.status != 200:
             raise RuntimeError(f"{what}: HTTP {response.status}: {answer[:500]!r}")
@@ -119,46 +124,53 @@ def under_load(
     folder: Path, rows: pd.DataFrame, clients: list[int], n: int, workers: int
 ) -> dict[str, dict[str, float]]:
     """The guarded server with ``workers`` processes, sent ``n`` one-user requests by each
-    number of concurrent ``clients`` (threads, a connection each, after 20 warm-up requests
-    apiece): requests/s over the whole wall time, p50 and p99 of each request's time."""
+    number of concurrent ``clients`` (:func:`load_level`)."""
     bodies = [body(rows.iloc[[i % len(rows)]]) for i in range(n)]
-    out: dict[str, dict[str, float]] = {}
     with model_server(folder, guarded=True, workers=workers) as url:
-        for count in clients:
-            posts = [poster(url, folder.name) for _ in range(count)]
-            for post, _ in posts:
-                for payload in bodies[:20]:
-                    post(payload)
-            times: list[list[float]] = [[] for _ in range(count)]
-            errors: list[BaseException] = []
+        return {f"clients_{c}": load_level(url, folder.name, bodies, c) for c in clients}
 
-            def client(at: int) -> None:
-                post = posts[at][0]
-                try:
-                    for payload in bodies[at::count]:
-                        start = time.perf_counter()
-                        post(payload)
-                        times[at].append(time.perf_counter() - start)
-                except BaseException as err:  # raised below, in the benchmark's thread
-                    errors.append(err)
 
-            threads = [threading.Thread(target=client, args=(at,)) for at in range(count)]
-            start = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - start
-            for _, conn in posts:
-                conn.close()
-            if errors:
-                raise errors[0]
-            done = [t for part in times for t in part]
-            out[f"clients_{count}"] = {
-                "requests_per_second": round(len(done) / wall, 1),
-                **percentiles(done),
-            }
-    return out
+def load_level(url: str, what: str, bodies: list[bytes], count: int) -> dict[str, float]:
+    """``bodies`` sent by ``count`` clients at once (threads, a connection each, all starting
+    together after 20 warm-up requests apiece): requests/s over the wall time of the timed
+    requests, p50 and p99 of each request's time."""
+    posts = [poster(url, what) for _ in range(count)]
+    times: list[list[float]] = [[] for _ in range(count)]
+    errors: list[BaseException] = []
+    ready = threading.Barrier(count + 1)  # the timed requests start together
+
+    def client(at: int) -> None:
+        post = posts[at][0]
+        try:
+            for payload in bodies[:20]:
+                post(payload)
+        except BaseException as err:  # raised below, in the benchmark's thread
+            errors.append(err)
+        ready.wait()
+        if errors:
+            return
+        try:
+            for payload in bodies[at::count]:
+                start = time.perf_counter()
+                post(payload)
+                times[at].append(time.perf_counter() - start)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=client, args=(at,)) for at in range(count)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    for _, conn in posts:
+        conn.close()
+    if errors:
+        raise errors[0]
+    done = [t for part in times for t in part]
+    return {"requests_per_second": round(len(done) / wall, 1), **percentiles(done)}
 
 
 def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str, float]:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 from http import HTTPStatus
 from pathlib import Path
@@ -233,14 +234,30 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[MAX_BODY_ENV] = str(int(args.max_body_mb * 2**20))
     os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(args.timeout)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uvicorn.run(
-        "personalab.export.serving:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-    )
+    app = "personalab.export.serving:create_app"
+    if args.workers == 1:
+        uvicorn.run(app, factory=True, host=args.host, port=args.port)
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(app, factory=True, host=args.host, port=args.port, workers=args.workers)
+    Multiprocess(config, sockets=[tcp_socket(config.bind_socket())]).run()
     return 0
+
+
+def tcp_socket(sock: socket.socket) -> socket.socket:
+    """``sock`` (a listening socket uvicorn bound for its worker processes) marked as TCP.
+
+    uvicorn binds it with ``proto`` 0, accepted connections inherit that, and asyncio sets
+    ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP: with Nagle's algorithm left on, each
+    answer on a kept-alive connection waits for the client's delayed ACK, about 40 ms on Linux
+    (measured here: ``/ping`` 0.7 ms with one worker, 44 ms with two; uvicorn issue #3149).
+    """
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    tcp.set_inheritable(True)  # the worker processes inherit it
+    return tcp
 
 
 if __name__ == "__main__":

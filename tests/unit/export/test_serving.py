@@ -365,3 +365,29 @@ def test_the_guarded_server_over_http(tiny_model):
         body = refused.value.read()
         assert refused.value.code == 400 and b"\n" not in body
         assert json.loads(body)["message"] == "k must be from 1 to 10, got 0"
+
+
+def test_the_socket_shared_with_workers_is_marked_tcp_so_answers_are_not_delayed():
+    """uvicorn binds the workers' socket with proto 0; asyncio then leaves Nagle's algorithm on
+    for every accepted connection (each kept-alive answer ~40 ms late). tcp_socket marks it TCP:
+    an accepted connection reports IPPROTO_TCP, the bound address and fd are kept."""
+    import socket
+
+    from personalab.export.serving import tcp_socket
+
+    bound = socket.socket(socket.AF_INET)  # as uvicorn's Config.bind_socket makes it
+    bound.bind(("127.0.0.1", 0))
+    address, fd = bound.getsockname(), bound.fileno()
+    assert bound.proto == 0
+    sock = tcp_socket(bound)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.fileno() == fd
+        assert sock.getsockname() == address and sock.get_inheritable()
+        sock.listen()
+        with socket.create_connection(address):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP
+        assert tcp_socket(sock) is sock  # already TCP: as it is
+    finally:
+        sock.close()

@@ -181,7 +181,6 @@ def test_rows_arriving_at_one_time_keep_file_order():
     assert late(_minutes(0, 100), HOUR, _minutes(5, 5)) == [False, False]
 
 
-
 def _late_by_hand(times: list, lateness: int, arrivals: list | None) -> list[bool]:
     """The late rule row by row in plain Python (minutes), in arrival order."""
     order = range(len(times))
