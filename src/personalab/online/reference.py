@@ -1,0 +1,131 @@
+"""The population an online row is compared with, frozen when the store is built (instant ``S``).
+
+The features stage ranks each user within the users of the same cut-off (RFM scores, engagement
+score), takes price sensitivity against the catalogue's category medians and times click bursts
+from the first click of anybody in the window. Online, one user's row moves on to ``T`` with
+their live events, and everybody else is as the store saw them at ``S``, moved on to ``T``
+without new events:
+
+- ``days_since_*`` are recomputed at ``T`` from each user's stored event times;
+- window counts (``sessions_<W>d``, ``events_<W>d``, ``purchases_<W>d``) lose what left the
+  window between ``S`` and ``T`` (the times of the sessions and events in the windows at ``S``
+  are kept);
+- other ranked values are all-history values, which do not change without events, except
+  ``activity_trend`` and ``cart_abandonment_rate`` when named in ``engagement_weights``: those
+  are taken at ``S`` (:data:`FROZEN`);
+- category medians are the catalogue's at ``S`` (a live event's new item or price does not move
+  them);
+- the first click of the ``high_clicker`` window is the first stored click in it, or the user's
+  own when earlier.
+
+So an online row equals the features stage's row at ``T`` on the log before ``S`` plus this
+user's events in ``[S, T)``, every column, except where the user's live prices would move a
+category median or a weight in :data:`FROZEN` is used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from personalab.features.query import DAY_NS
+from personalab.online.row import exact_sum, ratio
+
+#: ranked columns whose value for the others is taken at ``S``, not moved on to ``T``
+FROZEN = ("activity_trend", "cart_abandonment_rate")
+#: the stored times of the ``days_since_*`` columns
+DAYS = {
+    "days_since_last_event": "last_ns",
+    "days_since_last_purchase": "last_purchase_ns",
+    "days_since_first_event": "first_ns",
+}
+WINDOW = re.compile(r"(sessions|events|purchases)_(\d+)d")
+NONE_NS = np.iinfo(np.int64).min  # a stored time that never happened (no purchase)
+
+
+@dataclass(frozen=True)
+class Reference:
+    as_of_ns: int  # S
+    times: dict[str, np.ndarray]  # last_ns, first_ns, last_purchase_ns: per stored user (int64)
+    values: dict[str, np.ndarray]  # ranked column -> every stored user's value at S (NaN: null)
+    leaving: dict[str, tuple[np.ndarray, np.ndarray]]  # window column -> (sorted times, user)
+    medians: dict[str | None, float]  # category (None: no category) -> catalogue median at S
+    clicks: np.ndarray  # sorted click times of everybody in the segment window before S
+    position: int = -1  # this user's position among the stored users (-1: not stored)
+
+    def for_user(self, position: int) -> Reference:
+        """This reference for the stored user at ``position`` (-1: a visitor not stored)."""
+        return replace(self, position=position)
+
+    def population(self, name: str, t_ns: int) -> np.ndarray:
+        """Every stored user's value of ``name`` at ``t_ns`` (no events after ``S``)."""
+        if name in DAYS:
+            at = self.times[DAYS[name]]
+            days = np.asarray(t_ns - at, dtype=float) / DAY_NS
+            return np.where(at == NONE_NS, np.nan, days)
+        values = self.values[name]
+        if name in self.leaving:
+            times, who = self.leaving[name]
+            width = int(WINDOW.fullmatch(name).group(2)) * DAY_NS
+            gone = who[: int(np.searchsorted(times, t_ns - width, side="left"))]
+            return values - np.bincount(gone, minlength=values.size)
+        return values
+
+    def percentile(self, name: str, value: float, t_ns: int, negate: bool = False) -> float:
+        """``rules_query.percentile_rank`` of the user's ``value`` among everybody at ``t_ns``
+        (``negate``: of ``-value`` among ``-population``, as recency is ranked)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return math.nan
+        population = self.population(name, t_ns)
+        if negate:
+            population, value = -population, -value
+        if self.position >= 0:  # the user's own stored value makes way for the new one
+            population = np.delete(population, self.position)
+        less = int(np.count_nonzero(population < value))
+        ties = int(np.count_nonzero(population == value)) + 1
+        count = int(np.count_nonzero(~np.isnan(population))) + 1
+        average = float(less + 1) + (float(ties) - 1.0) / 2.0
+        return average / float(count)
+
+    def quintile(self, name: str, value: float, t_ns: int, negate: bool = False) -> int:
+        """``rules_query.quintile_score``: 1-5 by percentile rank."""
+        rank = self.percentile(name, value, t_ns, negate)
+        return int(min(max(math.ceil(rank * 5.0), 1), 5))
+
+    def engagement(self, row: dict[str, Any], t_ns: int, weights: dict[str, float]) -> float:
+        """``rules_query.engagement_score``: the weighted mean of the percentile ranks (a
+        missing value ranks 0)."""
+        score = 0.0
+        for name, weight in weights.items():
+            rank = self.percentile(name, row[name], t_ns)
+            score = score + float(weight) * (0.0 if math.isnan(rank) else rank)
+        return score / float(sum(weights.values()))
+
+    def price_sensitivity(self, h: Any) -> float:
+        """Mean viewed price / the catalogue median of the view's category (NaN: none)."""
+        views = h.event_type == "view"
+        if not views.any():
+            return math.nan
+        medians = np.array([self.medians.get(c, math.nan) for c in h.category[views]])
+        prices = h.price[views]
+        ok = ~np.isnan(prices) & ~np.isnan(medians) & (medians != 0)
+        return ratio(exact_sum(prices[ok] / medians[ok]), int(ok.sum())) if ok.any() else math.nan
+
+    def first_click(self, start_ns: int, t_ns: int, own_first: int) -> int:
+        """The first click of anybody in ``[start_ns, t_ns)``: stored or the user's own."""
+        at = int(np.searchsorted(self.clicks, start_ns, side="left"))
+        if at < self.clicks.size and self.clicks[at] < t_ns:
+            return min(int(self.clicks[at]), own_first)
+        return own_first
+
+
+def ranked_columns(longest: int, monetary: bool, weights: dict[str, float]) -> list[str]:
+    """The columns an online row ranks against the population."""
+    names = ["days_since_last_event", f"sessions_{longest}d"]
+    names += ["revenue_total"] if monetary else []
+    return list(dict.fromkeys([*names, *weights]))
+
