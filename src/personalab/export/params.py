@@ -64,6 +64,7 @@ class PersonaliseParams(BaseModel):
     high_intent_threshold: float | None = Field(None, ge=0.0, le=1.0)
     trending_window_days: PositiveFloat = 7.0
     trending_items: PositiveInt = 200
+    online_store: bool = True
 
 
 class ExportParams(StageParams):

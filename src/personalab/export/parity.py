@@ -76,9 +76,16 @@ def check_exports(
         personaliser.personalise(examples["personalise"]),
         examples["personalise"],
     )
+    if personaliser.online is not None:
+        from personalab.export.pyfunc import online_example, request_rows
+
+        by_id = online_example(personaliser, examples["personalise"])
+        examples["personalise_by_id"] = by_id
+        expected = personaliser.personalise(request_rows(personaliser, by_id))
+        checks["personalise_by_id_parity"] = parity(folders["personalise"], expected, by_id)
     for name, value in checks.items():
         if not value <= PARITY_TOLERANCE:
-            folder = folders[name.removesuffix("_parity")]
+            folder = folders[name.removesuffix("_parity").removesuffix("_by_id")]
             raise ExportError(
                 f"{folder}: loaded back, it predicts differently from the model it exports "
                 f"({name} = {value}); the export is not trustworthy"

@@ -21,6 +21,7 @@ import pandas as pd
 from personalab.export.params import PERSONALISE_COLUMNS, ExportError
 from personalab.intent.columns import float_block
 from personalab.intent.model import IntentModel
+from personalab.online.features import OnlineFeatures
 from personalab.recommend.served import DEFAULT_MAX_K, Recommender
 
 
@@ -70,12 +71,14 @@ class Personaliser:
         threshold: float | None,
         k: int = 10,
         max_k: int = DEFAULT_MAX_K,
+        online: OnlineFeatures | None = None,
     ):
         if intent is None and recommender is None:
             raise ExportError("the decision rule needs an intent model or a recommender")
         if not 1 <= int(k) <= int(max_k):
             raise ExportError(f"k must be from 1 to max_k ({max_k}), got {k}")
         self.max_k = int(max_k)
+        self.online = online
         self.intent, self.segmenter, self.recommender = intent, segmenter, recommender
         self.segment_features = [] if segmenter is None else list(segment_features)
         self.segment_names = {str(key): str(value) for key, value in segment_names.items()}
@@ -124,17 +127,28 @@ class Personaliser:
             f"{len(self.trending)} trending items; k {self.k}"
         )
 
+    @property
+    def feature_columns(self) -> list[str]:
+        """The feature columns a request row may carry: the intent model's, then the
+        segmenter's others."""
+        names = [] if self.intent is None else [s.name for s in self.intent.encoder.columns_]
+        return list(dict.fromkeys([*names, *self.segment_features]))
+
     def segments(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's segment name (None without a segmenter, or for a row with no feature)."""
         if self.segmenter is None:
             return np.full(len(frame), None, dtype=object)
         labels = self.segmenter.predict(float_block(frame, self.segment_features))
-        return np.array([self.segment_names.get(str(label), "unknown") for label in labels])
+        names = np.array([self.segment_names.get(str(label), "unknown") for label in labels])
+        return np.where(described(frame, self.segment_features), names, None).astype(object)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        """The intent score of each row (NaN without an intent model)."""
+        """The intent score of each row (NaN without an intent model, or for a row with no
+        feature: a visitor with neither history nor live events)."""
         if self.intent is None:
             return np.full(len(frame), np.nan)
-        return self.intent.predict_proba(frame)
+        score = self.intent.predict_proba(frame)
+        return np.where(described(frame, self.intent.feature_names), score, np.nan)
 
     def choose(self, inner: np.ndarray, score: np.ndarray) -> np.ndarray:
         """Each user's strategy from their inner recommender id (-1: unknown) and intent score."""
@@ -296,6 +310,10 @@ class Personaliser:
             if segmenter_folder is None:
                 raise ExportError("a rule with a segmenter needs the segments stage's model folder")
             files["segmenter"] = Path(shutil.copytree(segmenter_folder, folder / "segmenter"))
+        if self.online is not None:
+            files["online_store"] = Path(
+                shutil.copyfile(self.online.store.path, folder / self.online.store.path.name)
+            )
         files["personalise"] = write_json(
             {
                 "threshold": self.threshold,
@@ -330,6 +348,11 @@ class Personaliser:
             )
         if "segmenter" in artifacts:
             segmenter = mlflow.sklearn.load_model(artifacts["segmenter"])
+        online = None
+        if "online_store" in artifacts:
+            from personalab.online.store import OnlineStore
+
+            online = OnlineFeatures(OnlineStore(artifacts["online_store"]))
         return cls(
             intent,
             segmenter,
@@ -340,7 +363,17 @@ class Personaliser:
             settings["threshold"],
             settings["k"],
             settings.get("max_k", DEFAULT_MAX_K),
+            online,
         )
+
+
+def described(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Rows with a value in any of ``columns``."""
+    wanted = set(columns)
+    at = [i for i, name in enumerate(frame.columns.tolist()) if name in wanted]
+    if not at:
+        return np.zeros(len(frame), dtype=bool)
+    return pd.notna(frame.iloc[:, at].to_numpy(dtype=object)).any(axis=1)
 
 
 def _nothing() -> tuple:

@@ -10,24 +10,69 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from personalab.export.params import ExportError
 from personalab.export.personalise import Personaliser
+from personalab.online.features import REQUEST_COLUMNS
+from personalab.online.live import FIELDS as LIVE_EVENT
+
+#: the keys every live event must have
+LIVE_KEYS = ("timestamp", "event_type")
 
 
 def serve_request(
     personaliser: Personaliser, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """A served request: every row needs a user id, the intent model's required columns may not
-    be null, ``k`` is from 1 to the rule's ``max_k``; then the rule's answer."""
-    from personalab.intent.pyfunc import check_required_values
+    """A served request: every row needs a user id; a row with feature values is a feature row
+    (the intent model's required columns present and not null), a row without is a request by
+    id, described from the online store and its live ``events`` (:mod:`personalab.online`);
+    ``k`` is from 1 to the rule's ``max_k``. Then the rule's answer."""
     from personalab.recommend.served import requested_k, requested_users
 
     requested_users(frame)
-    if personaliser.intent is not None:
-        check_required_values(frame, personaliser.intent.encoder)
     k = requested_k(params, personaliser.k, personaliser.max_k)
-    return personaliser.personalise(frame, k)
+    return personaliser.personalise(request_rows(personaliser, frame), k)
+
+
+def request_rows(personaliser: Personaliser, frame: pd.DataFrame) -> pd.DataFrame:
+    """The request with every row a feature row: the rows by id described online."""
+    from personalab.export.personalise import described
+    from personalab.intent.pyfunc import check_required_values
+
+    frame = frame.reset_index(drop=True)
+    given = described(frame, personaliser.feature_columns)
+    live = frame[[c for c in REQUEST_COLUMNS if c in frame]].notna().to_numpy().any(axis=1)
+    both = np.flatnonzero(given & live)
+    if both.size:
+        raise ExportError(
+            f"row(s) {both[:5].tolist()} (counted from 0) send both feature values and events "
+            "or at: send a feature row, or a user id with its live events, not both"
+        )
+    rows = frame[given]
+    if len(rows) and personaliser.intent is not None:
+        required = [s.name for s in personaliser.intent.encoder.columns_ if not s.optional]
+        missing = [name for name in required if name not in rows]
+        if missing:
+            raise ExportError(
+                f"feature rows lack required column(s) {missing[:10]} ({len(missing)} in all): "
+                "send every column of the signature, or only user_id (and events) to be "
+                "described from the online store"
+            )
+        check_required_values(rows, personaliser.intent.encoder)
+    if given.all():
+        return frame
+    if personaliser.online is None:
+        raise ExportError(
+            "this model has no online store (exported before it existed or without features): "
+            "send each user's feature row"
+        )
+    online = personaliser.online.frame(frame if not given.any() else frame[~given])
+    if not given.any():
+        return online
+    out = pd.concat([rows.drop(columns=list(REQUEST_COLUMNS), errors="ignore"), online])
+    return out.loc[frame.index]
 
 
 #: the answer's columns as the signature declares them (type, name); ``segment`` may be null
@@ -47,23 +92,41 @@ OUTPUT_SCHEMA = [
 def personalise_signature(personaliser: Personaliser) -> Any:
     """user_id (string) and the intent model's columns as it defines them (optional ones may be
     left out; none without an intent model); segment columns the intent model does not use are
-    optional (the segmenter imputes). Declared, not inferred from an example."""
+    optional (the segmenter imputes). With an online store, a row may instead carry only
+    user_id, and optionally ``events`` (the live events, :data:`LIVE_EVENT`) and ``at``: every
+    feature column is then optional (:func:`request_rows` refuses a feature row without a
+    required one). Declared, not inferred from an example."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array, Object, Property
 
     from personalab.intent.pyfunc import input_schema
+    from personalab.online.history import FLOATS
 
     intent = personaliser.intent
     intent_inputs = [] if intent is None else input_schema(intent.encoder).inputs
+    online = personaliser.online is not None
+    if online:
+        intent_inputs = [ColSpec(c.type, c.name, required=False) for c in intent_inputs]
     names = {c.name for c in intent_inputs}
     extra = [
         ColSpec("double", name, required=False)
         for name in personaliser.segment_features
         if name not in names
     ]
+    requests = []
+    if online:
+        fields = [
+            Property(name, "double" if name in FLOATS else "string", required=name in LIVE_KEYS)
+            for name in LIVE_EVENT
+        ]
+        requests = [
+            ColSpec(Array(Object(fields)), "events", required=False),
+            ColSpec("string", "at", required=False),
+        ]
     outputs = [ColSpec(kind, name, required=name != "segment") for kind, name in OUTPUT_SCHEMA]
     return ModelSignature(
-        inputs=Schema([ColSpec("string", "user_id"), *intent_inputs, *extra]),
+        inputs=Schema([ColSpec("string", "user_id"), *requests, *intent_inputs, *extra]),
         outputs=Schema(outputs),
         params=ParamSchema([ParamSpec("k", "long", personaliser.k)]),
     )
@@ -105,6 +168,21 @@ def example_rows(table: pd.DataFrame, personaliser: Personaliser, n: int) -> pd.
         axis=1,
     ).reset_index(drop=True)
     return out
+
+
+def online_example(personaliser: Personaliser, people: pd.DataFrame) -> pd.DataFrame:
+    """A request by id: the example's users and a visitor the store does not know, each with
+    the same live visit (a view and a cart of the most trending item, just after the store's
+    end)."""
+    as_of = pd.Timestamp(personaliser.online.store.as_of_ns, tz="UTC")
+    item = str(personaliser.trending.index[0]) if len(personaliser.trending) else None
+    visit = [
+        {"timestamp": (as_of + pd.Timedelta(minutes=m)).isoformat(), "event_type": kind}
+        | ({"item_id": item} if item is not None else {})
+        for m, kind in ((1, "view"), (2, "add_to_cart"))
+    ]
+    users = [*people["user_id"].astype(str), "visitor-example"]
+    return pd.DataFrame({"user_id": users, "events": [visit] * len(users)})
 
 
 def save_personalise(

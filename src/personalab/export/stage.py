@@ -14,6 +14,7 @@ import pandas as pd
 
 from personalab.core.status import StageStatus, write_skip_marker
 from personalab.export.io import segmenter_metadata
+from personalab.export.online import WHAT, build_online
 from personalab.export.params import EXPORTED, STAGE, ExportParams
 from personalab.export.parts import ExportParts
 from personalab.export.personalise import Personaliser, trending_items
@@ -24,10 +25,17 @@ NO_SEGMENT = "(no segments)"
 
 
 def build_personaliser(
-    parts: ExportParts, events: pd.DataFrame, params: ExportParams, status: StageStatus
+    parts: ExportParts,
+    events: pd.DataFrame,
+    params: ExportParams,
+    status: StageStatus,
+    paths: Any = None,
+    scratch: Path | None = None,
 ) -> Personaliser:
     """The decision rule from the parts there are and the recent events' trending items (what
-    the trending list means for this log noted in ``status``)."""
+    the trending list means for this log noted in ``status``), with the online store built in
+    ``scratch`` from the project at ``paths`` (None: no store; so too when
+    ``personalise.online_store`` is false)."""
     import mlflow.sklearn
 
     note_trending(events, params.personalise.trending_window_days, status)
@@ -41,7 +49,7 @@ def build_personaliser(
     if intent is not None:
         threshold = rule.high_intent_threshold
         threshold = intent.threshold if threshold is None else threshold
-    return Personaliser(
+    personaliser = Personaliser(
         intent,
         segmenter,
         features,
@@ -52,6 +60,11 @@ def build_personaliser(
         params.k,
         params.max_k,
     )
+    if not rule.online_store:
+        status.leave_out(WHAT, "personalise.online_store is false in params/export.yaml")
+    elif paths is not None:
+        personaliser.online = build_online(paths, scratch, personaliser.feature_columns, status)
+    return personaliser
 
 
 def note_trending(events: pd.DataFrame, window_days: float, status: StageStatus) -> None:
@@ -158,6 +171,9 @@ def export_metrics(
     rule = (
         {} if personaliser.threshold is None else {"high_intent_threshold": personaliser.threshold}
     )
+    online = personaliser.online
+    if online is not None:
+        rule |= {"online_users": len(online.store), "online_events": online.store.events}
     return {
         **versions,
         **checks,

@@ -3,8 +3,10 @@
 :class:`History` holds the canonical columns of :data:`personalab.features.query.EVENT_COLUMNS`
 that the features read (no ``rating``, ``channel``): event times as int64 nanoseconds, strings as
 object arrays with ``None`` for a missing value, floats with NaN. The store keeps each user's
-history in this form (:mod:`personalab.online.store`) and a request's live events are appended
-to it (:func:`personalab.online.live.live_history`).
+history packed (:func:`pack`, :func:`unpack`): one column after another, strings as codes into
+the store's :class:`Vocabulary` (session ids into the user's own list), compressed with zstd;
+about 15 bytes an event. A request's live events are appended to it
+(:func:`personalab.online.live.live_history`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 STRINGS = ("session_id", "event_type", "item_id", "category", "device")
 FLOATS = ("price", "quantity", "dwell_seconds", "scroll_depth")
 COLUMNS = ("ns", *STRINGS, *FLOATS)
+#: the strings coded into the store's vocabulary (session ids: into each user's own list)
+CODED = STRINGS[1:]
+#: the packed columns and their types
+PACKED = (("ns", "<i8"), *((name, "<i4") for name in STRINGS), *((n, "<f8") for n in FLOATS))
+BYTES_PER_EVENT = sum(np.dtype(kind).itemsize for _, kind in PACKED)
+CODEC = "zstd"
 
 
 @dataclass(frozen=True)
@@ -58,20 +67,6 @@ class History:
             }
         )
 
-    # --- as stored ---
-
-    def to_arrow(self) -> pa.Table:
-        return pa.table({name: getattr(self, name) for name in COLUMNS})
-
-    @classmethod
-    def from_arrow(cls, table: pa.Table) -> History:
-        out = {"ns": table.column("ns").to_numpy().astype(np.int64, copy=False)}
-        for name in STRINGS:
-            out[name] = np.array(table.column(name).to_pylist(), dtype=object)
-        for name in FLOATS:
-            out[name] = table.column(name).to_numpy(zero_copy_only=False).astype(float)
-        return cls(**out)
-
     @classmethod
     def empty(cls) -> History:
         return cls(
@@ -79,3 +74,53 @@ class History:
             **{name: np.zeros(0, dtype=object) for name in STRINGS},
             **{name: np.zeros(0) for name in FLOATS},
         )
+
+
+class Vocabulary:
+    """The strings of the coded columns, by code (code -1: missing)."""
+
+    def __init__(self, values: dict[str, list[str]]):
+        self.values = {name: np.array([*values[name], None], dtype=object) for name in CODED}
+
+    def decode(self, name: str, codes: np.ndarray) -> np.ndarray:
+        return self.values[name][codes]  # -1 picks the trailing None
+
+
+def encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A string column as int32 codes (-1: null) and the strings they stand for."""
+    coded = column.cast(pa.string()).combine_chunks().dictionary_encode()
+    codes = coded.indices.fill_null(-1).to_numpy().astype(np.int32)
+    return codes, [str(v) for v in coded.dictionary.to_pylist()]
+
+
+def pack(columns: dict[str, np.ndarray], sessions: list[str]) -> tuple[bytes, str]:
+    """One user's coded columns (``PACKED``; ``session_id`` as codes into ``sessions``) as
+    compressed bytes, and the session ids as JSON."""
+    import json
+
+    data = b"".join(np.ascontiguousarray(columns[n], dtype=kind).tobytes() for n, kind in PACKED)
+    return pa.compress(data, codec=CODEC, asbytes=True), json.dumps(sessions)
+
+
+def unpack(data: bytes, events: int, sessions: list[str], vocabulary: Vocabulary) -> History:
+    """:func:`pack`'s bytes of ``events`` events as a :class:`History`."""
+    raw = pa.decompress(data, decompressed_size=events * BYTES_PER_EVENT, codec=CODEC)
+    out, at = {}, 0
+    for name, kind in PACKED:
+        width = np.dtype(kind).itemsize * events
+        out[name] = np.frombuffer(raw, dtype=kind, count=events, offset=at)
+        at += width
+    session_values = np.array([*sessions, None], dtype=object)
+    strings = {name: vocabulary.decode(name, out[name]) for name in CODED}
+    return History(
+        ns=out["ns"],
+        session_id=session_values[out["session_id"]],
+        **strings,
+        **{name: out[name] for name in FLOATS},
+    )
+
+
+def local_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes of one user's session ids into their own list (a missing id: -1)."""
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int32), [str(v) for v in uniques]

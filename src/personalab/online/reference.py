@@ -128,4 +128,3 @@ def ranked_columns(longest: int, monetary: bool, weights: dict[str, float]) -> l
     names = ["days_since_last_event", f"sessions_{longest}d"]
     names += ["revenue_total"] if monetary else []
     return list(dict.fromkeys([*names, *weights]))
-

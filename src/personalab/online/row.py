@@ -65,9 +65,7 @@ def online_row(history: History, t_ns: int, plan: FeaturesPlan, ref: Reference) 
     if plan.support.keeps("engagement_score") and weights:
         out["engagement_score"] = ref.engagement(out, t_ns, weights)
     priority = plan.priority
-    out["dominant_segment"] = next(
-        (name for name in priority if out[f"seg_{name}"] == 1), "none"
-    )
+    out["dominant_segment"] = next((name for name in priority if out[f"seg_{name}"] == 1), "none")
     return {name: out[name] for name in column_order(plan) if name != "user_id"}
 
 
@@ -262,4 +260,3 @@ def high_clicker(h: History, clicks: np.ndarray, t_ns: int, seg: Any, ref: Refer
         if (near > seg.high_click_count).any():
             return True
     return False
-

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,17 @@ from personalab.features.params import FeaturesParams
 from personalab.features.plan import FeaturesPlan
 from personalab.features.query import DAY_NS, Events, before
 from personalab.features.support import Support
-from personalab.online.history import COLUMNS, History
+from personalab.online.history import (
+    CODED,
+    COLUMNS,
+    FLOATS,
+    History,
+    Vocabulary,
+    encode,
+    local_codes,
+    pack,
+    unpack,
+)
 from personalab.online.reference import DAYS, NONE_NS, WINDOW, Reference, ranked_columns
 
 FILE = "online.sqlite"
@@ -83,24 +92,40 @@ def build_store(
     users = arrow.column("user_id").to_numpy(zero_copy_only=False).astype(str)
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if users.size else np.zeros(0)
     ends = np.r_[starts[1:], users.size].astype(int)
-    body = arrow.drop_columns(["user_id"])
     order = {str(u): i for i, u in enumerate(table["user_id"])}
-    rows = dict(zip(order, row_records(table), strict=True))
     reference = reference_arrays(arrow, table, order, plan, t_ns)
+    columns = {name: arrow.column(name).to_numpy() for name in ("ns", *FLOATS)}
+    vocabulary = {}
+    for name in CODED:
+        columns[name], vocabulary[name] = encode(arrow.column(name))
+    sessions = arrow.column("session_id").to_numpy(zero_copy_only=False)
+    rows = RowCodec(table.drop(columns=["user_id"]))
     meta = {
         "schema_version": SCHEMA_VERSION,
         "as_of_ns": t_ns,
+        "events": int(arrow.num_rows),
         "session_gap_ns": int(session_gap_ns),
         "plan": plan_to_json(plan),
         "medians": category_medians(events, t_ns),
-        "columns": [c for c in table.columns if c != "user_id"],
+        "rows": rows.to_json(),
+        "vocabulary": vocabulary,
     }
+
+    def user_rows():
+        for a, e in zip(starts, ends, strict=True):
+            part = {name: values[a:e] for name, values in columns.items()}
+            part["session_id"], ids = local_codes(sessions[a:e])
+            history, session_ids = pack(part, ids)
+            position = order[users[a]]
+            yield users[a], position, rows.pack(position), int(e - a), session_ids, history
+
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         db.execute("CREATE TABLE reference (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
         db.execute(
             "CREATE TABLE users (user_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
-            "row TEXT NOT NULL, history BLOB NOT NULL) WITHOUT ROWID"
+            "row BLOB NOT NULL, events INTEGER NOT NULL, sessions TEXT NOT NULL, "
+            "history BLOB NOT NULL)"
         )
         db.executemany(
             "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()]
@@ -109,19 +134,55 @@ def build_store(
             "INSERT INTO reference VALUES (?, ?)",
             [(name, array_bytes(a)) for name, a in reference.items()],
         )
-        db.executemany(
-            "INSERT INTO users VALUES (?, ?, ?, ?)",
-            (
-                (
-                    users[a],
-                    order[users[a]],
-                    json.dumps(rows[users[a]]),
-                    ipc_bytes(body.slice(a, e - a)),
-                )
-                for a, e in zip(starts, ends, strict=True)
-            ),
-        )
+        db.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", user_rows())
     return {"users": len(order), "events": int(arrow.num_rows)}
+
+
+class RowCodec:
+    """The features-stage rows at ``S``: the numeric columns as float64 bytes, the string
+    columns (``rfm_segment``, ``dominant_segment``) as codes into their values."""
+
+    def __init__(self, table: pd.DataFrame | None, spec: dict[str, Any] | None = None):
+        if spec is None:
+            spec = {
+                "columns": list(table.columns),
+                "integers": [c for c in table if pd.api.types.is_integer_dtype(table[c])],
+                "strings": {
+                    c: sorted(table[c].dropna().astype(str).unique().tolist())
+                    for c in table
+                    if not pd.api.types.is_numeric_dtype(table[c])
+                },
+            }
+        self.spec = spec
+        self.columns: list[str] = spec["columns"]
+        self.strings: dict[str, list[str]] = spec["strings"]
+        self.integers = set(spec["integers"])
+        if table is not None:
+            block = {
+                c: table[c].map({v: i for i, v in enumerate(self.strings[c])}).to_numpy(float)
+                if c in self.strings
+                else table[c].to_numpy(dtype=float, na_value=np.nan)
+                for c in self.columns
+            }
+            self.block = np.column_stack([block[c] for c in self.columns]) if block else None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.spec
+
+    def pack(self, position: int) -> bytes:
+        return self.block[position].astype("<f8").tobytes()
+
+    def unpack(self, data: bytes) -> dict[str, Any]:
+        values = np.frombuffer(data, dtype="<f8")
+        out: dict[str, Any] = {}
+        for name, value in zip(self.columns, values.tolist(), strict=True):
+            if name in self.strings:
+                out[name] = self.strings[name][int(value)]
+            elif name in self.integers:
+                out[name] = int(value)
+            else:
+                out[name] = value
+        return out
 
 
 def reference_arrays(
@@ -168,16 +229,6 @@ def reference_arrays(
     return out
 
 
-def row_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The table's rows as JSON-ready dicts (NaN: None), without ``user_id``."""
-    frame = table.drop(columns=["user_id"]).astype(object)
-    frame = frame.where(frame.notna(), None)
-    return [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
-        for record in frame.to_dict("records")
-    ]
-
-
 def category_medians(events: Events, t_ns: int) -> list[list[Any]]:
     """``[[category or None, median], ...]``: the catalogue's category medians at ``t_ns``, as
     ``taste_query.price_sensitivity`` takes them."""
@@ -197,13 +248,6 @@ def array_bytes(array: np.ndarray) -> bytes:
     out = io.BytesIO()
     np.save(out, array, allow_pickle=False)
     return out.getvalue()
-
-
-def ipc_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 @dataclass(frozen=True)
@@ -231,11 +275,15 @@ class OnlineStore:
         self.as_of_ns: int = meta["as_of_ns"]
         self.session_gap_ns: int = meta["session_gap_ns"]
         self.plan = plan_from_json(meta["plan"])
-        self.columns: list[str] = meta["columns"]
+        self.rows = RowCodec(None, meta["rows"])
+        self.columns: list[str] = self.rows.columns
+        self.events: int = meta["events"]
+        self.vocabulary = Vocabulary(meta["vocabulary"])
         arrays = {
             name: np.load(io.BytesIO(data), allow_pickle=False)
             for name, data in self.db.execute("SELECT name, data FROM reference")
         }
+
         def under(prefix: str) -> dict[str, np.ndarray]:
             return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -264,14 +312,14 @@ class OnlineStore:
         """The user's position, row at ``S`` (None values: NaN) and history; None: not
         stored."""
         found = self.db.execute(
-            "SELECT position, row, history FROM users WHERE user_id = ?", (str(user_id),)
+            "SELECT position, row, events, sessions, history FROM users WHERE user_id = ?",
+            (str(user_id),),
         ).fetchone()
         if found is None:
             return None
-        row = {k: math.nan if v is None else v for k, v in json.loads(found[1]).items()}
-        with pa.ipc.open_stream(found[2]) as reader:
-            return StoredUser(found[0], row, History.from_arrow(reader.read_all()))
+        position, row, events, sessions, history = found
+        history = unpack(history, events, json.loads(sessions), self.vocabulary)
+        return StoredUser(position, self.rows.unpack(row), history)
 
     def __len__(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])
-

@@ -1,0 +1,88 @@
+"""Feature rows for requests by user id: the stored history and the request's live events
+folded into the features stage's row at the request's instant (:func:`online_row`).
+
+A request row is ``user_id``, optionally ``events`` (the current visit's events, see
+:mod:`personalab.online.live`) and ``at`` (the instant to describe the user at, ISO 8601;
+default: just after the latest event known, stored or live). A user the store does not know is
+described from their live events alone; one with neither history nor live events has no row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalab.online.live import LiveEventError, instant, live_history
+from personalab.online.row import online_row
+from personalab.online.store import OnlineStore
+
+REQUEST_COLUMNS = ("events", "at")
+
+
+class OnlineFeatures:
+    """Rows of the features stage's table, computed per request from an :class:`OnlineStore`."""
+
+    def __init__(self, store: OnlineStore):
+        self.store = store
+        self.columns = list(store.columns)
+
+    def describe(self) -> str:
+        as_of = pd.Timestamp(self.store.as_of_ns, tz="UTC")
+        return (
+            f"online store: {len(self.store):,} users and {self.store.events:,} events as of "
+            f"{as_of:%Y-%m-%d %H:%M:%S.%f} UTC"
+        )
+
+    def row(self, user_id: str, events: Any = None, at: Any = None) -> dict[str, Any] | None:
+        """The user's row (without ``user_id``) at ``at``, with ``events`` folded in; None when
+        there is nothing to describe them by."""
+        store = self.store
+        stored = store.user(user_id)
+        before = stored.history if stored is not None else None
+        live = live_history(events, user_id, before, store.as_of_ns, store.session_gap_ns)
+        latest = max(store.as_of_ns, (live.last_ns + 1) if len(live) else 0)
+        t_ns = latest if _absent(at) else instant(at, "at")
+        if t_ns < latest:
+            raise LiveEventError(
+                f"at {at} is before the latest event known for user {user_id} or the store's "
+                f"end ({pd.Timestamp(latest, tz='UTC')}): a row describes the user after them"
+            )
+        if stored is not None and not len(live) and t_ns == store.as_of_ns:
+            return dict(stored.row)  # as built by the features stage
+        history = live if before is None else before.then(live)
+        if not len(history):
+            return None
+        position = stored.position if stored is not None else -1
+        return online_row(history, t_ns, store.plan, store.reference.for_user(position))
+
+    def frame(self, requests: pd.DataFrame) -> pd.DataFrame:
+        """``user_id`` and the features stage's columns (numbers as float64, the string columns
+        last), one row per request row (NaN where a user has nothing to describe them by)."""
+        events = requests["events"] if "events" in requests else [None] * len(requests)
+        ats = requests["at"] if "at" in requests else [None] * len(requests)
+        strings = [name for name in self.columns if name in self.store.rows.strings]
+        numbers = [name for name in self.columns if name not in self.store.rows.strings]
+        block = np.full((len(requests), len(numbers)), np.nan)
+        text = np.full((len(requests), len(strings)), None, dtype=object)
+        for i, (user, live, at) in enumerate(
+            zip(requests["user_id"].astype(str), events, ats, strict=True)
+        ):
+            row = self.row(user, live, at)
+            if row is not None:
+                block[i] = [row[name] for name in numbers]
+                text[i] = [row[name] for name in strings]
+        # one float block (built in microseconds), then the few string columns
+        out = pd.DataFrame(block, columns=numbers, index=requests.index)
+        for j, name in enumerate(strings):
+            out[name] = text[:, j]
+        out.insert(0, "user_id", requests["user_id"].astype(str).to_numpy(dtype=object))
+        return out
+
+
+def _absent(value: Any) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, float) and math.isnan(value) or value is pd.NaT or value is np.nan
