@@ -234,9 +234,15 @@ def test_mlflow_serves_each_model_and_refuses_bad_requests(repro, name):
         assert len(predictions) > 0
         status, answer = post(url, json.dumps(missing).encode())
         # the recommender's columns are each optional (user_id, or items): it names them
-        expected = "no user_id column" if name == "recommender" else "missing inputs"
+        # the recommender's columns are each optional (user_id, or items); so are the rule's
+        # features (a request by id sends none), but a feature row needs each required one
+        expected = {
+            "recommender": "no user_id column",
+            "intent": "missing inputs",
+            "personalise": "lack required column(s)",
+        }[name]
         assert status == 400 and expected in answer["message"], answer
-        assert column in answer["message"].split("missing inputs")[-1]
+        assert column in answer["message"].split(expected)[-1]
         if name == "recommender":  # a list of items gets what comes next after them
             items = predictions["item_id"].head(2).tolist()
             request = {"dataframe_records": [{"items": items}], "params": {"k": 4}}
@@ -269,9 +275,16 @@ def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_li
         with ThreadPoolExecutor(4) as pool:  # four clients at once: every answer the same
             answers = list(pool.map(lambda _: post(url, json.dumps(body).encode()), range(12)))
         assert answers == [(200, answer)] * 12
-        short = {"dataframe_split": {"columns": ["user_id"], "data": [[frame["user_id"][0]]]}}
+        # a request by id: the user's row folded from the online store and the live visit
+        visit = [{"timestamp": "2100-01-01T00:00:00", "event_type": "view"}]
+        by_id = {"dataframe_records": [{"user_id": frame["user_id"][0], "events": visit}]}
+        status, answer = post(url, json.dumps(by_id).encode())
+        assert status == 200 and len(answer["predictions"]) > 0, answer
+        assert all(row["intent_score"] is not None for row in answer["predictions"])
+        early = json.loads(json.dumps(by_id))
+        early["dataframe_records"][0]["events"][0]["timestamp"] = "1999-01-01T00:00:00"
         for request, cause in (
-            (short, "missing inputs ['days_since_last_event'"),
+            (early, "event 0 at 1999-01-01T00:00:00 is before the store's end"),
             ({**body, "params": {"k": 0}}, "k must be from 1 to"),
         ):
             status, answer = post(url, json.dumps(request).encode())
@@ -287,6 +300,26 @@ def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_li
         }
         status, answer = post(url, json.dumps(big).encode())
         assert status == 413 and "at most" in answer["message"], answer
+
+
+def test_online_rows_equal_the_features_stage_rows_on_a_sample_of_the_default_data(repro):
+    """The pipeline's own events (the default synthetic log through the ingest stage) and its
+    features params: a store at S, each sampled user's events in [S, T) as live events."""
+    from personalab.features.params import FeaturesParams
+    from personalab.features.plan import plan_features
+    from personalab.online.parity import parity_gaps
+
+    root, _ = repro
+    events = pd.read_parquet(root / "data/interim/events.parquet")
+    times = events["timestamp"]
+    as_of = times.quantile(0.8).floor("s") + pd.Timedelta(milliseconds=1)
+    at = as_of + pd.Timedelta(hours=30)
+    params = FeaturesParams.from_yaml(root / "params/features.yaml")
+    plan = plan_features(events[times < as_of], params)
+    live = events[(times >= as_of) & (times < at)]
+    users = live["user_id"].drop_duplicates().sample(12, random_state=0).tolist()
+    gaps = parity_gaps(events, plan, as_of, at, [*users, "nobody"])
+    assert gaps.empty, gaps.to_string()
 
 
 def test_repro_is_idempotent_and_reruns_only_what_changed(repro):

@@ -138,17 +138,19 @@ class Personaliser:
         """Each row's segment name (None without a segmenter, or for a row with no feature)."""
         if self.segmenter is None:
             return np.full(len(frame), None, dtype=object)
-        labels = self.segmenter.predict(float_block(frame, self.segment_features))
+        block = float_block(frame, self.segment_features)
+        labels = self.segmenter.predict(block)
         names = np.array([self.segment_names.get(str(label), "unknown") for label in labels])
-        return np.where(described(frame, self.segment_features), names, None).astype(object)
+        return np.where(np.isnan(block).all(axis=1), None, names).astype(object)
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         """The intent score of each row (NaN without an intent model, or for a row with no
         feature: a visitor with neither history nor live events)."""
-        if self.intent is None:
+        if self.intent is None or not len(frame):
             return np.full(len(frame), np.nan)
-        score = self.intent.predict_proba(frame)
-        return np.where(described(frame, self.intent.feature_names), score, np.nan)
+        matrix = self.intent.encoder.matrix(frame)
+        score = self.intent.proba_of(matrix)
+        return np.where(np.isnan(matrix).all(axis=1), np.nan, score)
 
     def choose(self, inner: np.ndarray, score: np.ndarray) -> np.ndarray:
         """Each user's strategy from their inner recommender id (-1: unknown) and intent score."""

@@ -50,6 +50,13 @@ def request_rows(personaliser: Personaliser, frame: pd.DataFrame) -> pd.DataFram
             f"row(s) {both[:5].tolist()} (counted from 0) send both feature values and events "
             "or at: send a feature row, or a user id with its live events, not both"
         )
+    if personaliser.online is None:
+        if live.any():
+            raise ExportError(
+                "this model has no online store (exported before it existed, or with "
+                "personalise.online_store false): send each user's feature row, not events"
+            )
+        given[:] = True  # every row is a feature row (a rule without intent needs none)
     rows = frame[given]
     if len(rows) and personaliser.intent is not None:
         required = [s.name for s in personaliser.intent.encoder.columns_ if not s.optional]
@@ -63,11 +70,6 @@ def request_rows(personaliser: Personaliser, frame: pd.DataFrame) -> pd.DataFram
         check_required_values(rows, personaliser.intent.encoder)
     if given.all():
         return frame
-    if personaliser.online is None:
-        raise ExportError(
-            "this model has no online store (exported before it existed or without features): "
-            "send each user's feature row"
-        )
     online = personaliser.online.frame(frame if not given.any() else frame[~given])
     if not given.any():
         return online

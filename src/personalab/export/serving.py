@@ -7,7 +7,9 @@ cause: no stack trace, no path, no echo of the request's data or of MLflow's sch
     python -m personalab.export.serving models/personalise --port 5001 --max-body-mb 8
 
 ``mlflow models serve -m models/<name> --env-manager local`` serves the same folders, without
-the limit and with MLflow's own error answers.
+the limit and with MLflow's own error answers. For ``models/personalise`` the server also answers
+``POST /personalise``, a request by user id without MLflow's dataframe protocol
+(:mod:`personalab.export.lean`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import sys
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+
+from mlflow.exceptions import MlflowException
+
+from personalab.export import lean
 
 MODEL_ENV = "PERSONALAB_SERVE_MODEL"  # what main() tells each uvicorn worker
 MAX_BODY_ENV = "PERSONALAB_SERVE_MAX_BODY_BYTES"
@@ -116,9 +122,10 @@ class GuardedApp:
     line of cause in every error answer of ``/invocations`` (successful answers pass through
     as they are sent; only error answers are buffered), one log line per refused request."""
 
-    def __init__(self, app: Any, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, max_body_bytes: int, personaliser: Any = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.personaliser = personaliser  # models/personalise: POST /personalise answers too
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -133,6 +140,8 @@ class GuardedApp:
             return None
         if body is None:
             return await self._answer(scope, send, 413, too_large_answer(None, self.max_body_bytes))
+        if scope["path"] == lean.PATH and self.personaliser is not None:
+            return await self._lean(scope, send, body)
         invocations = scope["path"] == INVOCATIONS
         if invocations and scope["method"] == "POST" and not _header(scope, b"content-type"):
             message = f"the request has no Content-Type header: send {CONTENT_TYPES}"
@@ -167,6 +176,18 @@ class GuardedApp:
             cause = clean_message(f"{type(error).__name__}: {error}")
             _log.error("%s %s failed: %s", scope["method"], scope["path"], cause)
 
+    async def _lean(self, scope: dict[str, Any], send: Any, body: bytes) -> None:
+        """``POST /personalise`` (:mod:`personalab.export.lean`), answered in this worker."""
+        if scope["method"] != "POST":
+            answer = {"error_code": "METHOD_NOT_ALLOWED", "message": f"POST to {lean.PATH}"}
+            return await self._answer(scope, send, 405, answer)
+        status, data = lean.answer(self.personaliser, body)
+        if status != 200:
+            _log.warning("refused %d POST %s: %s", status, lean.PATH, json.loads(data)["message"])
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
     async def _read_body(self, receive: Any) -> bytes | None:
         """The whole request body, or None as soon as it is over the limit."""
         chunks, size = [], 0
@@ -194,11 +215,17 @@ class GuardedApp:
 
 
 def build_app(folder: Path | str, max_body_bytes: int) -> GuardedApp:
-    """MLflow's scoring app for the model in ``folder``, guarded."""
+    """MLflow's scoring app for the model in ``folder``, guarded; for ``models/personalise``,
+    with ``POST /personalise`` beside it."""
     from mlflow.pyfunc import load_model
     from mlflow.pyfunc.scoring_server import init
 
-    return GuardedApp(init(load_model(str(folder))), max_body_bytes)
+    model = load_model(str(folder))
+    try:
+        personaliser = getattr(model.unwrap_python_model(), "personaliser", None)
+    except MlflowException:  # not a Python model (the intent and recommender folders)
+        personaliser = None
+    return GuardedApp(init(model), max_body_bytes, personaliser)
 
 
 def create_app() -> GuardedApp:

@@ -40,7 +40,11 @@ class IntentModel:
         """Calibrated purchase probability of every row of a raw feature frame."""
         if len(frame) == 0:
             return np.zeros(0)
-        return self.calibrator.transform(self.booster.inplace_predict(self.encoder.matrix(frame)))
+        return self.proba_of(self.encoder.matrix(frame))
+
+    def proba_of(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated purchase probability of rows encoded by ``encoder.matrix``."""
+        return self.calibrator.transform(self.booster.inplace_predict(matrix))
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``purchase_probability`` and ``purchase_intent`` (probability >= threshold) per row."""

@@ -17,6 +17,7 @@ class Rule:
     threshold = 0.25
     trending = ["i1", "i2", "i3"]
     strategies = ("personalised", "trending", "popular")
+    online = None
 
     def __init__(self, answers: dict[str, tuple[str, str]]):
         self.answers, self.asked = answers, []

@@ -1,0 +1,195 @@
+"""Requests by user id to models/personalise: the row is folded from the online store and the
+request's live events, and answered as the features stage's row would be; feature rows keep
+working beside them; through MLflow, the live events pass the signature."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from personalab.core.errors import InputError
+from personalab.engine import connect
+from personalab.export.personalise import Personaliser
+from personalab.export.pyfunc import online_example, personalise_signature, serve_request
+from personalab.features.build import features_at
+from personalab.features.query import Events, events_on
+from personalab.intent.calibrate import Calibrator
+from personalab.intent.columns import FeatureEncoder
+from personalab.intent.model import IntentModel
+from personalab.online.features import OnlineFeatures
+from personalab.online.parity import live_events
+from personalab.online.store import FILE, OnlineStore, build_store
+from tests.unit.online.helpers import instants, plan_for, shape
+
+INTENT = ["days_since_last_event", "events_7d", "sessions_total", "view_to_cart", "rfm_segment"]
+
+
+@pytest.fixture(scope="module")
+def world(parts, tmp_path_factory):
+    """The funnel log's store at S, an intent model on its features, the export's other parts."""
+    import xgboost as xgb
+
+    events = shape("funnel")
+    as_of, at = instants(events)
+    past = events[events["timestamp"] < as_of]
+    plan = plan_for(past)
+    path = tmp_path_factory.mktemp("online") / FILE
+    engine = connect()
+    try:
+        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
+    finally:
+        engine.close()
+    train = features_at(past, as_of - pd.Timedelta(days=2), plan)
+    encoder = FeatureEncoder(categorical=["rfm_segment"]).fit(train[INTENT])
+    label = (train["events_7d"] > train["events_7d"].median()).astype(int)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2, "seed": 0, "nthread": 1},
+        xgb.DMatrix(encoder.transform(train), label=label, enable_categorical=True),
+        num_boost_round=4,
+    )
+    rule = Personaliser(
+        IntentModel(encoder, booster, Calibrator("none"), 0.5),
+        None,
+        [],
+        {},
+        parts["recommender"],
+        parts["trending"],
+        0.5,
+        3,
+        online=OnlineFeatures(OnlineStore(path)),
+    )
+    return rule, events, past, as_of, at, plan
+
+
+def active(events, as_of, at, n=4):
+    live = events[(events["timestamp"] >= as_of) & (events["timestamp"] < at)]
+    return live, live["user_id"].value_counts().index[:n].tolist()
+
+
+def test_a_request_by_id_with_live_events_is_answered_as_the_features_stage_row(world):
+    rule, events, past, as_of, at, plan = world
+    live, users = active(events, as_of, at)
+    for user in users:
+        mine = live[live["user_id"] == user]
+        by_id = pd.DataFrame(
+            {"user_id": [user], "events": [live_events(mine)], "at": [at.isoformat()]}
+        )
+        row = features_at(pd.concat([past, mine]), at, plan)
+        row = row[row["user_id"] == user].drop(columns="cutoff")
+        expected = serve_request(rule, row)
+        answer = serve_request(rule, by_id)
+        pd.testing.assert_frame_equal(answer, expected, check_exact=False, rtol=1e-9)
+        assert answer["intent_score"].notna().all()
+
+
+def test_feature_rows_and_requests_by_id_are_answered_together_in_request_order(world):
+    rule, events, past, as_of, at, plan = world
+    live, (first, second, *_) = active(events, as_of, at)
+    row = features_at(past, as_of, plan)
+    row = row[row["user_id"] == second].drop(columns="cutoff")
+    visit = live_events(live[live["user_id"] == first])
+    mixed = pd.concat(
+        [
+            pd.DataFrame({"user_id": [first], "events": [visit]}),
+            row,
+            pd.DataFrame({"user_id": ["stranger"]}),
+        ],
+        ignore_index=True,
+    )
+    answer = serve_request(rule, mixed, {"k": 2})
+    assert answer["user_id"].drop_duplicates().tolist() == [first, second, "stranger"]
+    alone = serve_request(rule, mixed.iloc[[0]][["user_id", "events"]], {"k": 2})
+    pd.testing.assert_frame_equal(answer.iloc[:2].reset_index(drop=True), alone)
+    stranger = answer[answer["user_id"] == "stranger"]
+    assert stranger["intent_score"].isna().all()  # nothing to describe them by
+    assert (stranger["strategy"] == "popular").all()
+
+
+def test_a_visitor_with_live_events_is_scored_from_them(world):
+    rule, events, _, as_of, at, _ = world
+    live, (user, *_) = active(events, as_of, at)
+    visit = live_events(live[live["user_id"] == user])
+    answer = serve_request(rule, pd.DataFrame({"user_id": ["new-visitor"], "events": [visit]}))
+    assert answer["intent_score"].notna().all()
+    assert (answer["strategy"] == "popular").all()  # the recommender does not know them
+
+
+def test_requests_that_mix_up_the_two_forms_are_refused_clearly(world, parts):
+    rule, events, past, as_of, at, plan = world
+    row = features_at(past, as_of, plan).drop(columns="cutoff").head(1)
+    visit = [{"timestamp": at.isoformat(), "event_type": "view"}]
+    with pytest.raises(InputError, match=r"row\(s\) \[0\].*send both feature values and events"):
+        serve_request(rule, row.assign(events=[visit]))
+    with pytest.raises(InputError, match=r"lack required column\(s\) \['events_7d'\]"):
+        serve_request(rule, row.drop(columns="events_7d"))
+    offline = Personaliser(
+        rule.intent, None, [], {}, parts["recommender"], parts["trending"], 0.5, 3
+    )
+    with pytest.raises(InputError, match="no online store"):
+        serve_request(offline, pd.DataFrame({"user_id": ["u1"], "events": [visit]}))
+
+
+def test_the_exported_rule_serves_requests_by_id_through_mlflow(world, tmp_path):
+    import mlflow.pyfunc
+
+    from personalab.export.pyfunc import request_rows, save_personalise
+
+    rule = world[0]
+    example = pd.DataFrame({"user_id": [world[1]["user_id"].iloc[0]]})
+    folder = save_personalise(rule, example, None, tmp_path / "personalise")
+    inputs = {c.name: c for c in personalise_signature(rule).inputs.inputs}
+    assert not inputs["events"].required and not inputs["at"].required
+    assert not inputs["events_7d"].required  # a request by id sends no feature
+    by_id = online_example(rule, example)
+    loaded = mlflow.pyfunc.load_model(str(folder))
+    answer = loaded.predict(by_id, params={"k": 2})
+    expected = rule.personalise(request_rows(rule, by_id), 2)
+    pd.testing.assert_frame_equal(answer, expected)
+    bad = by_id.assign(events=[[{"timestamp": "soon", "event_type": "view"}]] * len(by_id))
+    with pytest.raises(Exception, match="event 0's timestamp is not an ISO 8601 time"):
+        loaded.predict(bad)
+
+
+def test_post_personalise_answers_as_invocations_does_without_the_dataframe_protocol(world):
+    """`make serve`'s lean route: the same rows, refusals in one line naming the cause."""
+    from personalab.export.serving import GuardedApp
+    from tests.unit.export.test_serving import call
+
+    rule, events, _, as_of, at, _ = world
+    live, (first, second, *_) = active(events, as_of, at)
+    visit = live_events(live[live["user_id"] == first])
+
+    async def no_mlflow(scope, receive, send):
+        raise AssertionError("the lean route does not reach MLflow's app")
+
+    app = GuardedApp(no_mlflow, 10**6, personaliser=rule)
+
+    def post(body):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, content = call(app, ("POST", "/personalise", data, {}))[0]
+        return status, json.loads(content)
+
+    status, answer = post({"user_id": first, "events": visit, "k": 2})
+    assert status == 200, answer
+    expected = serve_request(rule, pd.DataFrame({"user_id": [first], "events": [visit]}), {"k": 2})
+    got = pd.DataFrame(answer["predictions"])
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12)
+    status, answer = post([{"user_id": first, "events": visit}, {"user_id": second}])
+    assert status == 200
+    assert pd.DataFrame(answer["predictions"])["user_id"].drop_duplicates().tolist() == [
+        first, second,
+    ]  # fmt: skip
+    for body, cause in (
+        (b"{not json", "not valid JSON"),
+        ([], "non-empty list"),
+        ({"user": first}, "request 0 has unknown key(s) ['user']"),
+        ({"events": visit}, "request 0 has no user_id"),
+        ({"user_id": first, "k": 0}, "k must be from 1 to"),
+        ({"user_id": first, "events": [{"event_type": "view"}]}, "event 0 has no timestamp"),
+    ):
+        status, answer = post(body)
+        assert status == 400 and cause in answer["message"], answer
+    status, _ = call(app, ("GET", "/personalise", b"", {}))[0]
+    assert status == 405
