@@ -15,10 +15,16 @@ Reads the project's exported models (``models/intent``, ``models/recommender``,
 * under load, ``models/personalise`` only: the server ``make serve`` runs (guarded, ``--workers``
   uvicorn processes, default 2) answering 1, 4 and 8 clients at once, each sending one-user
   feature-row requests on a kept-alive connection of its own: requests/s, p50 and p99. The
-  clients are threads of this process, on the same 2 cores as the server.
+  clients are threads of this process, on the same 2 cores as the server;
+* ``personalise_by_id``: requests by user id with a live visit of ``--live-events`` events
+  (default 20: views with dwell and price, clicks, scrolls, a cart, of the log's items, after
+  the store's end), the row folded from the online store: the store's load time (target
+  < 2 s), in process (through MLflow and the model alone; target p99 < 5 ms for the model
+  alone), and under load through ``/invocations`` and ``make serve``'s ``POST /personalise``
+  (targets at 4 clients: p99 < 50 ms and >= 200 requests/s).
 
 Prints one JSON object. Usage: python benchmarks/serving.py [--requests 1000] [--batch 100000]
-[--workers 2] [--clients 1,4,8] [--load-requests 2000]
+[--workers 2] [--clients 1,4,8] [--load-requests 2000] [--live-events 20]
 """
 
 from __future__ import annotations
@@ -34,13 +40,22 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+from _live import requests_by_id
 from _targets import exit_code, missed_targets
 
 from personalab.core.paths import project_paths
 from personalab.tools.server import model_server
 
 MODELS = ("intent", "recommender", "personalise")
-TARGETS = {"inprocess_p99_ms": 5.0, "http_p99_ms": 50.0, "intent_rows_per_second": 100_000}
+TARGETS = {
+    "inprocess_p99_ms": 5.0,
+    "http_p99_ms": 50.0,
+    "intent_rows_per_second": 100_000,
+    "store_load_seconds": 2.0,
+    "by_id_model_p99_ms": 5.0,
+    "by_id_load_p99_ms": 50.0,
+    "by_id_requests_per_second": 200.0,
+}
 
 
 def request_rows(folder: Path, table: pd.DataFrame) -> pd.DataFrame:
@@ -99,19 +114,19 @@ def body(frame: pd.DataFrame) -> bytes:
 HEADERS = {"Content-Type": "application/json"}
 
 
-def poster(url: str, what: str):
-    """A function that POSTs a body to ``url``'s /invocations on one kept-alive connection
+def poster(url: str, what: str, path: str = "/invocations"):
+    """A function that POSTs a body to ``url``'s ``path`` on one kept-alive connection
     (raising on any answer but 200), and the connection."""
     address = urlparse(url)
     conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
 
     def post(payload: bytes) -> None:
         try:
-            conn.request("POST", "/invocations", payload, HEADERS)
+            conn.request("POST", path, payload, HEADERS)
             response = conn.getresponse()
         except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
             conn.close()  # the server closed an idle kept-alive connection: open a new one
-            conn.request("POST", "/invocations", payload, HEADERS)
+            conn.request("POST", path, payload, HEADERS)
             response = conn.getresponse()
         answer = response.read()
         if response.status != 200:
@@ -130,11 +145,13 @@ def under_load(
         return {f"clients_{c}": load_level(url, folder.name, bodies, c) for c in clients}
 
 
-def load_level(url: str, what: str, bodies: list[bytes], count: int) -> dict[str, float]:
-    """``bodies`` sent by ``count`` clients at once (threads, a connection each, all starting
-    together after 20 warm-up requests apiece): requests/s over the wall time of the timed
-    requests, p50 and p99 of each request's time."""
-    posts = [poster(url, what) for _ in range(count)]
+def load_level(
+    url: str, what: str, bodies: list[bytes], count: int, path: str = "/invocations"
+) -> dict[str, float]:
+    """``bodies`` sent to ``path`` by ``count`` clients at once (threads, a connection each, all
+    starting together after 20 warm-up requests apiece): requests/s over the wall time of the
+    timed requests, p50 and p99 of each request's time."""
+    posts = [poster(url, what, path) for _ in range(count)]
     times: list[list[float]] = [[] for _ in range(count)]
     errors: list[BaseException] = []
     ready = threading.Barrier(count + 1)  # the timed requests start together
@@ -191,6 +208,48 @@ def over_http(folder: Path, rows: pd.DataFrame, n: int, batch: int) -> dict[str,
     }
 
 
+def by_id_figures(
+    folder: Path, requests: list[dict], clients: list[int], n: int, workers: int
+) -> dict[str, object]:
+    """Requests by user id with live events: the store's load time, in process (through MLflow
+    and the model alone), and under load through both routes of ``make serve``."""
+    import mlflow.pyfunc
+
+    from personalab.export.pyfunc import serve_request
+    from personalab.online.store import FILE, OnlineStore
+
+    start = time.perf_counter()
+    store = OnlineStore(folder / "artifacts" / FILE)
+    store.user(requests[0]["user_id"])  # the first read opens the file
+    load_seconds = time.perf_counter() - start
+    model = mlflow.pyfunc.load_model(str(folder))
+    rule = model.unwrap_python_model().personaliser
+    frames = [pd.DataFrame({"user_id": [r["user_id"]], "events": [r["events"]]}) for r in requests]
+    through_mlflow = single_requests(model.predict, frames)
+    own = single_requests(lambda frame: serve_request(rule, frame), frames)
+    bodies = {
+        "invocations": [
+            json.dumps({"dataframe_records": [requests[i % len(requests)]]}).encode()
+            for i in range(n)
+        ],
+        "personalise": [json.dumps(requests[i % len(requests)]).encode() for i in range(n)],
+    }
+    load = {}
+    with model_server(folder, guarded=True, workers=workers) as url:
+        for route, payloads in bodies.items():
+            load[route] = {
+                f"clients_{c}": load_level(url, folder.name, payloads, c, f"/{route}")
+                for c in clients
+            }
+    return {
+        "users": len(store),
+        "live_events": len(requests[0]["events"]),
+        "store_load_seconds": round(load_seconds, 3),
+        "in_process": {**percentiles(through_mlflow), "model_only": percentiles(own)},
+        "load": {"workers": workers, **load},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -199,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="the loaded server's processes")
     parser.add_argument("--clients", default="1,4,8", help="concurrent clients, comma-separated")
     parser.add_argument("--load-requests", type=int, default=2000, help="per number of clients")
+    parser.add_argument("--live-events", type=int, default=20, help="per request by user id")
     args = parser.parse_args(argv)
     paths = project_paths()
     missing = [name for name in MODELS if not (paths.models / name / "MLmodel").is_file()]
@@ -211,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.read_parquet(paths.processed / "features.parquet")
     out: dict[str, object] = {"benchmark": "serving", "requests": args.requests}
     checks = []
+    clients = [int(c) for c in args.clients.split(",")]
     for name in MODELS:
         folder = paths.models / name
         rows = request_rows(folder, table)
@@ -218,13 +279,30 @@ def main(argv: list[str] | None = None) -> int:
         remote = over_http(folder, rows, args.requests, args.http_batch)
         out[name] = {"in_process": local, "http": remote}
         if name == "personalise":
-            clients = [int(c) for c in args.clients.split(",")]
             load = under_load(folder, rows, clients, args.load_requests, args.workers)
             out[name]["load"] = {"workers": args.workers, **load}
         checks += [
             (f"{name}.in_process.p99_ms", local["p99_ms"], "<", TARGETS["inprocess_p99_ms"]),
             (f"{name}.http.p99_ms", remote["p99_ms"], "<", TARGETS["http_p99_ms"]),
         ]
+    by_id = requests_by_id(paths, args.requests, args.live_events)
+    out["personalise_by_id"] = result = by_id_figures(
+        paths.models / "personalise", by_id, clients, args.load_requests, args.workers
+    )
+    lean = result["load"]["personalise"].get("clients_4")
+    checks += [
+        ("personalise_by_id.store_load_seconds", result["store_load_seconds"], "<",
+         TARGETS["store_load_seconds"]),
+        ("personalise_by_id.model_only.p99_ms", result["in_process"]["model_only"]["p99_ms"],
+         "<", TARGETS["by_id_model_p99_ms"]),
+    ]  # fmt: skip
+    if lean is not None:
+        checks += [
+            ("personalise_by_id.load.personalise.clients_4.p99_ms", lean["p99_ms"], "<",
+             TARGETS["by_id_load_p99_ms"]),
+            ("personalise_by_id.load.personalise.clients_4.requests_per_second",
+             lean["requests_per_second"], ">=", TARGETS["by_id_requests_per_second"]),
+        ]  # fmt: skip
     rate = out["intent"]["in_process"]["rows_per_second"]
     checks.append(("intent.rows_per_second", rate, ">=", TARGETS["intent_rows_per_second"]))
     missed = missed_targets(checks)

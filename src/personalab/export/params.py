@@ -29,7 +29,10 @@ PERSONALISE_COLUMNS = [
 #: recommender, or nothing unseen left); without an intent model, ``personalised_no_intent``
 #: (every known user: the recommender's top-k, no intent gating) and ``popular``; without a
 #: recommender, ``trending_no_recommender`` (everyone: the trending items, the intent score shown);
-#: ``popular_unseen`` replaces both ``personalised`` names when the recommender is popularity
+#: ``popular_unseen`` replaces both ``personalised`` names when the recommender is popularity;
+#: a request's live visit may decide instead (:mod:`personalab.export.live_rules`):
+#: ``cart_reminder`` and ``category_interest`` (triggers), ``session_items`` (a visitor the
+#: recommender does not know: the items that follow the visit's items)
 STRATEGIES = (
     "personalised",
     "trending",
@@ -37,12 +40,20 @@ STRATEGIES = (
     "personalised_no_intent",
     "trending_no_recommender",
     "popular_unseen",
+    "cart_reminder",
+    "category_interest",
+    "session_items",
 )
 #: what ``score`` means in an answer row, by its ``score_kind`` (higher is better in each): the
 #: recommender's kinds (a predicted rating; the popularity share of its fallback and of the
 #: popularity recommender), and the trending share of the trending strategies
 SCORE_KINDS = {
     **RECOMMENDER_SCORE_KINDS,
+    "cart_item": "1 for each item left in the cart this visit (most recent first)",
+    "fused_rank": (
+        "the reciprocal-rank fusion of the recommender's list and the items that follow this "
+        "visit's items: the sum of 1/(60 + rank) over the lists holding the item"
+    ),
     "trending_share": (
         "the share of the users with item events in the last personalise.trending_window_days "
         "of the log who touched the item, from 0 to 1"
@@ -58,6 +69,15 @@ class ExportError(InputError, ValueError):
     """A champion, input or request the export stage cannot use."""
 
 
+class TriggerParams(BaseModel):
+    """Rules on a request's live events (:mod:`personalab.export.live_rules`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cart_reminder: bool = True
+    category_views: int = Field(3, ge=0)
+
+
 class PersonaliseParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,6 +85,7 @@ class PersonaliseParams(BaseModel):
     trending_window_days: PositiveFloat = 7.0
     trending_items: PositiveInt = 200
     online_store: bool = True
+    triggers: TriggerParams = Field(default_factory=TriggerParams)
 
 
 class ExportParams(StageParams):

@@ -18,21 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personalab.export.live_rules import LiveRules, has_items, listed, live_overrides, steered
 from personalab.export.params import PERSONALISE_COLUMNS, ExportError
 from personalab.intent.columns import float_block
 from personalab.intent.model import IntentModel
-from personalab.online.features import OnlineFeatures
+from personalab.online.features import VISIT, OnlineFeatures
 from personalab.recommend.served import DEFAULT_MAX_K, Recommender
-
-
-def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
-    """The ``n`` items most users touched in the last ``window_days`` of the log, as the share
-    of the users with item events then (ties by item id): the recommend stage's trending
-    baseline, over every event kind."""
-    from personalab.recommend.baselines import popularity
-
-    items = events.loc[events["item_id"].notna(), ["user_id", "item_id", "timestamp"]]
-    return popularity(items.astype({"item_id": str}), window_days).head(n)
 
 
 class Personaliser:
@@ -72,6 +63,7 @@ class Personaliser:
         k: int = 10,
         max_k: int = DEFAULT_MAX_K,
         online: OnlineFeatures | None = None,
+        live_rules: LiveRules | None = None,
     ):
         if intent is None and recommender is None:
             raise ExportError("the decision rule needs an intent model or a recommender")
@@ -79,6 +71,7 @@ class Personaliser:
             raise ExportError(f"k must be from 1 to max_k ({max_k}), got {k}")
         self.max_k = int(max_k)
         self.online = online
+        self.live_rules = live_rules if live_rules is not None else LiveRules()
         self.intent, self.segmenter, self.recommender = intent, segmenter, recommender
         self.segment_features = [] if segmenter is None else list(segment_features)
         self.segment_names = {str(key): str(value) for key, value in segment_names.items()}
@@ -178,11 +171,21 @@ class Personaliser:
         known = self.recommender is not None
         inner = self.recommender.model.inner(users) if known else np.full(users.size, -1)
         strategy = self.choose(inner, score)
+        visits = frame[VISIT].to_numpy(dtype=object) if VISIT in frame else None
+        overrides = live_overrides(self.live_rules, self.recommender, visits, inner, k)
+        for i, override in overrides.items():
+            strategy[i] = override.strategy
         personal = np.isin(strategy, ("personalised", "personalised_no_intent"))
         trending = np.isin(strategy, ("trending", "trending_no_recommender"))
+        steer = (
+            [] if visits is None else [i for i in np.flatnonzero(personal) if has_items(visits[i])]
+        )
+        plain = np.setdiff1d(np.flatnonzero(personal), steer)
         parts = [
-            self._personalised(inner, np.flatnonzero(personal), k),
+            self._personalised(inner, plain, k),
             self._trending(inner, np.flatnonzero(trending), k),
+            *(steered(self.recommender, i, int(inner[i]), visits[i], k) for i in steer),
+            *(listed(i, o.items, o.scores) for i, o in overrides.items()),
         ]
         if known:  # nothing unseen left to offer them: the popular items
             served = np.zeros(users.size, dtype=bool)
@@ -194,6 +197,12 @@ class Personaliser:
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
         named, kind, reason = self.labels(strategy, score, inner)
+        for i, override in overrides.items():
+            kind[i], reason[i] = override.kind, override.reason
+        for i in steer:
+            kind[i] = "fused_rank"
+            reason[i] += ", steered by this visit's items (reciprocal-rank fusion with the items "
+            reason[i] += "that follow them)"
         return pd.DataFrame(
             {
                 "user_id": users[at],
@@ -324,6 +333,7 @@ class Personaliser:
                 "segment_features": self.segment_features,
                 "segment_names": self.segment_names,
                 "trending": [[str(item), float(s)] for item, s in self.trending.items()],
+                "live_rules": self.live_rules.to_json(),
             },
             folder / "personalise.json",
         )
@@ -366,6 +376,7 @@ class Personaliser:
             settings["k"],
             settings.get("max_k", DEFAULT_MAX_K),
             online,
+            LiveRules.from_json(settings.get("live_rules")),
         )
 
 

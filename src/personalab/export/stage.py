@@ -14,10 +14,11 @@ import pandas as pd
 
 from personalab.core.status import StageStatus, write_skip_marker
 from personalab.export.io import segmenter_metadata
+from personalab.export.live_rules import LiveRules, category_items
 from personalab.export.online import WHAT, build_online
 from personalab.export.params import EXPORTED, STAGE, ExportParams
 from personalab.export.parts import ExportParts
-from personalab.export.personalise import Personaliser, trending_items
+from personalab.export.personalise import Personaliser
 from personalab.export.pyfunc import example_rows, latest_users, save_personalise
 
 #: the segment name in the strategy mix of a rule without segments
@@ -59,12 +60,33 @@ def build_personaliser(
         threshold,
         params.k,
         params.max_k,
+        live_rules=live_rules_of(parts, events, params),
     )
     if not rule.online_store:
         status.leave_out(WHAT, "personalise.online_store is false in params/export.yaml")
     elif paths is not None:
         personaliser.online = build_online(paths, scratch, personaliser.feature_columns, status)
     return personaliser
+
+
+def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
+    """The ``n`` items most users touched in the last ``window_days`` of the log, as the share
+    of the users with item events then (ties by item id): the recommend stage's trending
+    baseline, over every event kind."""
+    from personalab.recommend.baselines import popularity
+
+    items = events.loc[events["item_id"].notna(), ["user_id", "item_id", "timestamp"]]
+    return popularity(items.astype({"item_id": str}), window_days).head(n)
+
+
+def live_rules_of(parts: ExportParts, events: pd.DataFrame, params: ExportParams) -> LiveRules:
+    """The triggers of ``params`` and each category's most popular items (the recommender's
+    popularity; none without a recommender)."""
+    triggers = params.personalise.triggers
+    recommender = parts.recommender_model
+    popular = recommender.popular if recommender is not None else pd.Series(dtype=float)
+    by_category = category_items(popular, events, params.max_k)
+    return LiveRules(triggers.cart_reminder, triggers.category_views, by_category)
 
 
 def note_trending(events: pd.DataFrame, window_days: float, status: StageStatus) -> None:

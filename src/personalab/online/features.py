@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personalab.online.history import History
 from personalab.online.live import LiveEventError, instant, live_history
 from personalab.online.row import online_row
 from personalab.online.store import OnlineStore
+from personalab.online.visit import visit_of
 
 REQUEST_COLUMNS = ("events", "at")
+VISIT = "_visit"  # the column of a frame's live visits
 
 
 class OnlineFeatures:
@@ -39,6 +42,12 @@ class OnlineFeatures:
     def row(self, user_id: str, events: Any = None, at: Any = None) -> dict[str, Any] | None:
         """The user's row (without ``user_id``) at ``at``, with ``events`` folded in; None when
         there is nothing to describe them by."""
+        return self.read(user_id, events, at)[0]
+
+    def read(
+        self, user_id: str, events: Any = None, at: Any = None
+    ) -> tuple[dict[str, Any] | None, History]:
+        """:meth:`row`, and the live events read (a :class:`History`, in time order)."""
         store = self.store
         stored = store.user(user_id)
         before = stored.history if stored is not None else None
@@ -51,26 +60,31 @@ class OnlineFeatures:
                 f"end ({pd.Timestamp(latest, tz='UTC')}): a row describes the user after them"
             )
         if stored is not None and not len(live) and t_ns == store.as_of_ns:
-            return dict(stored.row)  # as built by the features stage
+            return dict(stored.row), live  # as built by the features stage
         history = live if before is None else before.then(live)
         if not len(history):
-            return None
+            return None, live
         position = stored.position if stored is not None else -1
-        return online_row(history, t_ns, store.plan, store.reference.for_user(position))
+        row = online_row(history, t_ns, store.plan, store.reference.for_user(position))
+        return row, live
 
     def frame(self, requests: pd.DataFrame) -> pd.DataFrame:
         """``user_id`` and the features stage's columns (numbers as float64, the string columns
-        last), one row per request row (NaN where a user has nothing to describe them by)."""
+        last), one row per request row (NaN where a user has nothing to describe them by), and
+        :data:`VISIT`, each row's :class:`~personalab.online.visit.Visit` (None: no live
+        events)."""
         events = requests["events"] if "events" in requests else [None] * len(requests)
         ats = requests["at"] if "at" in requests else [None] * len(requests)
         strings = [name for name in self.columns if name in self.store.rows.strings]
         numbers = [name for name in self.columns if name not in self.store.rows.strings]
         block = np.full((len(requests), len(numbers)), np.nan)
         text = np.full((len(requests), len(strings)), None, dtype=object)
+        visits = np.full(len(requests), None, dtype=object)
         for i, (user, live, at) in enumerate(
             zip(requests["user_id"].astype(str), events, ats, strict=True)
         ):
-            row = self.row(user, live, at)
+            row, history = self.read(user, live, at)
+            visits[i] = visit_of(history)
             if row is not None:
                 block[i] = [row[name] for name in numbers]
                 text[i] = [row[name] for name in strings]
@@ -79,6 +93,7 @@ class OnlineFeatures:
         for j, name in enumerate(strings):
             out[name] = text[:, j]
         out.insert(0, "user_id", requests["user_id"].astype(str).to_numpy(dtype=object))
+        out[VISIT] = pd.Series(visits, index=out.index, dtype=object)
         return out
 
 

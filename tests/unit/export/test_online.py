@@ -11,6 +11,7 @@ import pytest
 
 from personalab.core.errors import InputError
 from personalab.engine import connect
+from personalab.export.live_rules import LiveRules
 from personalab.export.personalise import Personaliser
 from personalab.export.pyfunc import online_example, personalise_signature, serve_request
 from personalab.features.build import features_at
@@ -23,6 +24,7 @@ from personalab.online.parity import live_events
 from personalab.online.store import FILE, OnlineStore, build_store
 from tests.unit.online.helpers import instants, plan_for, shape
 
+NO_TRIGGERS = LiveRules(cart_reminder=False, category_views=0)
 INTENT = ["days_since_last_event", "events_7d", "sessions_total", "view_to_cart", "rfm_segment"]
 
 
@@ -59,6 +61,7 @@ def world(parts, tmp_path_factory):
         0.5,
         3,
         online=OnlineFeatures(OnlineStore(path)),
+        live_rules=NO_TRIGGERS,  # the tests of triggers set their own
     )
     return rule, events, past, as_of, at, plan
 
@@ -193,3 +196,92 @@ def test_post_personalise_answers_as_invocations_does_without_the_dataframe_prot
         assert status == 400 and cause in answer["message"], answer
     status, _ = call(app, ("GET", "/personalise", b"", {}))[0]
     assert status == 405
+
+
+def visit_event(at, minutes, kind, item=None, **extra):
+    event = {"timestamp": (at + pd.Timedelta(minutes=minutes)).isoformat(), "event_type": kind}
+    return event | ({"item_id": item} if item is not None else {}) | extra
+
+
+def test_a_cart_left_in_the_visit_triggers_a_reminder_of_those_items(world):
+    rule, events, _, as_of, at, _ = world
+    live, (user, *_) = active(events, as_of, at)
+    rule.live_rules = LiveRules()
+    visit = [
+        visit_event(at, 1, "add_to_cart", "i1"),
+        visit_event(at, 2, "add_to_cart", "i2"),
+        visit_event(at, 3, "add_to_cart", "i3"),
+        visit_event(at, 4, "purchase", "i2"),  # bought: no reminder of it
+    ]
+    answer = serve_request(rule, pd.DataFrame({"user_id": [user], "events": [visit]}))
+    assert answer["strategy"].unique().tolist() == ["cart_reminder"]
+    assert answer["item_id"].tolist() == ["i3", "i1"]  # most recent first
+    assert answer["score_kind"].unique().tolist() == ["cart_item"]
+    assert "left 2 item(s) in the cart" in answer["reason"].iloc[0]
+    # a cart in an earlier session of the visit is not this session's: no reminder
+    later = [*visit[:1], visit_event(at, 90, "view", "i4")]
+    answer = serve_request(rule, pd.DataFrame({"user_id": [user], "events": [later]}))
+    rule.live_rules = NO_TRIGGERS
+    assert "cart_reminder" not in set(answer["strategy"])
+
+
+def test_a_category_viewed_often_in_the_visit_gets_its_popular_items(world):
+    rule, events, _, as_of, at, _ = world
+    ranked = [("i3", 0.5), ("i1", 0.4), ("i5", 0.3)]
+    rule.live_rules = LiveRules(category_views=2, category_items={"books": ranked})
+    try:
+        looks = [visit_event(at, m, "view", "i1", category="books") for m in (1, 2)]
+        answer = serve_request(rule, pd.DataFrame({"user_id": ["someone"], "events": [looks]}))
+        assert answer["strategy"].unique().tolist() == ["category_interest"]
+        assert answer["item_id"].tolist() == ["i3", "i5"]  # i1 was viewed in the visit
+        assert "viewed books 2 times this visit (at least 2)" in answer["reason"].iloc[0]
+        once = looks[:1]
+        answer = serve_request(rule, pd.DataFrame({"user_id": ["someone"], "events": [once]}))
+        assert "category_interest" not in set(answer["strategy"])
+    finally:
+        rule.live_rules = NO_TRIGGERS
+
+
+def test_the_visit_steers_a_personalised_list_and_is_left_out_of_it(world):
+    rule, events, _, as_of, at, _ = world
+    user = rule.recommender.model.users[0]  # known to the recommender, not to the store
+    rule.threshold = 0.0  # everyone gets their personalised list
+    try:
+        scroll = [visit_event(at, 1, "scroll", scroll_depth=0.5)]  # a visit without items
+        plain = serve_request(rule, pd.DataFrame({"user_id": [user], "events": [scroll]}), {"k": 3})
+        first = plain["item_id"].iloc[0]
+        visit = [*scroll, visit_event(at, 2, "view", first), visit_event(at, 3, "click", first)]
+        steered = serve_request(
+            rule, pd.DataFrame({"user_id": [user], "events": [visit]}), {"k": 3}
+        )
+    finally:
+        rule.threshold = 0.5
+    assert plain["strategy"].unique().tolist() == ["personalised"]
+    assert plain["score_kind"].unique().tolist() != ["fused_rank"]
+    assert steered["strategy"].unique().tolist() == ["personalised"]
+    assert first not in set(steered["item_id"]) and len(steered) == 3
+    assert steered["score_kind"].unique().tolist() == ["fused_rank"]
+    assert "steered by this visit's items" in steered["reason"].iloc[0]
+
+
+def test_a_visitor_unknown_to_the_recommender_gets_the_items_after_the_visit_s_items():
+    from personalab.export.live_rules import session_items
+    from personalab.online.visit import Visit
+
+    class Sessions:  # the recommender's next-item part, as recommend_next answers
+        next_item = object()
+
+        def recommend_next(self, contexts, k):
+            assert contexts == [["i1", "i2"]]
+            return pd.DataFrame(
+                {"item_id": ["i7", "i9"], "score": [0.6, 0.2], "source": ["rules", "popularity"]}
+            )
+
+    visit = Visit(("i1", "i2"), (), ())
+    override = session_items(Sessions(), visit, 2)
+    assert override.strategy == "session_items" and override.items.tolist() == ["i7", "i9"]
+    assert override.kind == "next_item_rules"
+    assert "the items that follow this visit's items" in override.reason
+    assert session_items(Sessions(), Visit((), (), ()), 2) is None  # no items: nothing to follow
+    Sessions.next_item = None
+    assert session_items(Sessions(), visit, 2) is None  # no next-item model

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from personalab.export.params import PERSONALISE_COLUMNS, SCORE_KINDS, ExportError
-from personalab.export.personalise import Personaliser, trending_items
+from personalab.export.personalise import Personaliser
+from personalab.export.stage import trending_items
 from tests.unit.export.helpers import (
     SEGMENT_FEATURES,
     SEGMENT_NAMES,
