@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: the visit's shape: mostly views, with clicks, scrolls and one cart
+#: the visit's shape: mostly views, with clicks, scrolls, and an item carted then bought (no
+#: trigger fires on it: the personalised or trending lists are served)
 KINDS = ("view", "view", "click", "view", "scroll")
 
 
 def requests_by_id(paths, n: int, live_events: int, seed: int = 0) -> list[dict]:
     """``n`` requests ``{"user_id", "events"}``: users drawn from the log, ``live_events``
-    events each (views with dwell and price, clicks, scrolls, the last one a cart), one every
-    20 seconds from a minute after the log's end."""
+    events each (views with dwell and price, clicks, scrolls, an item carted and bought), one
+    every 20 seconds from a minute after the log's end."""
     from personalab.online.store import FILE, OnlineStore
 
     store = OnlineStore(paths.models / "personalise" / "artifacts" / FILE)
@@ -29,7 +30,9 @@ def requests_by_id(paths, n: int, live_events: int, seed: int = 0) -> list[dict]
         picks = items.iloc[rng.integers(0, len(items), size=live_events)]
         visit = []
         for i, item in enumerate(picks.itertuples(index=False)):
-            kind = "add_to_cart" if i == live_events - 1 else KINDS[i % len(KINDS)]
+            kind = KINDS[i % len(KINDS)]
+            if i in (live_events - 5, live_events - 3):  # the same item, carted then bought
+                kind, item = ("add_to_cart", "purchase")[i > live_events - 5], picks.iloc[-5]
             event = {
                 "timestamp": (start + pd.Timedelta(seconds=20 * i)).isoformat(),
                 "event_type": kind,

@@ -50,7 +50,7 @@ class LiveRules:
     def __init__(
         self,
         cart_reminder: bool = True,
-        category_views: int = 3,
+        category_views: int = 5,
         category_items: Mapping[str, Sequence[tuple[str, float]]] | None = None,
     ):
         self.cart_reminder, self.category_views = bool(cart_reminder), int(category_views)
@@ -68,7 +68,7 @@ class LiveRules:
         data = data or {}
         return cls(
             data.get("cart_reminder", True),
-            data.get("category_views", 3),
+            data.get("category_views", 5),
             {
                 c: [(str(i), float(s)) for i, s in v]
                 for c, v in data.get("category_items", {}).items()

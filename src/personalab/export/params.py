@@ -75,7 +75,7 @@ class TriggerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cart_reminder: bool = True
-    category_views: int = Field(3, ge=0)
+    category_views: int = Field(5, ge=0)
 
 
 class PersonaliseParams(BaseModel):

@@ -43,7 +43,10 @@ def request_rows(personaliser: Personaliser, frame: pd.DataFrame) -> pd.DataFram
 
     frame = frame.reset_index(drop=True)
     given = described(frame, personaliser.feature_columns)
-    live = frame[[c for c in REQUEST_COLUMNS if c in frame]].notna().to_numpy().any(axis=1)
+    live = np.zeros(len(frame), dtype=bool)
+    for name in REQUEST_COLUMNS:
+        if name in frame:
+            live |= frame[name].notna().to_numpy()
     both = np.flatnonzero(given & live)
     if both.size:
         raise ExportError(
