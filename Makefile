@@ -16,10 +16,13 @@ WORKERS ?= 2
 MAX_BODY_MB ?= 8
 TRACKING_DIR ?= $(HOME)/personalab-tracking
 TRACKING_PORT ?= 5002
+REDIS_PORT ?= 6379
+REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+ONLINE_STORE ?=
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help env repro test test-fast lab ui serve tracking-server lint format bench lock clean
+.PHONY: help env repro test test-fast lab ui serve redis redis-load tracking-server lint format bench lock clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,9 +57,17 @@ lab: $(STAMP) ## JupyterLab with the personalab kernel (stage notebooks are save
 ui: $(STAMP) ## MLflow UI on 127.0.0.1 (PORT=5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port $(PORT)
 
-serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, WORKERS=2, MAX_BODY_MB=8)
+serve: $(STAMP) ## MLflow's model server for models/<MODEL> on 127.0.0.1, with a body limit and one-line 4xx answers (MODEL=personalise|intent|recommender, SERVE_PORT=5001, WORKERS=2, MAX_BODY_MB=8, ONLINE_STORE=redis://... to read the online store from Redis)
 	@test -f models/$(MODEL)/MLmodel || { $(BIN)/python -m personalab.core.status --why models/$(MODEL) >&2; echo "(MODEL=intent|recommender|personalise)" >&2; exit 2; }
-	$(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --workers $(WORKERS) --max-body-mb $(MAX_BODY_MB)
+	PERSONALAB_ONLINE_STORE=$(ONLINE_STORE) $(BIN)/python -m personalab.export.serving models/$(MODEL) --host $(HOST) --port $(SERVE_PORT) --workers $(WORKERS) --max-body-mb $(MAX_BODY_MB)
+
+redis: ## a local redis-server for the online store, in the background (the Debian package, installed when missing; REDIS_PORT=6379)
+	@command -v redis-server >/dev/null || { test "$$(id -u)" = 0 || { echo "redis-server is not installed: apt-get install redis-server (as root)" >&2; exit 2; }; echo "installing the Debian package redis-server" >&2; apt-get install -y -q redis-server >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }; }
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --dir $${TMPDIR:-/tmp}
+	@for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && exit 0; sleep 0.1; done; echo "redis-server did not answer on port $(REDIS_PORT)" >&2; exit 1
+
+redis-load: $(STAMP) ## copy models/personalise's online store into Redis (REDIS_URL); then make serve ONLINE_STORE=$(REDIS_URL)
+	$(BIN)/python -m personalab.online.redis_store $(REDIS_URL)
 
 tracking-server: $(STAMP) ## a team's MLflow tracking server: runs in TRACKING_DIR/mlflow.db, artifacts through the server into TRACKING_DIR/mlartifacts (TRACKING_DIR=~/personalab-tracking, HOST=127.0.0.1, TRACKING_PORT=5002)
 	mkdir -p $(TRACKING_DIR)

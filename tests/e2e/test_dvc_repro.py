@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from personalab.tools.server import model_server
-from tests.conftest import TINY_SYNTH, copy_project, run_tool, update_params
+from tests.conftest import ROOT, TINY_SYNTH, copy_project, run_tool, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -300,6 +300,35 @@ def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_li
         }
         status, answer = post(url, json.dumps(big).encode())
         assert status == 413 and "at most" in answer["message"], answer
+
+
+def test_servers_reading_the_online_store_from_redis_answer_as_the_shipped_file(repro, monkeypatch):
+    """`make redis`, the store loaded as `make redis-load` loads it, then a server with PERSONALAB_ONLINE_STORE set (what
+    `make serve ONLINE_STORE=...` sets): the same answers to requests by id."""
+    import redis
+
+    from personalab.online.redis_store import STORE_ENV
+    from personalab.tools.server import free_port
+
+    root, _ = repro
+    port = free_port("127.0.0.1")
+    url = f"redis://127.0.0.1:{port}/0"
+    run(["make", "-s", "redis", f"REDIS_PORT={port}"], ROOT)
+    try:
+        # what `make redis-load` runs (the copy has no environment of its own to run make in)
+        run(["python", "-m", "personalab.online.redis_store", url], root)
+        frame, _ = example(root, "personalise")
+        visit = [{"timestamp": "2100-01-01T00:00:00", "event_type": "view"}]
+        by_id = {"dataframe_records": [{"user_id": u, "events": visit} for u in frame["user_id"]]}
+        answers = []
+        for store in (None, url):
+            if store:
+                monkeypatch.setenv(STORE_ENV, store)
+            with model_server(root / "models/personalise", guarded=True) as server:
+                answers.append(post(server, json.dumps(by_id).encode()))
+        assert answers[0][0] == 200 and answers[0] == answers[1], answers
+    finally:
+        redis.Redis.from_url(url).shutdown(nosave=True)
 
 
 def test_online_rows_equal_the_features_stage_rows_on_a_sample_of_the_default_data(repro):

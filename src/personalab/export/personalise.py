@@ -361,10 +361,10 @@ class Personaliser:
         if "segmenter" in artifacts:
             segmenter = mlflow.sklearn.load_model(artifacts["segmenter"])
         online = None
-        if "online_store" in artifacts:
-            from personalab.online.store import OnlineStore
+        if "online_store" in artifacts:  # or the Redis store PERSONALAB_ONLINE_STORE names
+            from personalab.online.redis_store import open_store
 
-            online = OnlineFeatures(OnlineStore(artifacts["online_store"]))
+            online = OnlineFeatures(open_store(artifacts["online_store"]))
         return cls(
             intent,
             segmenter,

@@ -257,19 +257,17 @@ class StoredUser:
     history: History  # the events before S
 
 
-class OnlineStore:
-    """A store file opened read-only: the plan, the population, and each user's row and history
-    by id (one connection per process: SQLite connections do not cross a fork)."""
+class StoreBase:
+    """What every store holds once for everybody (the plan, the population, the codes), read
+    from ``meta`` (key -> JSON text) and ``arrays`` (name -> ``np.save`` bytes); the users are
+    read by the subclass (:class:`OnlineStore`: the SQLite file; a Redis store:
+    :mod:`personalab.online.redis_store`)."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no online store (run the export stage)")
-        self._db: sqlite3.Connection | None = None
-        meta = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+    def _setup(self, meta: dict[str, str], arrays: dict[str, bytes], where: str) -> None:
+        meta = {k: json.loads(v) for k, v in meta.items()}
         if meta.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
-                f"{self.path}: store schema {meta.get('schema_version')}, this code reads "
+                f"{where}: store schema {meta.get('schema_version')}, this code reads "
                 f"{SCHEMA_VERSION}; run the export stage again"
             )
         self.as_of_ns: int = meta["as_of_ns"]
@@ -279,13 +277,12 @@ class OnlineStore:
         self.columns: list[str] = self.rows.columns
         self.events: int = meta["events"]
         self.vocabulary = Vocabulary(meta["vocabulary"])
-        arrays = {
-            name: np.load(io.BytesIO(data), allow_pickle=False)
-            for name, data in self.db.execute("SELECT name, data FROM reference")
+        loaded = {
+            name: np.load(io.BytesIO(data), allow_pickle=False) for name, data in arrays.items()
         }
 
         def under(prefix: str) -> dict[str, np.ndarray]:
-            return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+            return {k.removeprefix(prefix): v for k, v in loaded.items() if k.startswith(prefix)}
 
         leaving = under("leaving/")
         windows = {k.rsplit("/", 1)[0] for k in leaving}
@@ -295,7 +292,27 @@ class OnlineStore:
             under("values/"),
             {w: (leaving[f"{w}/times"], leaving[f"{w}/who"]) for w in windows},
             {c: m for c, m in meta["medians"]},
-            arrays["clicks"],
+            loaded["clicks"],
+        )
+
+    def _stored(self, position: int, row: bytes, events: int, sessions, history: bytes):
+        history = unpack(history, int(events), json.loads(sessions), self.vocabulary)
+        return StoredUser(int(position), self.rows.unpack(row), history)
+
+
+class OnlineStore(StoreBase):
+    """A store file opened read-only: the plan, the population, and each user's row and history
+    by id (one connection per process: SQLite connections do not cross a fork)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no online store (run the export stage)")
+        self._db: sqlite3.Connection | None = None
+        self._setup(
+            dict(self.db.execute("SELECT key, value FROM meta")),
+            dict(self.db.execute("SELECT name, data FROM reference")),
+            str(self.path),
         )
 
     @property
@@ -315,11 +332,16 @@ class OnlineStore:
             "SELECT position, row, events, sessions, history FROM users WHERE user_id = ?",
             (str(user_id),),
         ).fetchone()
-        if found is None:
-            return None
-        position, row, events, sessions, history = found
-        history = unpack(history, events, json.loads(sessions), self.vocabulary)
-        return StoredUser(position, self.rows.unpack(row), history)
+        return None if found is None else self._stored(*found)
+
+    def users(self, batch: int = 5000):
+        """Every stored user's id and record (position, row, events, sessions, history), in
+        batches of ``batch`` (for copying the store elsewhere)."""
+        cursor = self.db.execute(
+            "SELECT user_id, position, row, events, sessions, history FROM users"
+        )
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
     def __len__(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])
