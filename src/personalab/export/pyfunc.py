@@ -201,7 +201,8 @@ def save_personalise(
     from personalab.intent.pyfunc import model_requirements
     from personalab.segments.io import MODEL_MODULES
 
-    requirements = sorted({*model_requirements(), *pinned_requirements("cloudpickle")})
+    # redis: read by a server told to take the online store from Redis (redis_store.STORE_ENV)
+    requirements = sorted({*model_requirements(), *pinned_requirements("cloudpickle", "redis")})
     return save_pyfunc(
         folder,
         str(Path(__file__).with_name("pyfunc_model.py")),  # the model from code

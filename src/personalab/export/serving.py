@@ -15,6 +15,7 @@ the limit and with MLflow's own error answers. For ``models/personalise`` the se
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -238,7 +239,11 @@ def create_app() -> GuardedApp:
         _log.propagate = False
     # MLflow's note on `instances` inputs comes with every schema error, whatever the input key
     logging.getLogger("mlflow.pyfunc.scoring_server").setLevel(logging.ERROR)
-    return build_app(os.environ[MODEL_ENV], int(os.environ[MAX_BODY_ENV]))
+    app = build_app(os.environ[MODEL_ENV], int(os.environ[MAX_BODY_ENV]))
+    # the model's objects live as long as the worker: out of the collector's way, so a request
+    # does not pay for a full collection over them
+    gc.freeze()
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
