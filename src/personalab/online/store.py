@@ -46,13 +46,16 @@ from personalab.online.history import (
 from personalab.online.reference import DAYS, NONE_NS, WINDOW, Reference, ranked_columns
 
 FILE = "online.sqlite"
+#: the features params that say where, not what (left out of the stored plan)
+ENGINE_KEYS = ("engine", "duckdb", "spark")
 SCHEMA_VERSION = 1
 
 
 def plan_to_json(plan: FeaturesPlan) -> dict[str, Any]:
     support = plan.support
     return {
-        "params": plan.params.model_dump(mode="json"),
+        # not where it was computed: the store is the same whichever engine built it
+        "params": plan.params.model_dump(mode="json", exclude=set(ENGINE_KEYS)),
         "trend_days": plan.trend_days,
         "devices": list(plan.devices),
         "categories": list(plan.categories),
@@ -84,9 +87,11 @@ def build_store(
     t_ns = int(as_of.value)
     table = features_at(events, as_of, plan, events.engine).drop(columns=["cutoff"])
     h = before(events.table, t_ns)
-    arrow = events.engine.backend.to_pyarrow(
-        h.select("user_id", *COLUMNS).order_by(["user_id", "ns"])
-    )
+    # every column in the order (nulls last on each engine): ties in time keep one order, so the
+    # file has the same bytes whichever engine built it
+    kept = h.select("user_id", *COLUMNS)
+    by = [kept[c].asc(nulls_first=False) for c in ("user_id", *COLUMNS)]
+    arrow = events.engine.backend.to_pyarrow(kept.order_by(by))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     users = arrow.column("user_id").to_numpy(zero_copy_only=False).astype(str)

@@ -518,3 +518,27 @@ def test_every_shape_gives_the_same_features_on_both_engines(shape_logs, spark_e
     assert_same_table(duck.table, spark_result.table)
     assert duck.table.attrs == spark_result.table.attrs
     assert duck.metrics == spark_result.metrics
+
+
+@pytest.mark.slow
+def test_the_online_store_is_the_same_file_on_both_engines(spark_engine, tmp_path):
+    """The export's store (personalab.online.store) built on DuckDB and on Spark: the same bytes,
+    on a log of dates only (many events share a time)."""
+    from personalab.engine import connect
+    from personalab.features.query import Events, events_on
+    from personalab.online.store import build_store
+    from tests.unit.online.helpers import instants, plan_for, shape
+
+    events = shape("coarse")
+    as_of, _ = instants(events)
+    past = events[events["timestamp"] < as_of]
+    plan = plan_for(past)
+    files = []
+    for name, engine in (("duckdb", connect()), ("spark", spark_engine)):
+        with borrowed(engine) as on:
+            path = tmp_path / f"{name}.sqlite"
+            build_store(Events(on, events_on(on, past)), plan, as_of, path, 30 * 60 * 10**9)
+            files.append(path.read_bytes())
+        if name == "duckdb":
+            engine.close()
+    assert files[0] == files[1]
