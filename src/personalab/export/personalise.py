@@ -257,6 +257,8 @@ class Personaliser:
             return f"no intent model: {recommended}"
         if strategy == "trending_no_recommender":
             return "no recommender: the most trending items"
+        if strategy not in ("personalised", "trending"):
+            return ""  # the visit's rules (live_rules.Override) say their own
         sign, offer = (">=", recommended) if strategy == "personalised" else ("<", "")
         offer = offer or "the trending items they have not seen"
         return f"intent {score:.4f} {sign} threshold {self.threshold:.4f}: {offer}"

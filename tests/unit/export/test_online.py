@@ -285,3 +285,17 @@ def test_a_visitor_unknown_to_the_recommender_gets_the_items_after_the_visit_s_i
     assert session_items(Sessions(), Visit((), (), ()), 2) is None  # no items: nothing to follow
     Sessions.next_item = None
     assert session_items(Sessions(), visit, 2) is None  # no next-item model
+
+
+def test_the_visit_s_rules_work_without_an_intent_model(world, parts):
+    """A rule with a recommender alone (no threshold): a trigger still names itself."""
+    rule, events, _, as_of, at, _ = world
+    alone = Personaliser(
+        None, None, [], {}, parts["recommender"], parts["trending"], None, 3,
+        online=rule.online, live_rules=LiveRules(),
+    )  # fmt: skip
+    visit = [visit_event(at, 1, "add_to_cart", "i1")]
+    answer = serve_request(alone, pd.DataFrame({"user_id": ["u1"], "events": [visit]}))
+    assert answer["strategy"].tolist() == ["cart_reminder"]
+    assert answer["intent_score"].isna().all()
+    assert "left 1 item(s) in the cart" in answer["reason"].iloc[0]
