@@ -10,19 +10,17 @@ import pandas as pd
 import pytest
 
 from personalab.core.errors import InputError
-from personalab.engine import connect
 from personalab.export.live_rules import LiveRules
 from personalab.export.personalise import Personaliser
 from personalab.export.pyfunc import online_example, personalise_signature, serve_request
 from personalab.features.build import features_at
-from personalab.features.query import Events, events_on
 from personalab.intent.calibrate import Calibrator
 from personalab.intent.columns import FeatureEncoder
 from personalab.intent.model import IntentModel
 from personalab.online.features import OnlineFeatures
 from personalab.online.parity import live_events
-from personalab.online.store import FILE, OnlineStore, build_store
-from tests.unit.online.helpers import instants, plan_for, shape
+from personalab.online.store import FILE
+from tests.unit.online.helpers import instants, plan_for, shape, store_of
 
 NO_TRIGGERS = LiveRules(cart_reminder=False, category_views=0)
 INTENT = ["days_since_last_event", "events_7d", "sessions_total", "view_to_cart", "rfm_segment"]
@@ -38,11 +36,7 @@ def world(parts, tmp_path_factory):
     past = events[events["timestamp"] < as_of]
     plan = plan_for(past)
     path = tmp_path_factory.mktemp("online") / FILE
-    engine = connect()
-    try:
-        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
-    finally:
-        engine.close()
+    store = store_of(past, plan, as_of, path)
     train = features_at(past, as_of - pd.Timedelta(days=2), plan)
     encoder = FeatureEncoder(categorical=["rfm_segment"]).fit(train[INTENT])
     label = (train["events_7d"] > train["events_7d"].median()).astype(int)
@@ -60,7 +54,7 @@ def world(parts, tmp_path_factory):
         parts["trending"],
         0.5,
         3,
-        online=OnlineFeatures(OnlineStore(path)),
+        online=OnlineFeatures(store),
         live_rules=NO_TRIGGERS,  # the tests of triggers set their own
     )
     return rule, events, past, as_of, at, plan

@@ -56,5 +56,19 @@ def instants(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     return as_of, as_of + (times.max() - as_of) / 2
 
 
+def store_of(past: pd.DataFrame, plan, as_of: pd.Timestamp, path):
+    """The online store of ``past`` at ``as_of``, built on an in-memory DuckDB at ``path``."""
+    from personalab.engine import connect
+    from personalab.features.query import Events, events_on
+    from personalab.online.store import OnlineStore, build_store
+
+    engine = connect()
+    try:
+        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
+    finally:
+        engine.close()
+    return OnlineStore(path)
+
+
 def plan_for(events: pd.DataFrame, **params):
     return plan_features(events, FeaturesParams.from_mapping(params))

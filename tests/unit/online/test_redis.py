@@ -10,14 +10,12 @@ import sys
 
 import pytest
 
-from personalab.engine import connect
-from personalab.features.query import Events, events_on
 from personalab.online.features import OnlineFeatures
 from personalab.online.parity import live_events, same
 from personalab.online.redis_store import STORE_ENV, RedisStore, load_into_redis, open_store
-from personalab.online.store import FILE, OnlineStore, build_store
+from personalab.online.store import FILE, OnlineStore
 from tests.conftest import ROOT
-from tests.unit.online.helpers import instants, plan_for, shape
+from tests.unit.online.helpers import instants, plan_for, shape, store_of
 
 pytestmark = pytest.mark.slow
 
@@ -50,13 +48,7 @@ def stored(tmp_path_factory):
     as_of, at = instants(events)
     past = events[events["timestamp"] < as_of]
     path = tmp_path_factory.mktemp("store") / FILE
-    engine = connect()
-    try:
-        plan = plan_for(past)
-        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
-    finally:
-        engine.close()
-    return OnlineStore(path), events, as_of, at
+    return store_of(past, plan_for(past), as_of, path), events, as_of, at
 
 
 def test_redis_serves_the_store_it_was_loaded_with(redis_url, stored):

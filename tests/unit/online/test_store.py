@@ -7,15 +7,13 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from personalab.engine import connect
 from personalab.features.build import features_at
-from personalab.features.query import Events, events_on
 from personalab.online.features import OnlineFeatures
 from personalab.online.live import LiveEventError
 from personalab.online.parity import same
 from personalab.online.row import online_row
-from personalab.online.store import FILE, OnlineStore, build_store
-from tests.unit.online.helpers import instants, plan_for, shape
+from personalab.online.store import FILE, OnlineStore
+from tests.unit.online.helpers import instants, plan_for, shape, store_of
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +23,7 @@ def built(tmp_path_factory):
     past = events[events["timestamp"] < as_of]
     plan = plan_for(past)
     path = tmp_path_factory.mktemp("store") / FILE
-    engine = connect()
-    try:
-        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
-    finally:
-        engine.close()
-    return OnlineStore(path), features_at(past, as_of, plan), past, as_of
+    return store_of(past, plan, as_of, path), features_at(past, as_of, plan), past, as_of
 
 
 def test_the_store_holds_every_user_s_row_and_history_at_s(built):
