@@ -281,6 +281,18 @@ def test_make_serve_answers_the_exported_rule_with_one_line_errors_and_a_body_li
         status, answer = post(url, json.dumps(by_id).encode())
         assert status == 200 and len(answer["predictions"]) > 0, answer
         assert all(row["intent_score"] is not None for row in answer["predictions"])
+        # a visitor the recommender does not know, viewing two items: what follows them
+        items = [row["item_id"] for row in answer["predictions"]][:2]
+        views = [
+            {"timestamp": "2100-01-01T00:00:00", "event_type": "view", "item_id": i} for i in items
+        ]
+        status, answer = post(
+            url,
+            json.dumps({"dataframe_records": [{"user_id": "visitor-x", "events": views}]}).encode(),
+        )
+        assert status == 200 and {r["strategy"] for r in answer["predictions"]} == {
+            "session_items"
+        }, answer
         early = json.loads(json.dumps(by_id))
         early["dataframe_records"][0]["events"][0]["timestamp"] = "1999-01-01T00:00:00"
         for request, cause in (

@@ -357,8 +357,10 @@ class Personaliser:
         if "intent_booster" in artifacts:
             intent = IntentModel.load(artifacts["intent_booster"], artifacts["intent_config"])
         if "recommender_model" in artifacts:
-            recommender = Recommender.load(
-                artifacts["recommender_model"], artifacts["recommender_config"]
+            recommender = Recommender.load(  # with its next-item model (the visit's rules)
+                artifacts["recommender_model"],
+                artifacts["recommender_config"],
+                artifacts.get("recommender_next_item"),
             )
         if "segmenter" in artifacts:
             segmenter = mlflow.sklearn.load_model(artifacts["segmenter"])

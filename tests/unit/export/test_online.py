@@ -293,3 +293,32 @@ def test_the_visit_s_rules_work_without_an_intent_model(world, parts):
     assert answer["strategy"].tolist() == ["cart_reminder"]
     assert answer["intent_score"].isna().all()
     assert "left 1 item(s) in the cart" in answer["reason"].iloc[0]
+
+
+def test_the_saved_rule_keeps_the_recommender_s_next_item_model(parts, tmp_path):
+    """Saved and loaded back (as MLflow loads the folder), the rule still has the sessions'
+    next-item model the visit's rules read: a visitor the recommender does not know gets the
+    items that follow the visit's items."""
+    from personalab.export.live_rules import session_items
+    from personalab.online.visit import Visit
+    from personalab.recommend.served import Recommender
+    from personalab.recommend.sessions import NextItemParams, fit_next_item
+
+    sessions = pd.DataFrame(
+        {
+            "session_id": ["s1", "s1", "s2", "s2", "s3", "s3"],
+            "position": [0, 1, 0, 1, 0, 1],
+            "item_id": ["i1", "i2", "i1", "i2", "i3", "i4"],
+        }
+    )
+    base = parts["recommender"]
+    rec = Recommender(
+        base.model.model, base.popular, base.config, fit_next_item(sessions, NextItemParams())
+    )
+    rule = Personaliser(None, None, [], {}, rec, parts["trending"], None, 3)
+    files = rule.save(tmp_path / "rule", None)
+    loaded = Personaliser.load({name: str(path) for name, path in files.items()})
+    assert loaded.recommender.next_item is not None
+    visit = Visit(("i1",), (), ())
+    override = session_items(loaded.recommender, visit, 1)
+    assert override.strategy == "session_items" and override.items.tolist() == ["i2"]
