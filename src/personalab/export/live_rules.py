@@ -166,7 +166,7 @@ def steered(recommender: Any, at: int, inner: int, visit: Visit, k: int) -> tupl
         after = dict(zip(rules["item_id"].astype(str), rules["rank"].astype(int), strict=True))
     seen = set(visit.items)
     if after:  # the next items the user has already met do not come back
-        known = model.seen[inner].indices
+        known = model.seen[np.array([inner])].tocoo().col
         seen |= set(model.item_ids[known].astype(str))
     fused = {
         item: sum(1.0 / (FUSION_K + r[item]) for r in (own, after) if item in r)

@@ -300,6 +300,7 @@ def test_the_saved_rule_keeps_the_recommender_s_next_item_model(parts, tmp_path)
     next-item model the visit's rules read: a visitor the recommender does not know gets the
     items that follow the visit's items."""
     from personalab.export.live_rules import session_items
+    from personalab.online.features import VISIT
     from personalab.online.visit import Visit
     from personalab.recommend.served import Recommender
     from personalab.recommend.sessions import NextItemParams, fit_next_item
@@ -308,7 +309,7 @@ def test_the_saved_rule_keeps_the_recommender_s_next_item_model(parts, tmp_path)
         {
             "session_id": ["s1", "s1", "s2", "s2", "s3", "s3"],
             "position": [0, 1, 0, 1, 0, 1],
-            "item_id": ["i1", "i2", "i1", "i2", "i3", "i4"],
+            "item_id": ["i1", "i2", "i1", "i2", "i3", "i5"],
         }
     )
     base = parts["recommender"]
@@ -322,3 +323,10 @@ def test_the_saved_rule_keeps_the_recommender_s_next_item_model(parts, tmp_path)
     visit = Visit(("i1",), (), ())
     override = session_items(loaded.recommender, visit, 1)
     assert override.strategy == "session_items" and override.items.tolist() == ["i2"]
+    # a known user's list steered by the rules: u0 (who rated i0, i1, i2, i4) viewing i3
+    steered = loaded.personalise(
+        pd.DataFrame({"user_id": ["u0"], VISIT: [Visit(("i3",), (), ())]}), 3
+    )
+    assert steered["score_kind"].unique().tolist() == ["fused_rank"]
+    assert "i5" in set(steered["item_id"])  # what follows i3
+    assert not {"i0", "i1", "i2", "i3", "i4"} & set(steered["item_id"])  # seen or in the visit
