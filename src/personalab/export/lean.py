@@ -18,8 +18,10 @@ through ``/invocations``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalab.core.errors import InputError
@@ -32,8 +34,9 @@ class LeanRequestError(InputError, ValueError):
     """A body ``/personalise`` cannot read."""
 
 
-def requests_of(body: bytes) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """The body as a request frame (``user_id``, ``events``, ``at``) and its params."""
+def requests_of(body: bytes) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The body's request objects (each with a ``user_id``, and only :data:`KEYS`) and the
+    params (``k``, from the first)."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -49,27 +52,37 @@ def requests_of(body: bytes) -> tuple[pd.DataFrame, dict[str, Any] | None]:
             raise LeanRequestError(f"request {i} has unknown key(s) {unknown}; known: {KEYS}")
         if one.get("user_id") is None:
             raise LeanRequestError(f"request {i} has no user_id")
-    frame = pd.DataFrame(
-        {
-            "user_id": [str(one["user_id"]) for one in many],
-            "events": [one.get("events") for one in many],
-            "at": [one.get("at") for one in many],
-        }
-    )
     k = many[0].get("k")
-    return frame, (None if k is None else {"k": k})
+    return many, (None if k is None else {"k": k})
 
 
 def answer(personaliser: Any, body: bytes) -> tuple[int, bytes]:
     """The HTTP status and JSON body of a ``/personalise`` request (a request the rule cannot
     serve: 400 with one line saying why)."""
-    from personalab.export.pyfunc import serve_request
+    from personalab.export.pyfunc import answer_by_id, serve_request
+    from personalab.recommend.served import requested_k
 
     try:
-        frame, params = requests_of(body)
-        rows = serve_request(personaliser, frame, params)
+        many, params = requests_of(body)
+        users = [one["user_id"] for one in many]
+        events, ats = [one.get("events") for one in many], [one.get("at") for one in many]
+        if personaliser.online is None:  # the rule refuses events, or reads no feature
+            frame = pd.DataFrame({"user_id": users, "events": events, "at": ats})
+            columns = serve_request(personaliser, frame, params).to_dict(orient="list")
+        else:
+            k = requested_k(params, personaliser.k, personaliser.max_k)
+            columns = answer_by_id(personaliser, users, events, ats, k)
     except InputError as err:
         message = " ".join(str(err).split())
         return 400, json.dumps({"error_code": "BAD_REQUEST", "message": message}).encode()
-    predictions = rows.to_json(orient="records", double_precision=15)
-    return 200, b'{"predictions": ' + predictions.encode() + b"}"
+    return 200, json.dumps({"predictions": records(columns)}).encode()
+
+
+def records(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """Columns as JSON records (NaN as null)."""
+    names = list(columns)
+    values = [
+        [None if isinstance(v, float) and math.isnan(v) else v for v in np.asarray(c).tolist()]
+        for c in columns.values()
+    ]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]

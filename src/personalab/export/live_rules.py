@@ -110,14 +110,14 @@ def session_items(recommender: Any, visit: Visit, k: int) -> Override | None:
     """The items that follow the visit's items (a visitor the recommender does not know)."""
     if recommender is None or recommender.next_item is None or not visit.items:
         return None
-    answer = recommender.recommend_next([list(visit.items)], k)
-    if answer.empty:
+    answer = recommender.next_lists([list(visit.items)], k)
+    if not answer.rows.size:
         return None
-    rules = bool((answer["source"] == "rules").any())
+    rules = bool(answer.from_rules.any())
     return Override(
         "session_items",
-        answer["item_id"].astype(str).to_numpy(dtype=object),
-        answer["score"].to_numpy(dtype=float),
+        answer.items.astype(str).astype(object),
+        answer.scores.astype(float),
         "next_item_rules" if rules else "session_share",
         "unknown to the recommender: the items that follow this visit's items (sequential rules "
         "of the sessions)"
@@ -161,12 +161,12 @@ def steered(recommender: Any, at: int, inner: int, visit: Visit, k: int) -> tupl
     own = dict(zip(model.item_ids[cols].astype(str), ranks, strict=True))
     after: dict[str, int] = {}
     if recommender.next_item is not None:
-        answer = recommender.recommend_next([list(visit.items)], reach)
-        rules = answer[answer["source"] == "rules"]
-        after = dict(zip(rules["item_id"].astype(str), rules["rank"].astype(int), strict=True))
+        answer = recommender.next_lists([list(visit.items)], reach)
+        by_rules = answer.items[answer.from_rules].astype(str).tolist()
+        after = {item: rank for rank, item in enumerate(by_rules, start=1)}
     seen = set(visit.items)
     if after:  # the next items the user has already met do not come back
-        known = model.seen[np.array([inner])].tocoo().col
+        _, known = model.seen_pairs(np.array([inner]))
         seen |= set(model.item_ids[known].astype(str))
     fused = {
         item: sum(1.0 / (FUSION_K + r[item]) for r in (own, after) if item in r)

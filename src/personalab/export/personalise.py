@@ -9,8 +9,6 @@ got these items (``reason``, e.g. "intent 0.8200 >= threshold 0.4100: ...")."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from personalab.intent.columns import float_block
 from personalab.intent.model import IntentModel
 from personalab.online.features import VISIT, OnlineFeatures
 from personalab.recommend.served import DEFAULT_MAX_K, Recommender
+from personalab.segments.fast import fast_predict
 
 
 class Personaliser:
@@ -127,21 +126,21 @@ class Personaliser:
         names = [] if self.intent is None else [s.name for s in self.intent.encoder.columns_]
         return list(dict.fromkeys([*names, *self.segment_features]))
 
-    def segments(self, frame: pd.DataFrame) -> np.ndarray:
-        """Each row's segment name (None without a segmenter, or for a row with no feature)."""
-        if self.segmenter is None:
-            return np.full(len(frame), None, dtype=object)
-        block = float_block(frame, self.segment_features)
-        labels = self.segmenter.predict(block)
+    def segments(self, block: np.ndarray | None, n: int) -> np.ndarray:
+        """Each of ``n`` rows' segment name from its segment features (``block``, None without
+        a segmenter): None without a segmenter, or for a row with no feature."""
+        if self.segmenter is None or block is None:
+            return np.full(n, None, dtype=object)
+        labels = fast_predict(self.segmenter, block)
         names = np.array([self.segment_names.get(str(label), "unknown") for label in labels])
         return np.where(np.isnan(block).all(axis=1), None, names).astype(object)
 
-    def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        """The intent score of each row (NaN without an intent model, or for a row with no
-        feature: a visitor with neither history nor live events)."""
-        if self.intent is None or not len(frame):
-            return np.full(len(frame), np.nan)
-        matrix = self.intent.encoder.matrix(frame)
+    def scores(self, matrix: np.ndarray | None, n: int) -> np.ndarray:
+        """Each of ``n`` rows' intent score from its encoded features (``matrix``, None without
+        an intent model): NaN without an intent model, or for a row with no feature (a visitor
+        with neither history nor live events)."""
+        if self.intent is None or matrix is None or not n:
+            return np.full(n, np.nan)
         score = self.intent.proba_of(matrix)
         return np.where(np.isnan(matrix).all(axis=1), np.nan, score)
 
@@ -155,23 +154,60 @@ class Personaliser:
         return np.where(inner < 0, "popular", chosen).astype(object)
 
     def personalise(self, frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
-        k = self.k if k is None else int(k)
-        if k < 1:
-            raise ExportError(f"k must be at least 1, got {k}")
+        """The answer to feature rows (a ``user_id`` column, the feature columns, optionally
+        :data:`~personalab.online.features.VISIT`): :meth:`decide` as a frame."""
         if "user_id" not in frame:
             raise ExportError(f"the request has no user_id column (columns: {list(frame.columns)})")
         users = frame["user_id"].to_numpy(dtype=object).astype(str).astype(object)
+        matrix = None if self.intent is None else self.intent.encoder.matrix(frame)
+        block = None if self.segmenter is None else float_block(frame, self.segment_features)
+        visits = frame[VISIT].to_numpy(dtype=object) if VISIT in frame else None
+        return pd.DataFrame(
+            self.decide(users, matrix, block, visits, k), columns=PERSONALISE_COLUMNS
+        )
+
+    def described(
+        self, rows: list[dict[str, Any] | None]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The intent model's matrix and the segment features of rows as dicts (the online
+        store's, :meth:`~personalab.online.features.OnlineFeatures.described`)."""
+        matrix = None if self.intent is None else self.intent.encoder.matrix_of_rows(rows)
+        if self.segmenter is None:
+            return matrix, None
+        names = self.segment_features
+        block = np.array(
+            [[np.nan] * len(names) if r is None else [r.get(n) for n in names] for r in rows],
+            dtype=float,
+        ).reshape(len(rows), len(names))
+        return matrix, block
+
+    def decide(
+        self,
+        users: np.ndarray,
+        matrix: np.ndarray | None,
+        block: np.ndarray | None,
+        visits: np.ndarray | None,
+        k: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The answer's columns (:data:`PERSONALISE_COLUMNS`) for users (string ids), their
+        encoded intent features (``matrix``), segment features (``block``) and live visits
+        (None: none), one answer per user (their first row), ``k`` items each."""
+        k = self.k if k is None else int(k)
+        if k < 1:
+            raise ExportError(f"k must be at least 1, got {k}")
         _, first = np.unique(users, return_index=True)
         if first.size < users.size:  # one answer per user: their first row
             first.sort()
-            frame, users = frame.iloc[first], users[first]
+            users = users[first]
+            matrix = None if matrix is None else matrix[first]
+            block = None if block is None else block[first]
+            visits = None if visits is None else visits[first]
         if users.size == 0:
-            return pd.DataFrame(columns=PERSONALISE_COLUMNS)
-        score, segment = self.scores(frame), self.segments(frame)
+            return {name: np.zeros(0, dtype=object) for name in PERSONALISE_COLUMNS}
+        score, segment = self.scores(matrix, users.size), self.segments(block, users.size)
         known = self.recommender is not None
         inner = self.recommender.model.inner(users) if known else np.full(users.size, -1)
         strategy = self.choose(inner, score)
-        visits = frame[VISIT].to_numpy(dtype=object) if VISIT in frame else None
         overrides = live_overrides(self.live_rules, self.recommender, visits, inner, k)
         for i, override in overrides.items():
             strategy[i] = override.strategy
@@ -203,19 +239,17 @@ class Personaliser:
             kind[i] = "fused_rank"
             reason[i] += ", steered by this visit's items (reciprocal-rank fusion with the items "
             reason[i] += "that follow them)"
-        return pd.DataFrame(
-            {
-                "user_id": users[at],
-                "intent_score": score[at],
-                "segment": segment[at],
-                "strategy": named[at],
-                "rank": rank[order].astype(np.int64),
-                "item_id": items[order],
-                "score": scores[order].astype(float),
-                "score_kind": kind[at],
-                "reason": reason[at],
-            }
-        )
+        return {
+            "user_id": users[at],
+            "intent_score": score[at],
+            "segment": segment[at],
+            "strategy": named[at],
+            "rank": rank[order].astype(np.int64),
+            "item_id": items[order],
+            "score": scores[order].astype(float),
+            "score_kind": kind[at],
+            "reason": reason[at],
+        }
 
     def labels(self, strategy: np.ndarray, score: np.ndarray, inner: np.ndarray) -> tuple:
         """Per user: the strategy's name in answers, what its scores are (``score_kind``) and
@@ -277,9 +311,9 @@ class Personaliser:
 
         scores = np.tile(self._trending_scores, (who.size, 1))
         if who.size and self.recommender is not None:
-            seen = self.recommender.model.seen[inner[who]].tocoo()
-            at = self._trending_at[seen.col]
-            scores[seen.row[at >= 0], at[at >= 0]] = -np.inf
+            rows, cols = self.recommender.model.seen_pairs(inner[who])
+            at = self._trending_at[cols]
+            scores[rows[at >= 0], at[at >= 0]] = -np.inf
         k_eff = min(k, self._trending_scores.size)
         cols = select_top(scores, k_eff, self._trending_order)
         chosen = np.take_along_axis(scores, cols, axis=1)
@@ -303,85 +337,21 @@ class Personaliser:
             np.tile(top.to_numpy(dtype=float), who.size),
         )
 
-    # --- files ---
+    # --- files (personalab.export.rule_files) ---
 
     def save(self, folder: Path | str, segmenter_folder: Path | str | None) -> dict[str, Path]:
         """The parts the rule has, by artifact name (``intent_*``, ``recommender_*``,
-        ``segmenter``), and ``personalise.json`` (threshold, k, segment names, trending)."""
-        from personalab.core.storage import write_json
+        ``segmenter``, ``online_store``), and ``personalise.json``."""
+        from personalab.export.rule_files import save_rule
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        files: dict[str, Path] = {}
-        if self.intent is not None:
-            saved = self.intent.save(folder / "intent")
-            files |= {f"intent_{name}": saved[name] for name in ("booster", "config")}
-        if self.recommender is not None:
-            saved = self.recommender.save(folder / "recommender")
-            files |= {f"recommender_{name}": path for name, path in saved.items()}
-        if self.segmenter is not None:
-            if segmenter_folder is None:
-                raise ExportError("a rule with a segmenter needs the segments stage's model folder")
-            files["segmenter"] = Path(shutil.copytree(segmenter_folder, folder / "segmenter"))
-        if self.online is not None:
-            files["online_store"] = Path(
-                shutil.copyfile(self.online.store.path, folder / self.online.store.path.name)
-            )
-        files["personalise"] = write_json(
-            {
-                "threshold": self.threshold,
-                "k": self.k,
-                "max_k": self.max_k,
-                "segment_features": self.segment_features,
-                "segment_names": self.segment_names,
-                "trending": [[str(item), float(s)] for item, s in self.trending.items()],
-                "live_rules": self.live_rules.to_json(),
-            },
-            folder / "personalise.json",
-        )
-        return files
+        return save_rule(self, folder, segmenter_folder)
 
     @classmethod
     def load(cls, artifacts: Mapping[str, str]) -> Personaliser:
         """The rule from :meth:`save`'s files (a part whose files are absent stays None)."""
-        import mlflow.sklearn
+        from personalab.export.rule_files import load_rule
 
-        settings = json.loads(Path(artifacts["personalise"]).read_text(encoding="utf-8"))
-        trending = pd.Series(
-            [s for _, s in settings["trending"]],
-            index=pd.Index([item for item, _ in settings["trending"]], name="item_id"),
-            name="score",
-            dtype=float,
-        )
-        intent = recommender = segmenter = None
-        if "intent_booster" in artifacts:
-            intent = IntentModel.load(artifacts["intent_booster"], artifacts["intent_config"])
-        if "recommender_model" in artifacts:
-            recommender = Recommender.load(  # with its next-item model (the visit's rules)
-                artifacts["recommender_model"],
-                artifacts["recommender_config"],
-                artifacts.get("recommender_next_item"),
-            )
-        if "segmenter" in artifacts:
-            segmenter = mlflow.sklearn.load_model(artifacts["segmenter"])
-        online = None
-        if "online_store" in artifacts:  # or the Redis store PERSONALAB_ONLINE_STORE names
-            from personalab.online.redis_store import open_store
-
-            online = OnlineFeatures(open_store(artifacts["online_store"]))
-        return cls(
-            intent,
-            segmenter,
-            settings["segment_features"],
-            settings["segment_names"],
-            recommender,
-            trending,
-            settings["threshold"],
-            settings["k"],
-            settings.get("max_k", DEFAULT_MAX_K),
-            online,
-            LiveRules.from_json(settings.get("live_rules")),
-        )
+        return load_rule(artifacts)
 
 
 def described(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

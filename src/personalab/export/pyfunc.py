@@ -6,15 +6,15 @@ out), an input example showing each strategy, pinned requirements and this packa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from personalab.export.params import ExportError
-from personalab.export.personalise import Personaliser
+from personalab.export.params import PERSONALISE_COLUMNS, ExportError
+from personalab.export.personalise import Personaliser, described
 from personalab.online.features import REQUEST_COLUMNS
 from personalab.online.live import FIELDS as LIVE_EVENT
 
@@ -33,12 +33,39 @@ def serve_request(
 
     requested_users(frame)
     k = requested_k(params, personaliser.k, personaliser.max_k)
+    if personaliser.online is not None and not described(frame, personaliser.feature_columns).any():
+        n = len(frame)
+        columns = answer_by_id(
+            personaliser,
+            frame["user_id"].to_numpy(dtype=object),
+            frame["events"].to_numpy(dtype=object) if "events" in frame else [None] * n,
+            frame["at"].to_numpy(dtype=object) if "at" in frame else [None] * n,
+            k,
+        )
+        return pd.DataFrame(columns, columns=PERSONALISE_COLUMNS)
     return personaliser.personalise(request_rows(personaliser, frame), k)
+
+
+def answer_by_id(
+    personaliser: Personaliser,
+    users: Sequence[Any],
+    events: Sequence[Any],
+    ats: Sequence[Any],
+    k: int,
+) -> dict[str, np.ndarray]:
+    """The answer's columns to requests by id (user ids, each one's live events or None, and
+    ``at`` or None), each row folded from the online store and read without a frame: the same
+    answer as :meth:`Personaliser.personalise` gives the rows of :func:`request_rows`."""
+    users = np.array([str(user) for user in users], dtype=object)
+    rows, visits = personaliser.online.described(users, events, ats)
+    matrix, block = personaliser.described(rows)
+    live = np.empty(len(visits), dtype=object)
+    live[:] = visits
+    return personaliser.decide(users, matrix, block, live, k)
 
 
 def request_rows(personaliser: Personaliser, frame: pd.DataFrame) -> pd.DataFrame:
     """The request with every row a feature row: the rows by id described online."""
-    from personalab.export.personalise import described
     from personalab.intent.pyfunc import check_required_values
 
     frame = frame.reset_index(drop=True)

@@ -11,7 +11,7 @@ an identifier and is never a feature, nor are ``id_columns`` and the time column
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -109,6 +109,28 @@ class FeatureEncoder:
                 out[:, j] = self._codes(spec, frame)
             else:
                 out[:, j] = _encode(spec, frame).to_numpy(dtype=float, na_value=np.nan)
+        return out
+
+    def matrix_of_rows(self, rows: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+        """:meth:`matrix` of rows given as dicts of typed values, as the features stage writes
+        them (numbers and booleans as numbers, categories as their labels, None or NaN:
+        missing; a row None: all missing): the online store's rows, read without a frame."""
+        out = np.full((len(rows), len(self.columns_)), np.nan)
+        lookups = [
+            _category_codes(s.categories) if s.kind == "categorical" else None
+            for s in self.columns_
+        ]
+        for i, row in enumerate(rows):
+            if row is None:
+                continue
+            for j, (spec, lookup) in enumerate(zip(self.columns_, lookups, strict=True)):
+                value = row.get(spec.name)
+                if value is None:
+                    continue
+                if lookup is None:
+                    out[i, j] = float(value)
+                elif isinstance(value, str):
+                    out[i, j] = lookup.get(value, np.nan)
         return out
 
     @staticmethod

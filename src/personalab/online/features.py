@@ -10,6 +10,7 @@ described from their live events alone; one with neither history nor live events
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from personalab.online.history import History
 from personalab.online.live import LiveEventError, instant, live_history
 from personalab.online.row import online_row
 from personalab.online.store import OnlineStore
-from personalab.online.visit import visit_of
+from personalab.online.visit import Visit, visit_of
 
 REQUEST_COLUMNS = ("events", "at")
 VISIT = "_visit"  # the column of a frame's live visits
@@ -68,35 +69,46 @@ class OnlineFeatures:
         row = online_row(history, t_ns, store.plan, store.reference.for_user(position))
         return row, live
 
+    def described(
+        self, users: Sequence[Any], events: Sequence[Any], ats: Sequence[Any]
+    ) -> tuple[list[dict[str, Any] | None], list[Visit | None]]:
+        """Per request (user id, live events, ``at``): the row (:meth:`row`) and the live
+        visit (:func:`~personalab.online.visit.visit_of`; None: no live events)."""
+        rows, visits = [], []
+        for user, live, at in zip(users, events, ats, strict=True):
+            row, history = self.read(str(user), live, at)
+            rows.append(row)
+            visits.append(visit_of(history))
+        return rows, visits
+
     def frame(self, requests: pd.DataFrame) -> pd.DataFrame:
         """``user_id`` and the features stage's columns (numbers as float64, the string columns
         last), one row per request row (NaN where a user has nothing to describe them by), and
         :data:`VISIT`, each row's :class:`~personalab.online.visit.Visit` (None: no live
         events)."""
         n = len(requests)
-        users = requests["user_id"].to_numpy(dtype=object)
-        events = requests["events"].to_numpy(dtype=object) if "events" in requests else [None] * n
-        ats = requests["at"].to_numpy(dtype=object) if "at" in requests else [None] * n
+        users = requests["user_id"].to_numpy(dtype=object).astype(str)
+        absent = [None] * n
+        events = requests["events"].to_numpy(dtype=object) if "events" in requests else absent
+        ats = requests["at"].to_numpy(dtype=object) if "at" in requests else absent
+        rows, visits = self.described(users, events, ats)
         strings = [name for name in self.columns if name in self.store.rows.strings]
         numbers = [name for name in self.columns if name not in self.store.rows.strings]
         block = np.full((n, len(numbers)), np.nan)
-        text = np.full((n, len(strings) + 2), None, dtype=object)  # + user_id and the visit
-        for i in range(n):
-            user = str(users[i])
-            row, history = self.read(user, events[i], ats[i])
-            text[i, -2:] = user, visit_of(history)
+        text = np.full((n, len(strings)), None, dtype=object)
+        for i, row in enumerate(rows):
             if row is not None:
                 block[i] = [row[name] for name in numbers]
-                text[i, :-2] = [row[name] for name in strings]
+                text[i] = [row[name] for name in strings]
         # a float block and an object block, each built in one go (a column at a time costs
         # a fraction of a millisecond each)
         index = requests.index
         return pd.concat(
             [
-                pd.DataFrame(text[:, -2:-1], columns=["user_id"], index=index, dtype=object),
+                pd.DataFrame({"user_id": users.astype(object)}, index=index),
                 pd.DataFrame(block, columns=numbers, index=index),
-                pd.DataFrame(text[:, :-2], columns=strings, index=index, dtype=object),
-                pd.DataFrame(text[:, -1:], columns=[VISIT], index=index, dtype=object),
+                pd.DataFrame(text, columns=strings, index=index, dtype=object),
+                pd.DataFrame({VISIT: pd.Series(visits, index=index, dtype=object)}),
             ],
             axis=1,
         )

@@ -83,11 +83,12 @@ class Reference:
         population = self.population(name, t_ns)
         if negate:
             population, value = -population, -value
-        if self.position >= 0:  # the user's own stored value makes way for the new one
-            population = np.delete(population, self.position)
         less = int(np.count_nonzero(population < value))
         ties = int(np.count_nonzero(population == value)) + 1
-        count = int(np.count_nonzero(~np.isnan(population))) + 1
+        count = population.size - int(np.count_nonzero(np.isnan(population))) + 1
+        if self.position >= 0:  # the user's own stored value makes way for the new one
+            own = population[self.position]
+            less, ties, count = less - (own < value), ties - (own == value), count - (own == own)
         average = float(less + 1) + (float(ties) - 1.0) / 2.0
         return average / float(count)
 

@@ -58,9 +58,10 @@ def online_row(history: History, t_ns: int, plan: FeaturesPlan, ref: Reference) 
     h = history.before(t_ns)
     if not len(h):
         raise ValueError("the user has no event before the instant asked for")
-    out = family_values(h, t_ns, plan, ref)
+    outcomes = cart_outcomes(h, t_ns, plan.params.segments.abandon_hours)
+    out = family_values(h, t_ns, plan, ref, outcomes)
     out |= rank_values(out, h, t_ns, plan, ref)
-    out |= segment_values(out, h, t_ns, plan, ref)
+    out |= segment_values(out, h, t_ns, plan, ref, outcomes)
     weights = plan.support.weights
     if plan.support.keeps("engagement_score") and weights:
         out["engagement_score"] = ref.engagement(out, t_ns, weights)
@@ -69,7 +70,10 @@ def online_row(history: History, t_ns: int, plan: FeaturesPlan, ref: Reference) 
     return {name: out[name] for name in column_order(plan) if name != "user_id"}
 
 
-def family_values(h: History, t_ns: int, plan: FeaturesPlan, ref: Reference) -> dict[str, Any]:
+def family_values(
+    h: History, t_ns: int, plan: FeaturesPlan, ref: Reference, outcomes: tuple[np.ndarray, ...]
+) -> dict[str, Any]:
+    """The feature families' columns; ``outcomes``: :func:`cart_outcomes` at ``t_ns``."""
     ns, kind = h.ns, h.event_type
     purchase, view = kind == "purchase", kind == "view"
     out: dict[str, Any] = {
@@ -99,7 +103,7 @@ def family_values(h: History, t_ns: int, plan: FeaturesPlan, ref: Reference) -> 
     out["clicks_per_view"] = ratio(int((kind == "click").sum()), views)
     out["view_to_cart"] = ratio(carts, views)
     out["cart_to_purchase"] = ratio(int(purchase.sum()), carts)
-    matured, abandoned, _ = cart_outcomes(h, t_ns, plan.params.segments.abandon_hours)
+    matured, abandoned, _ = outcomes
     out["cart_abandonment_rate"] = ratio(int(abandoned.sum()), int(matured.sum())) if carts else NAN
     out |= category_mix(h)
     out["price_sensitivity"] = ref.price_sensitivity(h)
@@ -207,9 +211,15 @@ def rfm_segment_of(r: int, f: int, m: int) -> str:
 
 
 def segment_values(
-    out: dict[str, Any], h: History, t_ns: int, plan: FeaturesPlan, ref: Reference
+    out: dict[str, Any],
+    h: History,
+    t_ns: int,
+    plan: FeaturesPlan,
+    ref: Reference,
+    outcomes: tuple[np.ndarray, ...],
 ) -> dict[str, int]:
-    """The 0/1 rule segments (``rules_query.segment_columns``) the plan keeps."""
+    """The 0/1 rule segments (``rules_query.segment_columns``) the plan keeps; ``outcomes``:
+    :func:`cart_outcomes` at ``t_ns``."""
     seg = plan.params.segments
     start = t_ns - seg.window_days * DAY_NS
     recent = h.ns >= start
@@ -227,7 +237,7 @@ def segment_values(
         elif name == "converter":
             holds[name] = bool((recent & (kind == "purchase")).any())
         elif name == "cart_abandoner":
-            _, abandoned, at = cart_outcomes(h, t_ns, seg.abandon_hours)
+            _, abandoned, at = outcomes
             holds[name] = bool((abandoned & (at >= start)).any())
         elif name == "at_risk":
             holds[name] = (

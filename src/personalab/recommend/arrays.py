@@ -13,6 +13,7 @@ serving model load the same files.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,12 @@ class ModelArrays:
     @property
     def n_items(self) -> int:
         return len(self.arrays["item_ids"])
+
+    @functools.cached_property
+    def item_codes(self) -> dict[str, int]:
+        """Item id -> inner code (a request's items are read one dict look-up each)."""
+        ids = np.asarray(self.arrays["item_ids"]).astype(str)
+        return dict(zip(ids.tolist(), range(ids.size), strict=True))
 
     def user_ratings(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner item ids and ratings of user ``u`` in training (the trainset's order)."""

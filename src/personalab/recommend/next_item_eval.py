@@ -79,6 +79,16 @@ def next_items(
     return _as_frame(model, lists)
 
 
+def next_item_lists(
+    model: ModelArrays, contexts: Sequence[Sequence[Hashable]], k: int, *, fill: bool = False
+) -> Lists:
+    """:func:`next_items` as flat arrays, with ``items`` the model's item ids (not codes): what
+    a served request reads, without building a frame."""
+    requests, items = _flat_contexts(model, contexts)
+    lists = _ranked(model, requests, items, len(contexts), k, None, True, fill, BLOCK_SIZE)
+    return lists._replace(items=np.asarray(model.arrays["item_ids"])[lists.items])
+
+
 def popular_next_items(
     model: ModelArrays,
     contexts: Sequence[Sequence[Hashable]],
@@ -330,9 +340,9 @@ def _flat_contexts(
             )
     sizes = np.fromiter((len(c) for c in contexts), np.int64, len(contexts))
     requests = np.repeat(np.arange(len(contexts), dtype=np.int64), sizes)
-    flat = [str(item) for context in contexts for item in context]
-    items = pd.Index(model.arrays["item_ids"]).get_indexer(pd.Index(flat, dtype="str"))
-    return requests, items.astype(np.int64)
+    codes = model.item_codes
+    flat = (codes.get(str(item), -1) for context in contexts for item in context)
+    return requests, np.fromiter(flat, np.int64, int(sizes.sum()))
 
 
 def _similarity(model: ModelArrays) -> Any:

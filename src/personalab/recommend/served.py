@@ -49,6 +49,15 @@ class ArrayModel:
         position = self._user_position
         return np.fromiter((position.get(user, -1) for user in users), np.int64, len(users))
 
+    def seen_pairs(self, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``inner``, item position) of every item each user has seen, read from
+        the CSR arrays (slicing the matrix costs more than the look-up for a few users)."""
+        indptr, indices = self.seen.indptr, self.seen.indices
+        starts, counts = indptr[inner], indptr[inner + 1] - indptr[inner]
+        rows = np.repeat(np.arange(inner.size), counts)
+        offsets = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        return rows, indices[np.repeat(starts, counts) + offsets].astype(np.int64)
+
     def scores(self, inner: np.ndarray) -> np.ndarray:
         """Clipped scores (users x items) of inner user ids, as Surprise's ``predict`` gives."""
         out = self.scorer(np.asarray(inner, dtype=np.int64))
@@ -80,8 +89,7 @@ class ArrayModel:
                 continue
             scores = self.scores(block) if product is None else product.toarray()
             if exclude_seen:
-                seen = self.seen[block].tocoo()
-                scores[seen.row, seen.col] = -np.inf
+                scores[self.seen_pairs(block)] = -np.inf
             cols = select_top(scores, k_eff, self.item_order)
             chosen = np.take_along_axis(scores, cols, axis=1)
             keep = chosen > -np.inf
@@ -202,12 +210,22 @@ class Recommender:
         model, completed with the items most sessions hold (``next_items``' columns)."""
         from personalab.recommend.next_item_eval import next_items
 
+        return next_items(self._sessions(), contexts, k, fill=True)
+
+    def next_lists(self, contexts: Sequence[Sequence[Any]], k: int) -> Any:
+        """:meth:`recommend_next` as flat arrays
+        (:class:`~personalab.recommend.next_item_eval.Lists`, items as ids)."""
+        from personalab.recommend.next_item_eval import next_item_lists
+
+        return next_item_lists(self._sessions(), contexts, k, fill=True)
+
+    def _sessions(self) -> ModelArrays:
         if self.next_item is None:
             raise ServingError(
                 "this recommender has no next-item model (the log's sessions could not teach "
                 "one, or sessions.enabled is false): send user_id without items"
             )
-        return next_items(self.next_item, contexts, k, fill=True)
+        return self.next_item
 
     @classmethod
     def load(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -261,14 +262,18 @@ def test_the_visit_steers_a_personalised_list_and_is_left_out_of_it(world):
 def test_a_visitor_unknown_to_the_recommender_gets_the_items_after_the_visit_s_items():
     from personalab.export.live_rules import session_items
     from personalab.online.visit import Visit
+    from personalab.recommend.next_item_eval import Lists
 
-    class Sessions:  # the recommender's next-item part, as recommend_next answers
+    class Sessions:  # the recommender's next-item part, as next_lists answers
         next_item = object()
 
-        def recommend_next(self, contexts, k):
+        def next_lists(self, contexts, k):
             assert contexts == [["i1", "i2"]]
-            return pd.DataFrame(
-                {"item_id": ["i7", "i9"], "score": [0.6, 0.2], "source": ["rules", "popularity"]}
+            return Lists(
+                np.zeros(2, dtype=np.int64),
+                np.array(["i7", "i9"]),
+                np.array([0.6, 0.2]),
+                np.array([True, False]),
             )
 
     visit = Visit(("i1", "i2"), (), ())

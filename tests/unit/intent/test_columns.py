@@ -108,6 +108,21 @@ def test_matrix_reads_one_row_and_many_rows_alike():
     np.testing.assert_array_equal(many[4:8, 3], [1, np.nan, 0, np.nan])  # region: 1 2 3
 
 
+def test_rows_as_dicts_of_typed_values_encode_as_their_frame_does():
+    """The online store's rows (numbers and booleans as numbers, labels, None) are read without
+    a frame: the same matrix as the frame of those rows; a row None is all missing."""
+    encoder = FeatureEncoder().fit(FIT)
+    rows = [
+        {"duration": 10.0, "weekend": 1.0, "month": "Feb", "region": 2.0},
+        {"duration": None, "weekend": 0.0, "month": "Jan", "region": np.nan},  # Jan: unseen
+        {"duration": 3.5, "weekend": True, "month": None, "region": 1},
+    ]
+    expected = encoder.matrix(pd.DataFrame(rows))
+    np.testing.assert_array_equal(encoder.matrix_of_rows(rows), expected)
+    assert np.isnan(encoder.matrix_of_rows([None, rows[0]])[0]).all()
+    np.testing.assert_array_equal(encoder.matrix_of_rows([None, rows[0]])[1], expected[0])
+
+
 def test_transform_names_every_missing_feature_column_and_ignores_extra_ones():
     encoder = FeatureEncoder().fit(FIT)
     with pytest.raises(
