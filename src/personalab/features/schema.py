@@ -9,6 +9,8 @@ kept), ``left_out`` (``{feature: why}``: columns this log cannot have, not writt
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 KEYS = ("user_id", "cutoff")
@@ -100,6 +102,7 @@ def label_name(target_event: str = "purchase") -> str:
     return f"{target_event}_within_horizon"
 
 
+@functools.lru_cache(maxsize=4096)
 def category_share_column(category: str) -> str:
     """``category_share_<category>`` with anything but letters and digits as ``_``."""
     return "category_share_" + re.sub(r"[^0-9a-zA-Z]+", "_", str(category)).strip("_").lower()

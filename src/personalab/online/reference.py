@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ class Reference:
     medians: dict[str | None, float]  # category (None: no category) -> catalogue median at S
     clicks: np.ndarray  # sorted click times of everybody in the segment window before S
     position: int = -1  # this user's position among the stored users (-1: not stored)
+    sorted_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False)  # cache
 
     def for_user(self, position: int) -> Reference:
         """This reference for the stored user at ``position`` (-1: a visitor not stored)."""
@@ -75,20 +76,37 @@ class Reference:
             return values - np.bincount(gone, minlength=values.size)
         return values
 
+    def ordered(self, name: str) -> np.ndarray:
+        """Everybody's value of a column that does not move after ``S``, sorted, nulls out."""
+        if name not in self.sorted_values:
+            values = self.values[name]
+            self.sorted_values[name] = np.sort(values[~np.isnan(values)])
+        return self.sorted_values[name]
+
     def percentile(self, name: str, value: float, t_ns: int, negate: bool = False) -> float:
         """``rules_query.percentile_rank`` of the user's ``value`` among everybody at ``t_ns``
         (``negate``: of ``-value`` among ``-population``, as recency is ranked)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
-        population = self.population(name, t_ns)
-        if negate:
-            population, value = -population, -value
-        less = int(np.count_nonzero(population < value))
-        ties = int(np.count_nonzero(population == value)) + 1
-        count = population.size - int(np.count_nonzero(np.isnan(population))) + 1
-        if self.position >= 0:  # the user's own stored value makes way for the new one
-            own = population[self.position]
-            less, ties, count = less - (own < value), ties - (own == value), count - (own == own)
+        if name in DAYS or name in self.leaving:  # the population moves with t_ns
+            population = self.population(name, t_ns)
+            if negate:
+                population, value = -population, -value
+            less = int(np.count_nonzero(population < value))
+            ties = int(np.count_nonzero(population == value)) + 1
+            count = population.size - int(np.count_nonzero(np.isnan(population))) + 1
+            own = population[self.position] if self.position >= 0 else math.nan
+        else:  # as at S: counted in the sorted values
+            ordered = self.ordered(name)
+            low = int(np.searchsorted(ordered, value, "left"))
+            high = int(np.searchsorted(ordered, value, "right"))
+            less = ordered.size - high if negate else low
+            ties, count = high - low + 1, ordered.size + 1
+            own = self.values[name][self.position] if self.position >= 0 else math.nan
+            if negate:
+                own, value = -own, -value
+        if own == own:  # the user's own stored value makes way for the new one
+            less, ties, count = less - (own < value), ties - (own == value), count - 1
         average = float(less + 1) + (float(ties) - 1.0) / 2.0
         return average / float(count)
 

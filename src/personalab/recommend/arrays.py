@@ -86,6 +86,13 @@ class ModelArrays:
 
     arrays: dict[str, np.ndarray]
     scalars: dict[str, Any] = field(default_factory=dict)
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def cached(self, name: str, build: Any) -> Any:
+        """``build(self)``, computed once (what a served request would otherwise rebuild)."""
+        if name not in self.derived:
+            self.derived[name] = build(self)
+        return self.derived[name]
 
     @property
     def algorithm(self) -> str:

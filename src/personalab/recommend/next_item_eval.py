@@ -38,6 +38,9 @@ SOURCE_COL = "source"
 #: how a list row was found: by the model's rules, or from popularity
 RULES, POPULAR = "rules", "popularity"
 BLOCK_SIZE = 8192
+#: up to this many (request x item) cells, a block's rule scores are summed densely (scipy's
+#: sparse product costs more to set up than to run for a served request's few items)
+DENSE_CELLS = 1 << 20
 
 
 class Lists(NamedTuple):
@@ -202,14 +205,14 @@ def _ranked(
     requests at a time so the working memory stays bounded whatever the number of requests."""
     k, block_size = _check_k(k), _check_k(block_size, "block_size")
     exclude = _exclude(model, exclude_context)
-    similarity = _similarity(model) if rules else None
+    similarity = model.cached("similarity", _similarity) if rules else None
     known = items >= 0
     requests, items = requests[known], items[known]
     repeat = np.zeros(requests.size, dtype=bool)
     repeat[1:] = (requests[1:] == requests[:-1]) & (items[1:] == items[:-1])
     requests, items = requests[~repeat], items[~repeat]
     scores = np.asarray(model.arrays["item_scores"], dtype=np.float64)
-    popular = np.lexsort((np.arange(scores.size), -scores))  # ties by item id
+    popular = model.cached("popular", _popular_order)
     decay = float(model.scalars.get("context_decay", 0.0))
     bounds = np.searchsorted(requests, np.arange(0, n_requests + block_size, block_size))
     parts = []
@@ -228,6 +231,12 @@ def _ranked(
     if not parts:
         return Lists(*_empty_lists())
     return Lists(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+
+
+def _popular_order(model: ModelArrays) -> np.ndarray:
+    """Item codes by the share of sessions holding them, ties by item id."""
+    scores = np.asarray(model.arrays["item_scores"], dtype=np.float64)
+    return np.lexsort((np.arange(scores.size), -scores))
 
 
 def _as_frame(model: ModelArrays, lists: Lists) -> pd.DataFrame:
@@ -262,21 +271,46 @@ def _rule_lists(
     weights = decay ** (ends - np.arange(requests.size)).astype(np.float64)
     weighted = weights > 0
     context = sparse.csr_array((weights[weighted], (requests[weighted], items[weighted])), shape)
-    product = sparse.csr_array(context @ similarity)
-    if exclude and requests.size:
-        held = sparse.csr_array((np.ones(requests.size), (requests, items)), shape)
-        held.sum_duplicates()
-        held.data[:] = 1.0
-        product = sparse.csr_array(product - product.multiply(held))
-    product.sort_indices()  # columns ascending within a row: ties by item id survive the sorts
-    product = sparse.coo_array(product)
-    keep = product.data > 0
-    rows, cols, values = product.row[keep], product.col[keep], product.data[keep]
+    if n * shape[1] <= DENSE_CELLS:
+        rows, cols, values = _dense_product(context, similarity, requests, items, exclude)
+    else:
+        product = sparse.csr_array(context @ similarity)
+        if exclude and requests.size:
+            held = sparse.csr_array((np.ones(requests.size), (requests, items)), shape)
+            held.sum_duplicates()
+            held.data[:] = 1.0
+            product = sparse.csr_array(product - product.multiply(held))
+        product.sort_indices()  # columns ascending within a row: ties by item id survive sorts
+        product = sparse.coo_array(product)
+        keep = product.data > 0
+        rows, cols, values = product.row[keep], product.col[keep], product.data[keep]
     by_score = np.argsort(-values, kind="stable")
     order = by_score[np.argsort(rows[by_score], kind="stable")]
     rows, cols, values = rows[order].astype(np.int64), cols[order].astype(np.int64), values[order]
     top = _ranks(rows) <= k
     return [rows[top], cols[top], values[top], np.ones(int(top.sum()), dtype=bool)]
+
+
+def _dense_product(
+    context: Any, similarity: Any, requests: np.ndarray, items: np.ndarray, exclude: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positive cells (request, item, score) of ``context @ similarity`` for a few
+    requests, summed in a dense block: each cell adds its terms in the order scipy's sparse
+    product adds them (the context's entries in order, then the rule row's), so the scores are
+    the same floats; the requests' own items are left out when ``exclude``. Row-major order."""
+    n, n_items = context.shape
+    steps = np.repeat(np.arange(n), np.diff(context.indptr))
+    codes, weights = context.indices, context.data
+    indptr, indices, data = similarity.indptr, similarity.indices, similarity.data
+    starts, counts = indptr[codes], indptr[codes + 1] - indptr[codes]
+    at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    block = np.zeros(n * n_items)
+    cells = np.repeat(steps, counts) * n_items + indices[at]
+    np.add.at(block, cells, np.repeat(weights, counts) * data[at])
+    if exclude:
+        block[requests * n_items + items] = 0.0
+    found = np.flatnonzero(block > 0)
+    return found // n_items, found % n_items, block[found]
 
 
 def _filled(

@@ -250,6 +250,24 @@ def test_next_items_equal_a_dense_computation(exclude):
         assert not asked & set(zip(got["request"], got["item_id"], strict=True))
 
 
+@pytest.mark.parametrize("exclude", [True, False])
+def test_a_few_requests_summed_densely_give_the_sparse_products_lists_exactly(exclude, monkeypatch):
+    """A served request's rule scores are summed in a dense block, a batch's by scipy's sparse
+    product: the same items, ranks and score floats, repeats and unknown items included."""
+    from personalab.recommend import next_item_eval
+
+    rng = np.random.default_rng(1)
+    items = [f"i{i:02d}" for i in range(40)]
+    sessions = [list(rng.choice(items, rng.integers(2, 8))) for _ in range(300)]
+    model = fitted(sessions, steps=4, weighting="inverse", context_decay=0.7, neighbours=9)
+    contexts = [list(rng.choice([*items, "new"], rng.integers(1, 9))) for _ in range(50)]
+    contexts += [["i01", "i02", "i01", "i02", "i01"], ["new"], []]
+    dense_lists = next_items(model, contexts, 6, exclude_context=exclude, block_size=3)
+    monkeypatch.setattr(next_item_eval, "DENSE_CELLS", 0)
+    sparse_lists = next_items(model, contexts, 6, exclude_context=exclude, block_size=3)
+    pd.testing.assert_frame_equal(dense_lists, sparse_lists, check_exact=True)
+
+
 def test_unknown_items_are_ignored_and_only_unknown_gets_popularity_when_filling():
     model = fitted([["A", "B", "C"], ["A", "C"], ["B", "A"]], steps=2, neighbours=None)
     plain = next_items(model, [["A"], ["A", "zz"], ["zz"], []], 3)
