@@ -10,7 +10,6 @@ kept), ``left_out`` (``{feature: why}``: columns this log cannot have, not writt
 from __future__ import annotations
 
 import functools
-
 import re
 
 KEYS = ("user_id", "cutoff")
