@@ -66,7 +66,7 @@ class OnlineFeatures:
         if not len(history):
             return None, live
         position = stored.position if stored is not None else -1
-        row = online_row(history, t_ns, store.plan, store.reference.for_user(position))
+        row = online_row(history, t_ns, store.plan, store.reference.for_user(position, live))
         return row, live
 
     def described(

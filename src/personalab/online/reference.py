@@ -1,4 +1,4 @@
-"""The population an online row is compared with, frozen when the store is built (instant ``S``).
+"""The population an online row is compared with, as the store saw it (instant ``S``).
 
 The features stage ranks each user within the users of the same cut-off (RFM scores, engagement
 score), takes price sensitivity against the catalogue's category medians and times click bursts
@@ -10,17 +10,15 @@ without new events:
 - window counts (``sessions_<W>d``, ``events_<W>d``, ``purchases_<W>d``) lose what left the
   window between ``S`` and ``T`` (the times of the sessions and events in the windows at ``S``
   are kept);
-- other ranked values are all-history values, which do not change without events, except
-  ``activity_trend`` and ``cart_abandonment_rate`` when named in ``engagement_weights``: those
-  are taken at ``S`` (:data:`FROZEN`);
-- category medians are the catalogue's at ``S`` (a live event's new item or price does not move
-  them);
+- ``activity_trend`` and ``cart_abandonment_rate``, when ``engagement_weights`` names them,
+  slide on to ``T`` (:mod:`personalab.online.moving`); other ranked values are all-history
+  values, which do not change without events;
+- the category medians take the user's live prices (:mod:`personalab.online.catalogue`);
 - the first click of the ``high_clicker`` window is the first stored click in it, or the user's
   own when earlier.
 
 So an online row equals the features stage's row at ``T`` on the log before ``S`` plus this
-user's events in ``[S, T)``, every column, except where the user's live prices would move a
-category median or a weight in :data:`FROZEN` is used.
+user's events in ``[S, T)``, every column.
 """
 
 from __future__ import annotations
@@ -33,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from personalab.features.query import DAY_NS
+from personalab.online.catalogue import Catalogue
+from personalab.online.moving import CARTS, TREND, moving_population
 from personalab.online.row import exact_sum, ratio
 
-#: ranked columns whose value for the others is taken at ``S``, not moved on to ``T``
-FROZEN = ("activity_trend", "cart_abandonment_rate")
+#: the ranked all-history columns that move without events (:mod:`personalab.online.moving`)
+MOVED = (TREND, CARTS)
 #: the stored times of the ``days_since_*`` columns
 DAYS = {
     "days_since_last_event": "last_ns",
@@ -55,12 +55,19 @@ class Reference:
     leaving: dict[str, tuple[np.ndarray, np.ndarray]]  # window column -> (sorted times, user)
     medians: dict[str | None, float]  # category (None: no category) -> catalogue median at S
     clicks: np.ndarray  # sorted click times of everybody in the segment window before S
+    catalogue: Catalogue | None = None  # the priced items at S (None: a store without them)
+    moving: dict[str, np.ndarray] = field(default_factory=dict)  # online.moving's arrays
     position: int = -1  # this user's position among the stored users (-1: not stored)
     sorted_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False)  # cache
 
-    def for_user(self, position: int) -> Reference:
-        """This reference for the stored user at ``position`` (-1: a visitor not stored)."""
-        return replace(self, position=position)
+    def for_user(self, position: int, live: Any = None) -> Reference:
+        """This reference for the stored user at ``position`` (-1: a visitor not stored) and
+        their live events (a :class:`~personalab.online.history.History`, after ``S``): the
+        category medians take the live prices (:meth:`Catalogue.medians_after`)."""
+        medians = self.medians
+        if live is not None and self.catalogue is not None:
+            medians = self.catalogue.medians_after(live)
+        return replace(self, position=position, medians=medians)
 
     def population(self, name: str, t_ns: int) -> np.ndarray:
         """Every stored user's value of ``name`` at ``t_ns`` (no events after ``S``)."""
@@ -69,6 +76,8 @@ class Reference:
             days = np.asarray(t_ns - at, dtype=float) / DAY_NS
             return np.where(at == NONE_NS, np.nan, days)
         values = self.values[name]
+        if name in MOVED and self.moving:
+            return moving_population(name, self.moving, values, t_ns)
         if name in self.leaving:
             times, who = self.leaving[name]
             width = int(WINDOW.fullmatch(name).group(2)) * DAY_NS
@@ -88,7 +97,7 @@ class Reference:
         (``negate``: of ``-value`` among ``-population``, as recency is ranked)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
-        if name in DAYS or name in self.leaving:  # the population moves with t_ns
+        if name in DAYS or name in self.leaving or name in MOVED:  # moves with t_ns
             population = self.population(name, t_ns)
             if negate:
                 population, value = -population, -value

@@ -32,6 +32,8 @@ from personalab.features.params import FeaturesParams
 from personalab.features.plan import FeaturesPlan
 from personalab.features.query import DAY_NS, Events, before
 from personalab.features.support import Support
+from personalab.online.catalogue import PREFIX as CATALOGUE
+from personalab.online.catalogue import Catalogue, catalogue_arrays
 from personalab.online.history import (
     CODED,
     COLUMNS,
@@ -43,6 +45,8 @@ from personalab.online.history import (
     pack,
     unpack,
 )
+from personalab.online.moving import PREFIX as MOVING
+from personalab.online.moving import moving_arrays
 from personalab.online.reference import DAYS, NONE_NS, WINDOW, Reference, ranked_columns
 
 FILE = "online.sqlite"
@@ -99,6 +103,7 @@ def build_store(
     ends = np.r_[starts[1:], users.size].astype(int)
     order = {str(u): i for i, u in enumerate(table["user_id"])}
     reference = reference_arrays(arrow, table, order, plan, t_ns)
+    reference |= catalogue_arrays(events, t_ns)
     columns = {name: arrow.column(name).to_numpy() for name in ("ns", *FLOATS)}
     vocabulary = {}
     for name in CODED:
@@ -231,7 +236,9 @@ def reference_arrays(
         out[f"leaving/{name}/who"] = by[keep][sort].astype(np.int64)
     window = t_ns - plan.params.segments.window_days * DAY_NS
     out["clicks"] = np.sort(ns[(kind == "click") & (ns >= window)]).astype(np.int64)
-    return out
+    seg = plan.params.segments
+    names = set(plan.support.weights)
+    return out | moving_arrays(arrow, who, n, names, plan.trend_days, seg.abandon_hours, t_ns)
 
 
 def category_medians(events: Events, t_ns: int) -> list[list[Any]]:
@@ -291,13 +298,17 @@ class StoreBase:
 
         leaving = under("leaving/")
         windows = {k.rsplit("/", 1)[0] for k in leaving}
+        medians = {c: m for c, m in meta["medians"]}
+        items = under(CATALOGUE)
         self.reference = Reference(
             self.as_of_ns,
             under("times/"),
             under("values/"),
             {w: (leaving[f"{w}/times"], leaving[f"{w}/who"]) for w in windows},
-            {c: m for c, m in meta["medians"]},
+            medians,
             loaded["clicks"],
+            Catalogue(items, medians) if items else None,
+            under(MOVING),
         )
 
     def _stored(self, position: int, row: bytes, events: int, sessions, history: bytes):

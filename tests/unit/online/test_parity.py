@@ -50,6 +50,48 @@ def test_ranks_follow_everybody_else_on_to_t_as_their_windows_empty():
     assert gaps.empty, gaps.to_string()
 
 
+@pytest.mark.parametrize("trend_days", [1.0, 2.5])
+def test_the_others_activity_trend_and_cart_abandonment_slide_on_to_t(trend_days):
+    """Named as engagement weights, everybody's activity trend and cart abandonment rate are
+    ranked at ``T``: their trend windows slide and their carts come of age between ``S`` and
+    ``T`` without any new event."""
+    events = shape("funnel")
+    as_of, at = instants(events)
+    weights = {"activity_trend": 1.0, "cart_abandonment_rate": 2.0, "events_7d": 1.0}
+    plan = plan_for(
+        events[events["timestamp"] < as_of],
+        engagement_weights=weights,
+        trend_days=trend_days,
+        segments={"abandon_hours": 30.0},
+    )
+    carts = events[(events["event_type"] == "add_to_cart") & (events["timestamp"] < as_of)]
+    assert (carts["timestamp"] > as_of - pd.Timedelta(hours=30)).any()  # some come of age later
+    assert at - as_of > pd.Timedelta(days=trend_days)
+    gaps = parity_gaps(events, plan, as_of, at, chosen_users(events, as_of, at))
+    assert gaps.empty, gaps.to_string()
+
+
+def test_live_prices_move_the_category_medians_that_price_sensitivity_divides_by():
+    """A live price moves its item's median price and so its category's median: an item's new
+    price, an item the catalogue never had, and an item priced before without a category that
+    a live event gives one (it moves from the no-category median to its category's)."""
+    events = shape("funnel")
+    as_of, at = instants(events)
+    live = (events["timestamp"] >= as_of) & (events["timestamp"] < at)
+    user = events.loc[live & events["price"].notna(), "user_id"].value_counts().index[0]
+    priced = events.index[live & (events["user_id"] == user) & events["price"].notna()]
+    assert len(priced) >= 4
+    events.loc[priced[::2], "price"] *= 1.7  # the items' prices move
+    categories = events["category"].cat.categories
+    events.loc[priced[1], ["item_id", "category"]] = ["never-seen", categories[0]]
+    uncategorised = events.loc[priced[3], "item_id"]
+    events.loc[(events["item_id"] == uncategorised) & ~live, "category"] = None
+    events.loc[priced[3], "category"] = categories[-1]
+    plan = plan_for(events[events["timestamp"] < as_of])
+    gaps = parity_gaps(events, plan, as_of, at, [user, *chosen_users(events, as_of, at)])
+    assert gaps.empty, gaps.to_string()
+
+
 def test_a_visitor_the_store_never_saw_is_described_by_live_events_alone():
     events = shape("funnel")
     as_of, at = instants(events)
