@@ -82,6 +82,8 @@ class Personaliser:
         self._trending_scores = trending.to_numpy(dtype=float)
         self._trending_order = np.argsort(self._trending_ids.astype(str), kind="stable")
         if recommender is not None:
+            self._popular_ids = recommender.popular.index.to_numpy(dtype=object)
+            self._popular_scores = recommender.popular.to_numpy(dtype=float)
             in_model = recommender.model.items.get_indexer(pd.Index(self._trending_ids))
             self._trending_at = np.full(len(recommender.model.items), -1)  # item -> position
             self._trending_at[in_model[in_model >= 0]] = np.flatnonzero(in_model >= 0)
@@ -328,13 +330,15 @@ class Personaliser:
         )
 
     def _popular(self, who: np.ndarray, k: int) -> tuple:
-        top = self.recommender.popular.head(k)
-        n = len(top)
+        if not who.size:
+            return _nothing()
+        ids, scores = self._popular_ids[:k], self._popular_scores[:k]
+        n = ids.size
         return (
             np.repeat(who, n),
             np.tile(np.arange(1, n + 1), who.size),
-            np.tile(top.index.to_numpy(dtype=object), who.size),
-            np.tile(top.to_numpy(dtype=float), who.size),
+            np.tile(ids, who.size),
+            np.tile(scores, who.size),
         )
 
     # --- files (personalab.export.rule_files) ---

@@ -84,11 +84,13 @@ class Catalogue:
         priced = (live.item_id != None) & ~np.isnan(live.price)  # noqa: E711 (element-wise)
         if not priced.any():
             return self.medians
-        index = self.index()
+        index, a = self.index(), self.arrays
         moved: dict[str | None, tuple[list[float], list[float]]] = {}  # category: (out, in)
         for item in dict.fromkeys(live.item_id[priced].tolist()):
             mine = priced & (live.item_id == item)
             i = index.get(item)
+            if i is not None and a["has_category"][i] and (live.price[mine] == a["price"][i]).all():
+                continue  # more of its median price: the median stays, and its category
             stored = self.item_prices(i) if i is not None else np.zeros(0)
             price = float(np.median(np.concatenate([stored, live.price[mine]])))
             category = self.category_of(i) if i is not None else None

@@ -17,7 +17,9 @@ the key.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,14 +32,29 @@ from personalab.online.history import FLOATS, STRINGS, History
 FIELDS = ("timestamp", "event_type", *[s for s in STRINGS if s != "event_type"], *FLOATS)
 
 
+_FRACTION = re.compile(r"[.,](\d+)")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 class LiveEventError(InputError, ValueError):
     """A request's live events cannot be read."""
 
 
 def instant(value: Any, what: str) -> int:
-    """An ISO 8601 time as UTC nanoseconds (naive: UTC)."""
+    """An ISO 8601 time as UTC nanoseconds (naive: UTC). Read by the standard library when it
+    can hold the value whole (at most microseconds), else by pandas (nanoseconds)."""
     if not isinstance(value, str):
         raise LiveEventError(f"{what} must be an ISO 8601 time string, got {value!r}")
+    fraction = _FRACTION.search(value)
+    if fraction is None or len(fraction.group(1)) <= 6:
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # pandas reads more forms, and says why not
+        else:
+            stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+            return (stamp - EPOCH) // MICROSECOND * 1000
     try:
         stamp = pd.Timestamp(value)
     except ValueError:

@@ -38,9 +38,12 @@ SCALE = 10**12  # query.EXACT: decimal(38, 12)
 def exact_sum(values: np.ndarray) -> float:
     """As ``query.exact_sum`` on DuckDB: each float64 rounded (half to even) to 12 decimals, the
     decimals added exactly, the total back to float64 (NaN values skipped)."""
-    values = values[~np.isnan(values)]
-    total = sum(int(v) for v in np.rint(values * float(SCALE)))
-    return float(total) / float(SCALE)
+    scaled = np.rint(values[~np.isnan(values)] * float(SCALE))
+    if not scaled.size:
+        return 0.0
+    if float(np.abs(scaled).max()) * scaled.size < 2.0**62:  # no int64 sum can overflow
+        return float(int(scaled.astype(np.int64).sum())) / float(SCALE)
+    return float(sum(int(v) for v in scaled)) / float(SCALE)
 
 
 def ratio(num: float, den: float) -> float:

@@ -97,3 +97,24 @@ def test_no_events_is_an_empty_history():
 def test_bad_live_events_are_refused_naming_the_event_and_key(events, message):
     with pytest.raises(LiveEventError, match=message):
         live_history(events, "u", None, S.value, GAP)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-01T12:00:00Z",
+        "2026-03-01T12:00:00+05:30",
+        "2026-03-01 12:00:00.123456",
+        "2026-03-01T12:00:00,25Z",
+        "2026-03-01",
+        "1969-12-31T23:59:59.999999Z",
+        "2026-03-01T12:00:00.123456789Z",  # nanoseconds: read by pandas, not truncated
+        "2026-03-01T12:00:00.1234567-02:00",
+    ],
+)
+def test_a_live_time_is_the_instant_pandas_reads_to_the_nanosecond(text):
+    from personalab.online.live import instant
+
+    stamp = pd.Timestamp(text)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    assert instant(text, "at") == stamp.value
