@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.recommend.arrays import ModelArrays
+from personalab.recommend.dense import DENSE_CELLS, dense_product
 from personalab.recommend.params import RecommendError
 from personalab.recommend.sessions import (
     ITEM_COL,
@@ -38,9 +39,6 @@ SOURCE_COL = "source"
 #: how a list row was found: by the model's rules, or from popularity
 RULES, POPULAR = "rules", "popularity"
 BLOCK_SIZE = 8192
-#: up to this many (request x item) cells, a block's rule scores are summed densely (scipy's
-#: sparse product costs more to set up than to run for a served request's few items)
-DENSE_CELLS = 1 << 20
 
 
 class Lists(NamedTuple):
@@ -271,8 +269,12 @@ def _rule_lists(
     weights = decay ** (ends - np.arange(requests.size)).astype(np.float64)
     weighted = weights > 0
     context = sparse.csr_array((weights[weighted], (requests[weighted], items[weighted])), shape)
-    if n * shape[1] <= DENSE_CELLS:
-        rows, cols, values = _dense_product(context, similarity, requests, items, exclude)
+    if n * shape[1] <= DENSE_CELLS:  # a few requests: the same floats, without scipy's setup
+        block = dense_product(context, np.arange(n), similarity)
+        if exclude:
+            block[requests, items] = 0.0
+        found = np.flatnonzero(block.ravel() > 0)
+        rows, cols, values = found // shape[1], found % shape[1], block.ravel()[found]
     else:
         product = sparse.csr_array(context @ similarity)
         if exclude and requests.size:
@@ -289,28 +291,6 @@ def _rule_lists(
     rows, cols, values = rows[order].astype(np.int64), cols[order].astype(np.int64), values[order]
     top = _ranks(rows) <= k
     return [rows[top], cols[top], values[top], np.ones(int(top.sum()), dtype=bool)]
-
-
-def _dense_product(
-    context: Any, similarity: Any, requests: np.ndarray, items: np.ndarray, exclude: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The positive cells (request, item, score) of ``context @ similarity`` for a few
-    requests, summed in a dense block: each cell adds its terms in the order scipy's sparse
-    product adds them (the context's entries in order, then the rule row's), so the scores are
-    the same floats; the requests' own items are left out when ``exclude``. Row-major order."""
-    n, n_items = context.shape
-    steps = np.repeat(np.arange(n), np.diff(context.indptr))
-    codes, weights = context.indices, context.data
-    indptr, indices, data = similarity.indptr, similarity.indices, similarity.data
-    starts, counts = indptr[codes], indptr[codes + 1] - indptr[codes]
-    at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    block = np.zeros(n * n_items)
-    cells = np.repeat(steps, counts) * n_items + indices[at]
-    np.add.at(block, cells, np.repeat(weights, counts) * data[at])
-    if exclude:
-        block[requests * n_items + items] = 0.0
-    found = np.flatnonzero(block > 0)
-    return found // n_items, found % n_items, block[found]
 
 
 def _filled(

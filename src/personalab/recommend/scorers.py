@@ -241,6 +241,10 @@ class _ItemSimilarityScorer:
         return self.weights[block] @ self.similarity
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
+        from personalab.recommend.dense import DENSE_CELLS, dense_product
+
+        if block.size * self.similarity.shape[1] <= DENSE_CELLS:
+            return dense_product(self.weights, block, self.similarity)
         return self.sparse(block).toarray()
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.recommend.arrays import POPULARITY, ModelArrays, ServingError
+from personalab.recommend.dense import DENSE_CELLS
 from personalab.recommend.scorers import block_scorer
 
 # --- top-k for known users, and the recommender with its fallback -------------------------------
@@ -78,8 +79,9 @@ class ArrayModel:
         sparse = getattr(self.scorer, "sparse", None) if exclude_seen else None
         for start in range(0, inner.size if k_eff else 0, self.block_size):
             block = inner[start : start + self.block_size]
-            product = sparse(block) if sparse is not None else None
             dense_size = block.size * len(self.items)
+            few = dense_size <= DENSE_CELLS  # scored densely, in the sparse product's floats
+            product = sparse(block) if sparse is not None and not few else None
             if product is not None and product.nnz < self.sparse_density * dense_size:
                 # item-item scores touching few items: ranked from the sparse product
                 rows, cols, chosen, ranks = sparse_top_k(

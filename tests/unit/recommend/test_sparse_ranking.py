@@ -22,7 +22,10 @@ MODELS = {
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("k", [1, 5, 12, 40])
 @pytest.mark.parametrize("density", [1.0, 0.0])  # always the sparse path; never
-def test_sparse_lists_equal_the_dense_ranking(name, k, density):
+def test_sparse_lists_equal_the_dense_ranking(name, k, density, monkeypatch):
+    from personalab.recommend import served
+
+    monkeypatch.setattr(served, "DENSE_CELLS", 0)  # blocks this small are otherwise dense
     pairs = random_pairs(n_users=60, n_items=40, n=400, seed=3)
     model = ArrayModel(MODELS[name](pairs), block_size=7)  # several blocks
     model.sparse_density = density
@@ -38,3 +41,22 @@ def test_sparse_lists_equal_the_dense_ranking(name, k, density):
         assert cols[mine].tolist() == want, (name, u)
         assert ranks[mine].tolist() == list(range(1, len(want) + 1))
         np.testing.assert_allclose(scores[mine], dense[u, want], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_few_users_scored_densely_get_the_sparse_products_floats_and_lists(name, monkeypatch):
+    """A served request's user is scored in a dense block (personalab.recommend.dense): the
+    same score floats as scipy's sparse product, so the same lists, ties included."""
+    from personalab.recommend import dense, served
+
+    pairs = random_pairs(n_users=60, n_items=40, n=400, seed=5)
+    model = ArrayModel(MODELS[name](pairs), block_size=5)
+    users = np.arange(model.users.size)
+    scorer = model.scorer
+    if hasattr(scorer, "sparse"):
+        np.testing.assert_array_equal(scorer(users[:5]), scorer.sparse(users[:5]).toarray())
+    few = model.top_k_arrays(users, 8)
+    monkeypatch.setattr(served, "DENSE_CELLS", 0)
+    monkeypatch.setattr(dense, "DENSE_CELLS", 0)
+    for got, want in zip(few, model.top_k_arrays(users, 8), strict=True):
+        np.testing.assert_array_equal(got, want)
