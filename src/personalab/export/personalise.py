@@ -21,6 +21,7 @@ from personalab.export.params import PERSONALISE_COLUMNS, ExportError
 from personalab.intent.columns import float_block
 from personalab.intent.model import IntentModel
 from personalab.online.features import VISIT, OnlineFeatures
+from personalab.online.visit import Visit
 from personalab.recommend.served import DEFAULT_MAX_K, Recommender
 from personalab.segments.fast import fast_predict
 
@@ -163,7 +164,10 @@ class Personaliser:
         users = frame["user_id"].to_numpy(dtype=object).astype(str).astype(object)
         matrix = None if self.intent is None else self.intent.encoder.matrix(frame)
         block = None if self.segmenter is None else float_block(frame, self.segment_features)
-        visits = frame[VISIT].to_numpy(dtype=object) if VISIT in frame else None
+        visits = None
+        if VISIT in frame:  # a feature row's is missing (NaN once framed with rows by id)
+            visits = np.empty(len(frame), dtype=object)
+            visits[:] = [v if isinstance(v, Visit) else None for v in frame[VISIT]]
         return pd.DataFrame(
             self.decide(users, matrix, block, visits, k), columns=PERSONALISE_COLUMNS
         )
@@ -230,7 +234,10 @@ class Personaliser:
             for part in parts:
                 served[part[0]] = True
             strategy[~served] = "popular"
-            parts.append(self._popular(np.flatnonzero(strategy == "popular"), k))
+            popular = np.flatnonzero(strategy == "popular")
+            seen = [] if visits is None else [i for i in popular if has_items(visits[i])]
+            parts.append(self._popular(np.setdiff1d(popular, seen), k))
+            parts += [self._popular(np.array([i]), k, visits[i].items) for i in seen]
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
@@ -329,10 +336,16 @@ class Personaliser:
             chosen[keep],
         )
 
-    def _popular(self, who: np.ndarray, k: int) -> tuple:
+    def _popular(self, who: np.ndarray, k: int, visited: Sequence[str] = ()) -> tuple:
+        """The ``k`` most popular items for each of ``who``, without the ``visited`` items."""
         if not who.size:
             return _nothing()
-        ids, scores = self._popular_ids[:k], self._popular_scores[:k]
+        reach = k + len(visited)
+        ids, scores = self._popular_ids[:reach], self._popular_scores[:reach]
+        if len(visited):
+            fresh = ~np.isin(ids.astype(str), np.asarray(visited, dtype=str))
+            ids, scores = ids[fresh], scores[fresh]
+        ids, scores = ids[:k], scores[:k]
         n = ids.size
         return (
             np.repeat(who, n),

@@ -19,10 +19,9 @@ import pandas as pd
 
 from personalab.features.build import features_at
 from personalab.features.plan import FeaturesPlan
-from personalab.features.query import Events, events_on
 from personalab.online.features import OnlineFeatures
 from personalab.online.history import FLOATS, STRINGS
-from personalab.online.store import FILE, OnlineStore, build_store
+from personalab.online.store import FILE, OnlineStore, store_of_frame
 
 TOLERANCE = 1e-9
 
@@ -65,18 +64,12 @@ def parity_gaps(
     """Every column where the online row of a user in ``users`` differs from the features
     stage's (``user_id``, ``column``, ``online``, ``stage``; no rows: none differs). A user the
     log has no event of before ``as_of`` is a visitor described by their live events alone."""
-    from personalab.engine import connect
-
     past = events[events["timestamp"] < as_of]
     window = events[(events["timestamp"] >= as_of) & (events["timestamp"] < at)]
     gaps = []
     with tempfile.TemporaryDirectory(prefix="personalab-parity-") as scratch:
-        engine = connect()
-        try:
-            path = Path(scratch) / FILE
-            build_store(Events(engine, events_on(engine, past)), plan, as_of, path, session_gap_ns)
-        finally:
-            engine.close()
+        path = Path(scratch) / FILE
+        store_of_frame(past, plan, as_of, path, session_gap_ns)
         online = OnlineFeatures(OnlineStore(path))
         for user in users:
             mine = window[window["user_id"].astype(str) == str(user)]

@@ -39,11 +39,9 @@ def load_into_redis(store: OnlineStore, url: str, name: str = NAME) -> dict[str,
     client = _client(url)
     generation = f"{store.as_of_ns}-{os.getpid()}-{client.incr(f'{name}:generations')}"
     key = f"{name}:{generation}"
-    meta = dict(store.db.execute("SELECT key, value FROM meta"))
+    meta, reference = store.tables()
     client.hset(f"{key}:meta", mapping={**meta, "users": str(len(store))})
-    client.hset(
-        f"{key}:reference", mapping=dict(store.db.execute("SELECT name, data FROM reference"))
-    )
+    client.hset(f"{key}:reference", mapping=reference)
     users = 0
     for rows in store.users():
         pipe = client.pipeline(transaction=False)

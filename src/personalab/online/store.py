@@ -148,6 +148,22 @@ def build_store(
     return {"users": len(order), "events": int(arrow.num_rows)}
 
 
+def store_of_frame(
+    events: pd.DataFrame, plan: FeaturesPlan, as_of: pd.Timestamp, path: Path, session_gap_ns: int
+) -> dict[str, Any]:
+    """:func:`build_store` of canonical events held in memory, on an in-memory DuckDB."""
+    from personalab.engine import connect
+    from personalab.features.query import events_on
+
+    engine = connect()
+    try:
+        return build_store(
+            Events(engine, events_on(engine, events)), plan, as_of, path, session_gap_ns
+        )
+    finally:
+        engine.close()
+
+
 class RowCodec:
     """The features-stage rows at ``S``: the numeric columns as float64 bytes, the string
     columns (``rfm_segment``, ``dominant_segment``) as codes into their values."""
@@ -325,11 +341,7 @@ class OnlineStore(StoreBase):
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no online store (run the export stage)")
         self._db: sqlite3.Connection | None = None
-        self._setup(
-            dict(self.db.execute("SELECT key, value FROM meta")),
-            dict(self.db.execute("SELECT name, data FROM reference")),
-            str(self.path),
-        )
+        self._setup(*self.tables(), str(self.path))
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -358,6 +370,11 @@ class OnlineStore(StoreBase):
         )
         while rows := cursor.fetchmany(batch):
             yield rows
+
+    def tables(self) -> tuple[dict[str, str], dict[str, bytes]]:
+        """The ``meta`` (key: JSON) and ``reference`` (name: array bytes) tables as stored."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        return meta, dict(self.db.execute("SELECT name, data FROM reference"))
 
     def __len__(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM users").fetchone()[0])

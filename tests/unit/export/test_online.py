@@ -112,6 +112,18 @@ def test_a_visitor_with_live_events_is_scored_from_them(world):
     answer = serve_request(rule, pd.DataFrame({"user_id": ["new-visitor"], "events": [visit]}))
     assert answer["intent_score"].notna().all()
     assert (answer["strategy"] == "popular").all()  # the recommender does not know them
+    # the popular items, less those the visit has just shown them
+    viewed = rule.recommender.popular.index[:2].tolist()
+    start = pd.Timestamp(rule.online.store.as_of_ns, tz="UTC") + pd.Timedelta(minutes=1)
+    visit = [
+        {"timestamp": (start + pd.Timedelta(seconds=s)).isoformat(), "event_type": "view",
+         "item_id": item}
+        for s, item in enumerate(viewed)
+    ]  # fmt: skip
+    answer = serve_request(rule, pd.DataFrame({"user_id": ["new-visitor"], "events": [visit]}))
+    assert (answer["strategy"] == "popular").all() and len(answer) == rule.k
+    assert not set(viewed) & set(answer["item_id"])
+    assert answer["item_id"].tolist() == rule.recommender.popular.index[2 : 2 + rule.k].tolist()
 
 
 def test_requests_that_mix_up_the_two_forms_are_refused_clearly(world, parts):

@@ -58,15 +58,9 @@ def instants(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def store_of(past: pd.DataFrame, plan, as_of: pd.Timestamp, path):
     """The online store of ``past`` at ``as_of``, built on an in-memory DuckDB at ``path``."""
-    from personalab.engine import connect
-    from personalab.features.query import Events, events_on
-    from personalab.online.store import OnlineStore, build_store
+    from personalab.online.store import OnlineStore, store_of_frame
 
-    engine = connect()
-    try:
-        build_store(Events(engine, events_on(engine, past)), plan, as_of, path, 30 * 60 * 10**9)
-    finally:
-        engine.close()
+    store_of_frame(past, plan, as_of, path, 30 * 60 * 10**9)
     return OnlineStore(path)
 
 
