@@ -272,9 +272,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(app, factory=True, host=args.host, port=args.port, workers=args.workers)
+    config = uvicorn.Config(
+        app,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        # uvicorn kills a worker that does not answer its supervisor's ping in time (5 s by
+        # default) and starts another: on a busy machine a worker still loading the model
+        # misses it, and the restarts never end (seen with the test suite beside a pipeline)
+        timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+    )
     Multiprocess(config, sockets=[tcp_socket(config.bind_socket())]).run()
     return 0
+
+
+#: seconds a worker has to answer its supervisor's health check before uvicorn replaces it
+HEALTHCHECK_SECONDS = 60
 
 
 def tcp_socket(sock: socket.socket) -> socket.socket:
