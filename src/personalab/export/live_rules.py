@@ -157,22 +157,22 @@ def steered(recommender: Any, at: int, inner: int, visit: Visit, k: int) -> tupl
     scores, steered by the visit's items."""
     model = recommender.model
     reach = k + len(visit.items) + k
-    _, cols, _, ranks = model.top_k_arrays(np.array([inner]), reach)
-    own = dict(zip(model.item_ids[cols].astype(str), ranks, strict=True))
-    after: dict[str, int] = {}
+    _, cols, _, ranks = model.top_k_arrays(np.array([inner]), reach)  # unseen by the user
+    after: list[str] = []
     if recommender.next_item is not None:
-        answer = recommender.next_lists([list(visit.items)], reach)
-        by_rules = answer.items[answer.from_rules].astype(str).tolist()
-        after = {item: rank for rank, item in enumerate(by_rules, start=1)}
+        answer = recommender.next_lists([list(visit.items)], reach, fill=False)
+        after = answer.items.astype(str).tolist()
     seen = set(visit.items)
     if after:  # the next items the user has already met do not come back
         _, known = model.seen_pairs(np.array([inner]))
-        seen |= set(model.item_ids[known].astype(str))
-    fused = {
-        item: sum(1.0 / (FUSION_K + r[item]) for r in (own, after) if item in r)
-        for item in {*own, *after}
-        if item not in seen
-    }
+        seen.update(model.item_ids[known].astype(str).tolist())
+    fused: dict[str, float] = {}
+    for item, rank in zip(model.item_ids[cols].astype(str).tolist(), ranks.tolist(), strict=True):
+        if item not in seen:
+            fused[item] = 1.0 / (FUSION_K + rank)
+    for rank, item in enumerate(after, start=1):
+        if item not in seen:
+            fused[item] = fused.get(item, 0.0) + 1.0 / (FUSION_K + rank)
     best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     items = np.array([i for i, _ in best], dtype=object)
     return listed(at, items, np.array([s for _, s in best], dtype=float))

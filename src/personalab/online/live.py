@@ -65,20 +65,27 @@ def instant(value: Any, what: str) -> int:
     return int(stamp.value)
 
 
-def _text(value: Any, what: str) -> str | None:
+def _text(value: Any, i: int, name: str) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise LiveEventError(f"{what} must be a string, got {value!r}")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LiveEventError(f"event {i}'s {name} must be a string, got {value!r}")
     return str(value)
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, i: int, name: str) -> float:
     if value is None:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise LiveEventError(f"{what} must be a number, got {value!r}")
+        raise LiveEventError(f"event {i}'s {name} must be a number, got {value!r}")
     return float(value)
+
+
+#: each optional field and how it is read (the error messages are built only on an error)
+_READERS = tuple((name, _number if name in FLOATS else _text) for name in FIELDS[2:])
+_KNOWN = frozenset(FIELDS)
 
 
 def live_history(
@@ -101,8 +108,8 @@ def live_history(
     for i, event in enumerate(events):
         if not isinstance(event, dict):
             raise LiveEventError(f"event {i} must be an object, got {event!r}")
-        unknown = sorted(set(event) - set(FIELDS))
-        if unknown:
+        if not _KNOWN.issuperset(event):
+            unknown = sorted(set(event) - _KNOWN)
             raise LiveEventError(f"event {i} has unknown key(s) {unknown}; known: {list(FIELDS)}")
         for key in ("timestamp", "event_type"):
             if event.get(key) is None:
@@ -119,10 +126,9 @@ def live_history(
                 f"event {i} has event_type {event['event_type']!r}; known: {list(EVENT_TYPES)}"
             )
         columns["timestamp"].append(at)
-        for name in FIELDS[1:]:
-            value = event.get(name)
-            parse = _number if name in FLOATS else _text
-            columns[name].append(parse(value, f"event {i}'s {name}"))
+        columns["event_type"].append(event["event_type"])
+        for name, read in _READERS:
+            columns[name].append(read(event.get(name), i, name))
     ns = np.array(columns["timestamp"], dtype=np.int64)
     order = np.argsort(ns, kind="stable")
     live = History(

@@ -10,12 +10,40 @@ ties are the ones the sparse product gives (tested against it). Blocks up to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 #: up to this many (row x column) cells, a product is summed in a dense block
 DENSE_CELLS = 1 << 20
+
+
+class Rows(NamedTuple):
+    """A CSR matrix's arrays (indices sorted and unique within each row)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    def csr(self, shape: tuple) -> Any:
+        from scipy import sparse
+
+        return sparse.csr_array((self.data, self.indices, self.indptr), shape)
+
+
+def csr_rows(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple) -> Rows:
+    """The CSR arrays of entries (``rows`` ascending): columns sorted within each row, a
+    repeated (row, column) summed in the entries' order.
+
+    ``scipy.sparse.csr_array((values, (rows, cols)))`` gives the same arrays, except that it sums
+    a repeat in its sort's order, which for rows of more than 16 entries is not theirs; summed
+    here first, both the dense and the sparse product read the same floats.
+    """
+    cells, inverse = np.unique(rows * shape[1] + cols, return_inverse=True)
+    data = np.zeros(cells.size)
+    np.add.at(data, inverse, values)  # in the entries' order
+    indptr = np.searchsorted(cells // shape[1], np.arange(shape[0] + 1))
+    return Rows(indptr, cells % shape[1], data)
 
 
 def dense_product(left: Any, rows: np.ndarray, right: Any) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.recommend.arrays import ModelArrays
-from personalab.recommend.dense import DENSE_CELLS, dense_product
+from personalab.recommend.dense import DENSE_CELLS, csr_rows, dense_product
 from personalab.recommend.params import RecommendError
 from personalab.recommend.sessions import (
     ITEM_COL,
@@ -268,7 +268,7 @@ def _rule_lists(
     ends = np.searchsorted(requests, requests, side="right") - 1  # each request's last step
     weights = decay ** (ends - np.arange(requests.size)).astype(np.float64)
     weighted = weights > 0
-    context = sparse.csr_array((weights[weighted], (requests[weighted], items[weighted])), shape)
+    context = csr_rows(requests[weighted], items[weighted], weights[weighted], shape)
     if n * shape[1] <= DENSE_CELLS:  # a few requests: the same floats, without scipy's setup
         block = dense_product(context, np.arange(n), similarity)
         if exclude:
@@ -276,7 +276,7 @@ def _rule_lists(
         found = np.flatnonzero(block.ravel() > 0)
         rows, cols, values = found // shape[1], found % shape[1], block.ravel()[found]
     else:
-        product = sparse.csr_array(context @ similarity)
+        product = sparse.csr_array(context.csr(shape) @ similarity)
         if exclude and requests.size:
             held = sparse.csr_array((np.ones(requests.size), (requests, items)), shape)
             held.sum_duplicates()

@@ -214,12 +214,13 @@ class Recommender:
 
         return next_items(self._sessions(), contexts, k, fill=True)
 
-    def next_lists(self, contexts: Sequence[Sequence[Any]], k: int) -> Any:
+    def next_lists(self, contexts: Sequence[Sequence[Any]], k: int, fill: bool = True) -> Any:
         """:meth:`recommend_next` as flat arrays
-        (:class:`~personalab.recommend.next_item_eval.Lists`, items as ids)."""
+        (:class:`~personalab.recommend.next_item_eval.Lists`, items as ids); without ``fill``,
+        the rules' items alone."""
         from personalab.recommend.next_item_eval import next_item_lists
 
-        return next_item_lists(self._sessions(), contexts, k, fill=True)
+        return next_item_lists(self._sessions(), contexts, k, fill=fill)
 
     def _sessions(self) -> ModelArrays:
         if self.next_item is None:
