@@ -32,7 +32,7 @@ class Calibrator:
             from sklearn.isotonic import IsotonicRegression
 
             model = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p, y)
-            self.x_, self.y_ = model.X_thresholds_.tolist(), model.y_thresholds_.tolist()
+            self.x_, self.y_ = _floats(model.X_thresholds_), _floats(model.y_thresholds_)
         return self
 
     def transform(self, p: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ class Calibrator:
         if self.method == "sigmoid":
             out["coef"] = list(self.coef_)
         elif self.method == "isotonic":
-            out["x"], out["y"] = self.x_, self.y_
+            out["x"], out["y"] = self.x_.tolist(), self.y_.tolist()
         return out
 
     @classmethod
@@ -58,7 +58,7 @@ class Calibrator:
         if calibrator.method == "sigmoid":
             calibrator.coef_ = tuple(data["coef"])
         elif calibrator.method == "isotonic":
-            calibrator.x_, calibrator.y_ = list(data["x"]), list(data["y"])
+            calibrator.x_, calibrator.y_ = _floats(data["x"]), _floats(data["y"])
         return calibrator
 
 
@@ -121,3 +121,9 @@ def choose_calibration(
     table["chosen"] = table["method"] == chosen
     table["unavailable"] = [reasons[name] or "" for name in METHODS]
     return Calibrator(chosen).fit(p, y), table
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Isotonic thresholds as the float64 array ``np.interp`` reads (not a list to convert on
+    every call)."""
+    return np.array(values, dtype=np.float64)

@@ -81,16 +81,22 @@ class Catalogue:
 
     def medians_after(self, live: History) -> dict[str | None, float]:
         """The category medians with ``live``'s priced events (the events after ``S``) in."""
-        priced = (live.item_id != None) & ~np.isnan(live.price)  # noqa: E711 (element-wise)
-        if not priced.any():
+        places: dict[str, list[int]] = {}  # item: its priced live events, in time order
+        live_prices = live.price.tolist()
+        for at, (item, price) in enumerate(zip(live.item_id.tolist(), live_prices, strict=True)):
+            if item is not None and price == price:  # (NaN is not equal to itself)
+                places.setdefault(item, []).append(at)
+        if not places:
             return self.medians
         index, a = self.index(), self.arrays
         moved: dict[str | None, tuple[list[float], list[float]]] = {}  # category: (out, in)
-        for item in dict.fromkeys(live.item_id[priced].tolist()):
-            mine = priced & (live.item_id == item)
+        for item, at in places.items():
             i = index.get(item)
-            if i is not None and a["has_category"][i] and (live.price[mine] == a["price"][i]).all():
+            median = float(a["price"][i]) if i is not None and a["has_category"][i] else None
+            if median is not None and all(live_prices[j] == median for j in at):
                 continue  # more of its median price: the median stays, and its category
+            mine = np.zeros(live.ns.size, dtype=bool)
+            mine[at] = True
             stored = self.item_prices(i) if i is not None else np.zeros(0)
             price = float(np.median(np.concatenate([stored, live.price[mine]])))
             category = self.category_of(i) if i is not None else None

@@ -12,6 +12,7 @@ about 15 bytes an event. A request's live events are appended to it
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,18 @@ class History:
 
     def __len__(self) -> int:
         return int(self.ns.size)
+
+    def of_type(self, kind: str) -> np.ndarray:
+        """Where the events are of type ``kind`` (each type worked out once per history)."""
+        masks = self._types
+        if kind not in masks:
+            masks[kind] = self.event_type == kind
+            masks[kind].flags.writeable = False  # shared by every reader
+        return masks[kind]
+
+    @cached_property
+    def _types(self) -> dict[str, np.ndarray]:
+        return {}
 
     @property
     def last_ns(self) -> int | None:

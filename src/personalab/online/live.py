@@ -84,7 +84,9 @@ def _number(value: Any, i: int, name: str) -> float:
 
 
 #: each optional field and how it is read (the error messages are built only on an error)
-_READERS = tuple((name, _number if name in FLOATS else _text) for name in FIELDS[2:])
+_READERS = tuple(
+    (name, _number, float) if name in FLOATS else (name, _text, str) for name in FIELDS[2:]
+)
 _KNOWN = frozenset(FIELDS)
 
 
@@ -127,8 +129,11 @@ def live_history(
             )
         columns["timestamp"].append(at)
         columns["event_type"].append(event["event_type"])
-        for name, read in _READERS:
-            columns[name].append(read(event.get(name), i, name))
+        for name, read, plain in _READERS:
+            value = event.get(name)
+            if value is not None and type(value) is not plain:  # else taken as it is
+                value = read(value, i, name)
+            columns[name].append(value)
     ns = np.array(columns["timestamp"], dtype=np.int64)
     order = np.argsort(ns, kind="stable")
     live = History(

@@ -59,6 +59,7 @@ class Reference:
     moving: dict[str, np.ndarray] = field(default_factory=dict)  # online.moving's arrays
     position: int = -1  # this user's position among the stored users (-1: not stored)
     sorted_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False)  # cache
+    at_t: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, compare=False)  # cache
 
     def for_user(self, position: int, live: Any = None) -> Reference:
         """This reference for the stored user at ``position`` (-1: a visitor not stored) and
@@ -67,10 +68,17 @@ class Reference:
         medians = self.medians
         if live is not None and self.catalogue is not None:
             medians = self.catalogue.medians_after(live)
-        return replace(self, position=position, medians=medians)
+        return replace(self, position=position, medians=medians, at_t={})
 
     def population(self, name: str, t_ns: int) -> np.ndarray:
         """Every stored user's value of ``name`` at ``t_ns`` (no events after ``S``)."""
+        if (name, t_ns) not in self.at_t:  # (a row ranks a column more than once)
+            if len(self.at_t) > 32:  # a reference asked at many instants keeps a few
+                self.at_t.clear()
+            self.at_t[name, t_ns] = self._population(name, t_ns)
+        return self.at_t[name, t_ns]
+
+    def _population(self, name: str, t_ns: int) -> np.ndarray:
         if name in DAYS:
             at = self.times[DAYS[name]]
             days = np.asarray(t_ns - at, dtype=float) / DAY_NS
@@ -135,7 +143,7 @@ class Reference:
 
     def price_sensitivity(self, h: Any) -> float:
         """Mean viewed price / the catalogue median of the view's category (NaN: none)."""
-        views = h.event_type == "view"
+        views = h.of_type("view")
         if not views.any():
             return math.nan
         medians = np.array([self.medians.get(c, math.nan) for c in h.category[views]])

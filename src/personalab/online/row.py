@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from personalab.features.build import column_order
 from personalab.features.query import DAY_NS, HOUR_NS
@@ -44,6 +43,14 @@ def exact_sum(values: np.ndarray) -> float:
     if float(np.abs(scaled).max()) * scaled.size < 2.0**62:  # no int64 sum can overflow
         return float(int(scaled.astype(np.int64).sum())) / float(SCALE)
     return float(sum(int(v) for v in scaled)) / float(SCALE)
+
+
+def first_seen_codes(values: np.ndarray) -> np.ndarray:
+    """Codes 0, 1, ... of an object column's values in the order they first appear, a missing
+    value (None) being one more (``pd.factorize(values, use_na_sentinel=False)``'s codes)."""
+    seen: dict[Any, int] = {}
+    codes = (seen.setdefault(value, len(seen)) for value in values.tolist())
+    return np.fromiter(codes, np.int64, values.size)
 
 
 def ratio(num: float, den: float) -> float:
@@ -77,8 +84,8 @@ def family_values(
     h: History, t_ns: int, plan: FeaturesPlan, ref: Reference, outcomes: tuple[np.ndarray, ...]
 ) -> dict[str, Any]:
     """The feature families' columns; ``outcomes``: :func:`cart_outcomes` at ``t_ns``."""
-    ns, kind = h.ns, h.event_type
-    purchase, view = kind == "purchase", kind == "view"
+    ns = h.ns
+    purchase, view = h.of_type("purchase"), h.of_type("view")
     out: dict[str, Any] = {
         "days_since_last_event": float(t_ns - int(ns[-1])) / DAY_NS,
         "days_since_last_purchase": (
@@ -98,12 +105,12 @@ def family_values(
     out["avg_order_value"] = ratio(out["revenue_total"], out["orders_total"])
     out |= sessions
     dwell = view & ~np.isnan(h.dwell_seconds)
-    scroll = (kind == "scroll") & ~np.isnan(h.scroll_depth)
-    views, carts = int(view.sum()), int((kind == "add_to_cart").sum())
+    scroll = h.of_type("scroll") & ~np.isnan(h.scroll_depth)
+    views, carts = int(view.sum()), int(h.of_type("add_to_cart").sum())
     out["dwell_mean"] = ratio(exact_sum(h.dwell_seconds[dwell]), int(dwell.sum()))
     out["scroll_depth_mean"] = ratio(exact_sum(h.scroll_depth[scroll]), int(scroll.sum()))
     out["scroll_depth_max"] = float(h.scroll_depth[scroll].max()) if scroll.any() else NAN
-    out["clicks_per_view"] = ratio(int((kind == "click").sum()), views)
+    out["clicks_per_view"] = ratio(int(h.of_type("click").sum()), views)
     out["view_to_cart"] = ratio(carts, views)
     out["cart_to_purchase"] = ratio(int(purchase.sum()), carts)
     matured, abandoned, _ = outcomes
@@ -127,10 +134,10 @@ def family_values(
 def session_values(h: History, t_ns: int, windows_days: list[int]) -> dict[str, Any]:
     """The session family (``families_query.session_features``): sessions are the user's
     distinct session ids (a missing id is one session)."""
-    codes, _ = pd.factorize(h.session_id, use_na_sentinel=False)
+    codes = first_seen_codes(h.session_id)
     n = int(codes.max()) + 1
     counts = np.bincount(codes, minlength=n)
-    purchases = np.bincount(codes, weights=h.event_type == "purchase", minlength=n)
+    purchases = np.bincount(codes, weights=h.of_type("purchase"), minlength=n)
     start = np.full(n, np.iinfo(np.int64).max)
     end = np.full(n, np.iinfo(np.int64).min)
     np.minimum.at(start, codes, h.ns)
@@ -154,10 +161,10 @@ def cart_outcomes(h: History, t_ns: int, abandon_hours: float) -> tuple[np.ndarr
     ``abandon_hours`` old at ``T``), abandoned (matured, and no purchase of the same item in
     ``[ns, ns + limit)``; a missing item id matches a purchase without one), and its time."""
     limit = int(abandon_hours * HOUR_NS)
-    cart = h.event_type == "add_to_cart"
+    cart = h.of_type("add_to_cart")
     at = h.ns[cart]
     matured = at + limit <= t_ns
-    buys = h.event_type == "purchase"
+    buys = h.of_type("purchase")
     bought = np.zeros(at.size, dtype=bool)
     if buys.any():
         buy_ns, buy_item = h.ns[buys], h.item_id[buys]
@@ -226,19 +233,19 @@ def segment_values(
     seg = plan.params.segments
     start = t_ns - seg.window_days * DAY_NS
     recent = h.ns >= start
-    kind = h.event_type
+    kind = h.of_type
     holds: dict[str, bool] = {}
     for name in plan.support.segments:
         if name == "high_clicker":
-            holds[name] = high_clicker(h, recent & (kind == "click"), t_ns, seg, ref)
+            holds[name] = high_clicker(h, recent & kind("click"), t_ns, seg, ref)
         elif name == "deep_scroller":
-            ok = recent & (kind == "scroll") & ~np.isnan(h.scroll_depth)
+            ok = recent & kind("scroll") & ~np.isnan(h.scroll_depth)
             holds[name] = mean_above(h.scroll_depth[ok], seg.deep_scroll_depth)
         elif name == "long_dweller":
-            ok = recent & (kind == "view") & ~np.isnan(h.dwell_seconds)
+            ok = recent & kind("view") & ~np.isnan(h.dwell_seconds)
             holds[name] = mean_above(h.dwell_seconds[ok], seg.long_dwell_seconds)
         elif name == "converter":
-            holds[name] = bool((recent & (kind == "purchase")).any())
+            holds[name] = bool((recent & kind("purchase")).any())
         elif name == "cart_abandoner":
             _, abandoned, at = outcomes
             holds[name] = bool((abandoned & (at >= start)).any())
@@ -265,7 +272,7 @@ def high_clicker(h: History, clicks: np.ndarray, t_ns: int, seg: Any, ref: Refer
     since = at - first
     ms = since - since % MS_NS
     reach = (int(seg.high_click_minutes * 60 * 10**9) // MS_NS - 1) * MS_NS
-    codes, _ = pd.factorize(h.session_id[clicks], use_na_sentinel=False)
+    codes = first_seen_codes(h.session_id[clicks])
     for code in range(int(codes.max()) + 1):
         times = np.sort(ms[codes == code])
         # a range frame: every click from ``reach`` before to the row's time, ties included
