@@ -201,8 +201,8 @@ class Personaliser:
         k = self.k if k is None else int(k)
         if k < 1:
             raise ExportError(f"k must be at least 1, got {k}")
-        _, first = np.unique(users, return_index=True)
-        if first.size < users.size:  # one answer per user: their first row
+        first = np.unique(users, return_index=True)[1] if users.size > 1 else None
+        if first is not None and first.size < users.size:  # one answer per user: their first
             first.sort()
             users = users[first]
             matrix = None if matrix is None else matrix[first]
@@ -217,12 +217,12 @@ class Personaliser:
         overrides = live_overrides(self.live_rules, self.recommender, visits, inner, k)
         for i, override in overrides.items():
             strategy[i] = override.strategy
-        personal = np.isin(strategy, ("personalised", "personalised_no_intent"))
-        trending = np.isin(strategy, ("trending", "trending_no_recommender"))
+        personal = (strategy == "personalised") | (strategy == "personalised_no_intent")
+        trending = (strategy == "trending") | (strategy == "trending_no_recommender")
         steer = (
             [] if visits is None else [i for i in np.flatnonzero(personal) if has_items(visits[i])]
         )
-        plain = np.setdiff1d(np.flatnonzero(personal), steer)
+        plain = np.setdiff1d(np.flatnonzero(personal), steer) if steer else np.flatnonzero(personal)
         parts = [
             self._personalised(inner, plain, k),
             self._trending(inner, np.flatnonzero(trending), k),
@@ -236,7 +236,7 @@ class Personaliser:
             strategy[~served] = "popular"
             popular = np.flatnonzero(strategy == "popular")
             seen = [] if visits is None else [i for i in popular if has_items(visits[i])]
-            parts.append(self._popular(np.setdiff1d(popular, seen), k))
+            parts.append(self._popular(np.setdiff1d(popular, seen) if seen else popular, k))
             parts += [self._popular(np.array([i]), k, visits[i].items) for i in seen]
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
