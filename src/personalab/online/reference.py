@@ -23,6 +23,7 @@ user's events in ``[S, T)``, every column.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -59,7 +60,6 @@ class Reference:
     moving: dict[str, np.ndarray] = field(default_factory=dict)  # online.moving's arrays
     position: int = -1  # this user's position among the stored users (-1: not stored)
     sorted_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False)  # cache
-    at_t: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, compare=False)  # cache
 
     def for_user(self, position: int, live: Any = None) -> Reference:
         """This reference for the stored user at ``position`` (-1: a visitor not stored) and
@@ -68,17 +68,10 @@ class Reference:
         medians = self.medians
         if live is not None and self.catalogue is not None:
             medians = self.catalogue.medians_after(live)
-        return replace(self, position=position, medians=medians, at_t={})
+        return replace(self, position=position, medians=medians)
 
     def population(self, name: str, t_ns: int) -> np.ndarray:
         """Every stored user's value of ``name`` at ``t_ns`` (no events after ``S``)."""
-        if (name, t_ns) not in self.at_t:  # (a row ranks a column more than once)
-            if len(self.at_t) > 32:  # a reference asked at many instants keeps a few
-                self.at_t.clear()
-            self.at_t[name, t_ns] = self._population(name, t_ns)
-        return self.at_t[name, t_ns]
-
-    def _population(self, name: str, t_ns: int) -> np.ndarray:
         if name in DAYS:
             at = self.times[DAYS[name]]
             days = np.asarray(t_ns - at, dtype=float) / DAY_NS
@@ -105,7 +98,11 @@ class Reference:
         (``negate``: of ``-value`` among ``-population``, as recency is ranked)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
-        if name in DAYS or name in self.leaving or name in MOVED:  # moves with t_ns
+        if name in DAYS:
+            less, ties, count, own, value = self._days_counts(name, value, t_ns, negate)
+        elif name in self.leaving:
+            less, ties, count, own, value = self._window_counts(name, value, t_ns, negate)
+        elif name in MOVED:  # counted in everybody's values at t_ns
             population = self.population(name, t_ns)
             if negate:
                 population, value = -population, -value
@@ -126,6 +123,54 @@ class Reference:
             less, ties, count = less - (own < value), ties - (own == value), count - 1
         average = float(less + 1) + (float(ties) - 1.0) / 2.0
         return average / float(count)
+
+    def _days_counts(self, name: str, value: float, t_ns: int, negate: bool) -> tuple:
+        """:meth:`percentile`'s counts for a ``days_since_*`` column at ``t_ns`` (less, ties and
+        count with the user, their own stored value, ``value``; negated with ``negate``),
+        found by binary search in the stored times: the days fall as the time rises."""
+        column = DAYS[name]
+        key = f"times/{column}"
+        if key not in self.sorted_values:
+            at = self.times[column]
+            self.sorted_values[key] = np.sort(at[at != NONE_NS]).tolist()
+        times: list[int] = self.sorted_values[key]  # type: ignore[assignment]
+
+        def days(i: int) -> float:  # as :meth:`population`: the difference, then a float
+            return float(t_ns - times[i]) / DAY_NS
+
+        n = len(times)
+        above = bisect.bisect_left(range(n), True, key=lambda i: days(i) <= value)
+        from_ = bisect.bisect_left(range(n), True, key=lambda i: days(i) < value)
+        less = above if negate else n - from_  # -days < -value: days > value
+        at = self.times[column][self.position] if self.position >= 0 else NONE_NS
+        own = float(t_ns - int(at)) / DAY_NS if at != NONE_NS else math.nan
+        sign = -1.0 if negate else 1.0
+        return less, from_ - above + 1, n + 1, sign * own, sign * value
+
+    def _window_counts(self, name: str, value: float, t_ns: int, negate: bool) -> tuple:
+        """:meth:`percentile`'s counts for a window column (``sessions_<W>d``, ...) at
+        ``t_ns``: counted among the values at ``S`` (sorted), then corrected for the few users
+        whose sessions or events left the window since."""
+        values, ordered = self.values[name], self.ordered(name)
+        times, who = self.leaving[name]
+        width = int(WINDOW.fullmatch(name).group(2)) * DAY_NS
+        gone = who[: int(np.searchsorted(times, t_ns - width, side="left"))]
+        users, fewer = np.unique(gone, return_counts=True)
+        was = values[users]
+        now = was - fewer
+        low = int(np.searchsorted(ordered, value, "left"))
+        high = int(np.searchsorted(ordered, value, "right"))
+        if negate:  # -x < -value: x > value
+            less = ordered.size - high
+            less += int(np.count_nonzero(now > value)) - int(np.count_nonzero(was > value))
+        else:
+            less = low + int(np.count_nonzero(now < value)) - int(np.count_nonzero(was < value))
+        ties = high - low + int(np.count_nonzero(now == value) - np.count_nonzero(was == value))
+        own = math.nan
+        if self.position >= 0:
+            own = values[self.position] - int(np.count_nonzero(gone == self.position))
+        sign = -1.0 if negate else 1.0
+        return less, ties + 1, ordered.size + 1, sign * own, sign * value
 
     def quintile(self, name: str, value: float, t_ns: int, negate: bool = False) -> int:
         """``rules_query.quintile_score``: 1-5 by percentile rank."""

@@ -16,6 +16,7 @@ ties rank alike.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,19 +116,20 @@ def family_values(
     out["cart_to_purchase"] = ratio(int(purchase.sum()), carts)
     matured, abandoned, _ = outcomes
     out["cart_abandonment_rate"] = ratio(int(abandoned.sum()), int(matured.sum())) if carts else NAN
-    out |= category_mix(h)
+    categories = present_counts(h.category)
+    out |= category_mix(categories)
     out["price_sensitivity"] = ref.price_sensitivity(h)
     span = round(plan.trend_days * DAY_NS)
     last = int((ns >= t_ns - span).sum())
     prev = int(((ns >= t_ns - 2 * span) & (ns < t_ns - span)).sum())
     out["activity_trend"] = ratio(last - prev, last + prev)
-    has = known(h.device)
+    devices = present_counts(h.device)
+    total = sum(devices.values())
     for name in plan.devices:
-        out[f"device_share_{name}"] = ratio(int((h.device[has] == name).sum()), int(has.sum()))
-    has = known(h.category)
+        out[f"device_share_{name}"] = ratio(devices.get(name, 0), total)
+    total = sum(categories.values())
     for name in plan.categories:
-        share = ratio(int((h.category[has] == name).sum()), int(has.sum()))
-        out[category_share_column(name)] = share
+        out[category_share_column(name)] = ratio(categories.get(name, 0), total)
     return out
 
 
@@ -175,14 +177,21 @@ def cart_outcomes(h: History, t_ns: int, abandon_hours: float) -> tuple[np.ndarr
     return matured, matured & ~bought, at
 
 
-def category_mix(h: History) -> dict[str, float]:
-    has = known(h.category)
-    if not has.any():
+def present_counts(values: np.ndarray) -> Counter:
+    """How often each value of an object column occurs, missing values (None) left out."""
+    counts = Counter(values.tolist())
+    counts.pop(None, None)
+    return counts
+
+
+def category_mix(counts: Counter) -> dict[str, float]:
+    """The top category's share and the entropy of the shares (``counts``: per category)."""
+    if not counts:
         return {"top_category_share": NAN, "category_entropy": NAN}
-    _, counts = np.unique(h.category[has].astype(str), return_counts=True)
+    counts = np.array(list(counts.values()))
     share = counts.astype(float) / float(counts.sum())
     return {
-        "top_category_share": float(share.max()),
+        "top_category_share": float(share.max()),  # (the order of the shares changes nothing)
         "category_entropy": abs(exact_sum(-(share * np.log2(share)))),
     }
 
