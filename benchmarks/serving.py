@@ -20,8 +20,9 @@ Reads the project's exported models (``models/intent``, ``models/recommender``,
   (default 20: views with dwell and price, clicks, scrolls, a cart, of the log's items, after
   the store's end), the row folded from the online store: the store's load time (target
   < 2 s), in process (through MLflow; the model alone, ``answer_by_id`` as ``POST /personalise``
-  calls it, target p99 < 5 ms; and the model given a one-row frame, as ``/invocations`` calls
-  it), and under load through ``/invocations`` and ``make serve``'s ``POST /personalise``
+  calls it, target p99 < 5 ms, in the first of three passes over the requests; each request's
+  fastest of the three, which leaves out the bursts in which the whole machine is slower; and
+  the model given a one-row frame, as ``/invocations`` calls it), and under load through ``/invocations`` and ``make serve``'s ``POST /personalise``
   (targets at 4 clients: p99 < 50 ms and >= 200 requests/s).
 
 Prints one JSON object. Usage: python benchmarks/serving.py [--requests 1000] [--batch 100000]
@@ -228,9 +229,13 @@ def by_id_figures(
     frames = [pd.DataFrame({"user_id": [r["user_id"]], "events": [r["events"]]}) for r in requests]
     through_mlflow = single_requests(model.predict, frames)
     with_frame = single_requests(lambda frame: serve_request(rule, frame), frames)
-    own = single_requests(
-        lambda r: answer_by_id(rule, [r["user_id"]], [r["events"]], [None], rule.k), requests
-    )
+    passes = [
+        single_requests(
+            lambda r: answer_by_id(rule, [r["user_id"]], [r["events"]], [None], rule.k), requests
+        )
+        for _ in range(3)
+    ]
+    own = passes[0]
     bodies = {
         "invocations": [
             json.dumps({"dataframe_records": [requests[i % len(requests)]]}).encode()
@@ -252,6 +257,9 @@ def by_id_figures(
         "in_process": {
             **percentiles(through_mlflow),
             "model_only": percentiles(own),
+            # each request's fastest of three passes: the code's own spread, without the
+            # bursts in which the whole machine runs slower (a shared VM's)
+            "model_only_fastest_of_3": percentiles(np.min(passes, axis=0).tolist()),
             "model_with_frame": percentiles(with_frame),
         },
         "load": {"workers": workers, **load},
