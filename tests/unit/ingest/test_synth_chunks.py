@@ -67,11 +67,17 @@ def chunked(tmp_path_factory):
     }
 
 
-def test_one_chunk_is_generate_log(tmp_path):
+DRIFT = {"at_day": 8, "type_share": 0.3, "price_factor": 1.2, "surge_category": "books",
+         "surge_share": 0.2}  # fmt: skip
+DRIFTED = SynthConfig(**{**SMALL.model_dump(), "drift": DRIFT})
+
+
+@pytest.mark.parametrize("config", [SMALL, DRIFTED], ids=["plain", "drifted"])
+def test_one_chunk_is_generate_log(tmp_path, config):
     result = write_chunked_log(
-        SMALL, tmp_path / "log.parquet", chunk_users=1000, truth_path=tmp_path / "truth.parquet"
+        config, tmp_path / "log.parquet", chunk_users=1000, truth_path=tmp_path / "truth.parquet"
     )
-    log = generate_log(SMALL)
+    log = generate_log(config)
     assert result["chunks"] == 1
     assert result["events"] == len(log.events)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "log.parquet"), log.events)

@@ -1,6 +1,6 @@
 """``python -m personalab.ingest.synth OUT [--users N | --events N] [--rename old=new ...]``: write a sample raw log.
 
-A log larger than one chunk (``--chunk-users``) is written by the chunked writer
+``--drift at_day=20 type_share=0.3 ...`` plants drift (:mod:`.drift`). A log larger than one chunk (``--chunk-users``) is written by the chunked writer
 (:func:`~personalab.ingest.synth.chunks.write_chunked_log`) in bounded memory.
 """
 
@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit for the merge")
     parser.add_argument("--threads", type=int, help="DuckDB threads for the merge (default: all)")
+    parser.add_argument(
+        "--drift",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="plant drift (SynthConfig.drift), e.g. at_day=20 type_share=0.3 price_factor=1.2 "
+        "surge_category=garden surge_share=0.3",
+    )
     args = parser.parse_args(argv)
     try:
         rename = dict(item.split("=", 1) for item in args.rename)
@@ -70,9 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     items = args.items or (full.n_items if args.events else 500)
     days = args.days or (full.n_days if args.events else 30)
     users = users_for_events(args.events, days) if args.events else args.users or 2000
-    config = SynthConfig(
-        n_users=users, n_items=items, n_days=days, seed=args.seed, bot_users=max(1, users // 1000)
-    )
+    try:
+        drift = dict(item.split("=", 1) for item in args.drift) if args.drift else None
+        config = SynthConfig(
+            n_users=users,
+            n_items=items,
+            n_days=days,
+            seed=args.seed,
+            bot_users=max(1, users // 1000),
+            drift=drift,
+        )
+    except ValueError as err:  # pydantic's names the key and why
+        parser.error(f"--drift takes KEY=VALUE pairs of SynthConfig.drift: {err}")
     if users > args.chunk_users:
         if Path(args.out).suffix not in FORMATS:
             parser.error(f"{args.out}: unknown extension; use .parquet, .csv or .jsonl")

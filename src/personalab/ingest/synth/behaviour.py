@@ -6,7 +6,9 @@ Sessions arrive as an inhomogeneous Poisson process with intensity
 
 where ``activity`` is 1 for steady users, 0 before sign-up for new users, and
 ``exp(-(t - lapse_start) / lapse_tau_days)`` after the lapse for lapsing users.
-A session ends in a purchase with probability ``purchase_prob[u]``, independently.
+A session ends in a purchase with probability ``purchase_prob[u]``, independently. Drift, when
+the config plants it (:mod:`.drift`), changes the type of some users' later sessions, the prices
+and the sessions' categories from a day on.
 
 Sessions follow a view -> click -> scroll -> add_to_cart -> purchase funnel with
 drop-off. Items are drawn from the user type's taste (:mod:`.population`). Buyers
@@ -31,6 +33,7 @@ from personalab.ingest.synth.config import (
     USER_TYPES,
     SynthConfig,
 )
+from personalab.ingest.synth.drift import session_types, shifted_prices, surge_focus
 from personalab.ingest.synth.population import Taste, sigmoid
 
 
@@ -49,23 +52,25 @@ def make_sessions(config: SynthConfig, users: dict, rng: np.random.Generator) ->
     order = np.lexsort((t, owner))
     owner, t = owner[order], t[order]
     n = owner.size
-    utype = users["type"][owner]
+    utype, purchase_prob = session_types(config, users, owner, t)
     z = users["z"][owner]
-    purchased = rng.random(n) < users["purchase_prob"][owner]
+    purchased = rng.random(n) < purchase_prob
     cart_logit = np.array([ut.cart_logit for ut in USER_TYPES])[utype] + 0.8 * z
     abandoned = ~purchased & (rng.random(n) < sigmoid(cart_logit - 1.0))
     views_mean = np.array([ut.views_per_session for ut in USER_TYPES])[utype]
     n_views = 1 + rng.poisson(np.maximum(views_mean - 1.0, 0.1) * np.exp(0.15 * z))
     n_views = np.where(purchased, np.maximum(n_views, 2), n_views)
     focus = np.where(rng.random(n) < 0.5, users["fav_cat"][owner], -1)
+    channel = rng.choice(len(CHANNELS), size=n, p=[0.35, 0.3, 0.15, 0.1, 0.1])
     return {
         "owner": owner,
+        "type": utype,
         "start_s": t * SECONDS_PER_DAY,
         "purchased": purchased,
         "abandoned": abandoned,
         "n_views": n_views,
-        "focus": focus,
-        "channel": rng.choice(len(CHANNELS), size=n, p=[0.35, 0.3, 0.15, 0.1, 0.1]),
+        "focus": surge_focus(config, focus, t, rng),
+        "channel": channel,
     }
 
 
@@ -101,7 +106,7 @@ def make_events(
     parts += _search_parts(users, sessions, rng)
     parts += _purchase_parts(config, users, sessions, views, taste, rng)
     parts += _abandon_parts(sessions, views, rng)
-    return _events_table(parts, users, sessions, items)
+    return _events_table(config, parts, users, sessions, items)
 
 
 @dataclass
@@ -126,7 +131,7 @@ def _draw_views(users: dict, sessions: dict, taste: Taste, rng: np.random.Genera
     # --- views -------------------------------------------------------------------------------
     v_sess = np.repeat(np.arange(n_sessions), n_views)
     v_user = owner[v_sess]
-    v_type = users["type"][v_user]
+    v_type = sessions["type"][v_sess]
     v_z = users["z"][v_user]
     stray = rng.random(v_sess.size) < 0.2
     v_cat = np.where(stray, -1, sessions["focus"][v_sess])
@@ -234,7 +239,7 @@ def _purchase_parts(
     # ratings for some purchases, higher for items the user's type likes
     rated = rng.random(bought.size) < config.rating_prob
     r_sess, r_item = bought[rated], v_item[last_view[bought[rated]]]
-    r_aff = taste.affinity[users["type"][sessions["owner"][r_sess]], r_item]
+    r_aff = taste.affinity[sessions["type"][r_sess], r_item]
     rating = np.clip(np.round(3.2 + 0.9 * r_aff + rng.normal(0, 0.6, r_sess.size)), 1, 5)
     parts.append(
         _part(
@@ -273,7 +278,7 @@ def _part_column(parts: list[dict], name: str, fill=np.nan) -> np.ndarray:
 
 
 def _events_table(
-    parts: list[dict], users: dict, sessions: dict, items: pd.DataFrame
+    config: SynthConfig, parts: list[dict], users: dict, sessions: dict, items: pd.DataFrame
 ) -> pd.DataFrame:
     """The parts as one events frame (no draws here): ids, times, labels and numbers per row."""
     owner = sessions["owner"]
@@ -302,7 +307,7 @@ def _events_table(
                 None,
                 np.asarray(CATEGORIES, dtype=object)[np.nan_to_num(cat_code).astype(int)],
             ),
-            "price": np.where(has_item, price[item_idx], np.nan),
+            "price": np.where(has_item, shifted_prices(config, price[item_idx], time_s), np.nan),
             "quantity": _part_column(parts, "quantity"),
             "rating": _part_column(parts, "rating"),
             "dwell_seconds": _part_column(parts, "dwell"),

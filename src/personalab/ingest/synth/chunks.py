@@ -35,6 +35,7 @@ from personalab.core.storage import atomic_path
 from personalab.ingest.synth.behaviour import make_events, make_sessions
 from personalab.ingest.synth.config import SECONDS_PER_DAY, SynthConfig
 from personalab.ingest.synth.dirt import add_dirt, make_bots
+from personalab.ingest.synth.drift import drift_users
 from personalab.ingest.synth.generate import SyntheticLog
 from personalab.ingest.synth.population import Taste, make_items, make_taste, make_users
 
@@ -118,6 +119,7 @@ def generate_chunk(
         ids = np.array([f"u{spec.first_user + k:06d}" for k in range(spec.n_users)], dtype=object)
         users["user_id"] = ids
         users["truth"] = users["truth"].assign(user_id=ids)
+    drift_users(sub, users, rng)
     sessions = make_sessions(sub, users, rng)
     clean = make_events(sub, users, sessions, items, taste, rng)
     bots = make_bots(sub, items, rng, first_user=config.n_users + spec.first_bot)

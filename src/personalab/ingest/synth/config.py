@@ -1,7 +1,8 @@
 """What a synthetic log is made of: the vocabularies, the latent user types and the config.
 
-``SynthConfig`` holds the sizes, seed and dirt rates of one log; ``USER_TYPES`` the
-behavioural parameters of each latent user type (see :mod:`.population`).
+``SynthConfig`` holds the sizes, seed, dirt rates and planted drift (``DriftConfig``) of one
+log; ``USER_TYPES`` the behavioural parameters of each latent user type (see
+:mod:`.population`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,36 @@ USER_TYPES: tuple[UserType, ...] = (
 )
 
 
+class DriftConfig(BaseModel):
+    """Drift planted in a synthetic log: from ``at_day`` days after its start on, a share of the
+    users behave as another latent type, item prices move by a factor, and a share of the
+    sessions turn to one category (see :mod:`.drift`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_day: float = Field(gt=0, description="days after start when the drift begins")
+    type_share: float = Field(0.0, ge=0, le=1, description="share of users whose type changes")
+    price_factor: float = Field(1.0, gt=0, description="item prices are multiplied by this")
+    surge_category: str | None = Field(None, description="the category that surges")
+    surge_share: float = Field(0.0, ge=0, le=1, description="share of sessions it takes over")
+
+    @model_validator(mode="after")
+    def _check_surge(self) -> DriftConfig:
+        if self.surge_category is not None and self.surge_category not in CATEGORIES:
+            raise ValueError(
+                f"surge_category {self.surge_category!r} is not a category of the generator: "
+                f"{list(CATEGORIES)}"
+            )
+        if self.surge_share > 0 and self.surge_category is None:
+            raise ValueError("surge_share needs a surge_category")
+        return self
+
+    @property
+    def starts_s(self) -> float:
+        """The drift's start, in seconds from the log's start."""
+        return self.at_day * SECONDS_PER_DAY
+
+
 class SynthConfig(BaseModel):
     """Sizes, seed and dirt rates of a synthetic log."""
 
@@ -64,6 +95,7 @@ class SynthConfig(BaseModel):
     malformed_rate: float = Field(0.002, ge=0, lt=1, description="share of rows corrupted")
     bot_users: int = Field(20, ge=0, description="number of bot users added")
     rating_prob: float = Field(0.2, ge=0, le=1, description="chance a purchase is rated")
+    drift: DriftConfig | None = Field(None, description="drift planted from a day on (none)")
 
     @model_validator(mode="after")
     def _check_start(self) -> SynthConfig:
@@ -71,6 +103,10 @@ class SynthConfig(BaseModel):
             pd.Timestamp(self.start)
         except ValueError as err:
             raise ValueError(f"start {self.start!r} is not a date: {err}") from None
+        if self.drift is not None and self.drift.at_day >= self.n_days:
+            raise ValueError(
+                f"drift.at_day {self.drift.at_day} is not inside the log's {self.n_days} days"
+            )
         return self
 
     @property

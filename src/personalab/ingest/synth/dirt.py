@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.ingest.synth.config import MALFORMED_KINDS, SECONDS_PER_DAY, SynthConfig
+from personalab.ingest.synth.drift import shifted_prices
 
 
 def make_bots(
@@ -29,14 +30,16 @@ def make_bots(
     offset = np.cumsum(gaps) - gaps
     offset = offset - offset[first][e_burst]
     item = rng.integers(0, len(items), size=e_burst.size)
+    time_s = b_start[e_burst] + offset
+    price = shifted_prices(config, items["price"].to_numpy()[item], time_s)
     events = pd.DataFrame(
         {
             "user_id": ids[b_owner[e_burst]],
-            "timestamp_s": b_start[e_burst] + offset,
+            "timestamp_s": time_s,
             "event_type": np.where(rng.random(e_burst.size) < 0.9, "view", "click").astype(object),
             "item_id": items["item_id"].to_numpy()[item],
             "category": items["category"].to_numpy()[item],
-            "price": items["price"].to_numpy()[item],
+            "price": price,
             "quantity": np.nan,
             "rating": np.nan,
             "dwell_seconds": 0.0,

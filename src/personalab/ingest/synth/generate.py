@@ -10,6 +10,7 @@ import pandas as pd
 from personalab.ingest.synth.behaviour import make_events, make_sessions
 from personalab.ingest.synth.config import SECONDS_PER_DAY, SynthConfig
 from personalab.ingest.synth.dirt import add_dirt, make_bots
+from personalab.ingest.synth.drift import drift_users
 from personalab.ingest.synth.population import make_items, make_taste, make_users
 
 
@@ -30,6 +31,7 @@ def generate_log(config: SynthConfig | None = None) -> SyntheticLog:
     items = make_items(config, rng)
     taste = make_taste(items, rng)
     users = make_users(config, rng, taste)
+    drift_users(config, users, rng)
     sessions = make_sessions(config, users, rng)
     clean = make_events(config, users, sessions, items, taste, rng)
     bots = make_bots(config, items, rng, first_user=config.n_users)

@@ -6,7 +6,8 @@ so purchases form a Poisson process with hazard ``rate[u](t) * purchase_prob[u]`
 
     P(purchase in [T, T + h)) = 1 - exp(-purchase_prob[u] * integral_T^{T+h} rate[u](t) dt),
 
-which :func:`purchase_probability` computes exactly from the truth table.
+which :func:`purchase_probability` computes exactly from the truth table (with planted drift,
+:mod:`.drift`, ``purchase_prob_after`` for the sessions after ``drift_at``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ def purchase_probability(
     missing = required - set(truth.columns)
     if missing:
         raise KeyError(f"truth table lacks column(s) {sorted(missing)}")
-    expected = expected_sessions(truth, cutoff, cutoff + pd.Timedelta(days=horizon_days))
-    prob = 1.0 - np.exp(-truth["purchase_prob"].to_numpy() * expected)
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    expected = expected_sessions(truth, cutoff, end)
+    hazard = truth["purchase_prob"].to_numpy() * expected
+    if "drift_at" in truth.columns:  # planted drift: the sessions after it, at the new type's
+        at = pd.to_datetime(truth["drift_at"], utc=True).dropna()
+        split = min(max(at.iloc[0], cutoff), end) if len(at) else end
+        before = expected_sessions(truth, cutoff, split)
+        after = truth["purchase_prob_after"].fillna(truth["purchase_prob"]).to_numpy()
+        hazard = truth["purchase_prob"].to_numpy() * before + after * (expected - before)
+    prob = 1.0 - np.exp(-hazard)
     return pd.Series(prob, index=pd.Index(truth["user_id"], name="user_id"), name="true_prob")
 
 
