@@ -40,7 +40,7 @@ SOURCE_LINEAGE_KEYS: dict[str, Any] = {
 SYNTHETIC_DEFAULTS: dict[str, Any] = {
     "seed": 42, "n_users": 20_000, "n_items": 3_000, "n_days": 90, "start": "2026-01-01",
     "duplicate_rate": 0.01, "late_rate": 0.005, "malformed_rate": 0.002, "bot_users": 20,
-    "rating_prob": 0.2,
+    "rating_prob": 0.2, "drift": None,
 }  # fmt: skip
 
 
@@ -88,10 +88,14 @@ def lineage_of(source: Mapping[str, Any], synthetic: Mapping[str, Any] | None = 
     values = {key: source.get(key, default) for key, default in SOURCE_LINEAGE_KEYS.items()}
     if values["format"] == "synthetic":
         config = {**SYNTHETIC_DEFAULTS, **(synthetic or {})}
+        drift = config.pop("drift")  # no drift: the lineage it had before drift existed
+        if drift is not None:
+            config["drift"] = drift
         identity: dict[str, Any] = {"format": "synthetic", "synthetic": config}
         readable = (
             f"synthetic (seed {config['seed']}, {config['n_users']} users, "
-            f"{config['n_items']} items, {config['n_days']} days from {config['start']})"
+            f"{config['n_items']} items, {config['n_days']} days from {config['start']}"
+            + (f", drift from day {drift.get('at_day')})" if drift is not None else ")")
         )
     else:
         values["path"] = PurePosixPath(str(values["path"]).replace("\\", "/")).as_posix()

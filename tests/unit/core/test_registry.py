@@ -299,6 +299,11 @@ def test_the_lineage_key_is_stable_for_equal_sources_and_differs_for_another():
     assert lineage_of({"format": "synthetic"}, {"seed": 7}).key != synthetic.key
     assert lineage_of({"format": "synthetic"}, {"n_users": 500}).key != synthetic.key
     assert synthetic.source.startswith("synthetic (seed 42, 20000 users")
+    # no planted drift is the lineage of before drift existed (this key); a drift is another
+    assert synthetic.key == "079bfbdc459a"
+    assert lineage_of({"format": "synthetic"}, {"drift": None}).key == synthetic.key
+    drifted = lineage_of({"format": "synthetic"}, {"drift": {"at_day": 60, "type_share": 0.3}})
+    assert drifted.key != synthetic.key and drifted.source.endswith("drift from day 60)")
 
 
 def test_the_lineage_defaults_are_those_of_the_ingest_params():
