@@ -19,7 +19,7 @@ from tests.conftest import ROOT, TINY_SYNTH, copy_project, run_tool, update_para
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent", "recommend", "export")
+STAGES = ("ingest", "features", "segments", "intent", "recommend", "monitor", "export")
 #: the fresh clone's engine: PySpark in local mode on the machine's Java, a small shuffle
 SPARK = {
     "engine": "spark",

@@ -20,7 +20,7 @@ from tests.notebooks.conftest import TINY_PARAMS
 from tests.shapes import clean_log, write_shapes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent", "recommend", "export")
+STAGES = ("ingest", "features", "segments", "intent", "recommend", "monitor", "export")
 #: tuning budgets only: the defaults that adapt to the log stay as shipped
 BUDGETS = {
     "intent": TINY_PARAMS["intent"],
@@ -34,11 +34,13 @@ EXPECTED = {
         "features": ("partial", "dwell_mean"),
         "intent": ("skipped", "purchase"),
         "recommend": "complete",
+        "monitor": ("partial", "no intent champion: the intent stage skipped"),
         "export": ("partial", "intent"),
     },
     "sessions": {
         "ingest": ("complete", "sessions stand for users"),
         "intent": ("skipped", "purchase"),
+        "monitor": ("partial", "no intent champion: the intent stage skipped"),
         "export": ("partial", "intent"),
     },
     "purchase": {"features": ("partial", "dwell_mean")},

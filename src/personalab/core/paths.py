@@ -21,7 +21,8 @@ STAGES: dict[str, str] = {
     "segments": "03_segments",
     "intent": "04_intent",
     "recommend": "05_recommend",
-    "export": "06_export",
+    "monitor": "06_monitor",
+    "export": "07_export",
 }
 
 

@@ -89,7 +89,9 @@ def save_outputs(
     written = write_metrics(metrics, paths.metrics_file(STAGE))
     statuses = stage_statuses(paths.reports / "metrics", list(STAGES))
     times = stage_times(paths)
-    text = summary_markdown(parts, exported.folders, metrics, statuses, paths.root)
+    monitor = paths.metrics_file("monitor")
+    monitored = json.loads(monitor.read_text()) if monitor.is_file() else None
+    text = summary_markdown(parts, exported.folders, metrics, statuses, paths.root, monitored)
     return {
         "metrics": written,
         "summary": write_text(text, paths.reports / "summary.md"),

@@ -158,15 +158,60 @@ def exported_line(exported: Mapping[str, Path]) -> str:
     return line + (f"; not exported: {', '.join(missing)}." if missing else ".")
 
 
+def monitoring_section(monitor: Mapping[str, Any] | None) -> list[str]:
+    """The monitor stage's retraining recommendation, its reasons and the figures behind it."""
+    lines = ["## Monitoring", ""]
+    if not monitor or monitor.get("status") == "skipped" or "retrain" not in monitor:
+        why = (monitor or {}).get("skip_reason") or "the monitor stage has not run"
+        return [*lines, f"No retraining recommendation: {why}.", ""]
+    reasons = monitor.get("retrain_reasons") or []
+    if reasons:
+        lines += ["**Retrain.** " + "; ".join(reasons) + ".", ""]
+    else:
+        lines += [
+            "**No retraining needed**: no check crossed its threshold (params/monitor.yaml).",
+            "",
+        ]
+    figures = {
+        "drifted features (recent window, latest vs reference)": _of(
+            monitor, "drifted_features", "{:d} of " + str(monitor.get("features_monitored", "?"))
+        ),
+        "prediction drift (PSI)": _of(monitor, "prediction_psi", "{:.3f}"),
+        "intent ROC-AUC at the latest cut-off (champion's test)": _of(
+            monitor, "latest_roc_auc", "{:.3f}"
+        )
+        + _of(monitor, "champion_test_roc_auc", " ({:.3f})"),
+        "segment shares (PSI)": _of(monitor, "segment_psi", "{:.3f}"),
+        "recommender hit rate, first to last window (popularity's last)": _of(
+            monitor, "hit_rate_first", "{:.3f}"
+        )
+        + _of(monitor, "hit_rate_last", " to {:.3f}")
+        + _of(monitor, "popularity_hit_rate_last", " ({:.3f})"),
+    }
+    rows = [{"check": k, "measured": v} for k, v in figures.items() if v]
+    if rows:
+        lines += [_table(pd.DataFrame(rows)), ""]
+    return lines
+
+
+def _of(metrics: Mapping[str, Any], key: str, form: str) -> str:
+    value = metrics.get(key)
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return form.format(int(value) if "d}" in form else value)
+
+
 def summary_markdown(
     parts: ExportParts,
     exported: Mapping[str, Path],
     metrics: Mapping[str, Any],
     statuses: Sequence[Mapping[str, Any]],
     root: Path,
+    monitor: Mapping[str, Any] | None = None,
 ) -> str:
     """``reports/summary.md``: what each stage did, what is served and where it came from. ``exported``: the folders written, by name (none when the stage
-    skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`."""
+    skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`; ``monitor``: the monitor
+    stage's metrics (its retraining recommendation)."""
     lines = [
         "# personalab: the served models",
         "",
@@ -181,6 +226,7 @@ def summary_markdown(
         _table(served_table(parts, exported, metrics, root)),
         "",
         *rule_lines(parts, metrics),
+        *monitoring_section(monitor),
         "## Champions",
         "",
     ]

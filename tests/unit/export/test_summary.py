@@ -113,3 +113,24 @@ def test_a_champion_registered_before_lineages_says_its_lineage_is_unknown(tmp_p
     old = champion("m", "1", "r", "c", "md5", "ndcg_at_10", "0.1", {}, tmp_path)
     old.version_tags = {k: v for k, v in old.version_tags.items() if not k.startswith("lineage")}
     assert old.lineage == "unknown (registered before lineages were recorded)"
+
+
+def test_the_monitoring_section_gives_the_recommendation_its_reasons_and_figures():
+    from personalab.export.summary import monitoring_section
+
+    retrain = {
+        "status": "complete", "retrain": 1, "features_monitored": 58, "drifted_features": 2,
+        "retrain_reasons": ["2 of 58 features drifted in the recent window, most: x (psi 0.61)"],
+        "prediction_psi": 0.0123, "latest_roc_auc": 0.81, "champion_test_roc_auc": 0.83,
+        "hit_rate_first": 0.58, "hit_rate_last": 0.59, "popularity_hit_rate_last": 0.42,
+    }  # fmt: skip
+    text = "\n".join(monitoring_section(retrain))
+    assert "**Retrain.** 2 of 58 features drifted in the recent window, most: x (psi 0.61)." in text
+    assert "| drifted features (recent window, latest vs reference) | 2 of 58 |" in text
+    assert "0.810 (0.830)" in text and "0.580 to 0.590 (0.420)" in text
+    assert "segment shares" not in text  # not measured: no row
+    calm = {"status": "complete", "retrain": 0, "retrain_reasons": []}
+    assert "**No retraining needed**" in "\n".join(monitoring_section(calm))
+    skipped = {"status": "skipped", "skip_reason": "no cut-off"}
+    assert "No retraining recommendation: no cut-off." in monitoring_section(skipped)
+    assert "the monitor stage has not run" in "\n".join(monitoring_section(None))

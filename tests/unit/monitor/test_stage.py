@@ -1,0 +1,183 @@
+"""Unit tests of personalab.monitor: the checks on small tables whose drift is known, each check
+left out with its reason, and the retraining recommendation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personalab.core.status import StageStatus
+from personalab.monitor import MonitorParams, run_monitor
+from personalab.monitor.hit_rate import hit_rate_drop, hit_rate_windows
+from personalab.monitor.segment_drift import changed_shares, segment_psi, segment_shares
+from personalab.monitor.stage import MonitorInputs
+from personalab.recommend.params import RecommendParams
+
+CUTOFFS = pd.to_datetime(["2026-03-01", "2026-03-08", "2026-03-15", "2026-03-22"], utc=True)
+
+
+def _table(shift_latest: float = 0.0, users: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, cutoff in enumerate(CUTOFFS):
+        x = rng.normal(size=users)
+        y = rng.normal(shift_latest if i == len(CUTOFFS) - 1 else 0.0, 1.0, size=users)
+        label = rng.random(users) < 1 / (1 + np.exp(-(2 * x - 2)))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": [f"u{j}" for j in range(users)],
+                    "cutoff": cutoff,
+                    "x": x,
+                    "y": y,
+                    "bought": label,
+                }  # fmt: skip
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _inputs(table: pd.DataFrame, **extra) -> MonitorInputs:
+    return MonitorInputs(
+        table=table,
+        label="bought",
+        recent=table.drop(columns="bought"),
+        window=pd.Timedelta(days=7),
+        events=pd.DataFrame(columns=["user_id", "item_id", "event_type", "timestamp"]),
+        **extra,
+    )
+
+
+def _predict(frame: pd.DataFrame) -> np.ndarray:
+    return 1 / (1 + np.exp(-(2 * frame["x"].to_numpy() - 2)))
+
+
+def test_undrifted_tables_raise_no_recommendation():
+    status = StageStatus("monitor")
+    result = run_monitor(
+        _inputs(_table(), predict=_predict, champion_roc_auc=0.87), MonitorParams(), status
+    )
+    m = result.metrics
+    assert m["drifted_features"] == 0 and m["features_monitored"] == 2
+    assert m["prediction_psi"] < 0.05
+    assert m["latest_roc_auc"] == pytest.approx(0.87, abs=0.02)
+    assert not result.retrain and m["retrain"] == 0
+    assert result.recommendation().startswith("No retraining needed")
+    assert list(result.backtest["role"]) == ["reference"] * 3 + ["latest"]
+    assert result.drift_over_time["drifted"].sum() == 0
+
+
+def test_a_shifted_feature_and_a_decayed_model_are_the_reasons():
+    status = StageStatus("monitor")
+    result = run_monitor(
+        _inputs(_table(shift_latest=1.0), predict=_predict, champion_roc_auc=0.99),
+        MonitorParams(),
+        status,
+    )
+    assert result.drift.iloc[0]["feature"] == "y" and result.drift.iloc[0]["drifted"]
+    assert result.metrics["drifted_features"] == 1
+    assert result.retrain
+    text = result.recommendation()
+    assert "1 of 2 features drifted in the recent window, most: y (psi" in text
+    assert "ROC-AUC at the latest cut-off is 0.1" in text  # 0.99 against about 0.87
+    assert result.drift_over_time.set_index("role").loc["latest", "drifted"] == 1
+
+
+def test_thresholds_come_from_the_params():
+    loose = MonitorParams.from_mapping(
+        {"drift": {"threshold": 5.0}, "retrain": {"roc_auc_drop": 0.5}}
+    )
+    result = run_monitor(
+        _inputs(_table(shift_latest=1.0), predict=_predict, champion_roc_auc=0.99),
+        loose,
+        StageStatus("monitor"),
+    )
+    assert not result.retrain
+
+
+def test_one_cutoff_leaves_drift_out_with_the_reason_and_still_backtests():
+    table = _table()
+    table = table[table["cutoff"] == CUTOFFS[0]]
+    status = StageStatus("monitor")
+    result = run_monitor(_inputs(table, predict=_predict), MonitorParams(), status)
+    assert status.status == "partial"
+    assert any(
+        "1 cut-off(s): drift needs a reference before the latest" in n for n in status.lines()
+    )
+    assert "drifted_features" not in result.metrics and len(result.backtest) == 1
+
+
+def test_missing_champions_are_left_out_with_their_reasons():
+    status = StageStatus("monitor")
+    inputs = _inputs(_table(), left_out={"backtest and prediction drift": "no intent champion: x"})
+    result = run_monitor(inputs, MonitorParams(), status)
+    assert "left out: backtest and prediction drift: no intent champion: x" in status.lines()
+    assert result.backtest.empty and "prediction_psi" not in result.metrics
+
+
+def test_segment_shares_changes_and_psi():
+    history = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"] * 2,
+            "cutoff": [CUTOFFS[0]] * 4 + [CUTOFFS[1]] * 4,
+            "segment_id": [0, 0, 1, 1, 0, 1, 1, 1],
+            "segment": ["s0", "s0", "s1", "s1", "s0", "s1", "s1", "s1"],
+        }
+    )
+    shares = segment_shares(history)
+    assert shares.loc[CUTOFFS[1], "s1"] == 0.75
+    assert changed_shares(history).loc[CUTOFFS[1]] == 0.25  # b moved
+    assert segment_psi(history, CUTOFFS[1]) == pytest.approx(
+        0.25 * np.log(1.5) - 0.25 * np.log(0.5)
+    )
+
+
+def _events(days: int = 40, users: int = 60, items: int = 30, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = days * 40
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in rng.integers(0, users, n)],
+            "item_id": [f"i{int(i)}" for i in np.minimum(rng.zipf(1.5, n), items)],
+            "event_type": "purchase",
+            "timestamp": start + pd.to_timedelta(np.sort(rng.uniform(0, days, n)), unit="D"),
+        }
+    )
+
+
+def test_hit_rate_windows_score_the_frozen_recipe_and_popularity():
+    params = RecommendParams.from_mapping(
+        {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
+    )
+    table, why = hit_rate_windows(_events(), params, "popularity", {}, 3, pd.Timedelta(days=7))
+    assert why is None
+    assert table["window"].tolist() == [1, 2, 3]
+    assert (table["end"] - table["start"]).eq(pd.Timedelta(days=7)).all()
+    assert table["users"].gt(0).all()
+    # the recipe is popularity here: the two columns agree
+    assert np.allclose(table["hit_rate"], table["popularity_hit_rate"])
+    assert table["hit_rate"].between(0, 1).all()
+
+
+def test_a_log_shorter_than_the_windows_says_so():
+    table, why = hit_rate_windows(
+        _events(days=10), RecommendParams(), "popularity", {}, 4, pd.Timedelta(days=7)
+    )
+    assert table.empty and "shorter than 4 windows of 7 days" in why
+
+
+def test_hit_rate_drop_is_relative_from_the_first_window():
+    assert hit_rate_drop(pd.DataFrame({"hit_rate": [0.5, 0.4, 0.25]})) == pytest.approx(0.5)
+    assert np.isnan(hit_rate_drop(pd.DataFrame({"hit_rate": [0.5]})))
+
+
+def test_windows_end_at_the_log_end_rounded_up_to_their_unit():
+    from personalab.monitor.hit_rate import log_end
+
+    last = pd.Timestamp("2026-03-30 23:59:52.5", tz="UTC")
+    assert log_end(last, pd.Timedelta(days=7)) == pd.Timestamp("2026-03-31", tz="UTC")
+    assert log_end(last, pd.Timedelta(hours=2)) == pd.Timestamp("2026-03-31", tz="UTC")
+    assert log_end(last, pd.Timedelta(seconds=90)) == pd.Timestamp("2026-03-30 23:59:53", tz="UTC")
+    assert log_end(last, pd.Timedelta(milliseconds=1500)) == last + pd.Timedelta(1, "ns")
