@@ -19,7 +19,9 @@ from tests.conftest import ROOT, TINY_SYNTH, copy_project, run_tool, update_para
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent", "recommend", "monitor", "export")
+STAGES = (
+    "ingest", "features", "segments", "intent", "recommend", "monitor", "experiment", "export",
+)  # fmt: skip
 #: the fresh clone's engine: PySpark in local mode on the machine's Java, a small shuffle
 SPARK = {
     "engine": "spark",

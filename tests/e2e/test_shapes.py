@@ -20,7 +20,9 @@ from tests.notebooks.conftest import TINY_PARAMS
 from tests.shapes import clean_log, write_shapes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-STAGES = ("ingest", "features", "segments", "intent", "recommend", "monitor", "export")
+STAGES = (
+    "ingest", "features", "segments", "intent", "recommend", "monitor", "experiment", "export",
+)  # fmt: skip
 #: tuning budgets only: the defaults that adapt to the log stay as shipped
 BUDGETS = {
     "intent": TINY_PARAMS["intent"],
@@ -35,6 +37,7 @@ EXPECTED = {
         "intent": ("skipped", "purchase"),
         "recommend": "complete",
         "monitor": ("partial", "no intent champion: the intent stage skipped"),
+        "experiment": ("skipped", "name an assignment table"),
         "export": ("partial", "intent"),
     },
     "sessions": {

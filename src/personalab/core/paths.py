@@ -22,7 +22,8 @@ STAGES: dict[str, str] = {
     "intent": "04_intent",
     "recommend": "05_recommend",
     "monitor": "06_monitor",
-    "export": "07_export",
+    "experiment": "07_experiment",
+    "export": "08_export",
 }
 
 

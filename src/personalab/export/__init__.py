@@ -41,7 +41,7 @@ answers.
 left out), which models were exported, the champions, their metrics, the git and data
 versions and MLflow runs they came from, and each stage's time.
 
-Modules, in the order notebooks/07_export.ipynb uses them:
+Modules, in the order notebooks/08_export.ipynb uses them:
 
 - ``params``: :class:`ExportParams` (params/export.yaml), ``STAGE``, ``ExportError``, the
   personalise answer's columns and strategies, the parity tolerance.

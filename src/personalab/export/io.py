@@ -89,9 +89,19 @@ def save_outputs(
     written = write_metrics(metrics, paths.metrics_file(STAGE))
     statuses = stage_statuses(paths.reports / "metrics", list(STAGES))
     times = stage_times(paths)
-    monitor = paths.metrics_file("monitor")
-    monitored = json.loads(monitor.read_text()) if monitor.is_file() else None
-    text = summary_markdown(parts, exported.folders, metrics, statuses, paths.root, monitored)
+    later = {}
+    for stage in ("monitor", "experiment"):
+        path = paths.metrics_file(stage)
+        later[stage] = json.loads(path.read_text()) if path.is_file() else None
+    text = summary_markdown(
+        parts,
+        exported.folders,
+        metrics,
+        statuses,
+        paths.root,
+        later["monitor"],
+        later["experiment"],
+    )
     return {
         "metrics": written,
         "summary": write_text(text, paths.reports / "summary.md"),

@@ -194,6 +194,48 @@ def monitoring_section(monitor: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def experiment_section(result: Mapping[str, Any] | None) -> list[str]:
+    """The experiment stage's latest result: the uplifts with their intervals and the checks."""
+    lines = ["## The latest experiment", ""]
+    if not result or result.get("status") == "skipped" or "conversion_uplift" not in result:
+        why = (result or {}).get("skip_reason") or "the experiment stage has not run"
+        return [*lines, f"No experiment analysed: {why}.", ""]
+    treatment, control = result.get("treatment", "?"), result.get("control", "?")
+    lines += [
+        f"{treatment} against {control}, {int(result.get('experiment_users', 0)):,} users "
+        f"(95% intervals, delta method; CUPED with the pre-period covariate in params).",
+        "",
+    ]
+    rows = []
+    for name in (
+        "conversion",
+        "conversion_cuped",
+        "revenue_per_user",
+        "revenue_per_user_cuped",
+        "ctr",
+    ):
+        if f"{name}_uplift" not in result:
+            continue
+        true = result.get(f"true_{name.removesuffix('_cuped')}_uplift")
+        rows.append(
+            {
+                "metric": name,
+                "uplift": f"{result[f'{name}_uplift']:+.1%}",
+                "interval": f"{result[f'{name}_uplift_ci_lower']:+.1%} to {result[f'{name}_uplift_ci_upper']:+.1%}",
+                "p-value": f"{result[f'{name}_pvalue']:.3g}",
+                "true uplift (simulated)": "-" if true is None else f"{true:+.1%}",
+            }
+        )
+    lines += [_table(pd.DataFrame(rows)), ""]
+    srm = (
+        "**sample ratio mismatch**: do not trust the uplift"
+        if result.get("srm")
+        else "no sample ratio mismatch"
+    )
+    lines += [f"{srm} (p = {result.get('srm_pvalue', float('nan')):.3g}).", ""]
+    return lines
+
+
 def _of(metrics: Mapping[str, Any], key: str, form: str) -> str:
     value = metrics.get(key)
     if value is None or (isinstance(value, float) and value != value):
@@ -208,10 +250,11 @@ def summary_markdown(
     statuses: Sequence[Mapping[str, Any]],
     root: Path,
     monitor: Mapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
 ) -> str:
     """``reports/summary.md``: what each stage did, what is served and where it came from. ``exported``: the folders written, by name (none when the stage
     skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`; ``monitor``: the monitor
-    stage's metrics (its retraining recommendation)."""
+    stage's metrics (its retraining recommendation); ``experiment``: the experiment stage's."""
     lines = [
         "# personalab: the served models",
         "",
@@ -227,6 +270,7 @@ def summary_markdown(
         "",
         *rule_lines(parts, metrics),
         *monitoring_section(monitor),
+        *experiment_section(experiment),
         "## Champions",
         "",
     ]

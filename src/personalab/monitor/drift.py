@@ -25,6 +25,7 @@ import pandas as pd
 #: the floor of a bin's share, so an empty bin on one side gives a large but finite PSI
 EPSILON = 1e-4
 STATISTICS = ("psi", "js", "ks")
+COLUMNS = ["feature", "psi", "js", "ks", "ks_pvalue", "missing_reference", "missing_current"]
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
@@ -117,10 +118,7 @@ def feature_drift(
     rows = [
         {"feature": name, **column_drift(reference[name], current[name], bins)} for name in features
     ]
-    table = pd.DataFrame(
-        rows,
-        columns=["feature", "psi", "js", "ks", "ks_pvalue", "missing_reference", "missing_current"],
-    )
+    table = pd.DataFrame(rows, columns=COLUMNS)
     moved = (table["missing_current"] - table["missing_reference"]).abs() >= missing_change
     table["drifted"] = (table[statistic].fillna(0.0) >= threshold) | moved
     return table.sort_values([statistic, "feature"], ascending=[False, True]).reset_index(drop=True)

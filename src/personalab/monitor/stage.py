@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 
 from personalab.core.status import StageStatus
+from personalab.monitor.backtest import COLUMNS as BACKTEST_COLUMNS
 from personalab.monitor.backtest import backtest, prediction_drift, scores
+from personalab.monitor.drift import COLUMNS as DRIFT_COLUMNS
 from personalab.monitor.drift import feature_drift
+from personalab.monitor.hit_rate import COLUMNS as HIT_RATE_COLUMNS
 from personalab.monitor.hit_rate import hit_rate_drop, hit_rate_windows
 from personalab.monitor.params import MonitorParams
 from personalab.monitor.segment_drift import changed_shares, segment_psi, segment_shares
@@ -108,8 +111,9 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
     table, label = inputs.table, inputs.label
     cutoffs = sorted(table["cutoff"].unique()) if len(table) else []
     metrics: dict[str, Any] = {"cutoffs": len(cutoffs)}
-    empty = pd.DataFrame()
-    drift, input_drift, over_time, tested, segments = empty, empty, empty, empty, empty
+    drift = input_drift = pd.DataFrame(columns=[*DRIFT_COLUMNS, "drifted"])
+    over_time = pd.DataFrame(columns=["cutoff", "role", "drifted", "drifted_share"])
+    tested, segments = pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame()
     latest = cutoffs[-1] if cutoffs else None
     if latest is not None:
         metrics["latest_cutoff"] = str(latest)
@@ -166,7 +170,7 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
         segments = segment_shares(history).join(changed_shares(history))
         metrics["segment_psi"] = segment_psi(history, history["cutoff"].max())
         metrics["changed_segment_share"] = float(segments["changed_share"].iloc[-1])
-    hits = pd.DataFrame()
+    hits = pd.DataFrame(columns=HIT_RATE_COLUMNS)
     if inputs.recipe is not None:
         hp = params.hit_rate
         width = pd.Timedelta(days=hp.window_days) if hp.window_days else inputs.window

@@ -176,7 +176,7 @@ def features_table() -> pd.DataFrame:
 
 
 def run_export(parts, events: pd.DataFrame, table: pd.DataFrame, paths, status) -> dict:
-    """The notebook's steps after the parts are gathered (as notebooks/07_export.ipynb calls
+    """The notebook's steps after the parts are gathered (as notebooks/08_export.ipynb calls
     them): a skip writes the marked outputs; otherwise rule, mix, folders, checks, outputs."""
     from personalab import export
 

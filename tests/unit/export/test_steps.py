@@ -1,4 +1,4 @@
-"""The export stage's steps together (as notebooks/07_export.ipynb calls them) on constructed
+"""The export stage's steps together (as notebooks/08_export.ipynb calls them) on constructed
 parts: both models (unchanged behaviour), a recommender alone, an intent model alone, neither
 (skipped), and no segments. Each folder written is loaded back through MLflow."""
 

@@ -134,3 +134,22 @@ def test_the_monitoring_section_gives_the_recommendation_its_reasons_and_figures
     skipped = {"status": "skipped", "skip_reason": "no cut-off"}
     assert "No retraining recommendation: no cut-off." in monitoring_section(skipped)
     assert "the monitor stage has not run" in "\n".join(monitoring_section(None))
+
+
+def test_the_experiment_section_gives_each_uplift_its_interval_and_the_truth():
+    from personalab.export.summary import experiment_section
+
+    result = {
+        "status": "complete", "treatment": "personalised", "control": "trending",
+        "experiment_users": 20000, "conversion_uplift": 0.031, "conversion_uplift_ci_lower": -0.01,
+        "conversion_uplift_ci_upper": 0.072, "conversion_pvalue": 0.14,
+        "true_conversion_uplift": 0.033, "srm": 0, "srm_pvalue": 0.38,
+    }  # fmt: skip
+    text = "\n".join(experiment_section(result))
+    assert "personalised against trending, 20,000 users" in text
+    assert "| conversion | +3.1% | -1.0% to +7.2% | 0.14 | +3.3% |" in text
+    assert "no sample ratio mismatch (p = 0.38)." in text
+    flagged = "\n".join(experiment_section(result | {"srm": 1, "srm_pvalue": 1e-9}))
+    assert "**sample ratio mismatch**: do not trust the uplift (p = 1e-09)." in flagged
+    skipped = {"status": "skipped", "skip_reason": "no experiment to analyse"}
+    assert "No experiment analysed: no experiment to analyse." in experiment_section(skipped)

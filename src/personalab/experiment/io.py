@@ -1,0 +1,186 @@
+"""The experiment stage's reads and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from personalab.core.paths import ProjectPaths, upstream
+from personalab.core.status import StageStatus
+from personalab.core.storage import write_csv, write_metrics
+from personalab.experiment.params import STAGE, ExperimentError, ExperimentParams
+from personalab.experiment.stage import (
+    ExperimentData,
+    ExperimentResult,
+    covariates_at,
+    read_assignments,
+    read_table,
+    trending_unseen,
+)
+
+EVENT_COLUMNS = ["user_id", "item_id", "event_type", "timestamp", "price"]
+
+
+def _events(paths: ProjectPaths) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    path = upstream(paths.interim / "events.parquet", "ingest", ExperimentError)
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[c for c in EVENT_COLUMNS if c in present])
+
+
+def _features(paths: ProjectPaths) -> pd.DataFrame:
+    return pd.read_parquet(
+        upstream(paths.processed / "features.parquet", "features", ExperimentError)
+    )
+
+
+def load_experiment(
+    paths: ProjectPaths, params: ExperimentParams, status: StageStatus
+) -> ExperimentData | None:
+    """The experiment's tables; None (``status`` skipped, with the reason) when there is none."""
+    from personalab.ingest.params import IngestParams
+
+    covariate_columns = list(params.covariates.values())
+    if params.assignments.path is not None:
+        path = paths.root / params.assignments.path
+        assignments = read_assignments(path, params)
+        impressions = None
+        if params.impressions is not None:
+            impressions = read_table(paths.root / params.impressions, "impressions table")
+            missing = {"user_id", "item_id", "impressions"} - set(impressions.columns)
+            if missing:
+                raise ExperimentError(
+                    f"{paths.root / params.impressions}: column(s) {sorted(missing)} not found"
+                )
+            impressions = impressions.astype({"user_id": str, "item_id": str})
+        start = assignments["timestamp"].min()
+        return ExperimentData(
+            assignments, _events(paths), impressions,
+            covariates_at(_features(paths), start, covariate_columns), f"{params.assignments.path}",
+        )  # fmt: skip
+    ingest = IngestParams.from_yaml(paths.params_file("ingest"))
+    if ingest.source.format != "synthetic":
+        status.skip(
+            "no experiment to analyse: name an assignment table (user, variant, time) in "
+            "params/experiment.yaml (assignments.path); only the synthetic data has a simulated one"
+        )
+        return None
+    recommendations = pd.read_parquet(paths.processed / "recommendations.parquet")
+    if recommendations.empty:
+        status.skip("no personalised lists to test: the recommend stage made none")
+        return None
+    return simulated_data(paths, params, ingest.synthetic, recommendations)
+
+
+def simulation_arms(
+    paths: ProjectPaths, params: ExperimentParams, synthetic: Any, recommendations: pd.DataFrame
+) -> tuple[Any, pd.Timestamp]:
+    """What each policy would do for each user of the synthetic data (:func:`.simulate.user_arms`:
+    the exported personalised lists against the trending items each user has not seen), and
+    when the simulated period starts (the log's end)."""
+    from personalab.experiment.simulate import type_probabilities, user_arms
+    from personalab.ingest.synth.chunks import make_catalogue
+    from personalab.ingest.synth.config import USER_TYPES
+
+    sim = params.simulation
+    truth = pd.read_parquet(upstream(paths.interim / "truth.parquet", "ingest", ExperimentError))
+    items, taste, _ = make_catalogue(synthetic)
+    start = synthetic.start_ts + pd.Timedelta(days=synthetic.n_days)
+    people = truth.loc[~truth["is_bot"].astype(bool), "user_id"]
+    k = int(recommendations.groupby("user_id").size().max())
+    lists = {
+        sim.control: trending_unseen(_events(paths), people, k),
+        sim.treatment: recommendations,
+    }
+    arms = user_arms(
+        truth, items, type_probabilities(taste.cdf), [t.name for t in USER_TYPES], lists,
+        start, sim.days, sim.influence, sim.click_rate,
+    )  # fmt: skip
+    return arms, start
+
+
+def simulated_data(
+    paths: ProjectPaths, params: ExperimentParams, synthetic: Any, recommendations: pd.DataFrame
+) -> ExperimentData:
+    """One simulated experiment on the synthetic data (the stage's default)."""
+    from personalab.experiment.simulate import simulate
+
+    sim = params.simulation
+    arms, start = simulation_arms(paths, params, synthetic, recommendations)
+    simulated = simulate(
+        arms, sim.control, sim.treatment, start, sim.days, sim.treatment_share, sim.seed
+    )
+    covariates = covariates_at(_features(paths), start, list(params.covariates.values()))
+    source = (
+        f"simulated: {len(arms.user_id):,} users randomised {1 - sim.treatment_share:.0%} "
+        f"{sim.control} / {sim.treatment_share:.0%} {sim.treatment}, their next {sim.days:g} days "
+        "drawn from their latent types"
+    )
+    return ExperimentData(
+        simulated.assignments, simulated.events, simulated.impressions, covariates, source,
+        simulated, sim.control,
+    )  # fmt: skip
+
+
+def save_experiment(
+    result: ExperimentResult, paths: ProjectPaths, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    folder, plots = paths.reports / STAGE, paths.plots_dir(STAGE)
+    results = result.analysis.results
+    uplift = (
+        results[["metric", "uplift", "uplift_ci_lower", "uplift_ci_upper"]]
+        if len(results)
+        else pd.DataFrame(columns=["metric", "uplift", "uplift_ci_lower", "uplift_ci_upper"])
+    )
+    return {
+        "metrics": write_metrics(metrics, paths.metrics_file(STAGE)),
+        "variants": write_csv(result.variants, folder / "variants.csv"),
+        "results": write_csv(results, folder / "results.csv"),
+        "srm": write_csv(result.analysis.srm, folder / "sample_ratio.csv"),
+        "power": write_csv(result.analysis.power, folder / "power.csv"),
+        "plot_uplift": write_csv(uplift, plots / "uplift.csv"),
+    }
+
+
+def save_skipped(status: StageStatus, paths: ProjectPaths) -> dict[str, Any]:
+    header = pd.DataFrame(columns=["metric", "uplift", "uplift_ci_lower", "uplift_ci_upper"])
+    folder = paths.reports / STAGE
+    return {
+        "metrics": write_metrics(status.metrics(), paths.metrics_file(STAGE)),
+        "results": write_csv(header, folder / "results.csv"),
+        "plot_uplift": write_csv(header, paths.plots_dir(STAGE) / "uplift.csv"),
+    }
+
+
+def plot_uplift(result: ExperimentResult):
+    """Each metric's relative uplift with its confidence interval (CUPED beside the plain one)."""
+    import matplotlib.pyplot as plt
+
+    table = result.analysis.results.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.5))
+    y = range(len(table))
+    ax.errorbar(
+        table["uplift"], y,
+        xerr=[table["uplift"] - table["uplift_ci_lower"], table["uplift_ci_upper"] - table["uplift"]],
+        fmt="o", capsize=4,
+    )  # fmt: skip
+    truth = result.metrics
+    for i, metric in enumerate(table["metric"]):
+        true = truth.get(f"true_{metric.removesuffix('_cuped')}_uplift")
+        if true is not None:
+            ax.plot(true, i, "x", color="tab:red", label="true uplift" if i == 0 else None)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(
+        list(y), [f"{t} ({m})" for t, m in zip(table["treatment"], table["metric"], strict=True)]
+    )
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
+    ax.set(
+        title=f"Uplift against {result.control}, with its confidence interval",
+        xlabel="relative uplift",
+    )
+    if any(f"true_{m.removesuffix('_cuped')}_uplift" in truth for m in table["metric"]):
+        ax.legend()
+    fig.tight_layout()
+    return fig
