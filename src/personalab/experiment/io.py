@@ -11,6 +11,7 @@ from personalab.core.status import StageStatus
 from personalab.core.storage import write_csv, write_metrics
 from personalab.experiment.params import STAGE, ExperimentError, ExperimentParams
 from personalab.experiment.stage import (
+    INTENT_COVARIATE,
     ExperimentData,
     ExperimentResult,
     covariates_at,
@@ -36,13 +37,28 @@ def _features(paths: ProjectPaths) -> pd.DataFrame:
     )
 
 
+def _covariates(
+    paths: ProjectPaths, params: ExperimentParams, start: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The covariates at the experiment's start; ``intent_probability`` from the intent stage's
+    model (``models/candidates/intent``) when it made one."""
+    from personalab.core.status import skip_reason_of
+    from personalab.intent.model import IntentModel
+
+    columns, predict = list(params.covariates.values()), None
+    folder = paths.candidates / "intent"
+    booster, config = folder / "artifacts" / "booster.ubj", folder / "artifacts" / "intent.json"
+    if INTENT_COVARIATE in columns and skip_reason_of(folder) is None and booster.is_file():
+        predict = IntentModel.load(booster, config).predict_proba
+    return covariates_at(_features(paths), start, columns, predict)
+
+
 def load_experiment(
     paths: ProjectPaths, params: ExperimentParams, status: StageStatus
 ) -> ExperimentData | None:
     """The experiment's tables; None (``status`` skipped, with the reason) when there is none."""
     from personalab.ingest.params import IngestParams
 
-    covariate_columns = list(params.covariates.values())
     if params.assignments.path is not None:
         path = paths.root / params.assignments.path
         assignments = read_assignments(path, params)
@@ -57,8 +73,8 @@ def load_experiment(
             impressions = impressions.astype({"user_id": str, "item_id": str})
         start = assignments["timestamp"].min()
         return ExperimentData(
-            assignments, _events(paths), impressions,
-            covariates_at(_features(paths), start, covariate_columns), f"{params.assignments.path}",
+            assignments, _events(paths), impressions, _covariates(paths, params, start),
+            f"{params.assignments.path}",
         )  # fmt: skip
     ingest = IngestParams.from_yaml(paths.params_file("ingest"))
     if ingest.source.format != "synthetic":
@@ -112,7 +128,7 @@ def simulated_data(
     simulated = simulate(
         arms, sim.control, sim.treatment, start, sim.days, sim.treatment_share, sim.seed
     )
-    covariates = covariates_at(_features(paths), start, list(params.covariates.values()))
+    covariates = _covariates(paths, params, start)
     source = (
         f"simulated: {len(arms.user_id):,} users randomised {1 - sim.treatment_share:.0%} "
         f"{sim.control} / {sim.treatment_share:.0%} {sim.treatment}, their next {sim.days:g} days "

@@ -48,7 +48,10 @@ class ExperimentParams(StageParams):
     window_days: float | None = Field(None, gt=0)
     expected_split: dict[str, float] | None = None
     covariates: dict[str, str] = Field(
-        default_factory=lambda: {"conversion": "orders_total", "revenue_per_user": "orders_total"}
+        default_factory=lambda: {
+            "conversion": "intent_probability",
+            "revenue_per_user": "intent_probability",
+        }
     )
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0, lt=1)

@@ -8,6 +8,7 @@ says whether the interval covers the true uplift. On other data without a table 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,16 +105,27 @@ def choose_control(variants: list[str], params: ExperimentParams) -> str:
     return "control" if "control" in variants else sorted(variants)[0]
 
 
+#: the covariate that is the intent model's probability of each user's row (CUPAC)
+INTENT_COVARIATE = "intent_probability"
+
+
 def covariates_at(
-    features: pd.DataFrame, start: pd.Timestamp, columns: list[str]
+    features: pd.DataFrame,
+    start: pd.Timestamp,
+    columns: list[str],
+    predict: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame | None:
-    """The pre-period columns of the latest cut-off at or before ``start`` (None without one)."""
+    """The pre-period columns of the latest cut-off at or before ``start`` (None without one);
+    ``intent_probability`` is ``predict`` of those rows (the intent model's purchase probability:
+    a pre-period prediction of the outcome, CUPED's covariate at its best, known as CUPAC)."""
     if features.empty or "cutoff" not in features:
         return None
     before = features[features["cutoff"] <= start]
     if before.empty:
         return None
     latest = before[before["cutoff"] == before["cutoff"].max()]
+    if INTENT_COVARIATE in columns and predict is not None:
+        latest = latest.assign(**{INTENT_COVARIATE: np.asarray(predict(latest), dtype=float)})
     present = [c for c in dict.fromkeys(columns) if c in latest]
     return latest[["user_id", *present]] if present else None
 
@@ -151,10 +163,10 @@ def run_experiment(
     )
     missing = [c for c in params.covariates.values() if c not in outcomes]
     if missing:
-        status.leave_out(
-            "CUPED",
-            f"covariate column(s) {sorted(set(missing))} not in the features table at the experiment's start",
-        )
+        why = f"covariate(s) {sorted(set(missing))} not in the features table at the experiment's start"
+        if INTENT_COVARIATE in missing:
+            why += f" ({INTENT_COVARIATE}: the intent stage made no model)"
+        status.leave_out("CUPED", why)
     if data.impressions is None:
         status.leave_out(
             "click-through of recommended items", "no impressions table (params: impressions)"

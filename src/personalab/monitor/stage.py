@@ -69,8 +69,15 @@ class MonitorResult:
         return "No retraining needed: no check crossed its threshold in params/monitor.yaml."
 
 
+#: scored by rank within each cut-off's users (quintiles), so their distribution is fixed by
+#: construction and moves only when ties cross a quintile (e.g. the share of users with no
+#: revenue passing 80%): their raw columns are watched instead
+RANK_SCORES = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment")
+
+
 def feature_columns(table: pd.DataFrame, label: str | None) -> list[str]:
-    return [c for c in table.columns if c not in (*KEYS, label)]
+    """The columns whose drift is measured: every feature but the rank scores."""
+    return [c for c in table.columns if c not in (*KEYS, label, *RANK_SCORES)]
 
 
 def drift_over_time(
@@ -143,7 +150,11 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
                 "drifted_share": float(drift["drifted"].mean()),
                 f"max_feature_{params.drift.statistic}": float(drift[params.drift.statistic].max()),
             }
-        names = inputs.model_features or feature_columns(table, label)
+        names = [
+            n
+            for n in inputs.model_features or feature_columns(table, label)
+            if n not in RANK_SCORES
+        ]
         input_drift = _drift(
             table[reference_rows], table[~reference_rows], [n for n in names if n in table], params
         )

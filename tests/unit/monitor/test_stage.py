@@ -181,3 +181,13 @@ def test_windows_end_at_the_log_end_rounded_up_to_their_unit():
     assert log_end(last, pd.Timedelta(hours=2)) == pd.Timestamp("2026-03-31", tz="UTC")
     assert log_end(last, pd.Timedelta(seconds=90)) == pd.Timestamp("2026-03-30 23:59:53", tz="UTC")
     assert log_end(last, pd.Timedelta(milliseconds=1500)) == last + pd.Timedelta(1, "ns")
+
+
+def test_rank_scores_are_not_watched_their_raw_columns_are():
+    table = _table().assign(rfm_monetary=1, revenue_total=2.0)
+    latest = table["cutoff"] == CUTOFFS[-1]
+    table.loc[latest, "rfm_monetary"] = 4  # every tied user's quintile moved at once
+    result = run_monitor(_inputs(table), MonitorParams(), StageStatus("monitor"))
+    assert set(result.drift["feature"]) == {"x", "y", "revenue_total"}
+    assert "rfm_monetary" not in set(result.input_drift["feature"])
+    assert not result.retrain
