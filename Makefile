@@ -90,6 +90,8 @@ bench: $(STAMP) ## run the benchmarks (each prints JSON)
 	$(BIN)/python benchmarks/intent.py
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/monitor.py
+	$(BIN)/python benchmarks/experiment.py
 
 lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header -o requirements.lock

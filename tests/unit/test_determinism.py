@@ -105,10 +105,13 @@ def write_every_plot_file(root: Path) -> None:
     stage writes them: the same columns, no rows)."""
     from personalab.core.paths import project_paths
     from personalab.core.status import StageStatus
+    from personalab.experiment import save_skipped as experiment_skipped
     from personalab.features.build import build_features
     from personalab.features.io import save_skipped as features_skipped
     from personalab.ingest.io import save_ingest
     from personalab.intent.io import save_skipped as intent_skipped
+    from personalab.monitor import MonitorParams, run_monitor, save_monitor
+    from personalab.monitor.stage import MonitorInputs
     from personalab.recommend.io import save_skipped as recommend_skipped
     from personalab.recommend.params import RecommendParams
     from personalab.segments.io import save_skipped as segments_skipped
@@ -129,6 +132,15 @@ def write_every_plot_file(root: Path) -> None:
         status = StageStatus(stage)
         status.skip("nothing to learn")
         save(status, paths)
+    status = StageStatus("experiment")
+    status.skip("no experiment to analyse")
+    experiment_skipped(status, paths)
+    nothing = MonitorInputs(
+        table=pd.DataFrame(columns=["user_id", "cutoff"]), label=None,
+        recent=pd.DataFrame(columns=["user_id", "cutoff"]), window=None,
+        events=pd.DataFrame(columns=["user_id", "item_id", "event_type", "timestamp"]),
+    )  # fmt: skip
+    save_monitor(run_monitor(nothing, MonitorParams(), StageStatus("monitor")), paths)
 
 
 def test_every_declared_plot_names_columns_its_stage_writes_and_labels_its_axes(tmp_path):
@@ -147,7 +159,7 @@ def test_every_declared_plot_names_columns_its_stage_writes_and_labels_its_axes(
         for out in stage.outs
         if out.plot
     ]
-    assert len(declared) == 19
+    assert len(declared) == 23
     for path, plot in declared:
         header = (tmp_path / path).read_text().splitlines()[0].split(",")
         assert {plot["x"], plot["y"]} <= set(header), (path, plot, header)
@@ -161,6 +173,8 @@ def test_every_declared_plot_names_columns_its_stage_writes_and_labels_its_axes(
         "reports/plots/ingest/daily_events.csv",
         "reports/plots/features/positive_rate.csv",
         "reports/plots/segments/changed_share.csv",
+        "reports/plots/monitor/drift_over_time.csv",
+        "reports/plots/monitor/backtest.csv",
     }
     labels = {Path(path).stem: plot["y_label"] for path, plot in declared}
     assert labels["tuning"] == "validation ndcg_at_10 (higher is better)"

@@ -161,8 +161,16 @@ def save_experiment(
 
 
 def save_skipped(status: StageStatus, paths: ProjectPaths) -> dict[str, Any]:
+    """The outputs of a skipped stage: the metrics (status and reason), the results and plot data
+    with their header only, and an empty figures folder (an earlier run's figure is removed)."""
     header = pd.DataFrame(columns=["metric", "uplift", "uplift_ci_lower", "uplift_ci_upper"])
     folder = paths.reports / STAGE
+    figures = paths.figures_dir(STAGE)
+    figures.mkdir(parents=True, exist_ok=True)
+    for old in figures.glob("*.png"):
+        old.unlink()
+    for stale in ("variants", "sample_ratio", "power"):
+        (folder / f"{stale}.csv").unlink(missing_ok=True)
     return {
         "metrics": write_metrics(status.metrics(), paths.metrics_file(STAGE)),
         "results": write_csv(header, folder / "results.csv"),

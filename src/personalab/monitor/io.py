@@ -119,6 +119,10 @@ def _champions(inputs: MonitorInputs, paths: ProjectPaths, scratch: Path) -> Non
 def save_monitor(result: MonitorResult, paths: ProjectPaths) -> dict[str, Any]:
     """The metrics, the tables under reports/monitor/ and the plot data."""
     folder, plots = paths.reports / STAGE, paths.plots_dir(STAGE)
+    figures = paths.figures_dir(STAGE)
+    figures.mkdir(parents=True, exist_ok=True)
+    for old in figures.glob("*.png"):
+        old.unlink()  # a check that did not run this time leaves no figure of an earlier run
     over_time = result.drift_over_time
     backtest = result.backtest
     hits = result.hit_rate

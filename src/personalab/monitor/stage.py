@@ -211,6 +211,7 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
     reasons = retrain_reasons(metrics, drift, params)
     metrics["retrain"] = int(bool(reasons))
     metrics["retrain_reasons"] = reasons
+    metrics |= status.metrics()
     return MonitorResult(metrics, drift, input_drift, over_time, tested, segments, hits, reasons)
 
 
