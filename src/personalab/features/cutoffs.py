@@ -3,7 +3,8 @@
 For each cut-off ``T`` every feature uses only events with ``timestamp < T``; the label is 1
 when the user has a ``target_event`` (``return``: any event) in ``[T, T + horizon)``.
 Cut-offs whose horizon runs past the end of the log, or with no event before them, are
-dropped (never labelled negative).
+dropped (never labelled negative); a periodic cut-off also needs half a step of history
+(:data:`MIN_HISTORY_STEPS`), so the first one does not describe users by their first hours.
 
 Periodic cut-offs: the last is the latest time, rounded down to the step's unit (midnight for
 steps of days, the hour, the minute), whose horizon still ends inside the log; earlier ones
@@ -36,6 +37,10 @@ DEFAULT_STEP = AUTO_STEPS[0]
 MIN_CUTOFFS = 3
 #: cut-offs of an automatic placement when the log allows: every step over three steps
 AUTO_CUTOFFS = 4
+#: a periodic cut-off needs at least this many steps of log before it: features over a sliver of
+#: history (a cut-off a few hours after the log starts, e.g. Taobao's at 2017-11-25 with 8 hours
+#: before it) describe users by their first hours and make that cut-off unlike the others
+MIN_HISTORY_STEPS = 0.5
 #: rounding units of the last cut-off, coarsest first (pandas frequency, name)
 UNITS = ((pd.Timedelta("1D"), "D", "day"), (pd.Timedelta("1h"), "h", "hour"),
          (pd.Timedelta("1min"), "min", "minute"), (pd.Timedelta("1s"), "s", "second"))  # fmt: skip
@@ -157,7 +162,7 @@ def place_cutoffs(
     last = last.floor(freq) if freq else last
     steps = int(over / every + 1e-9)
     candidates = [last - k * every for k in range(steps, -1, -1)]
-    return keep_fitting(candidates, log_start, log_end, horizon)
+    return keep_fitting(candidates, log_start, log_end, horizon, MIN_HISTORY_STEPS * every)
 
 
 def keep_fitting(
@@ -165,11 +170,16 @@ def keep_fitting(
     log_start: pd.Timestamp,
     log_end: pd.Timestamp,
     horizon: pd.Timedelta,
+    history: pd.Timedelta = pd.Timedelta(0),
 ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
     """Sorted distinct ``candidates`` split into (kept, dropped): kept ones have history before
-    them and their horizon inside the log."""
+    them (at least ``history`` when given) and their horizon inside the log."""
     candidates = sorted(set(candidates))
-    kept = [t for t in candidates if t + horizon <= log_end and t > log_start]
+    kept = [
+        t
+        for t in candidates
+        if t + horizon <= log_end and t > log_start and t - log_start >= history
+    ]
     dropped = [t for t in candidates if t not in kept]
     return kept, dropped
 

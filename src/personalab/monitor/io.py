@@ -65,6 +65,10 @@ def load_inputs(
 
     present = set(pq.read_schema(events_path).names)
     events = pd.read_parquet(events_path, columns=[c for c in EVENT_COLUMNS if c in present])
+    from personalab.monitor.hit_rate import bulk_start
+
+    # the segments are assigned on the features table, whose longest window is this
+    longest = max(*features_params.windows_days, features_params.segments.window_days)
     inputs = MonitorInputs(
         table=table,
         label=label,
@@ -72,6 +76,8 @@ def load_inputs(
         window=window,
         events=events,
         recommend_params=RecommendParams.from_yaml(paths.params_file("recommend")),
+        log_start=bulk_start(events["timestamp"]) if len(events) else None,
+        longest_window=pd.Timedelta(days=longest),
     )
     _champions(inputs, paths, Path(scratch or tempfile.mkdtemp(prefix="personalab-monitor-")))
     history = paths.processed / "segment_history.parquet"

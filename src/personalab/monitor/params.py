@@ -35,6 +35,7 @@ class DriftParams(_Section):
 class HitRateParams(_Section):
     """The recommender's hit rate over successive windows after it stopped learning."""
 
+    # at most this many; fewer on a short log, so the recommender learns at least half of it
     windows: int = Field(4, ge=2)
     window_days: float | None = Field(None, gt=0)  # null: the cut-offs' spacing
 
@@ -47,6 +48,9 @@ class RetrainRule(_Section):
     roc_auc_drop: float = Field(0.05, gt=0, description="below the champion's test ROC-AUC")
     segment_psi: float = Field(0.2, gt=0)
     hit_rate_drop: float = Field(0.3, gt=0, lt=1, description="relative, last vs first window")
+    # a hit-rate drop, or popularity hitting more often than the recipe in the last window, is
+    # a reason only when a one-sided exact test gives a p-value below this (few hits are noise)
+    significance: float = Field(0.05, gt=0, lt=1)
 
 
 class MonitorParams(StageParams):

@@ -22,7 +22,13 @@ from personalab.monitor.backtest import backtest, prediction_drift, scores
 from personalab.monitor.drift import COLUMNS as DRIFT_COLUMNS
 from personalab.monitor.drift import feature_drift
 from personalab.monitor.hit_rate import COLUMNS as HIT_RATE_COLUMNS
-from personalab.monitor.hit_rate import hit_rate_drop, hit_rate_windows
+from personalab.monitor.hit_rate import (
+    beaten_pvalue,
+    drop_pvalue,
+    duration,
+    hit_rate_drop,
+    hit_rate_windows,
+)
 from personalab.monitor.params import MonitorParams
 from personalab.monitor.segment_drift import changed_shares, segment_psi, segment_shares
 from personalab.recommend.params import RecommendParams
@@ -45,6 +51,8 @@ class MonitorInputs:
     recipe: dict[str, Any] | None = None  # the recommender champion's algorithm and options
     recommend_params: RecommendParams = field(default_factory=RecommendParams)
     history: pd.DataFrame | None = None  # segment_history.parquet
+    log_start: pd.Timestamp | None = None  # where the log's bulk starts (stray early events aside)
+    longest_window: pd.Timedelta | None = None  # the features' longest window (segments too)
     left_out: dict[str, str] = field(default_factory=dict)  # check -> why its input is missing
 
 
@@ -115,16 +123,21 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
     """Every check, each left out (noted in ``status``) when this log cannot give it."""
     for check, why in inputs.left_out.items():
         status.leave_out(check, why)
-    table, label = inputs.table, inputs.label
+    table = inputs.table
     cutoffs = sorted(table["cutoff"].unique()) if len(table) else []
     metrics: dict[str, Any] = {"cutoffs": len(cutoffs)}
-    drift = input_drift = pd.DataFrame(columns=[*DRIFT_COLUMNS, "drifted"])
-    over_time = pd.DataFrame(columns=["cutoff", "role", "drifted", "drifted_share"])
-    tested, segments = pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame()
-    latest = cutoffs[-1] if cutoffs else None
-    if latest is not None:
-        metrics["latest_cutoff"] = str(latest)
-    reference_rows = table["cutoff"] < latest if latest is not None else None
+    result = MonitorResult(
+        metrics,
+        drift=pd.DataFrame(columns=[*DRIFT_COLUMNS, "drifted"]),
+        input_drift=pd.DataFrame(columns=[*DRIFT_COLUMNS, "drifted"]),
+        drift_over_time=pd.DataFrame(columns=["cutoff", "role", "drifted", "drifted_share"]),
+        backtest=pd.DataFrame(columns=BACKTEST_COLUMNS),
+        segments=pd.DataFrame(),
+        hit_rate=pd.DataFrame(columns=HIT_RATE_COLUMNS),
+        reasons=[],
+    )
+    if cutoffs:
+        metrics["latest_cutoff"] = str(cutoffs[-1])
     if len(cutoffs) < 2:
         status.leave_out(
             "feature, prediction and segment drift",
@@ -132,87 +145,143 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
         )
     else:
         metrics["reference_cutoffs"] = len(cutoffs) - 1
-        features = feature_columns(inputs.recent, label)
-        recent_ref = inputs.recent[inputs.recent["cutoff"] < latest]
-        recent_cur = inputs.recent[inputs.recent["cutoff"] == latest]
-        if recent_ref.empty or recent_cur.empty:
-            status.leave_out(
-                "feature drift",
-                "no user has an event in the recent window of the reference or of the latest cut-off",
-            )
-        else:
-            drift = _drift(recent_ref, recent_cur, features, params)
-            over_time = drift_over_time(inputs.recent, features, params)
-            metrics |= {
-                "window_days": inputs.window / pd.Timedelta(days=1),
-                "features_monitored": len(features),
-                "drifted_features": int(drift["drifted"].sum()),
-                "drifted_share": float(drift["drifted"].mean()),
-                f"max_feature_{params.drift.statistic}": float(drift[params.drift.statistic].max()),
-            }
-        names = [
-            n
-            for n in inputs.model_features or feature_columns(table, label)
-            if n not in RANK_SCORES
-        ]
-        input_drift = _drift(
-            table[reference_rows], table[~reference_rows], [n for n in names if n in table], params
-        )
-        metrics["input_drifted_features"] = int(input_drift["drifted"].sum())
-    if inputs.predict is not None and latest is not None:
-        probability = scores(table, inputs.predict)
-        if label is not None:
-            tested = backtest(table, probability, label, latest, params.calibration_bins)
-            last = tested.iloc[-1]
-            metrics |= {
-                f"latest_{k}": float(last[k])
-                for k in ("roc_auc", "pr_auc", "brier", "ece", "positive_rate", "mean_predicted")
-            }
-            metrics["champion_test_roc_auc"] = float(inputs.champion_roc_auc)
-            metrics["roc_auc_drop"] = float(inputs.champion_roc_auc - last["roc_auc"])
-        else:
-            status.leave_out("backtest", "the features table has no label column")
-        if len(cutoffs) >= 2:
-            metrics |= prediction_drift(
-                probability, reference_rows, ~reference_rows, params.drift.bins
-            )
-    if inputs.history is not None and len(cutoffs) >= 2 and not inputs.history.empty:
-        history = inputs.history
-        segments = segment_shares(history).join(changed_shares(history))
-        metrics["segment_psi"] = segment_psi(history, history["cutoff"].max())
-        metrics["changed_segment_share"] = float(segments["changed_share"].iloc[-1])
-    hits = pd.DataFrame(columns=HIT_RATE_COLUMNS)
+        _feature_checks(inputs, params, status, result)
+        _segment_checks(inputs, params, status, result)
+    if inputs.predict is not None and cutoffs:
+        _intent_checks(inputs, params, status, result)
     if inputs.recipe is not None:
-        hp = params.hit_rate
-        width = pd.Timedelta(days=hp.window_days) if hp.window_days else inputs.window
-        if width is None:
-            status.leave_out(
-                "recommender hit rate",
-                "no window: set hit_rate.window_days (the log has no cut-offs to space them)",
-            )
-        else:
-            hits, why = hit_rate_windows(
-                inputs.events,
-                inputs.recommend_params,
-                inputs.recipe["algorithm"],
-                inputs.recipe["options"],
-                hp.windows,
-                width,
-            )
-            if why is not None:
-                status.leave_out("recommender hit rate", why)
-            else:
-                metrics |= {
-                    "hit_rate_first": float(hits["hit_rate"].iloc[0]),
-                    "hit_rate_last": float(hits["hit_rate"].iloc[-1]),
-                    "popularity_hit_rate_last": float(hits["popularity_hit_rate"].iloc[-1]),
-                    "hit_rate_drop": hit_rate_drop(hits),
-                }
-    reasons = retrain_reasons(metrics, drift, params)
-    metrics["retrain"] = int(bool(reasons))
-    metrics["retrain_reasons"] = reasons
+        _hit_rate_checks(inputs, params, status, result)
+    result.reasons = retrain_reasons(metrics, result.drift, params)
+    metrics["retrain"] = int(bool(result.reasons))
+    metrics["retrain_reasons"] = result.reasons
     metrics |= status.metrics()
-    return MonitorResult(metrics, drift, input_drift, over_time, tested, segments, hits, reasons)
+    return result
+
+
+def _feature_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
+    """Drift of the recent-window features (reference cut-offs whose window reaches before the
+    log's start left out) and of the features table itself."""
+    table, label, metrics = inputs.table, inputs.label, result.metrics
+    latest = table["cutoff"].max()
+    features = feature_columns(inputs.recent, label)
+    recent = inputs.recent
+    if inputs.log_start is not None and inputs.window is not None and len(recent):
+        short = sorted(c for c in recent["cutoff"].unique() if c - inputs.window < inputs.log_start)
+        short_ref = [c for c in short if c < latest]
+        if short_ref:
+            status.adapted(
+                f"feature drift: reference cut-off(s) {', '.join(f'{c:%Y-%m-%d %H:%M}' for c in short_ref)} "
+                f"left out: their recent window ({duration(inputs.window)}) reaches before the log's start"
+            )
+            recent = recent[~recent["cutoff"].isin(short_ref)]
+    recent_ref, recent_cur = recent[recent["cutoff"] < latest], recent[recent["cutoff"] == latest]
+    if recent_ref.empty or recent_cur.empty:
+        status.leave_out(
+            "feature drift",
+            "no user has an event in the recent window of a reference cut-off or of the latest",
+        )
+    else:
+        result.drift = _drift(recent_ref, recent_cur, features, params)
+        result.drift_over_time = drift_over_time(recent, features, params)
+        metrics |= {
+            "window_days": inputs.window / pd.Timedelta(days=1),
+            "features_monitored": len(features),
+            "drifted_features": int(result.drift["drifted"].sum()),
+            "drifted_share": float(result.drift["drifted"].mean()),
+            f"max_feature_{params.drift.statistic}": float(
+                result.drift[params.drift.statistic].max()
+            ),
+        }
+    names = [n for n in inputs.model_features or feature_columns(table, label)]
+    names = [n for n in names if n not in RANK_SCORES and n in table]
+    reference = table["cutoff"] < latest
+    result.input_drift = _drift(table[reference], table[~reference], names, params)
+    metrics["input_drifted_features"] = int(result.input_drift["drifted"].sum())
+
+
+def _intent_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
+    """The backtest of the intent champion at every cut-off and the drift of its predictions."""
+    table, label, metrics = inputs.table, inputs.label, result.metrics
+    latest = table["cutoff"].max()
+    probability = scores(table, inputs.predict)
+    if label is not None:
+        result.backtest = backtest(table, probability, label, latest, params.calibration_bins)
+        last = result.backtest.iloc[-1]
+        metrics |= {
+            f"latest_{k}": float(last[k])
+            for k in ("roc_auc", "pr_auc", "brier", "ece", "positive_rate", "mean_predicted")
+        }
+        metrics["champion_test_roc_auc"] = float(inputs.champion_roc_auc)
+        metrics["roc_auc_drop"] = float(inputs.champion_roc_auc - last["roc_auc"])
+    else:
+        status.leave_out("backtest", "the features table has no label column")
+    if table["cutoff"].nunique() >= 2:
+        reference = table["cutoff"] < latest
+        metrics |= prediction_drift(probability, reference, ~reference, params.drift.bins)
+
+
+def _segment_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
+    """Segment shares and changes at every cut-off; their PSI, latest against the reference
+    cut-offs whose features' longest window fits in the log (before that, the windows count the
+    whole history, so the shares move as the log grows, whatever users do)."""
+    history = inputs.history
+    if history is None or history.empty:
+        return
+    result.segments = segment_shares(history).join(changed_shares(history))
+    result.metrics["changed_segment_share"] = float(result.segments["changed_share"].iloc[-1])
+    latest = history["cutoff"].max()
+    full = history
+    if inputs.log_start is not None and inputs.longest_window is not None:
+        full = history[history["cutoff"] - inputs.longest_window >= inputs.log_start]
+    if full["cutoff"].nunique() < 2 and history["cutoff"].nunique() >= 2:
+        status.leave_out(
+            "segment drift as a retraining reason",
+            f"the features' {duration(inputs.longest_window, adjective=True)} windows reach before "
+            "the log's start at the latest cut-off or at every earlier one: the segments' shares "
+            "move as the log grows (reported, not judged)",
+        )
+        return
+    if latest in set(full["cutoff"]) and full["cutoff"].nunique() >= 2:
+        result.metrics["segment_psi"] = segment_psi(full, latest)
+
+
+def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
+    """The recommender's hit rate over successive windows, beside popularity's, and the tests of
+    its drop and of popularity's lead."""
+    hp = params.hit_rate
+    width = pd.Timedelta(days=hp.window_days) if hp.window_days else inputs.window
+    if width is None:
+        status.leave_out(
+            "recommender hit rate",
+            "no window: set hit_rate.window_days (the log has no cut-offs to space them)",
+        )
+        return
+    hits, why = hit_rate_windows(
+        inputs.events,
+        inputs.recommend_params,
+        inputs.recipe["algorithm"],
+        inputs.recipe["options"],
+        hp.windows,
+        width,
+    )
+    if why is not None:
+        status.leave_out("recommender hit rate", why)
+        return
+    if len(hits) < hp.windows:
+        status.adapted(
+            f"recommender hit rate: {len(hits)} windows of {duration(width)}, not {hp.windows}: the "
+            "recommender learns at least half the log"
+        )
+    result.hit_rate = hits
+    result.metrics |= {
+        "hit_rate_windows": len(hits),
+        "hit_rate_first": float(hits["hit_rate"].iloc[0]),
+        "hit_rate_last": float(hits["hit_rate"].iloc[-1]),
+        "popularity_hit_rate_last": float(hits["popularity_hit_rate"].iloc[-1]),
+        "hit_rate_drop": hit_rate_drop(hits),
+        "hit_rate_drop_pvalue": drop_pvalue(hits),
+        "popularity_lead_pvalue": beaten_pvalue(hits),
+    }
 
 
 def retrain_reasons(
@@ -236,14 +305,27 @@ def retrain_reasons(
             "the intent champion's ROC-AUC at the latest cut-off is {:.3f} below its test's",
         ),
         ("segment_psi", rule.segment_psi, "the segment shares drifted (PSI {:.2f})"),
-        (
-            "hit_rate_drop",
-            rule.hit_rate_drop,
-            "the recommender's hit rate fell by {:.0%} from the first window to the last",
-        ),
     ]
     for key, threshold, sentence in checks:
         value = metrics.get(key, np.nan)
         if np.isfinite(value) and value >= threshold:
             reasons.append(sentence.format(value))
+    # the hit rates rest on few hits on a short log: a change counts only when a test says so
+    drop, p = metrics.get("hit_rate_drop", np.nan), metrics.get("hit_rate_drop_pvalue", np.nan)
+    if np.isfinite(drop) and drop >= rule.hit_rate_drop and p < rule.significance:
+        reasons.append(
+            f"the recommender's hit rate fell by {drop:.0%} from the first window to the last "
+            f"({metrics['hit_rate_first']:.3f} to {metrics['hit_rate_last']:.3f}, p = {p:.2g})"
+        )
+    mine, theirs = (
+        metrics.get("hit_rate_last", np.nan),
+        metrics.get("popularity_hit_rate_last", np.nan),
+    )
+    p = metrics.get("popularity_lead_pvalue", np.nan)
+    if theirs > mine and p < rule.significance:
+        reasons.append(
+            f"popularity hits more often than the recommender's recipe in the last window "
+            f"({theirs:.3f} against {mine:.3f}, p = {p:.2g}): rerun the recommend stage, which "
+            "serves popularity when it wins"
+        )
     return reasons

@@ -43,6 +43,19 @@ def test_place_cutoffs_fractional_horizon_and_cutoffs_before_the_log_start():
     assert dropped == utc("2024-03-09")
 
 
+def test_a_periodic_cutoff_needs_half_a_step_of_history():
+    # Taobao's shape: the log starts at 16:00 UTC (midnight in Beijing); a cut-off at the next
+    # midnight would describe users by their first 8 hours
+    start = pd.Timestamp("2017-11-24 16:00", tz="UTC")
+    end = pd.Timestamp("2017-12-03 15:59", tz="UTC")
+    kept, dropped = place_cutoffs(start, end, 2 * DAY, 6 * DAY, 2 * DAY)
+    assert kept == utc("2017-11-27", "2017-11-29", "2017-12-01")
+    assert dropped == utc("2017-11-25")
+    # a day of history is half the step: kept
+    kept, _ = place_cutoffs(start - pd.Timedelta(hours=16), end, 2 * DAY, 6 * DAY, 2 * DAY)
+    assert kept[0] == pd.Timestamp("2017-11-25", tz="UTC")
+
+
 def test_explicit_dates_sorted_and_in_utc_with_their_horizon():
     start = pd.Timestamp("2024-01-01", tz="UTC")
     end = pd.Timestamp("2024-03-31", tz="UTC")

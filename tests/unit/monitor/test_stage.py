@@ -133,7 +133,7 @@ def test_segment_shares_changes_and_psi():
     )
 
 
-def _events(days: int = 40, users: int = 60, items: int = 30, seed: int = 1) -> pd.DataFrame:
+def _events(days: float = 40, users: int = 60, items: int = 30, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = days * 40
     start = pd.Timestamp("2026-01-01", tz="UTC")
@@ -151,9 +151,12 @@ def test_hit_rate_windows_score_the_frozen_recipe_and_popularity():
     params = RecommendParams.from_mapping(
         {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
     )
-    table, why = hit_rate_windows(_events(), params, "popularity", {}, 3, pd.Timedelta(days=7))
+    table, why = hit_rate_windows(
+        _events(days=50), params, "popularity", {}, 3, pd.Timedelta(days=7)
+    )
     assert why is None
     assert table["window"].tolist() == [1, 2, 3]
+    assert (table["hits"] / table["users"]).tolist() == table["hit_rate"].tolist()
     assert (table["end"] - table["start"]).eq(pd.Timedelta(days=7)).all()
     assert table["users"].gt(0).all()
     # the recipe is popularity here: the two columns agree
@@ -165,7 +168,72 @@ def test_a_log_shorter_than_the_windows_says_so():
     table, why = hit_rate_windows(
         _events(days=10), RecommendParams(), "popularity", {}, 4, pd.Timedelta(days=7)
     )
-    assert table.empty and "shorter than 4 windows of 7 days" in why
+    assert table.empty and "too short for two windows of 7 days" in why
+
+
+def test_windows_are_fitted_so_the_recommender_learns_half_the_log():
+    from personalab.monitor.hit_rate import fitted_windows
+
+    # Taobao's sample: 9 days in 2-day windows leaves room for 2, not 4
+    assert fitted_windows(pd.Timedelta(days=9), 4, pd.Timedelta(days=2)) == 2
+    assert fitted_windows(pd.Timedelta(days=90), 4, pd.Timedelta(days=7)) == 4
+    assert fitted_windows(pd.Timedelta(days=3), 4, pd.Timedelta(days=2)) == 0
+    params = RecommendParams.from_mapping(
+        {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
+    )
+    table, why = hit_rate_windows(
+        _events(days=9), params, "popularity", {}, 4, pd.Timedelta(days=2)
+    )
+    assert why is None and len(table) == 2
+    assert table["start"].iloc[0] - _events(days=9)["timestamp"].min() >= pd.Timedelta(days=4.5)
+
+
+def _windows(hits: list[int], users: list[int], mine_only: int = 0, theirs_only: int = 0):
+    n = len(hits)
+    return pd.DataFrame(
+        {
+            "window": range(1, n + 1),
+            "users": users,
+            "hits": hits,
+            "hit_rate": np.array(hits) / np.array(users),
+            "popularity_hit_rate": np.nan,
+            "only_recipe_hit": [0] * (n - 1) + [mine_only],
+            "only_popularity_hit": [0] * (n - 1) + [theirs_only],
+        }
+    )
+
+
+def test_a_drop_of_a_few_hits_is_noise_a_large_one_is_not():
+    from personalab.monitor.hit_rate import drop_pvalue
+
+    assert drop_pvalue(_windows([3, 0], [251, 246])) > 0.05  # Taobao's "100% drop"
+    assert drop_pvalue(_windows([60, 30], [250, 250])) < 0.01
+    assert drop_pvalue(_windows([30, 60], [250, 250])) > 0.99  # a rise is no drop
+    assert np.isnan(drop_pvalue(_windows([3], [250])))
+
+
+def test_popularity_lead_is_tested_on_the_users_only_one_of_the_two_hit():
+    from personalab.monitor.hit_rate import beaten_pvalue
+
+    assert beaten_pvalue(_windows([3, 3], [250, 250], mine_only=1, theirs_only=15)) < 0.001
+    assert beaten_pvalue(_windows([3, 3], [250, 250], mine_only=2, theirs_only=4)) > 0.3
+    assert beaten_pvalue(_windows([3, 3], [250, 250])) == 1.0
+
+
+def test_hit_rate_reasons_need_their_test():
+    from personalab.monitor.stage import retrain_reasons
+
+    metrics = {"hit_rate_drop": 1.0, "hit_rate_drop_pvalue": 0.12, "hit_rate_first": 0.012,
+               "hit_rate_last": 0.0, "popularity_hit_rate_last": 0.03,
+               "popularity_lead_pvalue": 0.2}  # fmt: skip
+    assert retrain_reasons(metrics, pd.DataFrame(), MonitorParams()) == []
+    metrics |= {"hit_rate_drop_pvalue": 0.001, "popularity_lead_pvalue": 0.001}
+    reasons = retrain_reasons(metrics, pd.DataFrame(), MonitorParams())
+    assert reasons[0].startswith("the recommender's hit rate fell by 100%")
+    assert "popularity hits more often than the recommender's recipe" in reasons[1]
+    loose = MonitorParams.from_mapping({"retrain": {"significance": 0.5}})
+    metrics |= {"hit_rate_drop_pvalue": 0.12, "popularity_lead_pvalue": 0.2}
+    assert len(retrain_reasons(metrics, pd.DataFrame(), loose)) == 2
 
 
 def test_hit_rate_drop_is_relative_from_the_first_window():
@@ -191,3 +259,43 @@ def test_rank_scores_are_not_watched_their_raw_columns_are():
     assert set(result.drift["feature"]) == {"x", "y", "revenue_total"}
     assert "rfm_monetary" not in set(result.input_drift["feature"])
     assert not result.retrain
+
+
+def _history() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = [
+        {"user_id": f"u{u}", "cutoff": c, "segment_id": int(s), "segment": f"s{int(s)}"}
+        for i, c in enumerate(CUTOFFS)
+        for u, s in enumerate(rng.random(400) < 0.1 + 0.2 * i)  # buyers pile up as the log grows
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_segment_shares_of_a_log_shorter_than_the_windows_are_shown_not_judged():
+    inputs = _inputs(
+        _table(),
+        history=_history(),
+        log_start=CUTOFFS[0] - pd.Timedelta(days=3),
+        longest_window=pd.Timedelta(days=30),
+    )
+    status = StageStatus("monitor")
+    result = run_monitor(inputs, MonitorParams(), status)
+    assert "segment_psi" not in result.metrics and not result.retrain
+    assert len(result.segments) == 4 and "changed_segment_share" in result.metrics
+    assert any(
+        "segment drift as a retraining reason: the features' 30-day windows reach before" in line
+        for line in status.lines()
+    )
+    # the same shares on a log long enough: the latest against the full-window cut-offs
+    inputs.log_start = CUTOFFS[0] - pd.Timedelta(days=40)
+    result = run_monitor(inputs, MonitorParams(), StageStatus("monitor"))
+    assert result.metrics["segment_psi"] > 0.2 and result.retrain
+
+
+def test_reference_cutoffs_whose_recent_window_reaches_before_the_log_are_left_out():
+    status = StageStatus("monitor")
+    inputs = _inputs(_table(), log_start=CUTOFFS[0] - pd.Timedelta(days=3))
+    result = run_monitor(inputs, MonitorParams(), status)
+    assert CUTOFFS[0] not in set(result.drift_over_time["cutoff"])
+    assert len(result.drift_over_time) == 3
+    assert any("reference cut-off(s) 2026-03-01 00:00 left out" in n for n in status.lines())
