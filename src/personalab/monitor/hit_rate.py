@@ -87,7 +87,13 @@ def hit_rate_windows(
         )
     starts = window_starts(end, fitted, width)
     learn = timed[timed["timestamp"] < starts[0]]
-    interactions, _ = learnable_interactions(learn, params)
+    interactions, why = learnable_interactions(learn, params)
+    if why is not None and algorithm != "popularity":
+        # the recipe would not be the champion's: the recommend stage serves popularity here
+        return pd.DataFrame(columns=COLUMNS), (
+            f"no collaborative filter can be learned before the first window "
+            f"({starts[0]:%Y-%m-%d %H:%M}): {why}"
+        )
     train, explicit = interactions.ratings, interactions.explicit
     if train["item_id"].nunique() < 2:
         return pd.DataFrame(columns=COLUMNS), "fewer than two items to learn before the windows"

@@ -299,3 +299,28 @@ def test_reference_cutoffs_whose_recent_window_reaches_before_the_log_are_left_o
     assert CUTOFFS[0] not in set(result.drift_over_time["cutoff"])
     assert len(result.drift_over_time) == 3
     assert any("reference cut-off(s) 2026-03-01 00:00 left out" in n for n in status.lines())
+
+
+def test_a_learn_period_the_filters_empty_leaves_the_recipe_out_with_the_reason():
+    # the defaults' minimum counts (3 items per user, 5 users per item) leave nothing of a log
+    # where every user touches each item once, as Taobao's first days do
+    rng = np.random.default_rng(0)
+    n = 600
+    events = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 200}" for i in range(n)],
+            "item_id": [f"i{i}" for i in range(n)],
+            "event_type": "view",
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.uniform(0, 20, n)), unit="D"),
+        }
+    )
+    table, why = hit_rate_windows(events, RecommendParams(), "ALS", {}, 2, pd.Timedelta(days=2))
+    assert table.empty
+    assert why.startswith("no collaborative filter can be learned before the first window")
+    assert "min_item_interactions 5" in why
+    # popularity needs no filter: it is still measured
+    table, why = hit_rate_windows(
+        events, RecommendParams(), "popularity", {}, 2, pd.Timedelta(days=2)
+    )
+    assert why is None and len(table) == 2
