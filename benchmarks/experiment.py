@@ -14,7 +14,7 @@ experiment is analysed as the stage analyses it (tea-tasting, CUPED with ``order
   outcome.
 - **The ceiling**: how much any covariate built from the pre-period features could narrow the
   conversion interval: XGBoost fitted to the oracle itself on half the users, from the features
-  row CUPED reads, scored on the other half; the narrowing its correlation with the oracle
+  rows at the experiment's start (those CUPED reads), scored on the other half; the narrowing its correlation with the oracle
   implies, ``1 - sqrt(1 - corr^2 * R2)``, where R2 is the share of the conversion's variance the
   oracle explains.
 - **SRM**: the share of experiments with a 52/48 split (designed 50/50) at 20,000 users flagged
@@ -42,18 +42,25 @@ METRICS = ("conversion", "revenue_per_user", "ctr")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=200)
+    parser.add_argument(
+        "--days", type=float, default=None, help="the experiment's length (default: the params')"
+    )
     args = parser.parse_args(argv)
     from personalab.core.paths import project_paths
     from personalab.core.status import StageStatus
     from personalab.experiment import ExperimentParams, load_experiment
     from personalab.experiment.analysis import analyze, user_outcomes
-    from personalab.experiment.io import simulation_arms
+    from personalab.experiment.covariates import covariate_columns
+    from personalab.experiment.io import features_rows_at, simulation_arms
     from personalab.experiment.simulate import simulate
     from personalab.ingest.params import IngestParams
 
     start = time.perf_counter()
     paths = project_paths(ROOT)
     params = ExperimentParams.from_yaml(paths.params_file("experiment"))
+    if args.days is not None:
+        simulation = params.simulation.model_copy(update={"days": args.days})
+        params = params.model_copy(update={"simulation": simulation})
     data = load_experiment(paths, params, StageStatus("experiment"))
     sim = params.simulation
     # the stage's arms (each user's sessions, lists and probabilities); only the draws differ
@@ -63,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     oracle = pd.DataFrame(
         {"user_id": arms.user_id, "oracle": 1 - np.exp(-arms.sessions * arms.purchase[sim.control])}
     )
-    covariates = data.covariates.merge(oracle, on="user_id", how="outer")
+    covariates = data.covariates.table.merge(oracle, on="user_id", how="outer")
+    columns = covariate_columns(params.covariates)
     rows, srm_skewed, srm_fair = [], [], []
     for seed in range(args.experiments):
         for share, flags in ((sim.treatment_share, srm_fair), (0.48, srm_skewed)):
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             result = analyze(
                 outcomes,
                 sim.control,
-                params.covariates,
+                columns,
                 None,
                 params.alpha,
                 params.power,
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         for tag in ("cuped", "oracle")
     }
     skewed, fair = float(np.mean(srm_skewed)), float(np.mean(srm_fair))
-    ceiling = features_ceiling(paths, oracle, t0)
+    ceiling = features_ceiling(features_rows_at(paths, t0)[0], oracle)
     best_cuped = max(narrowing["conversion_cuped"], narrowing["revenue_per_user_cuped"])
     missed = missed_targets(
         [
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "benchmark": "experiment",
                 "experiments": args.experiments,
+                "days": sim.days,
                 "users": len(arms.user_id),
                 "true_uplift": {m: float(table[f"{m}_true"].iloc[0]) for m in METRICS},
                 "coverage_95": coverage,
@@ -147,17 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(missed)
 
 
-def features_ceiling(paths, oracle: pd.DataFrame, start: pd.Timestamp) -> dict[str, float]:
-    """The conversion narrowing the features row before ``start`` could give at best (module
-    docstring), with the oracle's own for comparison."""
+def features_ceiling(rows: pd.DataFrame, oracle: pd.DataFrame) -> dict[str, float]:
+    """The conversion narrowing the features ``rows`` at the experiment's start could give at
+    best (module docstring), with the oracle's own for comparison."""
     import xgboost as xgb
 
-    features = pd.read_parquet(paths.processed / "features.parquet")
-    row = features[features["cutoff"] == features.loc[features["cutoff"] <= start, "cutoff"].max()]
-    data = oracle.merge(row, on="user_id")
-    label = features.attrs.get("label") if isinstance(features.attrs, dict) else None
-    columns = [c for c in row.columns if c not in ("user_id", "cutoff", label)
-               and pd.api.types.is_numeric_dtype(row[c])]  # fmt: skip
+    data = oracle.merge(rows, on="user_id")
+    columns = [c for c in rows.columns if c != "user_id" and pd.api.types.is_numeric_dtype(rows[c])]
     half = np.random.default_rng(0).random(len(data)) < 0.5
     model = xgb.XGBRegressor(n_estimators=300, max_depth=5, learning_rate=0.05, n_jobs=2)
     model.fit(data.loc[half, columns], data.loc[half, "oracle"])

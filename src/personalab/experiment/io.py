@@ -9,12 +9,19 @@ import pandas as pd
 from personalab.core.paths import ProjectPaths, upstream
 from personalab.core.status import StageStatus
 from personalab.core.storage import write_csv, write_metrics
+from personalab.experiment.covariates import (
+    CUPAC,
+    INTENT_COVARIATE,
+    CovariateError,
+    covariate_columns,
+    covariates_of,
+    fit_cupac,
+)
 from personalab.experiment.params import STAGE, ExperimentError, ExperimentParams
 from personalab.experiment.stage import (
-    INTENT_COVARIATE,
+    Covariates,
     ExperimentData,
     ExperimentResult,
-    covariates_at,
     read_assignments,
     read_table,
     trending_unseen,
@@ -38,19 +45,62 @@ def _features(paths: ProjectPaths) -> pd.DataFrame:
 
 
 def _covariates(
-    paths: ProjectPaths, params: ExperimentParams, start: pd.Timestamp
-) -> pd.DataFrame | None:
-    """The covariates at the experiment's start; ``intent_probability`` from the intent stage's
-    model (``models/candidates/intent``) when it made one."""
+    paths: ProjectPaths,
+    params: ExperimentParams,
+    start: pd.Timestamp,
+    window: pd.Timedelta,
+    events: pd.DataFrame,
+    status: StageStatus,
+) -> Covariates:
+    """The covariates at the experiment's start (:mod:`.covariates`), with the reason for each
+    one that cannot be made: ``intent_probability`` from the intent stage's model
+    (``models/candidates/intent``) when it made one, ``cupac`` fitted on the features table and
+    ``events`` (the log) over ``window``."""
     from personalab.core.status import skip_reason_of
     from personalab.intent.model import IntentModel
 
-    columns, predict = list(params.covariates.values()), None
-    folder = paths.candidates / "intent"
-    booster, config = folder / "artifacts" / "booster.ubj", folder / "artifacts" / "intent.json"
-    if INTENT_COVARIATE in columns and skip_reason_of(folder) is None and booster.is_file():
-        predict = IntentModel.load(booster, config).predict_proba
-    return covariates_at(_features(paths), start, columns, predict)
+    wanted = params.covariates
+    rows, why = features_rows_at(paths, start)
+    if rows is None:
+        return Covariates(None, dict.fromkeys(covariate_columns(wanted).values(), why))
+    missing, predict, cupac, info = {}, None, {}, {}
+    if INTENT_COVARIATE in wanted.values():
+        folder = paths.candidates / "intent"
+        booster, config = folder / "artifacts" / "booster.ubj", folder / "artifacts" / "intent.json"
+        if skip_reason_of(folder) is None and booster.is_file():
+            predict = IntentModel.load(booster, config).predict_proba
+        else:
+            missing[INTENT_COVARIATE] = "the intent stage made no model"
+    metrics = [m for m, c in wanted.items() if c == CUPAC]
+    if metrics:
+        try:
+            cupac, info = fit_cupac(_features(paths), events, rows, start, window, metrics, status)
+        except CovariateError as error:
+            missing |= {f"{CUPAC}_{m}": str(error) for m in metrics}
+    return Covariates(covariates_of(rows, wanted, predict, cupac), missing, info)
+
+
+def features_rows_at(paths: ProjectPaths, start: pd.Timestamp) -> tuple[pd.DataFrame | None, str]:
+    """Every user's features row at ``start``, by the features stage's own plan; None and why
+    when the features stage cannot describe the log or nobody has an event before ``start``."""
+    from personalab.core.profile import load_profile
+    from personalab.features.build import features_at
+    from personalab.features.io import open_events
+    from personalab.features.params import FeaturesParams
+    from personalab.features.plan import plan_features
+
+    features = FeaturesParams.from_yaml(paths.params_file("features"))
+    events = open_events(paths, features.engine_params())
+    try:
+        plan = plan_features(events, features, load_profile(paths), StageStatus("features"))
+        if plan.skip_reason is not None:
+            return None, f"the features stage cannot describe this log: {plan.skip_reason}"
+        rows = features_at(events, start, plan, events.engine)
+    finally:
+        events.engine.close()
+    if rows.empty:
+        return None, "no user has an event before the experiment's start"
+    return rows.drop(columns="cutoff").reset_index(drop=True), ""
 
 
 def load_experiment(
@@ -71,10 +121,16 @@ def load_experiment(
                     f"{paths.root / params.impressions}: column(s) {sorted(missing)} not found"
                 )
             impressions = impressions.astype({"user_id": str, "item_id": str})
-        start = assignments["timestamp"].min()
+        start, events = assignments["timestamp"].min(), _events(paths)
+        # CUPAC learns each metric over the experiment's window (to the end of the log: that long)
+        window = (
+            pd.Timedelta(days=params.window_days)
+            if params.window_days
+            else events["timestamp"].max() - start
+        )
         return ExperimentData(
-            assignments, _events(paths), impressions, _covariates(paths, params, start),
-            f"{params.assignments.path}",
+            assignments, events, impressions,
+            _covariates(paths, params, start, window, events, status), f"{params.assignments.path}",
         )  # fmt: skip
     ingest = IngestParams.from_yaml(paths.params_file("ingest"))
     if ingest.source.format != "synthetic":
@@ -87,7 +143,7 @@ def load_experiment(
     if recommendations.empty:
         status.skip("no personalised lists to test: the recommend stage made none")
         return None
-    return simulated_data(paths, params, ingest.synthetic, recommendations)
+    return simulated_data(paths, params, ingest.synthetic, recommendations, status)
 
 
 def simulation_arms(
@@ -118,7 +174,11 @@ def simulation_arms(
 
 
 def simulated_data(
-    paths: ProjectPaths, params: ExperimentParams, synthetic: Any, recommendations: pd.DataFrame
+    paths: ProjectPaths,
+    params: ExperimentParams,
+    synthetic: Any,
+    recommendations: pd.DataFrame,
+    status: StageStatus,
 ) -> ExperimentData:
     """One simulated experiment on the synthetic data (the stage's default)."""
     from personalab.experiment.simulate import simulate
@@ -128,7 +188,8 @@ def simulated_data(
     simulated = simulate(
         arms, sim.control, sim.treatment, start, sim.days, sim.treatment_share, sim.seed
     )
-    covariates = _covariates(paths, params, start)
+    window = pd.Timedelta(days=min(params.window_days or sim.days, sim.days))
+    covariates = _covariates(paths, params, start, window, _events(paths), status)
     source = (
         f"simulated: {len(arms.user_id):,} users randomised {1 - sim.treatment_share:.0%} "
         f"{sim.control} / {sim.treatment_share:.0%} {sim.treatment}, their next {sim.days:g} days "

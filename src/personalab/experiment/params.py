@@ -32,7 +32,7 @@ class SimulationParams(_Section):
 
     control: str = "trending"
     treatment: str = "personalised"
-    days: float = Field(14.0, gt=0)
+    days: float = Field(28.0, gt=0)  # four weeks: every weekday four times
     treatment_share: float = Field(0.5, gt=0, lt=1)
     influence: float = Field(0.25, ge=0, le=2)
     click_rate: float = Field(0.02, gt=0, le=1)
@@ -49,7 +49,7 @@ class ExperimentParams(StageParams):
     expected_split: dict[str, float] | None = None
     covariates: dict[str, str] = Field(
         default_factory=lambda: {
-            "conversion": "intent_probability",
+            "conversion": "cupac",
             "revenue_per_user": "intent_probability",
         }
     )

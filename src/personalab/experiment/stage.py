@@ -8,7 +8,6 @@ says whether the interval covers the true uplift. On other data without a table 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 
 from personalab.core.status import StageStatus
 from personalab.experiment.analysis import Analysis, analyze, user_outcomes
+from personalab.experiment.covariates import covariate_columns
 from personalab.experiment.params import ExperimentError, ExperimentParams
 from personalab.experiment.simulate import Simulated
 
@@ -25,11 +25,20 @@ TRENDING_DAYS = 7
 
 
 @dataclass
+class Covariates:
+    """CUPED's covariates at the experiment's start (:mod:`.covariates`)."""
+
+    table: pd.DataFrame | None  # user_id and a column per covariate that could be made
+    missing: dict[str, str] = field(default_factory=dict)  # covariate column -> why it is not
+    info: dict[str, float] = field(default_factory=dict)  # what CUPAC learned from
+
+
+@dataclass
 class ExperimentData:
     assignments: pd.DataFrame  # user_id, variant (str), timestamp
     events: pd.DataFrame
     impressions: pd.DataFrame | None
-    covariates: pd.DataFrame | None
+    covariates: Covariates
     source: str
     simulated: Simulated | None = None
     control: str | None = None  # the simulated experiment's; None: by the params
@@ -105,31 +114,6 @@ def choose_control(variants: list[str], params: ExperimentParams) -> str:
     return "control" if "control" in variants else sorted(variants)[0]
 
 
-#: the covariate that is the intent model's probability of each user's row (CUPAC)
-INTENT_COVARIATE = "intent_probability"
-
-
-def covariates_at(
-    features: pd.DataFrame,
-    start: pd.Timestamp,
-    columns: list[str],
-    predict: Callable[[pd.DataFrame], np.ndarray] | None = None,
-) -> pd.DataFrame | None:
-    """The pre-period columns of the latest cut-off at or before ``start`` (None without one);
-    ``intent_probability`` is ``predict`` of those rows (the intent model's purchase probability:
-    a pre-period prediction of the outcome, CUPED's covariate at its best, known as CUPAC)."""
-    if features.empty or "cutoff" not in features:
-        return None
-    before = features[features["cutoff"] <= start]
-    if before.empty:
-        return None
-    latest = before[before["cutoff"] == before["cutoff"].max()]
-    if INTENT_COVARIATE in columns and predict is not None:
-        latest = latest.assign(**{INTENT_COVARIATE: np.asarray(predict(latest), dtype=float)})
-    present = [c for c in dict.fromkeys(columns) if c in latest]
-    return latest[["user_id", *present]] if present else None
-
-
 def trending_unseen(
     events: pd.DataFrame, users: pd.Series, k: int, pool: int = 300
 ) -> pd.DataFrame:
@@ -158,15 +142,14 @@ def run_experiment(
     variants = sorted(data.assignments["variant"].unique())
     control = data.control or choose_control(variants, params)
     window = pd.Timedelta(days=params.window_days) if params.window_days else None
+    covariates = covariate_columns(params.covariates)
     outcomes = user_outcomes(
-        data.assignments, data.events, data.impressions, window, data.covariates
+        data.assignments, data.events, data.impressions, window, data.covariates.table
     )
-    missing = [c for c in params.covariates.values() if c not in outcomes]
-    if missing:
-        why = f"covariate(s) {sorted(set(missing))} not in the features table at the experiment's start"
-        if INTENT_COVARIATE in missing:
-            why += f" ({INTENT_COVARIATE}: the intent stage made no model)"
-        status.leave_out("CUPED", why)
+    for metric, column in covariates.items():
+        if column not in outcomes:
+            why = data.covariates.missing.get(column, "not a column of the features table")
+            status.leave_out(f"CUPED of {metric}", f"no covariate {column}: {why}")
     if data.impressions is None:
         status.leave_out(
             "click-through of recommended items", "no impressions table (params: impressions)"
@@ -174,14 +157,14 @@ def run_experiment(
     analysis = analyze(
         outcomes,
         control,
-        params.covariates,
+        covariates,
         params.expected_split,
         params.alpha,
         params.power,
         params.srm_alpha,
     )
     summary = variant_summary(outcomes)
-    metrics = headline_metrics(analysis, control, len(outcomes))
+    metrics = headline_metrics(analysis, control, len(outcomes)) | data.covariates.info
     if data.simulated is not None:
         sim, treatment = data.simulated, metrics["treatment"]
         for name in ("conversion", "revenue_per_user", "ctr"):

@@ -170,7 +170,7 @@ def keep_fitting(
     log_start: pd.Timestamp,
     log_end: pd.Timestamp,
     horizon: pd.Timedelta,
-    history: pd.Timedelta = pd.Timedelta(0),
+    history: pd.Timedelta | None = None,
 ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
     """Sorted distinct ``candidates`` split into (kept, dropped): kept ones have history before
     them (at least ``history`` when given) and their horizon inside the log."""
@@ -178,7 +178,9 @@ def keep_fitting(
     kept = [
         t
         for t in candidates
-        if t + horizon <= log_end and t > log_start and t - log_start >= history
+        if t + horizon <= log_end
+        and t > log_start
+        and (history is None or t - log_start >= history)
     ]
     dropped = [t for t in candidates if t not in kept]
     return kept, dropped

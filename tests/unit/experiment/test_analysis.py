@@ -188,28 +188,3 @@ def test_the_control_is_named_or_called_control_or_the_first():
     assert choose_control(["b", "a"], ExperimentParams(control="b")) == "b"
     with pytest.raises(ExperimentError, match="control 'z' is not a variant"):
         choose_control(["b", "a"], ExperimentParams(control="z"))
-
-
-def test_covariates_come_from_the_latest_cutoff_before_the_start_and_the_intent_model():
-    from personalab.experiment.stage import covariates_at
-
-    features = pd.DataFrame(
-        {
-            "user_id": ["a", "b", "a"],
-            "orders_total": [1, 2, 5],
-            "cutoff": [T0 - pd.Timedelta(days=7)] * 2 + [T0 + pd.Timedelta(days=1)],
-        }  # fmt: skip
-    )
-
-    def predict(rows: pd.DataFrame) -> np.ndarray:
-        return rows["orders_total"].to_numpy() / 10
-
-    out = covariates_at(features, T0, ["orders_total", "intent_probability"], predict)
-    assert out.to_dict("list") == {
-        "user_id": ["a", "b"], "orders_total": [1, 2], "intent_probability": [0.1, 0.2]
-    }  # fmt: skip
-    assert list(covariates_at(features, T0, ["intent_probability", "orders_total"])) == [
-        "user_id",
-        "orders_total",
-    ]  # fmt: skip  (no model: the column is missing, and the stage leaves CUPED out)
-    assert covariates_at(features, T0 - pd.Timedelta(days=30), ["orders_total"]) is None
