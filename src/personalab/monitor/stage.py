@@ -215,9 +215,18 @@ def _intent_checks(inputs, params, status: StageStatus, result: MonitorResult) -
         metrics["roc_auc_drop"] = float(inputs.champion_roc_auc - last["roc_auc"])
     else:
         status.leave_out("backtest", "the features table has no label column")
-    if table["cutoff"].nunique() >= 2:
-        reference = table["cutoff"] < latest
-        metrics |= prediction_drift(probability, reference, ~reference, params.drift.bins)
+    if table["cutoff"].nunique() < 2:
+        return
+    reference, judged = table["cutoff"] < latest, _full_windows(inputs, table["cutoff"])
+    if judged is not None:
+        # judged against the reference cut-offs whose windows fit in the log
+        reference &= judged
+    else:
+        _not_judged(inputs, status, "prediction drift", "the intent probabilities")
+        metrics["prediction_drift_judged"] = 0
+    metrics |= prediction_drift(
+        probability, reference, table["cutoff"] == latest, params.drift.bins
+    )
 
 
 def _segment_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
@@ -229,20 +238,34 @@ def _segment_checks(inputs, params, status: StageStatus, result: MonitorResult) 
         return
     result.segments = segment_shares(history).join(changed_shares(history))
     result.metrics["changed_segment_share"] = float(result.segments["changed_share"].iloc[-1])
-    latest = history["cutoff"].max()
-    full = history
-    if inputs.log_start is not None and inputs.longest_window is not None:
-        full = history[history["cutoff"] - inputs.longest_window >= inputs.log_start]
-    if full["cutoff"].nunique() < 2 and history["cutoff"].nunique() >= 2:
-        status.leave_out(
-            "segment drift as a retraining reason",
-            f"the features' {duration(inputs.longest_window, adjective=True)} windows reach before "
-            "the log's start at the latest cut-off or at every earlier one: the segments' shares "
-            "move as the log grows (reported, not judged)",
-        )
+    if history["cutoff"].nunique() < 2:
         return
-    if latest in set(full["cutoff"]) and full["cutoff"].nunique() >= 2:
-        result.metrics["segment_psi"] = segment_psi(full, latest)
+    judged = _full_windows(inputs, history["cutoff"])
+    if judged is None:
+        _not_judged(inputs, status, "segment drift", "the segments' shares")
+        return
+    result.metrics["segment_psi"] = segment_psi(history[judged], history["cutoff"].max())
+
+
+def _full_windows(inputs, cutoffs: pd.Series) -> pd.Series | None:
+    """Which of ``cutoffs`` have the features' longest window inside the log (all, when the log's
+    start or the windows are unknown); None unless the latest and an earlier one have it.
+    Before that the windows count the whole history, so the features, and what is made of them,
+    move as the log grows, whatever the users do."""
+    if inputs.log_start is None or inputs.longest_window is None:
+        return pd.Series(True, index=cutoffs.index)
+    full = cutoffs - inputs.longest_window >= inputs.log_start
+    latest = cutoffs == cutoffs.max()
+    return full if (full & latest).any() and (full & ~latest).any() else None
+
+
+def _not_judged(inputs, status: StageStatus, what: str, moves: str) -> None:
+    status.leave_out(
+        f"{what} as a retraining reason",
+        f"the features' {duration(inputs.longest_window, adjective=True)} windows reach before "
+        f"the log's start at the latest cut-off or at every earlier one: {moves} move as the "
+        "log grows (reported, not judged)",
+    )
 
 
 def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
@@ -306,6 +329,8 @@ def retrain_reasons(
         ),
         ("segment_psi", rule.segment_psi, "the segment shares drifted (PSI {:.2f})"),
     ]
+    if metrics.get("prediction_drift_judged", 1) == 0:
+        checks = [check for check in checks if check[0] != "prediction_psi"]
     for key, threshold, sentence in checks:
         value = metrics.get(key, np.nan)
         if np.isfinite(value) and value >= threshold:

@@ -324,3 +324,32 @@ def test_a_learn_period_the_filters_empty_leaves_the_recipe_out_with_the_reason(
         events, RecommendParams(), "popularity", {}, 2, pd.Timedelta(days=2)
     )
     assert why is None and len(table) == 2
+
+
+def test_prediction_drift_of_a_log_shorter_than_the_windows_is_shown_not_judged():
+    # the latest cut-off's probabilities shift as a growing history would shift them
+    table = _table()
+    latest = table["cutoff"] == CUTOFFS[-1]
+    table.loc[latest, "x"] += 1.0
+    inputs = _inputs(
+        table,
+        predict=_predict,
+        champion_roc_auc=0.5,
+        log_start=CUTOFFS[0] - pd.Timedelta(days=3),
+        longest_window=pd.Timedelta(days=30),
+    )
+    status = StageStatus("monitor")
+    result = run_monitor(inputs, MonitorParams(), status)
+    assert (
+        result.metrics["prediction_psi"] > 0.25 and result.metrics["prediction_drift_judged"] == 0
+    )
+    assert not any("intent probabilities drifted" in reason for reason in result.reasons)
+    assert any(
+        "prediction drift as a retraining reason: the features' 30-day windows reach before" in line
+        for line in status.lines()
+    )
+    # a log long enough for two of the reference cut-offs: judged against those two only
+    inputs.log_start = CUTOFFS[1] - pd.Timedelta(days=30)
+    result = run_monitor(inputs, MonitorParams(), StageStatus("monitor"))
+    assert "prediction_drift_judged" not in result.metrics
+    assert any("intent probabilities drifted" in reason for reason in result.reasons)
