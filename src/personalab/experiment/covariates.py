@@ -71,11 +71,12 @@ def fit_cupac(
     window: pd.Timedelta,
     metrics: list[str],
     status: StageStatus,
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
     """Per metric, its CUPAC model's prediction for each of ``rows`` (in their order), fitted on
-    ``table`` (the features table) and ``events`` (the log, for each cut-off's outcome); and
-    what it learned from (``cupac_rows``, ``cupac_cutoffs``, ``cupac_window_days``). Raises
-    :class:`CovariateError` when no cut-off lies before the start."""
+    ``table`` (the features table) and ``events`` (the log, for each cut-off's outcome); what it
+    learned from (``cupac_rows``, ``cupac_cutoffs``, ``cupac_window_days``); and why a metric
+    was not learned (one value throughout, e.g. no purchase). Raises :class:`CovariateError`
+    when no cut-off lies before the start."""
     from xgboost import XGBRegressor
 
     from personalab.experiment.analysis import user_outcomes
@@ -104,9 +105,15 @@ def fit_cupac(
         frames.append(at.join(outcome[["converted", "revenue"]], on="user_id"))
     train = pd.concat(frames, ignore_index=True)
     x, scored = train[names].astype(float), rows[names].astype(float)
-    out = {}
+    out, unlearned = {}, {}
     for metric in metrics:
         target, objective = TARGETS[metric]
+        if train[target].nunique() < 2:
+            unlearned[metric] = (
+                f"its {target} is {train[target].iloc[0]:g} for every user over the next "
+                f"{_days(window)} of every cut-off before the start: nothing to learn"
+            )
+            continue
         model = XGBRegressor(objective=objective, n_jobs=2, **CUPAC_BOOSTER)
         out[metric] = model.fit(x, train[target]).predict(scored).astype(float)
     print(
@@ -115,7 +122,7 @@ def fit_cupac(
     )
     info = {"cupac_rows": len(train), "cupac_cutoffs": len(whole),
             "cupac_window_days": window / pd.Timedelta(days=1)}  # fmt: skip
-    return out, info
+    return out, info, unlearned
 
 
 class CovariateError(ValueError):

@@ -74,7 +74,10 @@ def _covariates(
     metrics = [m for m, c in wanted.items() if c == CUPAC]
     if metrics:
         try:
-            cupac, info = fit_cupac(_features(paths), events, rows, start, window, metrics, status)
+            cupac, info, unlearned = fit_cupac(
+                _features(paths), events, rows, start, window, metrics, status
+            )
+            missing |= {f"{CUPAC}_{m}": f"CUPAC: {why}" for m, why in unlearned.items()}
         except CovariateError as error:
             missing |= {f"{CUPAC}_{m}": str(error) for m in metrics}
     return Covariates(covariates_of(rows, wanted, predict, cupac), missing, info)

@@ -115,8 +115,9 @@ def drift_over_time(
 def _drift(reference, current, features, params: MonitorParams) -> pd.DataFrame:
     d = params.drift
     return feature_drift(
-        reference, current, features, d.statistic, d.threshold, d.bins, d.missing_change
-    )
+        reference, current, features, d.statistic, d.threshold, d.bins, d.missing_change,
+        params.retrain.significance,
+    )  # fmt: skip
 
 
 def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatus) -> MonitorResult:
@@ -183,6 +184,16 @@ def _feature_checks(inputs, params, status: StageStatus, result: MonitorResult) 
     else:
         result.drift = _drift(recent_ref, recent_cur, features, params)
         result.drift_over_time = drift_over_time(recent, features, params)
+        stat, d = params.drift.statistic, result.drift
+        chance = d[(d[stat] >= params.drift.threshold) & ~d["drifted"]]
+        if len(chance):
+            status.adapted(
+                f"feature drift: {len(chance)} feature(s) reach {stat} {params.drift.threshold:g} "
+                f"(e.g. {chance['feature'].iloc[0]}, {chance[stat].iloc[0]:.2f}) but are not "
+                f"counted: on {len(recent_ref):,} reference and {len(recent_cur):,} latest rows "
+                f"of users in the recent window their change is within chance (p >= "
+                f"{params.retrain.significance:g}, adjusted for the {len(d)} features)"
+            )
         metrics |= {
             "window_days": inputs.window / pd.Timedelta(days=1),
             "features_monitored": len(features),

@@ -78,15 +78,11 @@ def test_cupac_learns_each_metric_over_the_window_from_the_cutoffs_whose_window_
     table = _table(events, [T0 + pd.Timedelta(weeks=w) for w in (4, 5, 6, 7)])
     rows = _table(events, [start]).drop(columns="cutoff")
     status = StageStatus("experiment")
-    out, info = fit_cupac(
-        table,
-        events,
-        rows,
-        start,
-        pd.Timedelta(weeks=2),
-        ["conversion", "revenue_per_user"],
-        status,
+    metrics = ["conversion", "revenue_per_user"]
+    out, info, unlearned = fit_cupac(
+        table, events, rows, start, pd.Timedelta(weeks=2), metrics, status
     )
+    assert unlearned == {}
     # weeks 4, 5 and 6 have a whole two-week window by the start; week 7 does not
     assert info == {"cupac_rows": 900, "cupac_cutoffs": 3, "cupac_window_days": 14.0}
     assert status.notes == []
@@ -104,12 +100,29 @@ def test_cupac_cuts_the_window_at_the_start_when_none_fits_and_needs_a_cutoff_be
     table = _table(events, [T0 + pd.Timedelta(weeks=w) for w in (6, 7)])
     rows = _table(events, [start]).drop(columns="cutoff")
     status = StageStatus("experiment")
-    _, info = fit_cupac(table, events, rows, start, pd.Timedelta(weeks=4), ["conversion"], status)
+    _, info, _ = fit_cupac(
+        table, events, rows, start, pd.Timedelta(weeks=4), ["conversion"], status
+    )
     assert info["cupac_window_days"] == 14.0 and info["cupac_cutoffs"] == 1
     assert "no cut-off has a whole 28 days window" in status.notes[0]["message"]
     with pytest.raises(CovariateError, match="no features cut-off before the experiment's start"):
         fit_cupac(table, events, rows, T0 + pd.Timedelta(weeks=6), pd.Timedelta(weeks=1),
                   ["conversion"], status)  # fmt: skip
+
+
+def test_a_metric_with_one_value_before_the_start_is_not_learned():
+    events, _ = _log(users=50)
+    events = events[events["event_type"] != "purchase"]
+    start = T0 + pd.Timedelta(weeks=8)
+    table = _table(events, [T0 + pd.Timedelta(weeks=5)])
+    rows = _table(events, [start]).drop(columns="cutoff")
+    out, _, unlearned = fit_cupac(
+        table, events, rows, start, pd.Timedelta(weeks=2), ["conversion", "revenue_per_user"],
+        StageStatus("experiment"),
+    )  # fmt: skip
+    assert out == {}
+    assert unlearned["conversion"].startswith("its converted is 0 for every user over the next 14")
+    assert "its revenue is 0" in unlearned["revenue_per_user"]
 
 
 @pytest.fixture

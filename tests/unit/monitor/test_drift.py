@@ -69,3 +69,42 @@ def test_an_unknown_statistic_is_refused():
     frame = pd.DataFrame({"x": [1.0, 2.0]})
     with pytest.raises(ValueError, match="unknown drift statistic 'wasserstein'"):
         feature_drift(frame, frame, ["x"], "wasserstein")
+
+
+def test_on_a_few_users_a_large_psi_drifts_only_when_its_test_says_so():
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"x": rng.normal(size=15), "c": rng.choice(["a", "b"], 15)})
+    cur = pd.DataFrame({"x": rng.normal(size=5), "c": rng.choice(["a", "b"], 5)})
+    loose = feature_drift(ref, cur, ["x", "c"], "psi", 0.2).set_index("feature")
+    assert loose.loc["x", "psi"] > 0.2 and loose.loc["x", "drifted"]  # ten bins, twenty users
+    tested = feature_drift(ref, cur, ["x", "c"], "psi", 0.2, significance=0.05).set_index("feature")
+    assert tested.loc["x", "pvalue"] > 0.05 and not tested["drifted"].any()
+    # a real shift of the same few users is still found
+    cur["x"] += 4
+    assert feature_drift(ref, cur, ["x"], "psi", 0.2, significance=0.05)["drifted"].item()
+
+
+def test_categories_are_tested_by_chi_square_and_missing_shares_by_fisher():
+    ref = pd.Series(["a"] * 500 + ["b"] * 500)
+    cur = pd.Series(["a"] * 800 + ["b"] * 200)
+    out = column_drift(ref, cur, bins=10)
+    assert np.isnan(out["ks"]) and out["pvalue"] < 1e-10
+    assert column_drift(ref, ref, bins=10)["pvalue"] == pytest.approx(1.0)
+    few = pd.Series([1.0, 2.0, np.nan, 4.0])
+    moved = column_drift(few, pd.Series([np.nan, np.nan, 3.0]), bins=4)
+    assert moved["missing_current"] - moved["missing_reference"] > 0.1
+    assert moved["missing_pvalue"] > 0.05
+    table = feature_drift(few.to_frame("v"), pd.Series([np.nan, np.nan, 3.0]).to_frame("v"), ["v"],
+                          significance=0.05)  # fmt: skip
+    assert not table["drifted"].item()
+
+
+def test_the_pvalues_of_one_comparison_are_adjusted_for_their_number():
+    from personalab.monitor.drift import adjusted
+
+    raw = pd.DataFrame(
+        {"pvalue": [0.028, 0.16, 0.25, 0.5], "missing_pvalue": [1.0, 1.0, np.nan, 1]}
+    )
+    out = adjusted(raw)
+    assert out.loc[0, "pvalue"] == pytest.approx(0.028 * 8)  # the smallest of 8 tests
+    assert (out >= raw.fillna(1.0)).all().all()

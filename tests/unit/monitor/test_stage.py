@@ -353,3 +353,14 @@ def test_prediction_drift_of_a_log_shorter_than_the_windows_is_shown_not_judged(
     result = run_monitor(inputs, MonitorParams(), StageStatus("monitor"))
     assert "prediction_drift_judged" not in result.metrics
     assert any("intent probabilities drifted" in reason for reason in result.reasons)
+
+
+def test_a_few_users_in_the_recent_windows_raise_no_drift_by_chance():
+    table = _table(users=6, seed=5)
+    status = StageStatus("monitor")
+    result = run_monitor(_inputs(table), MonitorParams(), status)
+    assert result.drift["psi"].max() >= 0.2  # six users a cut-off fill ten bins unevenly
+    assert result.metrics["drifted_features"] == 0 and not result.retrain
+    assert any(
+        "are not counted: on 18 reference and 6 latest rows" in line for line in status.lines()
+    )
