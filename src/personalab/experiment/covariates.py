@@ -130,4 +130,4 @@ class CovariateError(ValueError):
 
 
 def _days(span: pd.Timedelta) -> str:
-    return f"{span / pd.Timedelta(days=1):g} days"
+    return f"{span / pd.Timedelta(days=1):.3g} days"
