@@ -222,9 +222,10 @@ class Personaliser:
         steer = (
             [] if visits is None else [i for i in np.flatnonzero(personal) if has_items(visits[i])]
         )
-        plain = np.setdiff1d(np.flatnonzero(personal), steer) if steer else np.flatnonzero(personal)
+        plain = personal.copy()
+        plain[steer] = False
         parts = [
-            self._personalised(inner, plain, k),
+            self._personalised(inner, np.flatnonzero(plain), k),
             self._trending(inner, np.flatnonzero(trending), k),
             *(steered(self.recommender, i, int(inner[i]), visits[i], k) for i in steer),
             *(listed(i, o.items, o.scores) for i, o in overrides.items()),
@@ -234,9 +235,11 @@ class Personaliser:
             for part in parts:
                 served[part[0]] = True
             strategy[~served] = "popular"
-            popular = np.flatnonzero(strategy == "popular")
-            seen = [] if visits is None else [i for i in popular if has_items(visits[i])]
-            parts.append(self._popular(np.setdiff1d(popular, seen) if seen else popular, k))
+            popular = strategy == "popular"
+            at = np.flatnonzero(popular)
+            seen = [] if visits is None else [i for i in at if has_items(visits[i])]
+            popular[seen] = False
+            parts.append(self._popular(np.flatnonzero(popular), k))
             parts += [self._popular(np.array([i]), k, visits[i].items) for i in seen]
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
@@ -318,8 +321,10 @@ class Personaliser:
         """The trending items each (known) user has not seen yet, most trending first."""
         from personalab.evaluation.topk import select_top
 
+        if not who.size:
+            return _nothing()
         scores = np.tile(self._trending_scores, (who.size, 1))
-        if who.size and self.recommender is not None:
+        if self.recommender is not None:
             rows, cols = self.recommender.model.seen_pairs(inner[who])
             at = self._trending_at[cols]
             scores[rows[at >= 0], at[at >= 0]] = -np.inf

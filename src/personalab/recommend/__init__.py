@@ -28,9 +28,10 @@ Modules, in the order the stage uses them:
 * :mod:`.implicit_models`, :mod:`.cooccurrence` (SAR), :mod:`.ease`, :mod:`.from_surprise`:
   each family's fit as :class:`~.arrays.ModelArrays`, the served format;
 * :mod:`.scorers`: every item's score for blocks of users from the arrays, per model family;
-* :mod:`.served`: ``ArrayModel`` and ``Recommender`` (top-N with the fallback), the MLflow
-  pyfunc wrapper, ``save_serving_model`` and ``load_recommender``; :mod:`.item_requests`:
-  served requests of items;
+* :mod:`.array_model`: ``ArrayModel``, each known user's top-k unseen items from the arrays;
+* :mod:`.served`: ``Recommender`` (top-N with the fallback), the MLflow pyfunc wrapper,
+  ``save_serving_model`` and ``load_recommender``; :mod:`.item_requests`: served requests of
+  items;
 * :mod:`.sessions` and :mod:`.next_item_eval`: the next-item model and its evaluation;
 * :mod:`.evaluate`: ranking metrics on the held-out users, rating RMSE and MAE by
   cross-validation;

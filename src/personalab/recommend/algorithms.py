@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.arrays import KNN_MODELS, ModelArrays
 from personalab.recommend.baselines import BaselineModel
 from personalab.recommend.from_surprise import model_arrays
@@ -25,7 +26,6 @@ from personalab.recommend.params import (
     family_of_class,
     model_options,
 )
-from personalab.recommend.served import ArrayModel
 
 SIMILARITY_BUDGET_BYTES = 4 << 30  # a similarity matrix larger than this is refused before fitting
 

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.arrays import ModelArrays, family_of
 from personalab.recommend.scorers import block_scorer
-from personalab.recommend.served import ArrayModel
 
 
 def trainset_arrays(trainset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

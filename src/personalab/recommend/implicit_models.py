@@ -5,7 +5,7 @@ Every model here learns from ``pairs``: one row per user-item pair with its ``st
 users x items CSR matrix of strengths (:func:`user_item_matrix`, ids in sorted order), the
 library fits it, and what the model knows is copied into
 :class:`~personalab.recommend.arrays.ModelArrays`, served by
-:class:`~personalab.recommend.served.ArrayModel` without the library:
+:class:`~personalab.recommend.array_model.ArrayModel` without the library:
 
 * ``AlternatingLeastSquares`` and ``BayesianPersonalizedRanking``: family ``factors``,
   ``P`` the user factors and ``Q`` the item factors (BPR's last column is its item bias,

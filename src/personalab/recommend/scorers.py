@@ -218,7 +218,7 @@ def _factor_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
 
 def _item_similarity_scorer(model: ModelArrays) -> Callable[[np.ndarray], np.ndarray]:
     """The block's rows of the user-weight matrix times S: dense float64 (users x items) when
-    called, sparse from ``.sparse(block)`` (what :class:`~personalab.recommend.served.ArrayModel`
+    called, sparse from ``.sparse(block)`` (what :class:`~personalab.recommend.array_model.ArrayModel`
     ranks from, never a dense block)."""
     return _ItemSimilarityScorer(model)
 

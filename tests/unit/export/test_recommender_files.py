@@ -1,15 +1,15 @@
 """The served recommender's array files as the export stage ships them
-(personalab.recommend.arrays and personalab.recommend.served): ModelArrays round trips,
+(personalab.recommend.arrays, .array_model and .served): ModelArrays round trips,
 ArrayModel scores, and load_recommender on folders with and without them."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.arrays import ModelArrays
 from personalab.recommend.served import (
     LABEL_COLUMNS,
-    ArrayModel,
     ServingError,
     load_recommender,
 )

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.ease import check_ease_options, fit_ease
 from personalab.recommend.params import RecommendError
-from personalab.recommend.served import ArrayModel
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 

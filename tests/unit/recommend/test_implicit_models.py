@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.sparse import csr_matrix
 
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.arrays import ModelArrays, family_of
 from personalab.recommend.implicit_models import (
     IMPLICIT_MODELS,
@@ -19,7 +20,6 @@ from personalab.recommend.implicit_models import (
     user_item_matrix,
 )
 from personalab.recommend.params import RecommendError
-from personalab.recommend.served import ArrayModel
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 OPTIONS = {

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from personalab.evaluation.topk import select_top
+from personalab.recommend.array_model import ArrayModel
 from personalab.recommend.cooccurrence import fit_sar
 from personalab.recommend.ease import fit_ease
 from personalab.recommend.implicit_models import fit_implicit
-from personalab.recommend.served import ArrayModel
 from tests.unit.recommend.test_ease import random_pairs
 
 MODELS = {
@@ -23,9 +23,9 @@ MODELS = {
 @pytest.mark.parametrize("k", [1, 5, 12, 40])
 @pytest.mark.parametrize("density", [1.0, 0.0])  # always the sparse path; never
 def test_sparse_lists_equal_the_dense_ranking(name, k, density, monkeypatch):
-    from personalab.recommend import served
+    from personalab.recommend import array_model
 
-    monkeypatch.setattr(served, "DENSE_CELLS", 0)  # blocks this small are otherwise dense
+    monkeypatch.setattr(array_model, "DENSE_CELLS", 0)  # blocks this small are otherwise dense
     pairs = random_pairs(n_users=60, n_items=40, n=400, seed=3)
     model = ArrayModel(MODELS[name](pairs), block_size=7)  # several blocks
     model.sparse_density = density
@@ -47,7 +47,7 @@ def test_sparse_lists_equal_the_dense_ranking(name, k, density, monkeypatch):
 def test_a_few_users_scored_densely_get_the_sparse_products_floats_and_lists(name, monkeypatch):
     """A served request's user is scored in a dense block (personalab.recommend.dense): the
     same score floats as scipy's sparse product, so the same lists, ties included."""
-    from personalab.recommend import dense, served
+    from personalab.recommend import array_model, dense
 
     pairs = random_pairs(n_users=60, n_items=40, n=400, seed=5)
     model = ArrayModel(MODELS[name](pairs), block_size=5)
@@ -56,7 +56,7 @@ def test_a_few_users_scored_densely_get_the_sparse_products_floats_and_lists(nam
     if hasattr(scorer, "sparse"):
         np.testing.assert_array_equal(scorer(users[:5]), scorer.sparse(users[:5]).toarray())
     few = model.top_k_arrays(users, 8)
-    monkeypatch.setattr(served, "DENSE_CELLS", 0)
+    monkeypatch.setattr(array_model, "DENSE_CELLS", 0)
     monkeypatch.setattr(dense, "DENSE_CELLS", 0)
     for got, want in zip(few, model.top_k_arrays(users, 8), strict=True):
         np.testing.assert_array_equal(got, want)
