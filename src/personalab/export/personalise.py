@@ -231,16 +231,16 @@ class Personaliser:
             *(listed(i, o.items, o.scores) for i, o in overrides.items()),
         ]
         if known:  # nothing unseen left to offer them: the popular items
-            served = np.zeros(users.size, dtype=bool)
-            for part in parts:
-                served[part[0]] = True
-            strategy[~served] = "popular"
+            strategy[~_answered(parts, users.size)] = "popular"
             popular = strategy == "popular"
             at = np.flatnonzero(popular)
             seen = [] if visits is None else [i for i in at if has_items(visits[i])]
             popular[seen] = False
             parts.append(self._popular(np.flatnonzero(popular), k))
             parts += [self._popular(np.array([i]), k, visits[i].items) for i in seen]
+        bare = np.flatnonzero(~_answered(parts, users.size))  # no item at all (a log without)
+        empty = np.zeros(bare.size, dtype=np.int64), np.full(bare.size, None, dtype=object)
+        parts.append((bare, *empty, np.full(bare.size, np.nan)))  # rank 0: the user's one row
         position, rank, items, scores = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((rank, position))  # the request's order, then rank
         at = position[order]
@@ -251,6 +251,8 @@ class Personaliser:
             kind[i] = "fused_rank"
             reason[i] += ", steered by this visit's items (reciprocal-rank fusion with the items "
             reason[i] += "that follow them)"
+        for i in bare:
+            reason[i] += "; no item to offer: the model knows none (rank 0, no item_id)"
         return {
             "user_id": users[at],
             "intent_score": score[at],
@@ -376,13 +378,12 @@ class Personaliser:
         return load_rule(artifacts)
 
 
-def described(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """Rows with a value in any of ``columns``."""
-    wanted = set(columns)
-    at = [i for i, name in enumerate(frame.columns.tolist()) if name in wanted]
-    if not at:
-        return np.zeros(len(frame), dtype=bool)
-    return pd.notna(frame.iloc[:, at].to_numpy(dtype=object)).any(axis=1)
+def _answered(parts: list[tuple], n: int) -> np.ndarray:
+    """Which of ``n`` users the parts (request position, rank, item, score) give an item."""
+    out = np.zeros(n, dtype=bool)
+    for part in parts:
+        out[part[0]] = True
+    return out
 
 
 def _nothing() -> tuple:

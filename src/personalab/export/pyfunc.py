@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.export.params import PERSONALISE_COLUMNS, ExportError
-from personalab.export.personalise import Personaliser, described
+from personalab.export.personalise import Personaliser
 from personalab.online.features import REQUEST_COLUMNS
 from personalab.online.live import FIELDS as LIVE_EVENT
 
@@ -239,3 +239,12 @@ def save_personalise(
         requirements,
         modules=MODEL_MODULES,  # the segmenter's pickle, unpickled with this folder's code
     )
+
+
+def described(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Rows with a value in any of ``columns``."""
+    wanted = set(columns)
+    at = [i for i, name in enumerate(frame.columns.tolist()) if name in wanted]
+    if not at:
+        return np.zeros(len(frame), dtype=bool)
+    return pd.notna(frame.iloc[:, at].to_numpy(dtype=object)).any(axis=1)

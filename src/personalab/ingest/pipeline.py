@@ -62,6 +62,7 @@ from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
     ARRIVAL_COLUMN,
     arrival_known,
+    items_notes,
     late_notes,
     late_positions,
     plausible_window,
@@ -269,7 +270,7 @@ def _process(
         source=raw.description,
         timings=timings,
         profile=profile,
-        notes=[*raw.notes, *timestamp_notes(checked.read_as), *late_notes(checked.late_events)],
+        notes=[*raw.notes, *checked.notes],
         engine=engine.describe(),
         daily=daily,
         funnel=funnel,
@@ -289,6 +290,7 @@ class _Checked:
     late_events: int | None
     order: dict[str, Any]
     read_as: str
+    notes: list[str]  # how the rows were read and checked, in sentences
 
 
 def _validate(
@@ -313,10 +315,9 @@ def _validate(
     parsed = engine.read_parquet(spool.path)
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
-    rules = {
-        rule: flag & ~malformed
-        for rule, flag in rule_flags(rows, params.rating_range, window).items()
-    }
+    items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
+    flagged = rule_flags(rows, params.rating_range, window, items)
+    rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
     rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
     rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
     quarantine_late = params.late_events == "quarantine"
@@ -364,16 +365,8 @@ def _validate(
             quarantine,
         )
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
-    return _Checked(
-        clean,
-        rows,
-        spool,
-        quarantine,
-        rate,
-        late_events,
-        order,
-        spool.read_as,
-    )
+    notes = [*timestamp_notes(spool.read_as), *items_notes(items), *late_notes(late_events)]
+    return _Checked(clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes)
 
 
 #: the spool's columns the rows carry past validation: every column of the events, with

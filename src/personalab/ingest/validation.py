@@ -12,6 +12,8 @@ implausible_timestamp      ``timestamp`` outside ``plausible_timestamps`` (defau
                            day after the run), or outside what datetime64[ns] holds (1677-2262)
 unknown_event_type         ``event_type`` is not one of ``EVENT_TYPES``
 missing_item_id            a view/click/add_to_cart/remove_from_cart/purchase/rate has no item
+                           (in a log with item ids: a log with none keeps its events, and the
+                           recommenders are skipped)
 bad_number                 a numeric field (price, quantity, rating, dwell, scroll) is not a
                            finite number (text, ``inf``, ``-inf``)
 negative_price             ``price`` < 0
@@ -94,13 +96,15 @@ def rule_flags(
     rows: ibis.Table,
     rating_range: tuple[float, float] = (0.0, 5.0),
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    items: bool = True,
 ) -> dict[str, ibis.Value]:
     """Per row rule (:data:`ROW_RULES`), an Ibis boolean: true where the row breaks it.
 
     ``rows`` holds the parsed columns with the timestamp as ``ns`` (epoch nanoseconds) and the
     parse's ``bad_number`` and ``out_of_range`` flags. ``window`` is the plausibility window
     (:func:`plausible_window`); without one only dates datetime64[ns] cannot hold are
-    implausible. A check of an optional column holds where the column is null.
+    implausible. A check of an optional column holds where the column is null. Without
+    ``items`` (a log with no item id on any row: :func:`items_notes`) an item event needs none.
     """
     lo, hi = rating_range
     kind = rows.event_type
@@ -113,7 +117,7 @@ def rule_flags(
         "bad_timestamp": rows.ns.isnull() & ~rows.out_of_range,
         "implausible_timestamp": implausible,
         "unknown_event_type": kind.isnull() | ~kind.isin(EVENT_TYPES),
-        "missing_item_id": rows.item_id.isnull() & kind.isin(ITEM_EVENTS),
+        "missing_item_id": rows.item_id.isnull() & kind.isin(ITEM_EVENTS) & ibis.literal(items),
         "bad_number": rows.bad_number,
         "negative_price": rows.price < 0,
         "non_positive_quantity": rows.quantity <= 0,
@@ -237,6 +241,16 @@ def require_arrival_order(raw: pd.DataFrame, params: IngestParams) -> None:
             "source has none; set source.arrival_ordered: true if the file's rows are in arrival "
             "order, map an arrival column in source.columns, or set late_events: keep"
         )
+
+
+def items_notes(items: bool) -> list[str]:
+    """A sentence for the run when the log has no item ids."""
+    if items:
+        return []
+    return [
+        "items: the log has no item ids (item_id is empty on every row): its views, carts and "
+        "purchases are kept without items, and the recommenders are skipped"
+    ]
 
 
 def late_notes(late_events: int | None) -> list[str]:

@@ -319,6 +319,27 @@ def test_without_a_recommender_everyone_gets_the_trending_items_with_their_inten
     np.testing.assert_allclose(per_user.loc[frame["user_id"], "intent_score"], expected)
 
 
+def test_a_model_of_a_log_without_items_still_answers_each_user_with_their_intent(parts):
+    """No item has an id (a page-level clickstream): no recommender, no trending items. Each
+    user still gets one row, rank 0 and no item, with their intent score and segment."""
+    frame = request()
+    rule = personaliser(parts, threshold=0.5, without=("recommender",))
+    rule = Personaliser(
+        rule.intent, rule.segmenter, SEGMENT_FEATURES, SEGMENT_NAMES, None,
+        parts["trending"].iloc[:0], 0.5, 3,
+    )  # fmt: skip
+    out = rule.personalise(frame)
+    assert out["user_id"].tolist() == frame["user_id"].tolist()  # one row each, in order
+    assert out["rank"].tolist() == [0] * len(frame) and out["item_id"].isna().all()
+    assert out["score"].isna().all() and set(out["strategy"]) == {"trending_no_recommender"}
+    assert set(out["reason"]) == {
+        "no recommender: the most trending items; no item to offer: the model knows none "
+        "(rank 0, no item_id)"
+    }
+    np.testing.assert_allclose(out["intent_score"], parts["intent"].predict_proba(frame))
+    assert out["segment"].notna().all()
+
+
 def test_without_segments_the_segment_is_null_and_the_strategies_unchanged(parts):
     frame = request()
     scores = parts["intent"].predict_proba(frame)

@@ -169,3 +169,21 @@ def test_a_run_that_completes_writes_no_quarantine_early(tmp_path):
     result = run_keeping_quarantine(params, ProjectPaths(root=tmp_path))
     assert result.metrics["rows_valid"] == 1
     assert not (tmp_path / "data" / "interim" / "quarantine.parquet").exists()  # save_ingest's job
+
+
+def test_a_log_without_item_ids_keeps_its_item_events_and_says_so():
+    """A page-level clickstream names no items: its views and purchases are events all the
+    same (only a log with item ids quarantines an item event without one)."""
+    frame = _dirty_frame().drop(columns="item_id")
+    frame = frame[frame["user_id"].notna()]  # the missing user is the one bad row left
+    result = _process(frame, source={"format": "csv"})
+    m = result.metrics
+    assert m["rows_quarantined"] == 0 and m["rows_valid"] + m["duplicates_removed"] == 6
+    assert result.events["item_id"].isna().all()
+    assert any("the log has no item ids" in note for note in result.notes)
+
+    with_items = _dirty_frame()
+    with_items.loc[0, "item_id"] = None  # one item event without its item, in a log with items
+    result = _process(with_items, source={"format": "csv"})
+    assert result.quarantine["reason"].tolist() == ["missing_item_id", "missing_user_id"]
+    assert not any("no item ids" in note for note in result.notes)
