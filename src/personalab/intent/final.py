@@ -60,6 +60,12 @@ def fit_final_model(
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
     _note_calibration(calibration, params.calibration, status)
     p_cal = calibrator.transform(p_valid)
+    if status is not None and np.unique(p_cal).size == 1:
+        status.warn(
+            f"the tuned model gives every validation row one intent score ({p_cal[0]:.4f}): "
+            f"no model found beat the class prior's validation {params.tuning.metric}, so intent "
+            "does not rank users on this log and every user is routed alike"
+        )
     threshold = _threshold(y_valid, p_cal, params, status)
     report = classification_report(
         y_valid, p_cal, threshold, params.calibration_bins, params.top_share

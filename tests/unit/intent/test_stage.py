@@ -165,3 +165,22 @@ def test_shoppers_model_predicts_raw_string_rows_and_survives_save_and_load(shop
         IntentError, match=re.escape("lacks required feature column(s) ['PageValues']")
     ):
         loaded.predict(raw.drop(columns="PageValues"))
+
+
+def test_a_tuned_model_that_scores_everyone_alike_is_said_to(shop_run):
+    """On a log whose features carry no signal, the best validation log loss can be the
+    class prior's: a model with no split (here min_child_weight past the rows' weight)."""
+    from dataclasses import replace
+
+    from personalab.core.status import StageStatus
+
+    tuning = shop_run["tuning"]
+    flat = replace(tuning, best_params={**tuning.best_params, "min_child_weight": 1e9})
+    status = StageStatus("intent")
+    final = fit_final_model(shop_run["data"], flat, shop_run["params"], status)
+    scores = final.model.predict_proba(shop_run["data"].raw)
+    assert np.unique(scores).size == 1
+    assert any("gives every validation row one intent score" in n for n in status.lines())
+    status = StageStatus("intent")  # the tuned model ranks: nothing said
+    fit_final_model(shop_run["data"], tuning, shop_run["params"], status)
+    assert not any("one intent score" in n for n in status.lines())
