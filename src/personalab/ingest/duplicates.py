@@ -3,7 +3,9 @@ different events (Ibis expressions: one definition for every engine).
 
 A re-sent event carries the id of one seen earlier in the file; the first arrival
 is kept. A row without an event id gets ``row-<pos>``, ``pos`` being the first row
-(in the order read) with the same content, so identical rows count as re-sends.
+(in the order read) with the same content, so identical rows count as re-sends; unless every
+timestamp is a whole quarter-hour (:func:`coarse_times`: a log of dates or hours), where two
+identical rows may be two events (two views of an item in a day) and each row is its own.
 
 An id that valid rows share with *different* content (:func:`conflicting_ids`) is not a
 re-send: which row is the event cannot be told, so every row of that id is quarantined as
@@ -17,6 +19,18 @@ from __future__ import annotations
 import ibis
 
 CONTENT = ("user_id", "session_id", "ns", "event_type", "item_id", "price", "quantity", "rating")
+#: timestamps that are all whole multiples of this cannot tell a re-sent event from a repeat
+COARSE_NS = 15 * 60 * 10**9
+COARSE_NOTE = (
+    "duplicates: every timestamp is a whole quarter-hour or coarser, so identical rows "
+    "without an event id may be separate events (two views of an item in a day): each is "
+    "kept (events with ids are still de-duplicated by id)"
+)
+
+
+def coarse_times(rows: ibis.Table) -> ibis.Value:
+    """True when every timestamp (``ns``) is a whole quarter-hour."""
+    return (rows.ns % COARSE_NS == 0).all()
 
 
 def conflicting_ids(rows: ibis.Table) -> ibis.Table:
@@ -30,10 +44,11 @@ def conflicting_ids(rows: ibis.Table) -> ibis.Table:
     return counted.filter(counted.n > 1).select("event_id")
 
 
-def with_content_ids(rows: ibis.Table) -> ibis.Table:
-    """``rows`` with a missing ``event_id`` set to ``row-<pos>`` of the first row of its content."""
+def with_content_ids(rows: ibis.Table, by_content: bool = True) -> ibis.Table:
+    """``rows`` with a missing ``event_id`` set to ``row-<pos>`` of the first row of its content
+    (without ``by_content``: of the row itself)."""
     content = [rows[c] for c in CONTENT if c in rows.columns]
-    first = rows.pos.min().over(group_by=content)
+    first = rows.pos.min().over(group_by=content) if by_content else rows.pos
     return rows.mutate(event_id=rows.event_id.fill_null("row-" + first.cast("string")))
 
 

@@ -30,7 +30,9 @@ from personalab.engine import Engine, connect
 from personalab.ingest.accounting import quarantine_table, stage_metrics
 from personalab.ingest.bots import bot_users, rules_text
 from personalab.ingest.duplicates import (
+    COARSE_NOTE,
     CONTENT,
+    coarse_times,
     conflicting_ids,
     duplicate_positions,
     with_content_ids,
@@ -206,7 +208,9 @@ def _process(
     tick = time.perf_counter()
     clean, held = checked.clean, checked.rows
     if engine.scalar(clean.event_id.isnull().any()):  # else the content window is not needed
-        clean = engine.cache(with_content_ids(clean))
+        by_content = not engine.scalar(coarse_times(clean))
+        checked.notes += [] if by_content else [COARSE_NOTE]
+        clean = engine.cache(with_content_ids(clean, by_content))
         engine.release(held)
         held = clean
     repeats = engine.cache(duplicate_positions(clean))

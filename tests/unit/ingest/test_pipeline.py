@@ -187,3 +187,25 @@ def test_a_log_without_item_ids_keeps_its_item_events_and_says_so():
     result = _process(with_items, source={"format": "csv"})
     assert result.quarantine["reason"].tolist() == ["missing_item_id", "missing_user_id"]
     assert not any("no item ids" in note for note in result.notes)
+
+
+def _twice(times: list[str]) -> pd.DataFrame:
+    """Views without event ids, each row twice, at ``times``."""
+    rows = [("a", t, "view", "i1") for t in times for _ in range(2)]
+    frame = pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type", "item_id"])
+    frame["_file"], frame["_row"] = "log.csv", range(len(frame))
+    return frame
+
+
+def test_identical_rows_of_a_log_of_dates_are_separate_events():
+    """Two views of an item on one day are two events in a log of dates, but a re-send in a
+    log timed to the second."""
+    days = _process(_twice(["2024-01-01", "2024-01-02"]), source={"format": "csv"})
+    assert days.metrics["rows_valid"] == 4 and days.metrics["duplicates_removed"] == 0
+    assert any("whole quarter-hour or coarser" in note for note in days.notes)
+    assert days.events["event_id"].nunique() == 4
+    seconds = _process(
+        _twice(["2024-01-01T10:00:01Z", "2024-01-02T09:15:00Z"]), source={"format": "csv"}
+    )
+    assert seconds.metrics["rows_valid"] == 2 and seconds.metrics["duplicates_removed"] == 2
+    assert not any("quarter-hour" in note for note in seconds.notes)
