@@ -16,6 +16,8 @@ orders   instacart      ``orders.csv`` + ``order_products__prior.csv``: baskets,
 short    csv            the full funnel squeezed into six hours (a day-long export) under a
                         shop's own column names, mapped by ``source.columns`` (the README's)
 funnel   retailrocket   ``events.csv``: view, addtocart, transaction (epoch milliseconds)
+pages    csv            a page-level clickstream with no item ids, dated to the day, with page
+                        names mapped by ``source.event_types`` (the retentioneering layout)
 ======== ============== =====================================================================
 """
 
@@ -46,7 +48,21 @@ SOURCES = {
         },
     },
     "funnel": {"format": "retailrocket", "path": "funnel/events.csv"},
+    "pages": {
+        "format": "csv",
+        "path": "pages/ecom.csv",
+        "columns": {"event": "event_type", "platform": "device"},
+        "event_types": {
+            "product_view": "view",
+            "compare": "click",
+            "add_to_cart": "add_to_cart",
+            "purchase": "purchase",
+            "search": "search",
+        },  # fmt: skip
+    },
 }
+PAGES = {"view": "product_view", "click": "compare", "add_to_cart": "add_to_cart",
+         "purchase": "purchase", "search": "search"}  # fmt: skip
 SESSION_GAP = pd.Timedelta(minutes=30)
 DEPTH = {"view": 1, "click": 2, "add_to_cart": 3, "purchase": 4}
 
@@ -188,8 +204,24 @@ def funnel(events: pd.DataFrame, folder: Path) -> None:
     _write_csv(out, folder / "events.csv")
 
 
+def pages(events: pd.DataFrame, folder: Path) -> None:
+    """Page views, carts, purchases and searches without items, each dated to its day (a
+    day's repeated views of a page are separate events), in sessions of known users."""
+    keep = events[events["event_type"].isin(PAGES)]
+    out = pd.DataFrame(
+        {
+            "user_id": keep["user_id"],
+            "session_id": "sess_" + keep["session"].astype(str),
+            "event": keep["event_type"].map(PAGES),
+            "timestamp": keep["timestamp"].dt.strftime("%Y-%m-%d"),
+            "platform": keep["device"],
+        }
+    )
+    _write_csv(out, folder / "ecom.csv")
+
+
 WRITERS = {"ratings": ratings, "sessions": sessions, "purchase": purchase, "orders": orders,
-           "short": short, "funnel": funnel}  # fmt: skip
+           "short": short, "funnel": funnel, "pages": pages}  # fmt: skip
 
 
 def write_shapes(root: Path, shapes=tuple(WRITERS), events: pd.DataFrame | None = None) -> dict:
