@@ -117,7 +117,7 @@ def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedPro
     name = STAGES[stage]
     cmd = [
         "papermill", f"notebooks/{name}.ipynb", f"reports/executed/{name}.ipynb",
-        "-f", f"params/{stage}.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", *extra,
+        "-f", f"params/{stage}.yaml", "-k", "personalab", "--cwd", ".", "--no-progress-bar", "--engine", "personalab", *extra,
     ]  # fmt: skip
     return subprocess.run(
         cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600

@@ -64,6 +64,7 @@ def test_stage_is_wired_into_dvc(stage):
     notebook = PATHS.notebook(stage).relative_to(PATHS.root).as_posix()
     assert f"papermill {notebook} reports/executed/{PATHS.notebook(stage).name}" in cmd
     assert f"-f params/{stage}.yaml" in cmd and "-k personalab" in cmd and "--cwd ." in cmd
+    assert "--engine personalab" in cmd  # kernels on Unix sockets: no TCP port to lose at start
     assert f"python -m personalab.core.tracking attach {stage}" in cmd
     assert notebook in dvc["deps"]
     assert {f"src/personalab/{stage}", "src/personalab"} & set(dvc["deps"])  # its package

@@ -6,6 +6,13 @@ stages run with ``MLFLOW_TRACKING_URI`` set to its URL."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,65 +28,90 @@ class TrackingServerError(RuntimeError):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+#: the words a server's log holds when its port was taken before it could bind it
+PORT_TAKEN = ("address already in use", "errno 98")
+#: starts on a port of our choosing, each on a new port while the previous one was taken
+PORT_ATTEMPTS = 3
 
 
 @contextmanager
 def _running(
     cmd: list[str],
     what: str,
-    url: str,
+    host: str,
+    port: int | None,
     health: str,
     timeout: float,
     error: type[RuntimeError],
     **popen: Any,
 ) -> Iterator[str]:
-    """Start ``cmd`` in a process group of its own, wait until ``url + health`` answers 200 and
-    yield ``url``; stop the whole group on exit. A process that exits, or does not answer
-    within ``timeout`` seconds, raises ``error`` ending with the end of its log."""
-    import os
-    import signal
-    import subprocess
-    import tempfile
-    import time
-    import urllib.request
+    """Start ``cmd --port <port>`` in a process group of its own, wait until its ``health`` path
+    answers 200 and yield its URL; stop the whole group on exit. A process that exits, or does
+    not answer within ``timeout`` seconds, raises ``error`` ending with the end of its log.
 
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen
-        )
+    Without ``port``, a free one is chosen; it is free when chosen, but the server binds it
+    seconds later, and another process can take it in between: a server that exits for that
+    reason is started again on another port (up to :data:`PORT_ATTEMPTS` times)."""
+    attempts = 1 if port else PORT_ATTEMPTS
+    for attempt in range(attempts):
+        chosen = port or free_port(host)
+        url = f"http://{host}:{chosen}"
+        with tempfile.TemporaryFile() as log:
+            proc = subprocess.Popen(
+                [*cmd, "--port", str(chosen)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen,
+            )  # fmt: skip
+            try:
+                try:
+                    _wait_until_answering(proc, log, what, f"{url}{health}", timeout, error)
+                except error as exc:
+                    taken = any(words in str(exc).lower() for words in PORT_TAKEN)
+                    if taken and attempt < attempts - 1:
+                        continue
+                    raise
+                yield url
+                return
+            finally:
+                _stop(proc)
 
-        def tail() -> str:
-            log.seek(0)
-            return log.read().decode(errors="replace")[-3000:]
 
+def _tail(log: Any) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-3000:]
+
+
+def _wait_until_answering(
+    proc: subprocess.Popen, log: Any, what: str, url: str, timeout: float, error: type[RuntimeError]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise error(f"{what} exited:\n{_tail(log)}")
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise error(f"{what} exited:\n{tail()}")
-                try:
-                    with urllib.request.urlopen(f"{url}{health}", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise error(f"{what}: no answer in {timeout} s:\n{tail()}")
-                time.sleep(0.25)
-            yield url
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise error(f"{what}: no answer in {timeout} s:\n{_tail(log)}")
+        time.sleep(0.25)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop ``proc``'s whole process group: SIGTERM, then SIGKILL after 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 @contextmanager
@@ -100,10 +132,8 @@ def model_server(
     Waits until ``/ping`` answers; the server is stopped (its whole process group)
     on exit. A server that dies while starting raises with the end of its log.
     """
-    import os
     import sys
 
-    port = port or free_port(host)
     mlflow_cli = Path(sys.executable).with_name("mlflow")
     if guarded:
         what = f"python -m personalab.export.serving {folder}"
@@ -112,13 +142,12 @@ def model_server(
     else:
         what = f"mlflow models serve -m {folder}"
         cmd = [str(mlflow_cli), "models", "serve", "-m", str(folder), "--env-manager", "local"]
-    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
+    cmd += ["--host", host, "--workers", str(workers)]
     # the server execs `uvicorn` from PATH: this environment's, whatever the caller's PATH
     env = {**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    url = f"http://{host}:{port}"
-    with _running(cmd, what, url, "/ping", timeout, ModelServerError, env=env) as running:
-        yield running
+    with _running(cmd, what, host, port, "/ping", timeout, ModelServerError, env=env) as url:
+        yield url
 
 
 @contextmanager
@@ -142,14 +171,14 @@ def tracking_server(
 
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
     cmd = [
         str(Path(sys.executable).with_name("mlflow")), "server",
         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
         "--artifacts-destination", str(folder / "mlartifacts"),
-        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--host", host, "--workers", str(workers),
     ]  # fmt: skip
     what = f"mlflow server on {folder}"
-    url = f"http://{host}:{port}"
-    with _running(cmd, what, url, "/health", timeout, TrackingServerError, cwd=folder) as running:
-        yield running
+    with _running(
+        cmd, what, host, port, "/health", timeout, TrackingServerError, cwd=folder
+    ) as url:
+        yield url

@@ -4,7 +4,6 @@ old one."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -14,16 +13,11 @@ from personalab.online.features import OnlineFeatures
 from personalab.online.parity import live_events, same
 from personalab.online.redis_store import STORE_ENV, RedisStore, load_into_redis, open_store
 from personalab.online.store import FILE, OnlineStore
+from personalab.tools.server import PORT_ATTEMPTS, free_port
 from tests.conftest import ROOT
 from tests.unit.online.helpers import instants, plan_for, shape, store_of
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +25,14 @@ def redis_url():
     """A redis-server of its own, as `make redis` starts one; shut down at the end."""
     import redis
 
-    port = free_port()
-    done = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "redis", f"REDIS_PORT={port}"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    for _ in range(PORT_ATTEMPTS):  # a free port can be taken before redis-server binds it
+        port = free_port()
+        done = subprocess.run(
+            ["make", "-s", "-C", str(ROOT), "redis", f"REDIS_PORT={port}"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if "did not answer" not in done.stderr:  # daemonized, it logs nothing of a failed bind
+            break
     assert done.returncode == 0, done.stderr
     url = f"redis://127.0.0.1:{port}/0"
     yield url
