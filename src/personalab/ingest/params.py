@@ -23,13 +23,16 @@ class IngestParams(DataStageParams):
     allowed_lateness_minutes: float = Field(60.0, ge=0)
     late_events: Literal["keep", "quarantine"] = "keep"
     max_quarantine_rate: float = Field(0.05, ge=0, le=1)
-    rating_range: tuple[float, float] = (0.0, 5.0)
+    # auto: the smallest common scale holding 99% of the log's ratings (validation.RATING_SCALES)
+    rating_range: tuple[float, float] | Literal["auto"] = "auto"
     # timestamps outside [from, to] are quarantined as implausible; to = null: a day after the run
     plausible_timestamps: tuple[str, str | None] = ("1990-01-01", None)
     bots: BotRules = BotRules()
 
     @model_validator(mode="after")
     def _check_rating_range(self) -> IngestParams:
+        if self.rating_range == "auto":
+            return self
         lo, hi = self.rating_range
         if lo >= hi:
             raise ValueError(

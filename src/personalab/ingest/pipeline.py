@@ -68,6 +68,7 @@ from personalab.ingest.validation import (
     late_notes,
     late_positions,
     plausible_window,
+    rating_scale,
     reasons_text,
     require_arrival_order,
     rule_flags,
@@ -320,7 +321,8 @@ def _validate(
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
     items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
-    flagged = rule_flags(rows, params.rating_range, window, items)
+    scale, scale_notes = rating_scale(rows, engine, params.rating_range)
+    flagged = rule_flags(rows, scale, window, items)
     rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
     rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
     rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
@@ -369,7 +371,8 @@ def _validate(
             quarantine,
         )
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
-    notes = [*timestamp_notes(spool.read_as), *items_notes(items), *late_notes(late_events)]
+    notes = [*timestamp_notes(spool.read_as), *scale_notes, *items_notes(items)]
+    notes += late_notes(late_events)
     return _Checked(clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes)
 
 

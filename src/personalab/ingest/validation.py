@@ -36,7 +36,7 @@ column. Without either, late events are not measured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import numpy as np
@@ -241,6 +241,55 @@ def require_arrival_order(raw: pd.DataFrame, params: IngestParams) -> None:
             "source has none; set source.arrival_ordered: true if the file's rows are in arrival "
             "order, map an arrival column in source.columns, or set late_events: keep"
         )
+
+
+#: the scales ``rating_range: auto`` chooses among, narrowest first: stars (1-5, MovieLens'
+#: 0.5-5 and 0-5), ten points (Book-Crossing, anime lists), Jester's -10 to 10, percentages
+RATING_SCALES = ((0.0, 5.0), (0.0, 10.0), (-10.0, 10.0), (0.0, 100.0))
+#: the share of the log's ratings the chosen scale holds at least; the others are out of range
+RATING_SCALE_SHARE = 0.99
+
+
+def rating_scale(
+    rows: ibis.Table, engine: Any, wanted: tuple[float, float] | str
+) -> tuple[tuple[float, float], list[str]]:
+    """The range ratings are checked against, and a sentence for the run when it was chosen.
+
+    ``wanted`` as given, unless ``"auto"``: the narrowest of :data:`RATING_SCALES` holding at
+    least :data:`RATING_SCALE_SHARE` of the ratings (a stray 99 in a five-star log is out of
+    range), else the ratings' own span (nothing out of range). A log without ratings, or whose
+    ratings fit 0-5, gets 0-5 and no sentence."""
+    if wanted != "auto":
+        return tuple(wanted), []  # type: ignore[return-value]
+    rating = rows.rating
+    counts = engine.fetch(
+        rows.aggregate(
+            n=rating.count(),
+            low=rating.min(),
+            high=rating.max(),
+            **{f"in_{i}": rating.between(*scale).sum() for i, scale in enumerate(RATING_SCALES)},
+        )
+    ).iloc[0]
+    n = int(counts["n"])
+    if not n:
+        return RATING_SCALES[0], []
+    span = f"{float(counts['low']):g} to {float(counts['high']):g}"
+    for i, scale in enumerate(RATING_SCALES):
+        inside = int(counts[f"in_{i}"])
+        if inside >= RATING_SCALE_SHARE * n:
+            if i == 0 and inside == n:
+                return scale, []
+            outside = f"; {n - inside} outside it are quarantined" if inside < n else ""
+            return scale, [
+                f"rating_range auto: ratings on the {scale[0]:g}-{scale[1]:g} scale "
+                f"({n} ratings from {span}){outside}"
+            ]
+    low, high = float(counts["low"]), float(counts["high"])
+    return (low, high), [
+        f"rating_range auto: the ratings span {span}, wider than any common scale "
+        f"({', '.join(f'{a:g}-{b:g}' for a, b in RATING_SCALES)}): every rating is kept; set "
+        "rating_range in params/ingest.yaml to check them"
+    ]
 
 
 def items_notes(items: bool) -> list[str]:

@@ -80,7 +80,7 @@ def cross_validate_rating(
     sample = cv_sample(ratings, params, explicit)
     if gap := _folds_gap(len(sample), cv.folds):
         raise RecommendError(f"cross-validation of {name}: {gap}")
-    data = to_surprise(sample, params.interactions.surprise_scale(explicit))
+    data = to_surprise(sample, params.interactions.surprise_scale(explicit, ratings))
     algo = make_algorithm(name, options, params.seed)
     check_memory(algo, data.build_full_trainset())
     np.random.seed(params.seed)  # noqa: NPY002 - NormalPredictor draws from NumPy's global generator

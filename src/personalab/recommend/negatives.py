@@ -67,4 +67,4 @@ def trainset_of(
 ) -> Any:
     """A Surprise trainset of ``positives`` (with negatives when implicit, see :func:`training_ratings`)."""
     ratings = training_ratings(positives, params, explicit, seed)
-    return build_trainset(ratings, params.interactions.surprise_scale(explicit))
+    return build_trainset(ratings, params.interactions.surprise_scale(explicit, positives))

@@ -4,12 +4,15 @@ validated as :class:`RecommendParams`, and the error it raises on unusable input
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from personalab.core.errors import InputError
 from personalab.core.params import StageParams
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STAGE = "recommend"
 MODEL_NAME = "personalab-recommender"
@@ -174,9 +177,20 @@ class InteractionParams(BaseModel):
             )
         return self
 
-    def surprise_scale(self, explicit: bool) -> tuple[float, float]:
-        """The rating scale Surprise is given: extended down to ``negative_rating`` with negatives."""
-        if explicit or not self.negatives_per_positive:
+    def surprise_scale(
+        self, explicit: bool, ratings: pd.DataFrame | None = None
+    ) -> tuple[float, float]:
+        """The rating scale Surprise is given. Implicit targets: ``rating_scale``, extended down
+        to ``negative_rating`` with negatives. Explicit ratings: their own span in ``ratings``
+        (a log rated 1-10 is predicted on 1-10, not clipped to ``rating_scale``)."""
+        if explicit:
+            if ratings is None or ratings.empty:
+                return self.rating_scale
+            low, high = float(ratings["rating"].min()), float(ratings["rating"].max())
+            if low < high:
+                return (low, high)
+            return (min(low, self.rating_scale[0]), max(high, self.rating_scale[1]))
+        if not self.negatives_per_positive:
             return self.rating_scale
         return (self.negative_rating, self.rating_scale[1])
 

@@ -160,8 +160,9 @@ DEFAULT_MAX_K = 100
 SCORE_KINDS = {
     "predicted_rating": (
         "the collaborative filter's predicted rating of the item for the user, on the scale of "
-        "its training ratings (params/recommend.yaml interactions.rating_scale; implicit "
-        "strengths are mapped onto it), clipped to that scale; not a probability"
+        "its training ratings (explicit ratings: their own span; implicit strengths: mapped "
+        "onto params/recommend.yaml interactions.rating_scale), clipped to that scale; not a "
+        "probability"
     ),
     "relevance": (
         "the ranking model's relevance score of the item for the user (factor dot product or "

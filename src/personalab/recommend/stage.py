@@ -198,7 +198,11 @@ def fit_recommender(
         "exclude_seen": params.exclude_seen,
         "seed": params.seed,
         "block_size": params.block_size,
-        "rating_scale": list(params.interactions.rating_scale),
+        "rating_scale": list(
+            params.interactions.surprise_scale(True, ratings)
+            if explicit
+            else params.interactions.rating_scale
+        ),
     }
     if name == POPULARITY:
         arrays = popularity_arrays(ratings, params.popularity.window_days)

@@ -1,8 +1,9 @@
 """Unit tests of :mod:`personalab.ingest.sources.query`: mapping a source with one DuckDB SELECT.
 
-The three README recipes run end to end (through params, as a user would) on small files
+The four README recipes run end to end (through params, as a user would) on small files
 written in the documented shapes of the public logs: Diginetica ``train-item-views.csv``,
-Instacart ``orders.csv`` + ``order_products__prior.csv``, and a CDNOW-style whitespace ledger.
+Instacart ``orders.csv`` + ``order_products__prior.csv``, a CDNOW-style whitespace ledger and
+OTTO's ``train.jsonl`` (each session's events nested in one line).
 Then the rules of the mapping (canonical columns, traceability, time zones) and a table of
 bad queries, each ending in a named error or in quarantine reasons with every row accounted for.
 """
@@ -62,6 +63,16 @@ SELECT CAST(customer_id AS VARCHAR)               AS user_id,
 FROM raw
 """
 
+OTTO_QUERY = """
+SELECT CAST(session AS VARCHAR)  AS session_id,
+       e.ts                      AS timestamp,
+       e.type                    AS event_type,
+       CAST(e.aid AS VARCHAR)    AS item_id,
+       _file, _row
+FROM raw, UNNEST(events) AS u(e)
+"""
+OTTO_TYPES = {"clicks": "view", "carts": "add_to_cart", "orders": "purchase"}
+
 # files in the documented shapes (Diginetica: ';'-separated, userId mostly empty; CDNOW: no
 # header, runs of spaces, dates as yyyymmdd numbers)
 DIGINETICA = """sessionId;userId;itemId;timeframe;eventdate
@@ -91,6 +102,20 @@ CDNOW = """   00001 19970101  1   11.77
    00002 19970112  5   77.00
    00003 19970102  2   20.76
 """
+OTTO = (
+    "\n".join(
+        [
+            '{"session": 0, "events": [{"aid": 1517085, "ts": 1659304800025, "type": "clicks"}, '
+            '{"aid": 1563459, "ts": 1659304904511, "type": "clicks"}, '
+            '{"aid": 1563459, "ts": 1659305055112, "type": "carts"}]}',
+            '{"session": 1, "events": [{"aid": 424964, "ts": 1659304800025, "type": "carts"}, '
+            '{"aid": 424964, "ts": 1659304858340, "type": "orders"}]}',
+            '{"session": 2, "events": [{"aid": null, "ts": 1659304900000, "type": "clicks"}, '
+            '{"aid": 763743, "ts": 1659304960000, "type": "clicks"}]}',
+        ]
+    )
+    + "\n"
+)
 CDNOW_SOURCE = {"sep": "whitespace", "header": False, "names": ["customer_id", "date", "quantity", "amount"]}  # fmt: skip
 
 
@@ -109,10 +134,11 @@ def readme_recipes() -> list[dict]:
 def test_the_readme_recipes_are_the_ones_tested_here():
     recipes = readme_recipes()
     assert [r["query"].split() for r in recipes] == [
-        q.split() for q in (DIGINETICA_QUERY, INSTACART_QUERY, CDNOW_QUERY)
+        q.split() for q in (DIGINETICA_QUERY, INSTACART_QUERY, CDNOW_QUERY, OTTO_QUERY)
     ]
     assert recipes[0]["sep"] == ";"
     assert {k: recipes[2][k] for k in CDNOW_SOURCE} == CDNOW_SOURCE
+    assert (recipes[3]["format"], recipes[3]["event_types"]) == ("jsonl", OTTO_TYPES)
 
 
 def test_diginetica_recipe_combines_date_and_offset_and_falls_back_to_the_session(tmp_path):
@@ -169,6 +195,23 @@ def test_cdnow_recipe_casts_yyyymmdd_numbers_and_derives_the_unit_price(tmp_path
     assert events["quantity"].tolist() == [1, 2, 1, 5]
     assert set(events["event_type"]) == {"purchase"}
     assert events["user_id"].nunique() == 3
+
+
+def test_otto_recipe_unnests_each_session_s_events_and_keeps_their_lines(tmp_path):
+    path = write(tmp_path, "train.jsonl", OTTO)
+    result = ingest(tmp_path, path, "jsonl", query=OTTO_QUERY, event_types=OTTO_TYPES)
+    assert_accounted(result)
+    assert result.metrics["rows_read"] == 7  # events, not lines
+    events = result.events.sort_values(["user_id", "timestamp"]).reset_index(drop=True)
+    assert events["user_id"].tolist() == ["session:0"] * 3 + ["session:1"] * 2 + ["session:2"]
+    assert events["event_type"].tolist() == [
+        "view", "view", "add_to_cart", "add_to_cart", "purchase", "view",
+    ]  # fmt: skip
+    assert events["timestamp"].iloc[0] == utc("2022-07-31 22:00:00.025")  # epoch ms
+    # the click without an item is quarantined with its session's line (2, 0-based)
+    assert reasons(result) == {"missing_item_id": 1}
+    row = result.quarantine.iloc[0]
+    assert (row["file"], row["row"]) == ("train.jsonl", 2)
 
 
 def test_try_casts_quarantine_the_bad_line_instead_of_stopping(tmp_path):

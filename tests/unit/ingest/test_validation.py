@@ -333,3 +333,69 @@ def test_summarise_reasons_from_validation():
         _reasons([CLEAN, {**CLEAN, "user_id": None, "price": -2}, {**CLEAN, "price": -1}])
     )
     assert summarise_reasons(reasons).to_dict() == {"negative_price": 2, "missing_user_id": 1}
+
+
+# --- rating_range: auto ------------------------------------------------------------------------
+
+
+def rated_log(tmp_path, ratings, **params):
+    """A Book-Crossing-like log (``;``-separated, quoted, no event type): one user per rating,
+    dated a day apart; ``params``: top-level ingest params."""
+    lines = ['"User-ID";"ISBN";"Book-Rating";"when"']
+    lines += [f'"{i}";"03{i % 7}X";"{r}";"2004-09-{1 + i % 28:02d}"' for i, r in enumerate(ratings)]
+    path = write(tmp_path, "ratings.csv", "\n".join(lines) + "\n")
+    columns = {
+        "User-ID": "user_id",
+        "ISBN": "item_id",
+        "Book-Rating": "rating",
+        "when": "timestamp",
+    }
+    source = {"format": "csv", "path": str(path), "columns": columns}
+    values = {"source": {**source, "constants": {"event_type": "rate"}}, **params}
+    values.setdefault("max_quarantine_rate", 1.0)
+    return run_ingest(
+        IngestParams.from_mapping(values, source="params/ingest.yaml"), tmp_path / "out"
+    )
+
+
+def test_a_ten_point_log_is_checked_on_its_own_scale_and_says_so(tmp_path):
+    """Book-Crossing's 0-10 ratings: under a fixed 0-5 range most were quarantined and the
+    stage stopped."""
+    result = rated_log(tmp_path, [0, 3, 5, 7, 8, 10] * 20, max_quarantine_rate=0.05)
+    assert reasons(result) == {}
+    assert result.metrics["rows_valid"] == 120
+    assert any("ratings on the 0-10 scale (120 ratings from 0 to 10)" in n for n in result.notes)
+
+
+def test_a_stray_rating_far_off_the_log_s_scale_is_still_quarantined(tmp_path):
+    result = rated_log(tmp_path, [1, 2, 3, 4, 5] * 40 + [99])
+    assert reasons(result) == {"rating_out_of_range": 1}
+    assert any("0-5 scale" in n and "1 outside it are quarantined" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("ratings", "scale"),
+    [([-9.5, -2, 0, 4.25, 10] * 10, "-10-10"), ([12, 55, 80, 100] * 10, "0-100")],
+)
+def test_jester_and_percentage_scales_are_recognised(tmp_path, ratings, scale):
+    result = rated_log(tmp_path, ratings)
+    assert reasons(result) == {}
+    assert any(f"ratings on the {scale} scale" in n for n in result.notes)
+
+
+def test_ratings_wider_than_any_common_scale_are_kept_with_a_note(tmp_path):
+    result = rated_log(tmp_path, [1, 500, 1000, 2500] * 10)
+    assert reasons(result) == {}
+    assert any("wider than any common scale" in n for n in result.notes)
+
+
+def test_a_five_star_log_gets_no_note(tmp_path):
+    result = rated_log(tmp_path, [0.5, 1, 2.5, 4, 5] * 10)
+    assert reasons(result) == {}
+    assert not [n for n in result.notes if "rating_range" in n]
+
+
+def test_a_range_given_in_params_is_used_as_given(tmp_path):
+    result = rated_log(tmp_path, [1, 6, 10] * 10, rating_range=[1, 5])
+    assert reasons(result) == {"rating_out_of_range": 20}
+    assert not [n for n in result.notes if "rating_range" in n]

@@ -73,3 +73,22 @@ def test_seen_items_are_the_positives_not_the_sampled_negatives(positives, param
         (trainset.to_raw_uid(u), trainset.to_raw_iid(i)) for u, i in zip(rows, cols, strict=True)
     }
     assert got == pairs_of(positives)
+
+
+def test_explicit_ratings_on_a_ten_point_scale_are_fitted_and_predicted_on_it(params):
+    """Before, Surprise was given interactions.rating_scale (1-5) for any explicit log, so a
+    1-10 log's predictions were clipped at 5."""
+    rows = [
+        (f"u{u:02d}", f"i{i:02d}", float(1 + (u + 3 * i) % 10), 0)
+        for u in range(30)
+        for i in range(12)
+    ]
+    ten = ratings(rows)
+    trainset = trainset_of(ten, params, explicit=True)
+    assert trainset.rating_scale == (1.0, 10.0)
+    from surprise import BaselineOnly
+
+    algo = BaselineOnly(verbose=False).fit(trainset)
+    best = max(rows, key=lambda r: r[2])
+    assert algo.predict(best[0], best[1]).est > 5.0
+    assert params.interactions.surprise_scale(explicit=True) == params.interactions.rating_scale
