@@ -8,16 +8,19 @@ validate as intended.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import IngestResult, process_events
 from personalab.ingest.sources import REJECT_COLUMN, RawEvents, SourceError, read_source
+from tests.unit.ingest.bad_inputs import ingest as ingest_file
 
 # The retailrocket, rees46, movielens and online_retail files have no event_id column (nor do
 # most generic fixtures): process_events gives such a row the id ``row-<pos>``, ``pos`` being
@@ -845,3 +848,47 @@ def test_online_retail_end_to_end(tmp_path):
     assert "quarantined_missing_user_id" not in metrics
     assert (metrics["rows_read"], metrics["rows_valid"], metrics["rows_quarantined"]) == (6, 4, 2)
     assert_accounted(result)
+
+
+# --- mappings written in YAML as a user writes them ---------------------------------------------
+
+TMALL = """user_id,item_id,cat_id,seller_id,brand_id,time_stamp,action_type
+328862,323294,833,2882,2661,2015-08-29 10:00:00,0
+328862,323294,833,2882,2661,2015-08-29 10:05:00,1
+328862,323294,833,2882,2661,2015-08-29 10:09:00,2
+234512,1049,662,2882,,2015-08-30 11:00:00,3
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_numeric_event_codes_map_with_yaml_number_keys(tmp_path, fmt):
+    """Tmall's ``action_type`` 0-3 (click, cart, purchase, favourite): YAML reads the keys of
+    ``{0: click, ...}`` as numbers, which named no code before (a parameter error)."""
+    frame = pd.read_csv(io.StringIO(TMALL), dtype={"brand_id": "Int64"})
+    path = write_frame(frame, tmp_path / f"user_log{EXTENSION[fmt]}")
+    source = yaml.safe_load(
+        """
+        columns: {time_stamp: timestamp, action_type: event_type, cat_id: category}
+        event_types: {0: view, 1: add_to_cart, 2: purchase, 3: click}
+        """
+    )
+    assert 0 in source["event_types"]
+    result = ingest_file(tmp_path / "out", path, fmt, **source)
+    assert result.metrics["rows_valid"] == 4
+    assert result.events.sort_values("timestamp")["event_type"].tolist() == [
+        "view", "add_to_cart", "purchase", "click",
+    ]  # fmt: skip
+
+
+def test_a_date_constant_written_unquoted_in_yaml_dates_every_row(tmp_path):
+    """``constants: {timestamp: 2004-09-01}``: YAML gives a date object, not text."""
+    path = write_text(tmp_path / "ratings.csv", "user,isbn,r\nu1,0195153448,7\nu2,0002005018,5\n")
+    source = yaml.safe_load(
+        """
+        columns: {user: user_id, isbn: item_id, r: rating}
+        constants: {event_type: rate, timestamp: 2004-09-01}
+        """
+    )
+    result = ingest_file(tmp_path / "out", path, **source)
+    assert result.metrics["rows_valid"] == 2
+    assert set(result.events["timestamp"]) == {pd.Timestamp("2004-09-01", tz="UTC")}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalab.core.errors import InputError
@@ -29,6 +30,27 @@ RAW_LINE_COLUMN = "_raw_line"
 #: values that mean "missing" in every file format (CSV fields, JSON strings, Parquet strings);
 #: compared exactly, so "na" or " NA " are values, not missing
 MISSING_TOKENS = ("", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "None", "NaN", "nan", "<NA>")
+
+
+def as_text(value: Any) -> Any:
+    """A number as the text a text column holds for it (``2.0`` as ``"2"``); text, missing
+    values and anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return value
+    if value != value:  # NaN: missing
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def map_event_types(values: pd.Series, event_types: Mapping[str, str]) -> pd.Series:
+    """``source.event_types`` applied to an event-type column: a numeric code (Tmall's
+    ``action_type`` 0-3) by its text, so ``{0: click}`` maps it whatever type it was read as."""
+
+    def named(value: Any) -> Any:
+        text = as_text(value)
+        return event_types.get(text, text) if isinstance(text, str) else value
+
+    return values.map(named)
 
 
 class SourceError(InputError, ValueError):

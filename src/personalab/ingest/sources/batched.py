@@ -27,6 +27,7 @@ from personalab.ingest.sources.base import (
     ID_COLUMNS,
     RawEvents,
     SourceError,
+    map_event_types,
     require_columns,
 )
 from personalab.ingest.sources.delimited import EmptyFileError
@@ -118,9 +119,7 @@ def read_parquet_batched(
                     if name in wanted:
                         frame[name] = value
                 if "event_type" in frame and event_types:
-                    frame["event_type"] = frame["event_type"].map(
-                        lambda v: event_types.get(v, v) if isinstance(v, str) else v
-                    )
+                    frame["event_type"] = map_event_types(frame["event_type"], event_types)
                 if "_file" in wanted:
                     frame["_file"] = pd.Categorical.from_codes(
                         np.zeros(len(index), dtype=np.int8), [path.name]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from personalab.ingest.sources.base import FILE_FORMATS
+from personalab.ingest.sources.base import FILE_FORMATS, as_text
 from personalab.ingest.sources.read import FORMATS
 
 #: ``sep`` for runs of spaces or tabs (whitespace-separated ledgers)
@@ -47,6 +47,15 @@ class SourceParams(BaseModel):
     timestamp_format: str | None = None
     timezone: str = "UTC"
     arrival_ordered: bool = False  # rows are in the order they arrived (late events measurable)
+
+    @field_validator("columns", "event_types", mode="before")
+    @classmethod
+    def _keys_as_text(cls, mapping: Any) -> Any:
+        """Keys YAML reads as numbers name text: ``event_types: {0: click, 1: add_to_cart}``
+        maps the codes of a column such as Tmall's ``action_type`` (read as text, ``"0"``)."""
+        if not isinstance(mapping, dict):
+            return mapping
+        return {as_text(key): value for key, value in mapping.items()}
 
     @field_validator("sep")
     @classmethod

@@ -38,6 +38,7 @@ from personalab.ingest.sources.base import (
     ID_COLUMNS,
     RawEvents,
     SourceError,
+    map_event_types,
     require_columns,
 )
 from personalab.ingest.sources.files import map_columns, read_files, reading_log
@@ -114,10 +115,7 @@ def read_source(
         frame[name] = value
     require_columns(list(frame.columns), path, query is not None)
     if event_types:
-        mapped = frame["event_type"].map(
-            lambda v: event_types.get(v, v) if isinstance(v, str) else v
-        )
-        frame["event_type"] = mapped
+        frame["event_type"] = map_event_types(frame["event_type"], event_types)
     raw.frame = frame
     apply_identity(raw, identity)  # user_id := each row's identity (user, or session)
     if timestamp_unit not in (None, "auto"):
