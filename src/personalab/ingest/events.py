@@ -11,7 +11,9 @@ engine (:mod:`personalab.engine`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,26 @@ NUMERIC_COLUMNS = ("price", "quantity", "rating", "dwell_seconds", "scroll_depth
 ID_COLUMNS = ("event_id", "user_id", "session_id", "item_id")
 LABEL_COLUMNS = ("category", "device", "channel")  # few distinct values: stored as categoricals
 EVENT_TYPE_DTYPE = pd.CategoricalDtype(list(EVENT_TYPES))
+#: common names of the canonical event types in public logs and analytics exports, read as them
+#: (after lower-casing, with spaces and hyphens as underscores: "Add to cart" is add_to_cart);
+#: ``source.event_types`` maps a name before this does, so a log can mean something else by one
+EVENT_SYNONYMS = {
+    name: canonical
+    for canonical, names in {
+        "view": ("pageview", "page_view", "pv", "views", "product_view", "item_view",
+                 "view_item", "detail", "detail_view", "product_detail"),
+        "click": ("clicks", "item_click", "click_item"),
+        "add_to_cart": ("addtocart", "add_cart", "cart", "carts", "add_to_basket",
+                        "addtobasket", "basket"),
+        "remove_from_cart": ("removefromcart", "remove_cart", "remove_from_basket"),
+        "purchase": ("transaction", "transactions", "buy", "order", "orders", "purchased",
+                     "purchases"),
+        "rate": ("rating", "ratings", "rated"),
+        "search": ("searches", "query"),
+        "scroll": ("scrolls",),
+    }.items()
+    for name in names
+}  # fmt: skip
 
 
 @dataclass
@@ -46,6 +68,10 @@ class Parsed:
     out_of_range: np.ndarray | None = None
     #: how the timestamp column was read (see :class:`Timestamps`)
     timestamps_read_as: str = "iso8601"
+    #: the event type names read as canonical ones (:data:`EVENT_SYNONYMS`), and the names
+    #: that are none (quarantined as unknown_event_type)
+    synonyms: frozenset[tuple[str, str]] = frozenset()
+    unknown_types: frozenset[str] = frozenset()
 
 
 def parse_events(raw: RawEvents, timezone: str = "UTC") -> Parsed:
@@ -87,7 +113,7 @@ def parse_batch(src: pd.DataFrame, stamps: Timestamps, whole: frozenset[str]) ->
             else pd.Categorical([np.nan] * n)
         )
     out["timestamp"] = pd.Series(stamps.values.array, index=src.index)
-    out["event_type"] = _normalise_labels(src["event_type"])
+    out["event_type"], synonyms = _event_types(src["event_type"])
     bad_number = np.zeros(n, dtype=bool)
     for name in NUMERIC_COLUMNS:
         if name not in src:
@@ -102,6 +128,8 @@ def parse_batch(src: pd.DataFrame, stamps: Timestamps, whole: frozenset[str]) ->
         bad_number=bad_number,
         out_of_range=stamps.out_of_range,
         timestamps_read_as=stamps.read_as,
+        synonyms=frozenset(synonyms),
+        unknown_types=frozenset(set(out["event_type"].cat.categories) - set(EVENT_TYPES)),
     )
 
 
@@ -132,12 +160,31 @@ def _to_id_string(values: pd.Series, whole: bool | None = None) -> pd.Series:
     return text.where(text != "")
 
 
-def _normalise_labels(values: pd.Series) -> pd.Series:
-    """Stripped, lower-cased labels as a categorical (the work is done once per distinct value)."""
+def _normalise_labels(values: pd.Series, meaning: Any = None) -> pd.Series:
+    """Stripped, lower-cased labels as a categorical (the work is done once per distinct value);
+    ``meaning``: what a cleaned label stands for (by default itself)."""
     labels = values.astype("category")
     cleaned = pd.Index(labels.cat.categories.astype(str)).str.strip().str.lower()
+    if meaning is not None:
+        cleaned = pd.Index([meaning(name) for name in cleaned], dtype=object)
     uniques, inverse = np.unique(np.asarray(cleaned, dtype=object), return_inverse=True)
     codes = labels.cat.codes.to_numpy()
     new_codes = inverse[np.maximum(codes, 0)] if inverse.size else np.zeros_like(codes)
     new_codes = np.where(codes >= 0, new_codes, -1)
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniques), index=values.index)
+
+
+def _event_types(values: pd.Series) -> tuple[pd.Series, set[tuple[str, str]]]:
+    """The event types (:func:`_normalise_labels`; a name with spaces or hyphens for underscores
+    is the canonical type it spells, a name in :data:`EVENT_SYNONYMS` the type it names), and
+    the (name, type) pairs read through a synonym."""
+    read: set[tuple[str, str]] = set()
+
+    def meaning(name: str) -> str:
+        key = re.sub(r"[\s\-]+", "_", name)
+        if key in EVENT_SYNONYMS:
+            read.add((name, EVENT_SYNONYMS[key]))
+            return EVENT_SYNONYMS[key]
+        return key if key in EVENT_TYPES else name
+
+    return _normalise_labels(values, meaning), read

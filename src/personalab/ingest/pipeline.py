@@ -74,6 +74,8 @@ from personalab.ingest.validation import (
     rule_flags,
     rule_frame,
     summarise_reasons,
+    synonym_notes,
+    unknown_types_hint,
 )
 
 
@@ -367,12 +369,15 @@ def _validate(
         listed = ", ".join(f"{reason} ({count})" for reason, count in top.items())
         raise QuarantineRateError(
             f"{raw.description}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
-            f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}",
+            f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
+            + unknown_types_hint(
+                spool.unknown_types if "unknown_event_type" in top else frozenset()
+            ),
             quarantine,
         )
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
-    notes = [*timestamp_notes(spool.read_as), *scale_notes, *items_notes(items)]
-    notes += late_notes(late_events)
+    notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
+    notes += [*items_notes(items), *late_notes(late_events)]
     return _Checked(clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes)
 
 

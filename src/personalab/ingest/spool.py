@@ -84,6 +84,9 @@ class Spool:
     #: per label column, the sorted categories of the whole column, and their dtype
     categories: dict[str, pd.Index] = field(default_factory=dict)
     arrival: bool = False  # the spool has ``arrival_ns``
+    #: event type names read through a synonym (name, type), and names that are no type
+    synonyms: frozenset[tuple[str, str]] = frozenset()
+    unknown_types: frozenset[str] = frozenset()
 
 
 def raw_batches(
@@ -129,6 +132,8 @@ def spool_events(
     seen: dict[str, set[str]] = {name: set() for name in LABEL_COLUMNS}
     kinds: dict[str, np.dtype] = {}
     units: set[str] = set()
+    synonyms: set[tuple[str, str]] = set()
+    unknown: set[str] = set()
     start = 0
     # lz4 without dictionaries or statistics (a file read once): twice as fast to write as
     # with dictionaries, and a third of the bytes of no compression (which is slower still)
@@ -141,6 +146,8 @@ def spool_events(
                 units.add(stamps.values.dt.unit)
             parsed = parse_batch(batch, stamps, whole)
             frame = parsed.frame
+            synonyms |= parsed.synonyms
+            unknown |= parsed.unknown_types
             for name in LABEL_COLUMNS:
                 categories = frame[name].cat.categories
                 seen[name].update(categories)
@@ -173,6 +180,8 @@ def spool_events(
             for name in LABEL_COLUMNS
         },
         arrival=arrival is not None,
+        synonyms=frozenset(synonyms),
+        unknown_types=frozenset(unknown),
     )
 
 

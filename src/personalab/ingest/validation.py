@@ -292,6 +292,32 @@ def rating_scale(
     ]
 
 
+def synonym_notes(synonyms: frozenset[tuple[str, str]]) -> list[str]:
+    """A sentence for the run naming the event type names read as canonical types."""
+    if not synonyms:
+        return []
+    read = ", ".join(f"{name!r} as {kind}" for name, kind in sorted(synonyms))
+    return [
+        f"event types: {read} (common names of these types; to read one otherwise, map it in "
+        "source.event_types)"
+    ]
+
+
+def unknown_types_hint(unknown: frozenset[str], shown: int = 6) -> str:
+    """For the stop on too many rejected rows: the event type names that are none, and how to
+    map them."""
+    if not unknown:
+        return ""
+    names = sorted(unknown)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    listed = ", ".join(repr(name) for name in names[:shown]) + more
+    example = ", ".join(f"{name}: view" for name in names[:2])
+    return (
+        f"; the log's event types {listed} are none of {', '.join(EVENT_TYPES)}: map them in "
+        f"source.event_types (e.g. {{{example}}}), or raise max_quarantine_rate to drop them"
+    )
+
+
 def items_notes(items: bool) -> list[str]:
     """A sentence for the run when the log has no item ids."""
     if items:

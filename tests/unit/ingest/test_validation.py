@@ -13,7 +13,7 @@ import pytest
 from personalab.core.params import ParamsError
 from personalab.ingest.events import parse_events
 from personalab.ingest.params import IngestParams
-from personalab.ingest.pipeline import run_ingest
+from personalab.ingest.pipeline import QuarantineRateError, run_ingest
 from personalab.ingest.validation import (
     RULE_ORDER,
     find_violations,
@@ -399,3 +399,44 @@ def test_a_range_given_in_params_is_used_as_given(tmp_path):
     result = rated_log(tmp_path, [1, 6, 10] * 10, rating_range=[1, 5])
     assert reasons(result) == {"rating_out_of_range": 20}
     assert not [n for n in result.notes if "rating_range" in n]
+
+
+# --- event type names ----------------------------------------------------------------------------
+
+
+def named_log(tmp_path, names, **source):
+    lines = ["visitor,ts,action,sku"]
+    lines += [f"v{i % 4},2024-01-01T{i:02d}:00:00Z,{name},s{i % 3}" for i, name in enumerate(names)]
+    path = write(tmp_path, "log.csv", "\n".join(lines) + "\n")
+    columns = {"visitor": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}
+    values = {"source": {"format": "csv", "path": str(path), "columns": columns, **source}}
+    return run_ingest(
+        IngestParams.from_mapping(values, source="params/ingest.yaml"), tmp_path / "o"
+    )
+
+
+def test_common_names_of_event_types_are_read_as_them_and_named_in_a_note(tmp_path):
+    """A log saying pageview, addtocart, transaction lost every row as unknown_event_type."""
+    names = ["PageView", "Add to cart", "addtocart", "transaction", "view", "Buy"] * 3
+    result = named_log(tmp_path, names)
+    assert reasons(result) == {}
+    kinds = result.events.sort_values("timestamp")["event_type"].tolist()
+    assert kinds[:6] == ["view", "add_to_cart", "add_to_cart", "purchase", "view", "purchase"]
+    note = next(n for n in result.notes if n.startswith("event types:"))
+    assert "'pageview' as view" in note and "'transaction' as purchase" in note
+    assert "'buy' as purchase" in note and "add to cart" not in note  # spelled, not a synonym
+
+
+def test_the_source_s_own_event_types_mapping_wins_over_a_common_name(tmp_path):
+    result = named_log(tmp_path, ["cart", "view"] * 5, event_types={"cart": "view"})
+    assert set(result.events["event_type"]) == {"view"}
+    assert not [n for n in result.notes if n.startswith("event types:")]
+
+
+def test_too_many_unknown_event_types_stop_naming_them_and_the_mapping(tmp_path):
+    with pytest.raises(QuarantineRateError) as info:
+        named_log(tmp_path, ["fav", "hover", "view"] * 5)
+    message = str(info.value)
+    assert "unknown_event_type (10)" in message
+    assert "event types 'fav', 'hover' are none of view, click" in message
+    assert "source.event_types (e.g. {fav: view, hover: view})" in message
