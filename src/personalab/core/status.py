@@ -14,6 +14,9 @@ Statuses:
 - ``skipped``: nothing could be learned or built (:meth:`StageStatus.skip`). A skipped stage
   still writes its declared outputs, empty and marked (:func:`write_skip_marker`), so DVC and
   the later stages run.
+
+``python -m personalab.core.status`` also reports ``stale`` for a stage whose metrics remain
+from an earlier run while a stage before it failed (:func:`stage_statuses`).
 """
 
 from __future__ import annotations
@@ -154,8 +157,15 @@ def skip_reason_of(folder: Path) -> str | None:
     return json.loads(marker.read_text()).get("reason") or "skipped"
 
 
-def stage_statuses(metrics_dir: Path, stages: Sequence[str]) -> list[dict[str, Any]]:
-    """Each stage's ``status``, ``skip_reason`` and ``notes`` from its metrics file."""
+def stage_statuses(
+    metrics_dir: Path, stages: Sequence[str], upstream: dict[str, set[str]] | None = None
+) -> list[dict[str, Any]]:
+    """Each stage's ``status``, ``skip_reason`` and ``notes`` from its metrics file.
+
+    With ``upstream`` (:func:`upstream_stages`), a stage whose metrics are there while a stage
+    it reads from has none (it failed, or has not run, since DVC removes a stage's outputs
+    before running it) is ``stale``: its record is from an earlier run on other inputs (the
+    embedded synthetic log's, in a fresh clone), and says so."""
     out = []
     for stage in stages:
         path = Path(metrics_dir) / f"{stage}.json"
@@ -168,7 +178,52 @@ def stage_statuses(metrics_dir: Path, stages: Sequence[str]) -> list[dict[str, A
                 notes=list(metrics.get("notes", [])),
             )
         out.append(record)
+    runs = {r["stage"]: r for r in out}
+    causes: dict[str, set[str]] = {}  # per stale stage: the stages not run behind it
+    for record in out:  # in pipeline order: a stage's upstream stages are decided first
+        before = (upstream or {}).get(record["stage"], set()) & set(runs)
+        behind = {s for s in before if runs[s]["status"] == "not run"}
+        behind |= {c for s in before for c in causes.get(s, ())}
+        if behind and record["status"] != "not run":
+            causes[record["stage"]] = behind
+            names = sorted(behind)
+            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+            failed = listed + (" has" if len(names) == 1 else " have")
+            record.update(
+                status="stale",
+                skip_reason=f"these results are from an earlier run: {failed} not completed "
+                "since (see the error); `dvc repro` reruns this stage after it",
+                notes=[],
+            )
     return out
+
+
+def upstream_stages(dvc_yaml: Path) -> dict[str, set[str]]:
+    """Per stage of ``dvc_yaml``, the stages whose outputs it depends on."""
+    import yaml
+
+    stages = yaml.safe_load(Path(dvc_yaml).read_text())["stages"]
+
+    def paths(entries: list) -> list[str]:
+        return [e if isinstance(e, str) else next(iter(e)) for e in entries or []]
+
+    outs = {
+        name: paths([*s.get("outs", []), *s.get("metrics", []), *s.get("plots", [])])
+        for name, s in stages.items()
+    }
+
+    def under(dep: str, out: str) -> bool:
+        return dep == out or dep.startswith(out.rstrip("/") + "/")
+
+    return {
+        name: {
+            other
+            for dep in paths(stage.get("deps", []))
+            for other, made in outs.items()
+            if other != name and any(under(dep, out) for out in made)
+        }
+        for name, stage in stages.items()
+    }
 
 
 def summary_lines(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -202,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     paths = project_paths()
     print("personalab: what each stage did (reports/metrics/<stage>.json)")
-    for line in summary_lines(stage_statuses(paths.reports / "metrics", list(STAGES))):
+    upstream = upstream_stages(paths.root / "dvc.yaml")
+    for line in summary_lines(stage_statuses(paths.reports / "metrics", list(STAGES), upstream)):
         print(line)
     return 0
 

@@ -12,6 +12,7 @@ from personalab.core.status import (
     skip_reason_of,
     stage_statuses,
     summary_lines,
+    upstream_stages,
     write_skip_marker,
 )
 from personalab.core.storage import write_metrics
@@ -66,6 +67,41 @@ def test_the_summary_reads_every_stage_from_its_metrics(tmp_path):
         "intent     skipped: the log has no purchase events",
         "export     not run",
     ]
+
+
+def test_results_left_from_an_earlier_run_behind_a_failed_stage_are_stale(tmp_path):
+    """A fresh clone holds the synthetic run's metrics; when ingest stops on the user's log,
+    the later stages' records were reported as theirs ("complete")."""
+    from personalab.core.paths import STAGES, project_paths
+
+    upstream = upstream_stages(project_paths().root / "dvc.yaml")
+    done = StageStatus("x").metrics()
+    for stage in ("features", "segments", "recommend", "export"):
+        write_metrics({"rows": 3, **done}, tmp_path / f"{stage}.json")
+    records = {r["stage"]: r for r in stage_statuses(tmp_path, list(STAGES), upstream)}
+    assert records["ingest"]["status"] == "not run"
+    for stage in ("features", "segments", "recommend", "export"):
+        assert records[stage]["status"] == "stale", stage
+        assert records[stage]["skip_reason"].startswith("these results are from an earlier run")
+    assert "earlier run: ingest has not completed since" in records["features"]["skip_reason"]
+    assert "experiment, ingest, intent and monitor have not" in records["export"]["skip_reason"]
+    assert records["intent"]["status"] == "not run"
+    # once ingest has run, what follows it is its own again (intent: not run, so export stale)
+    write_metrics({"rows": 3, **done}, tmp_path / "ingest.json")
+    records = {r["stage"]: r for r in stage_statuses(tmp_path, list(STAGES), upstream)}
+    assert [records[s]["status"] for s in ("ingest", "features", "segments", "recommend")] == [
+        "complete"
+    ] * 4
+    assert records["export"]["status"] == "stale" and "intent" in records["export"]["skip_reason"]
+
+
+def test_the_stages_each_stage_reads_from_come_from_dvc_yaml():
+    from personalab.core.paths import project_paths
+
+    upstream = upstream_stages(project_paths().root / "dvc.yaml")
+    assert upstream["ingest"] == set() and upstream["features"] == {"ingest"}
+    assert upstream["recommend"] == {"ingest"}
+    assert {"monitor", "experiment", "recommend", "segments"} <= upstream["export"]
 
 
 def test_after_a_skip_the_later_cells_of_a_notebook_run_as_nothing(capsys):
