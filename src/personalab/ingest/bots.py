@@ -9,7 +9,8 @@ The rate rules count distinct moments, not rows: events of a user that share a t
 count once. A basket logged as one line per item (UCI Online Retail: a 40-item invoice
 shares one minute) is one action, not 40; a bot's burst has a new timestamp per event.
 (A log whose clock is coarser than the rule, e.g. whole minutes, cannot show more than one
-moment a minute: the per-minute rule then never fires there.)
+moment a minute: the per-minute rule then never fires there, and the run says so:
+:func:`rate_rule_notes`.)
 """
 
 from __future__ import annotations
@@ -31,6 +32,29 @@ class BotRules(BaseModel):
     max_events_per_day: int = Field(5000, ge=1)
     zero_dwell_share: float = Field(0.9, gt=0, le=1)
     min_views_for_dwell_rule: int = Field(20, ge=1)
+
+
+def rate_rule_notes(granularity_seconds: float | None, rules: BotRules) -> list[str]:
+    """A sentence for the run when the timestamps are too coarse for a rate rule to fire: a
+    clock minute holds at most 60 / granularity distinct moments, a day 86,400 / granularity
+    (a log of dates: one, so no rate rule can find a bot there)."""
+    if not granularity_seconds:
+        return []
+    blind = [
+        f"{limit} events a {span}"
+        for limit, span, seconds in (
+            (rules.max_events_per_minute, "minute", 60),
+            (rules.max_events_per_day, "day", 86_400),
+        )
+        if seconds // granularity_seconds <= limit
+    ]
+    if not blind:
+        return []
+    return [
+        f"bots: every timestamp is a whole multiple of {granularity_seconds:g} s, so no user can "
+        f"show more than {' or '.join(blind)}: those rules cannot flag anyone in this log (the "
+        "zero-dwell rule still can)"
+    ]
 
 
 def bot_users(events: ibis.Table, rules: BotRules) -> ibis.Table:

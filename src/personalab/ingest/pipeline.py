@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
 from personalab.ingest.accounting import quarantine_table, stage_metrics
-from personalab.ingest.bots import bot_users, rules_text
+from personalab.ingest.bots import bot_users, rate_rule_notes, rules_text
 from personalab.ingest.duplicates import (
     COARSE_NOTE,
     CONTENT,
@@ -267,6 +267,7 @@ def _process(
     metrics |= timestamp_metrics(checked.read_as)
     metrics |= profile_metrics(profile)
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
+    blind = rate_rule_notes(profile["granularity_seconds"], params.bots)  # coarse clocks
     return IngestResult(
         events_file=events_file,
         sessions=sessions,
@@ -277,7 +278,7 @@ def _process(
         source=raw.description,
         timings=timings,
         profile=profile,
-        notes=[*raw.notes, *checked.notes],
+        notes=[*raw.notes, *checked.notes, *blind],
         engine=engine.describe(),
         daily=daily,
         funnel=funnel,

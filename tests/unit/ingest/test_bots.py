@@ -163,3 +163,27 @@ def test_baskets_are_not_bots_and_bots_still_are(tmp_path, fmt, content, bot_eve
     assert reasons(result) == {}
     m = result.metrics
     assert (m["bot_events_removed"], m["bot_users"]) == (bot_events, bot_users)
+
+
+# --- logs too coarse for the rate rules -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stamp", "blind"),
+    [
+        ("2024-01-{d:02d}T10:{m:02d}:{s:02d}.{f:03d}Z", None),  # milliseconds: both rules can fire
+        ("2024-01-{d:02d}T10:{m:02d}:00Z", "40 events a minute or 5000 events a day"),  # minutes
+        ("2024-01-{d:02d}", "40 events a minute or 5000 events a day"),  # dates
+    ],
+)
+def test_a_log_too_coarse_for_a_rate_rule_says_it_cannot_fire(tmp_path, stamp, blind):
+    rows = ["user_id,timestamp,event_type,item_id"]
+    for i in range(40):
+        when = stamp.format(d=1 + i % 9, m=i % 60, s=i % 60, f=i)
+        rows.append(f"u{i % 3},{when},view,i{i % 5}")
+    result = ingest(tmp_path / "out", write(tmp_path, "log.csv", "\n".join(rows) + "\n"))
+    notes = [n for n in result.notes if n.startswith("bots:")]
+    if blind is None:
+        assert not notes
+    else:
+        assert len(notes) == 1 and f"no user can show more than {blind}" in notes[0]
