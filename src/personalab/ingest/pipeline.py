@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from personalab.core.errors import InputError
 from personalab.engine import Engine, connect
 from personalab.ingest.accounting import quarantine_table, stage_metrics
 from personalab.ingest.bots import bot_users, rate_rule_notes, rules_text
@@ -73,19 +72,9 @@ from personalab.ingest.validation import (
     require_arrival_order,
     rule_flags,
     rule_frame,
-    summarise_reasons,
     synonym_notes,
-    unknown_types_hint,
+    too_many_rejected,
 )
-
-
-class QuarantineRateError(InputError, RuntimeError):
-    """Too large a share of the source failed validation; ``quarantine`` holds the rejected rows
-    (:func:`personalab.ingest.io.run_keeping_quarantine` writes them before the stop)."""
-
-    def __init__(self, message: str, quarantine: pd.DataFrame | None = None) -> None:
-        super().__init__(message)
-        self.quarantine = quarantine
 
 
 @dataclass
@@ -366,16 +355,7 @@ def _validate(
         raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
     if rate > params.max_quarantine_rate:
-        top = summarise_reasons(quarantine["reason"], top=3)
-        listed = ", ".join(f"{reason} ({count})" for reason, count in top.items())
-        raise QuarantineRateError(
-            f"{raw.description}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
-            f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
-            + unknown_types_hint(
-                spool.unknown_types if "unknown_event_type" in top else frozenset()
-            ),
-            quarantine,
-        )
+        raise too_many_rejected(raw.description, quarantine, rows_read, params, spool.unknown_types)
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
     notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
     notes += [*items_notes(items), *late_notes(late_events)]

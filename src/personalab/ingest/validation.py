@@ -42,6 +42,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from personalab.core.errors import InputError
 from personalab.core.params import ParamsError
 from personalab.ingest.events import EVENT_TYPES, ITEM_EVENTS, Parsed
 from personalab.ingest.timestamps import NS_BOUNDS
@@ -290,6 +291,31 @@ def rating_scale(
         f"({', '.join(f'{a:g}-{b:g}' for a, b in RATING_SCALES)}): every rating is kept; set "
         "rating_range in params/ingest.yaml to check them"
     ]
+
+
+class QuarantineRateError(InputError, RuntimeError):
+    """Too large a share of the source failed validation; ``quarantine`` holds the rejected rows
+    (:func:`personalab.ingest.io.run_keeping_quarantine` writes them before the stop)."""
+
+    def __init__(self, message: str, quarantine: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.quarantine = quarantine
+
+
+def too_many_rejected(
+    source: str, quarantine: pd.DataFrame, rows_read: int, params: Any, unknown: frozenset[str]
+) -> QuarantineRateError:
+    """The stop when more than ``params.max_quarantine_rate`` of the rows were rejected: the
+    share, the top reasons and, when unknown event types are among them, their names."""
+    rate = len(quarantine) / rows_read
+    top = summarise_reasons(quarantine["reason"], top=3)
+    listed = ", ".join(f"{reason} ({count})" for reason, count in top.items())
+    return QuarantineRateError(
+        f"{source}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
+        f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
+        + unknown_types_hint(unknown if "unknown_event_type" in top else frozenset()),
+        quarantine,
+    )
 
 
 def synonym_notes(synonyms: frozenset[tuple[str, str]]) -> list[str]:

@@ -13,9 +13,10 @@ import pytest
 from personalab.core.params import ParamsError
 from personalab.ingest.events import parse_events
 from personalab.ingest.params import IngestParams
-from personalab.ingest.pipeline import QuarantineRateError, run_ingest
+from personalab.ingest.pipeline import run_ingest
 from personalab.ingest.validation import (
     RULE_ORDER,
+    QuarantineRateError,
     find_violations,
     reasons_text,
     summarise_reasons,
