@@ -34,26 +34,36 @@ class BotRules(BaseModel):
     min_views_for_dwell_rule: int = Field(20, ge=1)
 
 
-def rate_rule_notes(granularity_seconds: float | None, rules: BotRules) -> list[str]:
+def rate_rule_notes(
+    granularity_seconds: float | None, rules: BotRules, dwell: bool
+) -> list[str]:
     """A sentence for the run when the timestamps are too coarse for a rate rule to fire: a
     clock minute holds at most 60 / granularity distinct moments, a day 86,400 / granularity
-    (a log of dates: one, so no rate rule can find a bot there)."""
+    (a log of dates: one, so no rate rule can find a bot there). ``dwell``: the log has dwell
+    times, so the zero-dwell rule is still checked (else no rule is left)."""
     if not granularity_seconds:
         return []
-    blind = [
-        f"{limit} events a {span}"
+    rate_rules = [
+        (f"{limit} events a {span}", seconds // granularity_seconds <= limit)
         for limit, span, seconds in (
             (rules.max_events_per_minute, "minute", 60),
             (rules.max_events_per_day, "day", 86_400),
         )
-        if seconds // granularity_seconds <= limit
     ]
+    blind = [name for name, cannot in rate_rules if cannot]
     if not blind:
         return []
+    left = [f"the {name} rule" for name, cannot in rate_rules if not cannot]
+    left += ["the zero-dwell rule"] if dwell else []
+    those = "those rules" if len(blind) > 1 else "that rule"
+    rest = (
+        f" ({' and '.join(left)} still can)"
+        if left
+        else "; no view has a dwell time for the zero-dwell rule either, so no bot can be found"
+    )
     return [
         f"bots: every timestamp is a whole multiple of {granularity_seconds:g} s, so no user can "
-        f"show more than {' or '.join(blind)}: those rules cannot flag anyone in this log (the "
-        "zero-dwell rule still can)"
+        f"show more than {' or '.join(blind)}: {those} cannot flag anyone in this log{rest}"
     ]
 
 

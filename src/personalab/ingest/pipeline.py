@@ -256,7 +256,8 @@ def _process(
     metrics |= timestamp_metrics(checked.read_as)
     metrics |= profile_metrics(profile)
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
-    blind = rate_rule_notes(profile["granularity_seconds"], params.bots)  # coarse clocks
+    dwell = bool(profile["populated"]["dwell_seconds"])  # the zero-dwell rule has values
+    blind = rate_rule_notes(profile["granularity_seconds"], params.bots, dwell)  # coarse clocks
     return IngestResult(
         events_file=events_file,
         sessions=sessions,

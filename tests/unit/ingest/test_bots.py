@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalab.ingest.bots import BotRules
+from personalab.ingest.bots import BotRules, rate_rule_notes
+from personalab.ingest.params import IngestParams
 from tests.unit.ingest.bad_inputs import assert_accounted, ingest, reasons, write
 from tests.unit.ingest.engine_rows import find_bots
 from tests.unit.ingest.event_rows import T0
@@ -187,3 +188,23 @@ def test_a_log_too_coarse_for_a_rate_rule_says_it_cannot_fire(tmp_path, stamp, b
         assert not notes
     else:
         assert len(notes) == 1 and f"no user can show more than {blind}" in notes[0]
+        assert notes[0].endswith("no view has a dwell time for the zero-dwell rule either, so no "
+                                 "bot can be found")  # this log has no dwell
+
+
+@pytest.mark.parametrize(
+    ("seconds", "dwell", "blind", "left"),
+    [
+        (60.0, True, "those rules cannot", "(the zero-dwell rule still can)"),
+        (2.0, False, "40 events a minute: that rule cannot", "(the 5000 events a day rule still"),
+        (2.0, True, "that rule cannot", "day rule and the zero-dwell rule still can)"),
+        (1.0, False, None, None),  # a second holds one moment: 60 a minute, 86,400 a day
+    ],
+)
+def test_the_rate_rule_note_names_the_rules_still_checked(seconds, dwell, blind, left):
+    notes = rate_rule_notes(seconds, IngestParams().bots, dwell)
+    if blind is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and blind in notes[0] and left in notes[0]
+        assert "no bot can be found" not in notes[0]
