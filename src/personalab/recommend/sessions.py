@@ -14,7 +14,8 @@ In the order the stage uses them:
 * :class:`NextItemParams`: ``sessions:`` in ``params/recommend.yaml``;
 * :func:`session_sequences`: each session's item events in time order, repeats collapsed;
 * :func:`split_sessions`: the latest sessions by start held out;
-* :func:`next_item_gap`: why the log cannot teach or evaluate the model, or None;
+* :func:`next_item_gap`: why the log cannot teach or evaluate the model, or None (among the
+  causes: timestamps too coarse to order a session's steps, :func:`tied_steps`);
 * :func:`fit_next_item`: the rules as :class:`~personalab.recommend.arrays.ModelArrays`.
 
 Ranking requests and the held-out evaluation against popularity live in
@@ -74,6 +75,10 @@ class NextItemParams(BaseModel):
     * ``exclude_context``: never recommend an item the request already holds (a visitor has
       seen it). The held-out targets that return to an item of their own session cannot be
       hit then; the evaluation reports their share (``targets_in_context``).
+    * ``max_tied_steps``: the largest share of steps that may come at the same time as the
+      step before them. Above it, which item came next is the file's order rather than the
+      visit's (timestamps to the day or the minute, one time for a whole basket), so the
+      model is left out rather than learned and judged on that order; 1 trusts the file.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,6 +91,7 @@ class NextItemParams(BaseModel):
     min_sessions: int = Field(20, ge=1)
     neighbours: int | None = Field(50, ge=1)
     exclude_context: bool = True
+    max_tied_steps: float = Field(0.5, ge=0, le=1)
 
 
 def session_sequences(
@@ -154,14 +160,23 @@ def split_sessions(
 def next_item_gap(sequences: pd.DataFrame, params: NextItemParams) -> str | None:
     """Why these sessions cannot teach or evaluate a next-item model (one sentence), or None.
 
-    In order: no session at all; no session of two or more steps; fewer training sessions of
-    two or more steps than ``min_sessions``; no held-out session of two or more steps (nothing
-    to evaluate).
+    In order: no session at all; no session of two or more steps; more steps tied with the
+    step before them than ``max_tied_steps`` (the order within sessions is unknown); fewer
+    training sessions of two or more steps than ``min_sessions``; no held-out session of two or
+    more steps (nothing to evaluate).
     """
     if sequences.empty:
         return NO_SESSIONS
     if not (_lengths(sequences) >= 2).any():
         return NO_TRANSITION
+    tied, steps = tied_steps(sequences)
+    if tied > params.max_tied_steps * steps:
+        return (
+            f"{tied:,} of the {steps:,} steps from one item to the next in a session "
+            f"({tied / steps:.0%}) come at the same time as the step before, more than "
+            f"sessions.max_tied_steps {params.max_tied_steps:g}: the timestamps do not say which "
+            "item came next (only the file's order does), so there is no order to learn"
+        )
     train, test = split_sessions(sequences, params)
     n_sessions = sequences[SESSION_COL].nunique()
     n_test = test[SESSION_COL].nunique()
@@ -179,6 +194,17 @@ def next_item_gap(sequences: pd.DataFrame, params: NextItemParams) -> str | None
             f"{params.test_share}) has two or more items, so there is no next item to evaluate"
         )
     return None
+
+
+def tied_steps(sequences: pd.DataFrame) -> tuple[int, int]:
+    """(steps at the same time as the step before them in their session, steps): a step is
+    every position after a session's first."""
+    ordered = _ordered(sequences)
+    step = (ordered[POSITION_COL] > 0).to_numpy()
+    times = _sortable_times(ordered[TIME_COL], TIME_COL)
+    same = np.zeros(step.size, dtype=bool)
+    same[1:] = times[1:] == times[:-1]
+    return int((same & step).sum()), int(step.sum())
 
 
 def fit_next_item(train: pd.DataFrame, params: NextItemParams) -> ModelArrays:

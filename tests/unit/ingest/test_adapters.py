@@ -293,8 +293,8 @@ def test_instacart_reader(tmp_path):
 def test_instacart_end_to_end(tmp_path):
     result = ingest(tmp_path, instacart_folder(tmp_path), fmt="instacart")
     assert rows(result.events, "timestamp", "user_id", "item_id", "session_id") == [
-        (utc("2017-03-12 08:00"), "1", "14084", "2539329"),
-        (utc("2017-03-12 08:00"), "1", "196", "2539329"),
+        (utc("2017-03-12 08:00"), "1", "196", "2539329"),  # added to the cart first
+        (utc("2017-03-12 08:00:01"), "1", "14084", "2539329"),  # a second later
         (utc("2017-03-27 07:00"), "1", "196", "2398795"),
         (utc("2017-04-01 11:00"), "2", "196", "2168274"),
         (utc("2017-04-17 12:00"), "1", "12427", "473747"),

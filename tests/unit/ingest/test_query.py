@@ -45,7 +45,9 @@ WITH orders AS (
 SELECT o.user_id,
        CAST(o.order_id AS VARCHAR)                AS session_id,
        DATE '2017-01-01' + to_days(CAST(o.day AS INTEGER))
-                         + to_hours(o.order_hour_of_day) AS timestamp,
+                         + to_hours(o.order_hour_of_day)
+                         + to_seconds(coalesce(CAST(p.add_to_cart_order AS INTEGER), 1) - 1)
+                                          AS timestamp,
        'purchase'                                 AS event_type,
        CAST(p.product_id AS VARCHAR)              AS item_id,
        p._file, p._row
@@ -176,6 +178,10 @@ def test_instacart_recipe_builds_a_per_user_timeline_from_relative_days(tmp_path
     assert result.metrics["rows_read"] == 6  # one event per order line
     assert set(result.events["event_type"]) == {"purchase"}
     assert result.events.groupby("session_id")["item_id"].apply(set)["2539329"] == {"196", "14084"}
+    basket = result.events[result.events["session_id"] == "2539329"].set_index("item_id")
+    assert basket["timestamp"].to_dict() == {  # a second apart, in add_to_cart_order
+        "196": utc("2017-01-01 08:00:00"), "14084": utc("2017-01-01 08:00:01"),
+    }  # fmt: skip
     # an order without an hour: its line is quarantined, traced to its line in its file
     assert reasons(result) == {"bad_timestamp": 1}
     row = result.quarantine.iloc[0]

@@ -23,6 +23,7 @@ from personalab.recommend.sessions import (
     next_item_gap,
     session_sequences,
     split_sessions,
+    tied_steps,
 )
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -404,10 +405,42 @@ def test_gap_names_why_the_log_cannot_teach_or_evaluate():
     assert next_item_gap(untestable, NextItemParams(min_sessions=2, test_share=0.5)) is None
 
 
+def daily(sessions, tie_every=1):
+    """:func:`walks` with coarse clocks: within each session, every ``tie_every``-th step comes
+    at the time of the step before it (1: the whole session at one time, as with dates)."""
+    rows = []
+    for s, items in enumerate(sessions):
+        minute = 10 * s
+        for j, item in enumerate(items):
+            minute += 0 if j and j % tie_every == 0 else (1 if j else 0)
+            rows.append((f"s{s:04d}", item, minute))
+    return clicks(rows)
+
+
+def test_a_log_whose_clock_cannot_order_a_sessions_steps_teaches_no_next_item():
+    # 40 sessions of three items, each session at one time (a log of dates; a basket)
+    items = [["A", "B", "C"], ["B", "C", "D"], ["C", "D", "A"], ["D", "A", "B"]] * 10
+    params = NextItemParams(min_sessions=3)
+    tied = session_sequences(daily(items))
+    assert tied_steps(tied) == (80, 80)
+    gap = next_item_gap(tied, params)
+    assert gap.startswith("80 of the 80 steps from one item to the next in a session (100%)")
+    assert "sessions.max_tied_steps 0.5" in gap and "only the file's order" in gap
+    # every other step tied: 40 of 80, within the default share; stricter params leave it out
+    half = session_sequences(daily(items, tie_every=2))
+    assert tied_steps(half) == (40, 80)
+    assert next_item_gap(half, params) is None
+    assert "(50%)" in next_item_gap(half, NextItemParams(min_sessions=3, max_tied_steps=0.4))
+    # 1 trusts the file's order; a clock that orders every step never ties
+    assert next_item_gap(tied, NextItemParams(min_sessions=3, max_tied_steps=1.0)) is None
+    assert tied_steps(session_sequences(walks(items))) == (0, 80)
+
+
 def test_params_are_strict_and_named():
     assert NextItemParams().model_dump() == {
         "enabled": True, "test_share": 0.2, "steps": 10, "weighting": "inverse",
         "context_decay": 0.5, "min_sessions": 20, "neighbours": 50, "exclude_context": True,
+        "max_tied_steps": 0.5,
     }  # fmt: skip
     for bad in ({"stepz": 3}, {"test_share": 1.0}, {"weighting": "div"}, {"context_decay": 2}):
         with pytest.raises(ValueError):

@@ -22,8 +22,12 @@ previous order. Assumptions, stated because the timeline is built, not read:
   the summed ``days_since_prior_order`` of the orders after it before that date (a cumulative sum
   per user, from the end). Anchoring the end, not the start, keeps every user's latest orders
   at the same time, so a temporal split finds every user's recent orders after the cut.
-- The time of day is ``order_hour_of_day`` (0-23) on the hour; all products of an order share
-  that timestamp, in ``add_to_cart_order`` (file) order. ``order_dow`` is not reproduced (the
+- The time of day is ``order_hour_of_day`` (0-23) on the hour, for the order's first product;
+  each later product follows a second apart in ``add_to_cart_order`` (its product ``n`` at
+  ``n - 1`` seconds), so the order the basket was filled in is in the timestamps (what the
+  next-item model learns from) rather than left to the file. A line whose
+  ``add_to_cart_order`` is missing or not a positive whole number stays on the hour.
+  ``order_dow`` is not reproduced (the
   built dates have their own weekdays), and the data caps gaps at 30 days, so long pauses are
   shortened.
 - An order whose time cannot be built gets a null timestamp (its rows are quarantined as
@@ -31,7 +35,8 @@ previous order. Assumptions, stated because the timeline is built, not read:
   numbers, or an order before a gap that is missing or negative (``days_since_prior_order``
   may be empty only on a user's first order).
 
-Other fields: ``reordered`` and ``add_to_cart_order`` have no canonical column and are dropped;
+Other fields: ``reordered`` and ``add_to_cart_order`` (once in the time) have no canonical
+column and are dropped;
 there is no price or quantity. An order line whose ``order_id`` is not in ``orders.csv`` is
 quarantined as ``unknown_order``. An ``order_id`` listed twice in ``orders.csv`` stops the read.
 """
@@ -104,6 +109,17 @@ def _read_orders(file: Path) -> pd.DataFrame:
     return table[table["order_id"].notna()].reset_index(drop=True)  # no line can refer to the rest
 
 
+def _cart_offsets(lines: pd.DataFrame) -> pd.Series:
+    """Each line's time after its order's: ``add_to_cart_order - 1`` seconds (0 where that is
+    missing or not a positive whole number)."""
+    if "add_to_cart_order" not in lines:
+        return pd.Series(pd.Timedelta(0), index=lines.index)
+    rank = as_numbers(lines["add_to_cart_order"])
+    usable = np.isfinite(rank) & (rank >= 1) & (rank == np.floor(rank))
+    seconds = np.where(usable, rank - 1, 0).astype("int64")
+    return pd.Series(pd.to_timedelta(seconds, unit="s"), index=lines.index)
+
+
 def _read_lines(file: Path, orders: pd.DataFrame) -> pd.DataFrame:
     """One order-lines file as canonical purchase rows."""
     lines = read_files(file, "csv", sep=",", dtype="string")
@@ -111,11 +127,12 @@ def _read_lines(file: Path, orders: pd.DataFrame) -> pd.DataFrame:
     position = positions(orders["order_id"], lines["order_id"])
     found = pd.Series(position >= 0, index=lines.index)
     take = np.where(found, position, 0)
+    placed = orders["timestamp"].take(take).set_axis(lines.index).where(found)
     out = pd.DataFrame(
         {
             "user_id": orders["user_id"].take(take).set_axis(lines.index).where(found),
             "session_id": lines["order_id"],
-            "timestamp": orders["timestamp"].take(take).set_axis(lines.index).where(found),
+            "timestamp": placed + _cart_offsets(lines),
             "event_type": "purchase",
             "item_id": lines["product_id"],
         }
