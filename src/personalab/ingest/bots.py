@@ -34,9 +34,7 @@ class BotRules(BaseModel):
     min_views_for_dwell_rule: int = Field(20, ge=1)
 
 
-def rate_rule_notes(
-    granularity_seconds: float | None, rules: BotRules, dwell: bool
-) -> list[str]:
+def rate_rule_notes(granularity_seconds: float | None, rules: BotRules, dwell: bool) -> list[str]:
     """A sentence for the run when the timestamps are too coarse for a rate rule to fire: a
     clock minute holds at most 60 / granularity distinct moments, a day 86,400 / granularity
     (a log of dates: one, so no rate rule can find a bot there). ``dwell``: the log has dwell

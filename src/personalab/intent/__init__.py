@@ -33,7 +33,11 @@ The steps, in the order notebooks/04_intent.ipynb calls them, and the module of 
 """
 
 from personalab.intent.baselines import fit_baselines
-from personalab.intent.evaluate import evaluate_on_test, oracle_probabilities
+from personalab.intent.evaluate import (
+    evaluate_on_test,
+    oracle_probabilities,
+    warn_below_baselines,
+)
 from personalab.intent.explain import explain_rows, mean_abs_shap
 from personalab.intent.final import fit_final_model
 from personalab.intent.io import load_inputs, save_intent, save_skipped, study_storage
@@ -67,4 +71,5 @@ __all__ = [
     "save_skipped",
     "study_storage",
     "tune_xgboost",
+    "warn_below_baselines",
 ]

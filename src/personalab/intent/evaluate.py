@@ -109,6 +109,55 @@ def evaluate_on_test(
     return HoldoutEvaluation(metrics, p, curves, pd.DataFrame(rows))
 
 
+#: the baselines a tuned model should beat, by their names in the comparison
+COMPARED = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
+#: test ROC AUC under which a model is called barely better than chance
+NEAR_CHANCE_AUC = 0.55
+
+
+def warn_below_baselines(
+    evaluation: HoldoutEvaluation,
+    baselines: BaselineScores,
+    data: IntentData,
+    status: Any,
+    seed: int = 0,
+    resamples: int = 200,
+) -> None:
+    """Warnings in ``status`` when the tuned model's test ROC AUC is below a baseline's (with
+    a paired bootstrap interval of the difference over the test rows, so a reviewer sees
+    whether it is more than noise) or near chance (the personalise rule gates on it)."""
+    from sklearn.metrics import roc_auc_score
+
+    y, p = data.y[data.split.test], evaluation.probabilities
+    if len(np.unique(y)) < 2:
+        return
+    model_auc = float(roc_auc_score(y, p))
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, y.size, y.size) for _ in range(resamples)]
+    draws = [d for d in draws if 0 < y[d].sum() < y.size]  # both classes in the resample
+    for name, label in COMPARED.items():
+        scores = baselines.probabilities.get(name)
+        if scores is None:
+            continue
+        base_auc = float(roc_auc_score(y, scores))
+        if model_auc >= base_auc:
+            continue
+        diff = [roc_auc_score(y[d], p[d]) - roc_auc_score(y[d], scores[d]) for d in draws]
+        low, high = np.percentile(diff, [2.5, 97.5]) if diff else (np.nan, np.nan)
+        verdict = "within noise" if high >= 0 else "the baseline is better beyond noise"
+        status.warn(
+            f"the tuned model's test ROC AUC {model_auc:.4f} is below the {label} baseline's "
+            f"{base_auc:.4f} (difference {model_auc - base_auc:+.4f}, 95% bootstrap interval "
+            f"{low:+.4f} to {high:+.4f} over {y.size:,} test rows: {verdict}); the tuned model "
+            "is the one exported, so compare reports/intent/comparison.csv before relying on it"
+        )
+    if model_auc < NEAR_CHANCE_AUC:
+        status.warn(
+            f"the tuned model's test ROC AUC {model_auc:.4f} is barely better than chance (0.5): "
+            "the personalise rule's intent threshold then splits users almost at random"
+        )
+
+
 def _thin(curve: pd.DataFrame, points: int = 200) -> pd.DataFrame:
     """At most ``points`` rows, evenly spaced, keeping both ends (for small plot files)."""
     if len(curve) <= points:

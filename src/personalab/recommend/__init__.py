@@ -61,6 +61,7 @@ from personalab.recommend.stage import (
     prepare,
     recommend_everyone,
     stage_metrics,
+    warn_on_fallback,
 )
 from personalab.recommend.tuning import tune
 
@@ -86,4 +87,5 @@ __all__ = [
     "save_skipped",
     "stage_metrics",
     "tune",
+    "warn_on_fallback",
 ]

@@ -319,6 +319,39 @@ def describe_recommendations(recommendations: pd.DataFrame, events: pd.DataFrame
     return line
 
 
+#: above this share of the log's users on the popularity fallback, the stage warns
+FALLBACK_WARNING_SHARE = 0.5
+
+
+def warn_on_fallback(
+    recommendations: pd.DataFrame,
+    interactions: Interactions,
+    params: RecommendParams,
+    status: StageStatus,
+) -> None:
+    """A warning when most users get the popularity fallback rather than the champion's list:
+    the pairs the minimum counts kept, and which params to lower."""
+    users = recommendations.drop_duplicates("user_id")
+    fallback = int(users["fallback"].sum())
+    if not len(users) or fallback <= FALLBACK_WARNING_SHARE * len(users):
+        return
+    counts, ip = interactions.counts, params.interactions
+    kept = ""
+    if counts:
+        total = counts["pairs"] + counts["pairs_dropped"]
+        kept = (
+            f": the minimum counts (interactions.min_user_interactions "
+            f"{ip.min_user_interactions}, min_item_interactions {ip.min_item_interactions}) keep "
+            f"{counts['pairs']:,} of {total:,} user-item pairs, of {counts['users']:,} users and "
+            f"{counts['items']:,} items, and the model is learned and judged on those alone; "
+            "lower them in params/recommend.yaml to personalise more users"
+        )
+    status.warn(
+        f"{fallback:,} of {len(users):,} users ({fallback / len(users):.0%}) get the popularity "
+        f"fallback, not a personalised list{kept}"
+    )
+
+
 def stage_metrics(
     interactions: Interactions,
     holdout: Holdout | None,

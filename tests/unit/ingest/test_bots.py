@@ -188,8 +188,9 @@ def test_a_log_too_coarse_for_a_rate_rule_says_it_cannot_fire(tmp_path, stamp, b
         assert not notes
     else:
         assert len(notes) == 1 and f"no user can show more than {blind}" in notes[0]
-        assert notes[0].endswith("no view has a dwell time for the zero-dwell rule either, so no "
-                                 "bot can be found")  # this log has no dwell
+        assert notes[0].endswith(
+            "no view has a dwell time for the zero-dwell rule either, so no bot can be found"
+        )  # this log has no dwell
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,30 @@ def test_it_registers_and_a_rerun_of_the_same_recipe_is_the_challenger(
     )
     # v1 (popularity) was refitted on the same training part and scored alike: no better
     assert decisions[1].champion_value == pytest.approx(value)
+
+
+def test_most_users_on_the_fallback_is_a_warning_naming_the_minimum_counts():
+    from personalab.recommend.interactions import Interactions
+    from personalab.recommend.stage import warn_on_fallback
+
+    def lists(fallback_users, users=10):  # two rows a user, as top-N lists are
+        rows = [(f"u{u}", u < fallback_users) for u in range(users) for _ in range(2)]
+        return pd.DataFrame(rows, columns=["user_id", "fallback"])
+
+    kept = Interactions(
+        pd.DataFrame(columns=["user_id", "item_id", "rating"]),
+        False,
+        {"pairs": 40, "pairs_dropped": 960, "users": 3, "items": 7},
+    )
+    status = StageStatus("recommend")
+    warn_on_fallback(lists(5), kept, PARAMS, status)  # half: not most
+    assert status.notes == []
+    warn_on_fallback(lists(8), kept, PARAMS, status)
+    assert [n["kind"] for n in status.notes] == ["warning"] and status.status == "complete"
+    assert status.notes[0]["message"] == (
+        "8 of 10 users (80%) get the popularity fallback, not a personalised list: the minimum "
+        f"counts (interactions.min_user_interactions {PARAMS.interactions.min_user_interactions}"
+        f", min_item_interactions {PARAMS.interactions.min_item_interactions}) keep 40 of 1,000 "
+        "user-item pairs, of 3 users and 7 items, and the model is learned and judged on those "
+        "alone; lower them in params/recommend.yaml to personalise more users"
+    )

@@ -1,0 +1,54 @@
+"""The intent stage says so when its tuned model does not beat a simple baseline on the test
+rows (with a bootstrap interval, so noise is told from a real loss), or is near chance."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from personalab.core.status import StageStatus
+from personalab.intent.baselines import BaselineScores
+from personalab.intent.evaluate import HoldoutEvaluation, warn_below_baselines
+
+
+def warnings_for(model: np.ndarray, baselines: dict[str, np.ndarray], y: np.ndarray) -> list[str]:
+    data = SimpleNamespace(y=y, split=SimpleNamespace(test=np.arange(y.size)))
+    evaluation = HoldoutEvaluation({}, model, {}, pd.DataFrame())
+    status = StageStatus("intent")
+    warn_below_baselines(evaluation, BaselineScores(baselines), data, status, seed=1)
+    assert status.status == "complete"  # warnings, not parts left out
+    return [note["message"] for note in status.notes]
+
+
+def test_a_model_that_beats_every_baseline_says_nothing():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    model = y + rng.normal(0, 0.5, y.size)  # AUC about 0.92
+    weak = y + rng.normal(0, 2.0, y.size)
+    assert warnings_for(model, {"prior": np.full(y.size, 0.5), "logreg": weak}, y) == []
+
+
+def test_a_clear_loss_to_logistic_regression_is_beyond_noise():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    model, strong = y + rng.normal(0, 2.0, y.size), y + rng.normal(0, 0.5, y.size)
+    (said,) = warnings_for(model, {"logreg": strong}, y)
+    assert said.startswith("the tuned model's test ROC AUC 0.6")
+    assert "below the logistic regression baseline's 0.9" in said
+    assert "over 2,000 test rows: the baseline is better beyond noise" in said
+
+
+def test_a_small_loss_is_within_noise_and_near_chance_is_said():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    model = rng.normal(0, 1.0, y.size)  # no signal: AUC 0.546 by chance
+    base = model + rng.normal(0, 0.7, y.size)  # 0.561, as much by chance
+    said = warnings_for(model, {"xgb_default": base}, y)
+    assert len(said) == 2
+    assert "below the default XGBoost baseline's" in said[0] and "within noise" in said[0]
+    assert "barely better than chance (0.5)" in said[1]
+
+
+def test_one_class_in_the_test_rows_says_nothing():
+    y = np.zeros(50, dtype=int)
+    assert warnings_for(np.linspace(0, 1, 50), {"logreg": np.linspace(1, 0, 50)}, y) == []
