@@ -22,10 +22,11 @@ from personalab.core.storage import (
     write_metrics,
     write_parquet,
 )
+from personalab.ingest.messages import QuarantineRateError
 from personalab.ingest.params import STAGE, IngestParams
 from personalab.ingest.pipeline import IngestResult, run_ingest
 from personalab.ingest.report import session_length_histogram
-from personalab.ingest.validation import QuarantineRateError, summarise_reasons
+from personalab.ingest.validation import summarise_reasons
 
 #: the profile's file name under data/interim/ (read by the stages after ingest)
 PROFILE_FILE = "profile.json"

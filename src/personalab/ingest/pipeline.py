@@ -37,6 +37,7 @@ from personalab.ingest.duplicates import (
     with_content_ids,
 )
 from personalab.ingest.events import LABEL_COLUMNS
+from personalab.ingest.messages import items_notes, late_notes, synonym_notes, too_many_rejected
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import PROFILE_COLUMNS, build_profile, profile_metrics
@@ -63,8 +64,6 @@ from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
 from personalab.ingest.validation import (
     ARRIVAL_COLUMN,
     arrival_known,
-    items_notes,
-    late_notes,
     late_positions,
     plausible_window,
     rating_scale,
@@ -72,8 +71,6 @@ from personalab.ingest.validation import (
     require_arrival_order,
     rule_flags,
     rule_frame,
-    synonym_notes,
-    too_many_rejected,
 )
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from personalab.core.paths import ProjectPaths
 from personalab.ingest.io import run_keeping_quarantine
+from personalab.ingest.messages import QuarantineRateError
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import process_events
 from personalab.ingest.sources import RawEvents
-from personalab.ingest.validation import QuarantineRateError
 from tests.unit.ingest.bad_inputs import write
 
 # --- process_events ------------------------------------------------------------------------

@@ -12,11 +12,11 @@ import pytest
 
 from personalab.core.params import ParamsError
 from personalab.ingest.events import parse_events
+from personalab.ingest.messages import QuarantineRateError
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import run_ingest
 from personalab.ingest.validation import (
     RULE_ORDER,
-    QuarantineRateError,
     find_violations,
     reasons_text,
     summarise_reasons,
@@ -441,3 +441,41 @@ def test_too_many_unknown_event_types_stop_naming_them_and_the_mapping(tmp_path)
     assert "unknown_event_type (10)" in message
     assert "event types 'fav', 'hover' are none of view, click" in message
     assert "source.event_types (e.g. {fav: view, hover: view})" in message
+
+
+@pytest.mark.parametrize(
+    ("stamps", "source", "hint"),
+    [
+        (  # a pattern that is not the file's
+            ["2017/11/25 01:{i:02d}"],
+            {"timestamp_format": "%Y-%m-%d %H:%M"},
+            "timestamps such as '2017/11/25 01:00' could not be read with source.timestamp_format "
+            "'%Y-%m-%d %H:%M': set source.timestamp_format to their pattern",
+        ),
+        (  # no pattern: ISO 8601 or epochs were tried
+            ["25.11.2017 kl. 01:{i:02d}"],
+            {},
+            "timestamps such as '25.11.2017 kl. 01:00' could not be read as ISO 8601 or an epoch "
+            "number",
+        ),
+        (  # one constant for the whole log
+            None,
+            {"constants": {"timestamp": "2020-13-45"}},
+            "source.constants.timestamp '2020-13-45' could not be read as ISO 8601",
+        ),
+    ],
+)
+def test_unreadable_timestamps_stop_showing_one_and_the_param_that_reads_them(
+    tmp_path, stamps, source, hint
+):
+    rows = ["user,when,what"] + [
+        f"u{i},{'' if stamps is None else stamps[0].format(i=i)},view" for i in range(30)
+    ]
+    path = write(tmp_path, "log.csv", "\n".join(rows) + "\n")
+    columns = {"user": "user_id", "what": "event_type"}
+    columns |= {} if stamps is None else {"when": "timestamp"}
+    values = {"source": {"format": "csv", "path": str(path), "columns": columns, **source}}
+    with pytest.raises(QuarantineRateError) as info:
+        run_ingest(IngestParams.from_mapping(values), tmp_path)
+    message = str(info.value)
+    assert "top reasons: bad_timestamp (30); " in message and hint in message

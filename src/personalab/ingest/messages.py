@@ -1,0 +1,106 @@
+"""What validation says: the stop when too many rows are rejected (with what to change in
+``params/ingest.yaml``), and the notes on how the rows were read and checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from personalab.core.errors import InputError
+from personalab.ingest.events import EVENT_TYPES
+from personalab.ingest.validation import summarise_reasons
+
+
+class QuarantineRateError(InputError, RuntimeError):
+    """Too large a share of the source failed validation; ``quarantine`` holds the rejected rows
+    (:func:`personalab.ingest.io.run_keeping_quarantine` writes them before the stop)."""
+
+    def __init__(self, message: str, quarantine: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.quarantine = quarantine
+
+
+def too_many_rejected(
+    source: str, quarantine: pd.DataFrame, rows_read: int, params: Any, unknown: frozenset[str]
+) -> QuarantineRateError:
+    """The stop when more than ``params.max_quarantine_rate`` of the rows were rejected: the
+    share, the top reasons and, when unknown event types are among them, their names."""
+    rate = len(quarantine) / rows_read
+    top = summarise_reasons(quarantine["reason"], top=3)
+    listed = ", ".join(f"{reason} ({count})" for reason, count in top.items())
+    return QuarantineRateError(
+        f"{source}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
+        f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
+        + unknown_types_hint(unknown if "unknown_event_type" in top else frozenset())
+        + (timestamp_hint(quarantine, params.source) if "bad_timestamp" in top else ""),
+        quarantine,
+    )
+
+
+def timestamp_hint(quarantine: pd.DataFrame, source: Any) -> str:
+    """For the stop on too many rejected rows: a timestamp as read that could not be parsed,
+    how it was read, and the params that read it otherwise."""
+    bad = quarantine["reason"].str.split(";").map(lambda reasons: "bad_timestamp" in reasons)
+    values = quarantine.loc[bad, "timestamp"] if "timestamp" in quarantine else pd.Series()
+    values = values[values.notna() & (values != "<NA>") & (values != "nan")]
+    if values.empty:
+        return "; the rows have no timestamp: map a column to it in source.columns"
+    read = (
+        f"with source.timestamp_format {source.timestamp_format!r}"
+        if source.timestamp_format
+        else "as ISO 8601 or an epoch number"
+    )
+    if "timestamp" in (source.constants or {}):
+        return f"; source.constants.timestamp {values.iloc[0]!r} could not be read {read}"
+    return (
+        f"; timestamps such as {values.iloc[0]!r} could not be read {read}: set "
+        'source.timestamp_format to their pattern (e.g. "%d/%m/%Y %H:%M"), or '
+        "source.timestamp_unit for epoch numbers"
+    )
+
+
+def synonym_notes(synonyms: frozenset[tuple[str, str]]) -> list[str]:
+    """A sentence for the run naming the event type names read as canonical types."""
+    if not synonyms:
+        return []
+    read = ", ".join(f"{name!r} as {kind}" for name, kind in sorted(synonyms))
+    return [
+        f"event types: {read} (common names of these types; to read one otherwise, map it in "
+        "source.event_types)"
+    ]
+
+
+def unknown_types_hint(unknown: frozenset[str], shown: int = 6) -> str:
+    """For the stop on too many rejected rows: the event type names that are none, and how to
+    map them."""
+    if not unknown:
+        return ""
+    names = sorted(unknown)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    listed = ", ".join(repr(name) for name in names[:shown]) + more
+    example = ", ".join(f"{name}: view" for name in names[:2])
+    return (
+        f"; the log's event types {listed} are none of {', '.join(EVENT_TYPES)}: map them in "
+        f"source.event_types (e.g. {{{example}}}), or raise max_quarantine_rate to drop them"
+    )
+
+
+def items_notes(items: bool) -> list[str]:
+    """A sentence for the run when the log has no item ids."""
+    if items:
+        return []
+    return [
+        "items: the log has no item ids (item_id is empty on every row): its views, carts and "
+        "purchases are kept without items, and the recommenders are skipped"
+    ]
+
+
+def late_notes(late_events: int | None) -> list[str]:
+    """A sentence for the run when late events were not measured."""
+    if late_events is not None:
+        return []
+    return [
+        "late events: not measured (arrival order unknown: set source.arrival_ordered "
+        "or map an arrival column)"
+    ]
