@@ -28,9 +28,24 @@ COARSE_NOTE = (
 )
 
 
-def coarse_times(rows: ibis.Table) -> ibis.Value:
-    """True when every timestamp (``ns``) is a whole quarter-hour."""
-    return (rows.ns % COARSE_NS == 0).all()
+#: a clock of whole minutes: identical rows are still taken as re-sends, and the note says so
+MINUTE_NS = 60 * 10**9
+
+
+def coarse_times(rows: ibis.Table, step_ns: int = COARSE_NS) -> ibis.Value:
+    """True when every timestamp (``ns``) is a whole multiple of ``step_ns`` (by default a
+    quarter-hour)."""
+    return (rows.ns % step_ns == 0).all()
+
+
+def minute_note(removed: int) -> str:
+    """The note when identical rows were removed from a log of whole-minute timestamps."""
+    return (
+        f"duplicates: {removed:,} rows identical to an earlier one (user, session, time, type, "
+        "item, price, quantity, rating) were removed as re-sent events; every timestamp is a "
+        "whole minute, so some may be separate events (two views of an item within a minute). "
+        "Give the log event ids (or finer timestamps) to tell them apart"
+    )
 
 
 def conflicting_ids(rows: ibis.Table) -> ibis.Table:

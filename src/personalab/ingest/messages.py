@@ -104,3 +104,17 @@ def late_notes(late_events: int | None) -> list[str]:
         "late events: not measured (arrival order unknown: set source.arrival_ordered "
         "or map an arrival column)"
     ]
+
+
+def one_time_notes(profile: dict[str, Any]) -> list[str]:
+    """A sentence for the run when every event has the same time (a log without timestamps
+    given one by ``source.constants``, or a snapshot)."""
+    if profile["rows"] < 2 or profile["first_timestamp"] != profile["last_timestamp"]:
+        return []
+    return [
+        f"timestamps: every event has the same time ({profile['first_timestamp']}), so the "
+        "parts that need time cannot run (features' cut-offs and labels, so segments and "
+        "intent; time splits and windows), a user's events make one session (unless the log "
+        "names sessions) in the file's order, and the recommenders learn from the pairs alone: map a time column to "
+        "timestamp if the log has one"
+    ]

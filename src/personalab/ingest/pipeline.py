@@ -31,13 +31,21 @@ from personalab.ingest.bots import bot_users, rate_rule_notes, rules_text
 from personalab.ingest.duplicates import (
     COARSE_NOTE,
     CONTENT,
+    MINUTE_NS,
     coarse_times,
     conflicting_ids,
     duplicate_positions,
+    minute_note,
     with_content_ids,
 )
 from personalab.ingest.events import LABEL_COLUMNS
-from personalab.ingest.messages import items_notes, late_notes, synonym_notes, too_many_rejected
+from personalab.ingest.messages import (
+    items_notes,
+    late_notes,
+    one_time_notes,
+    synonym_notes,
+    too_many_rejected,
+)
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import PROFILE_COLUMNS, build_profile, profile_metrics
@@ -196,6 +204,7 @@ def _process(
 
     tick = time.perf_counter()
     clean, held = checked.clean, checked.rows
+    by_content = False
     if engine.scalar(clean.event_id.isnull().any()):  # else the content window is not needed
         by_content = not engine.scalar(coarse_times(clean))
         checked.notes += [] if by_content else [COARSE_NOTE]
@@ -204,6 +213,8 @@ def _process(
         held = clean
     repeats = engine.cache(duplicate_positions(clean))
     dup = int(engine.scalar(repeats.count()))
+    if by_content and dup and engine.scalar(coarse_times(clean, MINUTE_NS)):
+        checked.notes.append(minute_note(dup))
     kept = clean.anti_join(repeats, "pos")
     timings["dedup"] = time.perf_counter() - tick
 
@@ -255,6 +266,7 @@ def _process(
     metrics["files_skipped"] = raw.files_skipped  # empty or header-only files of a folder
     dwell = bool(profile["populated"]["dwell_seconds"])  # the zero-dwell rule has values
     blind = rate_rule_notes(profile["granularity_seconds"], params.bots, dwell)  # coarse clocks
+    blind += one_time_notes(profile)
     return IngestResult(
         events_file=events_file,
         sessions=sessions,

@@ -209,4 +209,12 @@ def test_identical_rows_of_a_log_of_dates_are_separate_events():
         _twice(["2024-01-01T10:00:01Z", "2024-01-02T09:15:00Z"]), source={"format": "csv"}
     )
     assert seconds.metrics["rows_valid"] == 2 and seconds.metrics["duplicates_removed"] == 2
-    assert not any("quarter-hour" in note for note in seconds.notes)
+    assert not any("quarter-hour" in note or "whole minute" in note for note in seconds.notes)
+    # whole minutes: still taken as re-sends, and the note says what was removed and the doubt
+    minutes = _process(
+        _twice(["2024-01-01T10:01:00Z", "2024-01-02T09:14:00Z"]), source={"format": "csv"}
+    )
+    assert minutes.metrics["duplicates_removed"] == 2
+    (note,) = [n for n in minutes.notes if n.startswith("duplicates:")]
+    assert note.startswith("duplicates: 2 rows identical to an earlier one")
+    assert "every timestamp is a whole minute, so some may be separate events" in note

@@ -479,3 +479,26 @@ def test_unreadable_timestamps_stop_showing_one_and_the_param_that_reads_them(
         run_ingest(IngestParams.from_mapping(values), tmp_path)
     message = str(info.value)
     assert "top reasons: bad_timestamp (30); " in message and hint in message
+
+
+def test_a_log_given_one_time_by_a_constant_says_what_cannot_run(tmp_path):
+    rows = ["user,book,stars"] + [f"u{i % 4},b{i},{1 + i % 5}" for i in range(20)]
+    path = write(tmp_path, "books.csv", "\n".join(rows) + "\n")
+    columns = {"user": "user_id", "book": "item_id", "stars": "rating"}
+    constants = {"event_type": "rate", "timestamp": "2020-01-01"}
+    result = ingest(tmp_path / "out", path, columns=columns, constants=constants)
+    assert result.metrics["rows_valid"] == 20 and result.sessions["user_id"].nunique() == 4
+    (note,) = [n for n in result.notes if n.startswith("timestamps: every event has the same")]
+    assert "(2020-01-01T00:00:00+00:00)" in note and "features' cut-offs" in note
+    # a log with two times says nothing of the kind
+    stamped = ["user,book,stars,when"] + [
+        f"{r},2020-01-0{1 + (i == 0)}" for i, r in enumerate(rows[1:])
+    ]
+    path = write(tmp_path, "stamped.csv", "\n".join(stamped) + "\n")
+    result = ingest(
+        tmp_path / "out2",
+        path,
+        columns=columns | {"when": "timestamp"},
+        constants={"event_type": "rate"},
+    )
+    assert not [n for n in result.notes if "every event has the same time" in n]
