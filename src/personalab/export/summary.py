@@ -168,8 +168,12 @@ def monitoring_section(monitor: Mapping[str, Any] | None) -> list[str]:
     if reasons:
         lines += ["**Retrain.** " + "; ".join(reasons) + ".", ""]
     else:
+        unchecked = "; ".join(monitor.get("checks_left_out") or [])
         lines += [
-            "**No retraining needed**: no check crossed its threshold (params/monitor.yaml).",
+            f"**No retraining needed** from the checks that ran (not checked: {unchecked}): none "
+            "crossed its threshold (params/monitor.yaml)."
+            if unchecked
+            else "**No retraining needed**: no check crossed its threshold (params/monitor.yaml).",
             "",
         ]
     figures = {

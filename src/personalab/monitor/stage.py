@@ -66,6 +66,7 @@ class MonitorResult:
     segments: pd.DataFrame  # per cut-off: each segment's share and the changed share
     hit_rate: pd.DataFrame
     reasons: list[str]
+    not_checked: list[str] = field(default_factory=list)  # the checks left out for this log
 
     @property
     def retrain(self) -> bool:
@@ -74,7 +75,17 @@ class MonitorResult:
     def recommendation(self) -> str:
         if self.reasons:
             return "Retrain: " + "; ".join(self.reasons) + "."
-        return "No retraining needed: no check crossed its threshold in params/monitor.yaml."
+        return no_retraining(self.not_checked) + " in params/monitor.yaml."
+
+
+def no_retraining(not_checked: list[str]) -> str:
+    """The recommendation when no check asks for retraining, naming the checks not run."""
+    if not not_checked:
+        return "No retraining needed: no check crossed its threshold"
+    return (
+        f"No retraining needed from the checks that ran (not checked: {'; '.join(not_checked)}"
+        "; the notes say why): none crossed its threshold"
+    )
 
 
 #: scored by rank within each cut-off's users (quintiles), so their distribution is fixed by
@@ -153,8 +164,12 @@ def run_monitor(inputs: MonitorInputs, params: MonitorParams, status: StageStatu
     if inputs.recipe is not None:
         _hit_rate_checks(inputs, params, status, result)
     result.reasons = retrain_reasons(metrics, result.drift, params)
+    result.not_checked = [
+        note["message"].split(": ")[0] for note in status.notes if note["kind"] == "left_out"
+    ]
     metrics["retrain"] = int(bool(result.reasons))
     metrics["retrain_reasons"] = result.reasons
+    metrics["checks_left_out"] = result.not_checked
     metrics |= status.metrics()
     return result
 

@@ -130,7 +130,12 @@ def test_the_monitoring_section_gives_the_recommendation_its_reasons_and_figures
     assert "0.810 (0.830)" in text and "0.580 to 0.590 (0.420)" in text
     assert "segment shares" not in text  # not measured: no row
     calm = {"status": "complete", "retrain": 0, "retrain_reasons": []}
-    assert "**No retraining needed**" in "\n".join(monitoring_section(calm))
+    assert "**No retraining needed**: no check crossed" in "\n".join(monitoring_section(calm))
+    partly = calm | {"status": "partial", "checks_left_out": ["segment drift", "hit rate"]}
+    assert (
+        "**No retraining needed** from the checks that ran (not checked: segment drift; hit "
+        "rate): none crossed its threshold (params/monitor.yaml)."
+    ) in monitoring_section(partly)
     skipped = {"status": "skipped", "skip_reason": "no cut-off"}
     assert "No retraining recommendation: no cut-off." in monitoring_section(skipped)
     assert "the monitor stage has not run" in "\n".join(monitoring_section(None))

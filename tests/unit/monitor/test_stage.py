@@ -63,7 +63,10 @@ def test_undrifted_tables_raise_no_recommendation():
     assert m["prediction_psi"] < 0.05
     assert m["latest_roc_auc"] == pytest.approx(0.87, abs=0.02)
     assert not result.retrain and m["retrain"] == 0
-    assert result.recommendation().startswith("No retraining needed")
+    assert result.recommendation() == (
+        "No retraining needed: no check crossed its threshold in params/monitor.yaml."
+    )
+    assert m["checks_left_out"] == []
     assert list(result.backtest["role"]) == ["reference"] * 3 + ["latest"]
     assert result.drift_over_time["drifted"].sum() == 0
 
@@ -114,6 +117,12 @@ def test_missing_champions_are_left_out_with_their_reasons():
     result = run_monitor(inputs, MonitorParams(), status)
     assert "left out: backtest and prediction drift: no intent champion: x" in status.lines()
     assert result.backtest.empty and "prediction_psi" not in result.metrics
+    # the recommendation says which checks it rests on
+    assert result.metrics["checks_left_out"] == ["backtest and prediction drift"]
+    assert result.recommendation() == (
+        "No retraining needed from the checks that ran (not checked: backtest and prediction "
+        "drift; the notes say why): none crossed its threshold in params/monitor.yaml."
+    )
 
 
 def test_segment_shares_changes_and_psi():
