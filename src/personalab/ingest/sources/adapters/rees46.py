@@ -1,5 +1,13 @@
 """REES46 monthly CSVs: event_time, event_type (view/cart/remove_from_cart/purchase),
-product_id, category_id, category_code, brand, price, user_id, user_session."""
+product_id, category_id, category_code, brand, price, user_id, user_session.
+
+``event_time`` (``2019-10-01 00:00:00 UTC``) is UTC. ``cart`` is ``add_to_cart``. The category
+is ``category_code`` (``electronics.smartphone``), or the numeric ``category_id`` where the code
+is empty (about a third of the rows), so an item always has one. ``brand`` has no canonical
+column and is dropped. A folder's monthly files are read in name order (``2019-Nov.csv``
+before ``2019-Oct.csv``): the profile may call the log out of time order, which changes
+nothing the stages do.
+"""
 
 from __future__ import annotations
 
