@@ -892,3 +892,33 @@ def test_a_date_constant_written_unquoted_in_yaml_dates_every_row(tmp_path):
     result = ingest_file(tmp_path / "out", path, **source)
     assert result.metrics["rows_valid"] == 2
     assert set(result.events["timestamp"]) == {pd.Timestamp("2004-09-01", tz="UTC")}
+
+
+def test_the_run_says_which_delimiter_was_sniffed_and_which_columns_were_dropped(tmp_path):
+    rows = ["user\twhen\twhat\tartist_name\ttrack_name"]
+    rows += [f"u{i}\t2017-11-25T01:{i:02d}:00Z\tview\tA\tT" for i in range(5)]
+    path = tmp_path / "plays.tsv"
+    path.write_text("\n".join(rows) + "\n")
+    mapping = {"user": "user_id", "when": "timestamp", "what": "event_type"}
+    result = ingest_file(tmp_path / "out", path, columns=mapping)
+    assert f"{path}: fields separated by tab, as sniffed (source.sep sets it)" in result.notes
+    assert (
+        "columns: artist_name, track_name dropped (neither mapped in source.columns nor a "
+        "canonical name); map one to a canonical column to keep it"
+    ) in result.notes
+    # a delimiter given and every column mapped: nothing to say
+    mapping |= {"artist_name": "category", "track_name": "item_id"}
+    result = ingest_file(tmp_path / "out2", path, columns=mapping, sep="\t")
+    assert not [n for n in result.notes if "sniffed" in n or n.startswith("columns:")]
+    # mapping one of them names only the other
+    raw = read_source(
+        "csv",
+        path,
+        columns={
+            "user": "user_id",
+            "when": "timestamp",
+            "what": "event_type",
+            "artist_name": "item_id",
+        },
+    )
+    assert raw.notes[-1].startswith("columns: track_name dropped")

@@ -132,7 +132,7 @@ def _scan(
         what = "the header's" if has_header else "source.names'" if names else "the"
         raise SourceError(
             f"{file}: line {first.line}: {first.fields} field(s), not {what} {scan.expected}, "
-            f"and no line has {scan.expected}: is source.sep right? (read with {_describe(sep)})"
+            f"and no line has {scan.expected}: is source.sep right? (read with {describe_sep(sep)})"
         )
     return scan
 
@@ -233,7 +233,7 @@ def _check_one_column(header: list[str], sep: str, file: Path) -> None:
         if other != sep and other in header[0]:
             raise SourceError(
                 f"{file}: the header is one column, {header[0]!r}, which holds {other!r}: "
-                f"is source.sep right? (read with {_describe(sep)}; null sniffs it)"
+                f"is source.sep right? (read with {describe_sep(sep)}; null sniffs it)"
             )
 
 
@@ -256,7 +256,8 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _describe(sep: str) -> str:
+def describe_sep(sep: str) -> str:
+    """A delimiter as a sentence names it (tab, whitespace, ',')."""
     return {"\t": "tab", WHITESPACE: "whitespace"}.get(sep, repr(sep))
 
 

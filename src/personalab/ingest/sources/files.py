@@ -39,7 +39,12 @@ from personalab.ingest.sources.base import (
     RawEvents,
     SourceError,
 )
-from personalab.ingest.sources.delimited import EmptyFileError, TextRead, read_delimited
+from personalab.ingest.sources.delimited import (
+    EmptyFileError,
+    TextRead,
+    describe_sep,
+    read_delimited,
+)
 from personalab.ingest.sources.jsonl import read_jsonl
 
 _COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -142,7 +147,7 @@ def read_files(path: Path, fmt: str, **options: Any) -> pd.DataFrame:
     if log is not None and log.encoding and fmt != "parquet":
         options.setdefault("encoding", log.encoding)
     files = list_files(path, fmt)
-    frames, skipped = [], []
+    frames, skipped, sniffed = [], [], {}
     for file in files:
         if path.is_dir() and file.name.lower().startswith(_DOCUMENTATION):
             skipped.append(f"{file}: skipped (documentation, not data)")
@@ -155,6 +160,8 @@ def read_files(path: Path, fmt: str, **options: Any) -> pd.DataFrame:
             skipped.append(f"{err}; skipped")
             continue
         frame = read.frame
+        if fmt == "csv" and not options.get("sep") and read.sep is not None:
+            sniffed.setdefault(describe_sep(read.sep), file.name)
         # one category per file: a file name per row would be the largest column of a big log
         codes = np.full(len(frame), files.index(file), dtype=np.int32)
         frame["_file"] = pd.Categorical.from_codes(codes, [f.name for f in files])
@@ -163,6 +170,11 @@ def read_files(path: Path, fmt: str, **options: Any) -> pd.DataFrame:
         if read.malformed:
             _log_malformed(log, file, read)
     if log is not None:
+        if sniffed:
+            seps = ", ".join(
+                f"{sep} ({name})" if len(sniffed) > 1 else sep for sep, name in sniffed.items()
+            )
+            log.notes.append(f"{path}: fields separated by {seps}, as sniffed (source.sep sets it)")
         log.notes.extend(skipped)
         log.files_skipped += len(skipped)
     if not frames:
@@ -250,6 +262,25 @@ def blank_missing_tokens(frame: pd.DataFrame) -> pd.DataFrame:
     for name, values in changed.items():
         out[name] = values
     return out
+
+
+def dropped_note(frame: pd.DataFrame, columns: Mapping[str, str], shown: int = 8) -> list[str]:
+    """A sentence for the run naming the file's columns :func:`map_columns` drops (neither
+    mapped nor canonical, or shadowed by a mapped one), so a column meant to be kept is seen."""
+    targets = set(columns.values())
+    kept = (*CANONICAL_COLUMNS, *_CARRIED, "arrival")
+    dropped = [
+        str(c)
+        for c in frame.columns
+        if not str(c).startswith("_") and c not in columns and (c not in kept or c in targets)
+    ]
+    if not dropped:
+        return []
+    more = f" and {len(dropped) - shown} more" if len(dropped) > shown else ""
+    return [
+        f"columns: {', '.join(dropped[:shown])}{more} dropped (neither mapped in source.columns "
+        "nor a canonical name); map one to a canonical column to keep it"
+    ]
 
 
 def map_columns(frame: pd.DataFrame, columns: Mapping[str, str], where: str) -> pd.DataFrame:

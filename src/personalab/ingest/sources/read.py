@@ -41,7 +41,7 @@ from personalab.ingest.sources.base import (
     map_event_types,
     require_columns,
 )
-from personalab.ingest.sources.files import map_columns, read_files, reading_log
+from personalab.ingest.sources.files import dropped_note, map_columns, read_files, reading_log
 from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.sources.query import read_query_source
 
@@ -100,8 +100,9 @@ def read_source(
             fmt,
             **({"dtype": dict.fromkeys(id_sources, "string"), **text} if fmt == "csv" else {}),
         )
+        dropped = dropped_note(frame, columns or {})
         frame = map_columns(frame, columns or {}, str(path))
-        raw = RawEvents(frame=frame, description=str(path))
+        raw = RawEvents(frame=frame, description=str(path), notes=dropped)
     else:
         raise SourceError(
             f"{path}: unknown source format {fmt!r}; expected one of: {', '.join(FORMATS)}"
