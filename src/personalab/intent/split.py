@@ -287,12 +287,24 @@ def prepare_stage(
             inputs.table, params, inputs.embargo_days, inputs.target, inputs.profile
         )
     except UnlearnableTargetError as err:
-        status.skip(str(err))
+        status.skip(str(err) + _session_cause(inputs.profile, str(err)))
         return None
     if data.split.note:
         status.adapted(f"{data.split.note}")
     warn_few_positives(data.split.summary, status)
     return data
+
+
+def _session_cause(profile: Any, reason: str) -> str:
+    """Why a log keyed by session has few or no positive rows: a row is a visit as of the
+    cut-off, and its label asks for an event of the same visit after it."""
+    if getattr(profile, "identity", None) != "session" or "positive" not in reason:
+        return ""
+    return (
+        "; the log is keyed by session (identity: session), so a row's label asks whether the "
+        "same visit has the target event after the cut-off, which a visit that has ended "
+        "cannot: intent needs user ids that return across visits"
+    )
 
 
 def columns_report(data: IntentData) -> pd.DataFrame:

@@ -258,3 +258,21 @@ def test_save_skipped_writes_every_declared_output_empty_and_marked(tmp_path):
     }
     comparison = pd.read_csv(paths.reports / "intent" / "comparison.csv")
     assert comparison.empty and comparison.columns[0] == "model"
+
+
+def test_a_log_keyed_by_session_says_why_no_visit_is_positive():
+    table = few_positives_table({"train": 4, "valid": 0, "test": 2})
+    sessions = LogProfile({"event_types": {"view": 10, "purchase": 6}, "rows": 16,
+                           "identity": "session"})  # fmt: skip
+    status = StageStatus("intent")
+    assert prepare_stage(inputs_of(table, sessions), params(), status) is None
+    assert "has no positive row" in status.skip_reason
+    assert status.skip_reason.endswith(
+        "; the log is keyed by session (identity: session), so a row's label asks whether the "
+        "same visit has the target event after the cut-off, which a visit that has ended "
+        "cannot: intent needs user ids that return across visits"
+    )
+    users = LogProfile({"event_types": {"view": 10, "purchase": 6}, "rows": 16})
+    status = StageStatus("intent")
+    assert prepare_stage(inputs_of(table, users), params(), status) is None
+    assert "keyed by session" not in status.skip_reason
