@@ -179,7 +179,9 @@ def timestamp_notes(read_as: str) -> list[str]:
     if read_as == "yyyymmdd":
         return ["timestamps: 8-digit numbers read as yyyymmdd dates, not epoch seconds"]
     if read_as in UNIT_SECONDS:
-        return [f"timestamps: numbers read as epoch {read_as} (timestamp_unit_seconds)"]
+        return [
+            f"timestamps: numbers read as epoch {read_as} (source.timestamp_unit sets the unit)"
+        ]
     return []
 
 

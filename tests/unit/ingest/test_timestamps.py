@@ -330,7 +330,7 @@ def test_jsonl_epoch_strings_are_read_as_epochs(tmp_path):
 def test_the_note_says_how_numbers_were_read(tmp_path):
     path = write(tmp_path, "events.csv", _csv(1_700_000_000_000, 1_700_000_060_000))
     notes = _run(tmp_path, path).notes
-    assert "timestamps: numbers read as epoch ms (timestamp_unit_seconds)" in notes
+    assert "timestamps: numbers read as epoch ms (source.timestamp_unit sets the unit)" in notes
 
 
 def test_a_plausibility_window_that_is_not_a_date_is_a_params_error():
