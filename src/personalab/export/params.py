@@ -82,6 +82,7 @@ class PersonaliseParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     high_intent_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    min_intent_roc_auc: float = Field(0.55, ge=0.0, le=1.0)
     trending_window_days: PositiveFloat = 7.0
     trending_items: PositiveInt = 200
     online_store: bool = True

@@ -46,6 +46,8 @@ def build_personaliser(
         features, names = segmenter_metadata(parts.segmenter)
         segmenter = mlflow.sklearn.load_model(str(parts.segmenter))
     rule, intent = params.personalise, parts.intent_model
+    if intent is not None and parts.recommender_model is not None:
+        intent = intent if gates(parts, rule.min_intent_roc_auc, status) else None
     threshold = None
     if intent is not None:
         threshold = rule.high_intent_threshold
@@ -67,6 +69,22 @@ def build_personaliser(
     elif paths is not None:
         personaliser.online = build_online(paths, scratch, personaliser.feature_columns, status)
     return personaliser
+
+
+def gates(parts: ExportParts, min_roc_auc: float, status: StageStatus) -> bool:
+    """Whether the intent champion is good enough to gate the rule on (its test ROC AUC at
+    least ``min_roc_auc``); if not, ``status`` says so and what the rule does instead."""
+    auc = (parts.intent.metrics if parts.intent is not None else {}).get("test_roc_auc")
+    if auc is None or auc != auc or auc >= min_roc_auc:
+        return True
+    status.adapted(
+        f"models/personalise: the intent model's test ROC AUC {auc:.4f} is under "
+        f"personalise.min_intent_roc_auc {min_roc_auc:g}, barely better than chance, so the rule "
+        "does not gate on it (its threshold would split users at random): every user the "
+        "recommender knows gets its recommendations (strategy personalised_no_intent), unknown "
+        "users the popular items; models/intent is exported as trained"
+    )
+    return False
 
 
 def trending_items(events: pd.DataFrame, window_days: float, n: int) -> pd.Series:
@@ -137,7 +155,7 @@ def export_models(
     people = example_rows(table, personaliser, params.example_rows)
     exported = Exported({}, {"personalise": people})
     if parts.intent_model is not None:
-        example = people[parts.intent_model.feature_names]
+        example = intent_example(table, people, parts.intent_model, personaliser, params)
         exported.examples["intent"] = example
         exported.folders["intent"] = save_intent_model(
             parts.intent_model, example, paths.models / "intent"
@@ -159,6 +177,21 @@ def export_models(
         name: exported.folders[name] for name in EXPORTED if name in exported.folders
     }
     return exported
+
+
+def intent_example(
+    table: pd.DataFrame, people: pd.DataFrame, model: Any, rule: Personaliser, params: ExportParams
+) -> pd.DataFrame:
+    """The intent model's input example: the rule's example rows, or (a rule that does not
+    gate on intent, whose rows lack its columns) rows of the latest cut-off it can score."""
+    names = model.feature_names
+    if set(names) <= set(people.columns):
+        return people[names]
+    latest = latest_users(table, rule)
+    required = [s.name for s in model.encoder.columns_ if not s.optional]
+    complete = latest[required].notna().all(axis=1)
+    rows = (latest[complete] if complete.any() else latest).head(params.example_rows)
+    return model.encoder.example(rows)[names]
 
 
 def mark_not_exported(folder: Path, why: str) -> Path:

@@ -102,9 +102,10 @@ def rule_lines(parts: ExportParts, metrics: Mapping[str, Any]) -> list[str]:
     window = f"trending window {metrics.get('trending_window_days', 0):g} days"
     if parts.intent is None and parts.recommender is None:
         return []
-    if parts.intent is None:
+    if parts.intent is None or "high_intent_threshold" not in metrics:
+        why = "has no intent model" if parts.intent is None else "does not gate on intent"
         text = (
-            "`personalise` has no intent model: every user the recommender knows gets its "
+            f"`personalise` {why}: every user the recommender knows gets its "
             "recommendations (strategy `personalised_no_intent`), others the popular items "
             f"({window})."
         )

@@ -199,3 +199,23 @@ def test_without_segments_the_segment_is_null(parts, saved, tmp_path):
     assert metrics["status"] == "partial" and metrics["intent_version"] == 3
     assert f"left out: the segments in models/personalise: {why}" in metrics["notes"]
     assert "the `segment` of every answer is null" in out["summary"]
+
+
+def test_an_intent_model_near_chance_does_not_gate_the_rule(parts, saved, tmp_path):
+    import dataclasses
+
+    weak = dataclasses.replace(saved["intent"], metrics={"test_pr_auc": 0.2, "test_roc_auc": 0.52})
+    out = export_of(parts, saved | {"intent": weak}, tmp_path, {}, {"intent": ("complete", None)})
+    paths, metrics, rule = out["paths"], out["metrics"], out["rule"]
+    # the intent model is still exported as trained; the rule serves the recommender to everyone
+    assert (paths.models / "intent" / "MLmodel").is_file()
+    assert skip_reason_of(paths.models / "intent") is None
+    assert rule.intent is None and rule.threshold is None
+    assert metrics["status"] == "complete"
+    (note,) = [n for n in metrics["notes"] if "min_intent_roc_auc" in n]
+    assert "test ROC AUC 0.5200 is under personalise.min_intent_roc_auc 0.55" in note
+    assert "personalised_share" not in metrics and "trending_share" not in metrics
+    assert metrics["personalised_no_intent_share"] > 0
+    assert "`personalise` does not gate on intent" in out["summary"]
+    answers = load(paths, "personalise").predict(features_table().head(3))
+    assert set(answers["strategy"]) <= {"personalised_no_intent", "popular"}
