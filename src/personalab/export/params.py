@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 
 from personalab.core.errors import InputError
 from personalab.core.params import StageParams
+from personalab.intent.evaluate import NEAR_CHANCE_AUC
 from personalab.recommend.served import DEFAULT_MAX_K
 from personalab.recommend.served import SCORE_KINDS as RECOMMENDER_SCORE_KINDS
 
@@ -82,7 +83,7 @@ class PersonaliseParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     high_intent_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    min_intent_roc_auc: float = Field(0.55, ge=0.0, le=1.0)
+    min_intent_roc_auc: float = Field(NEAR_CHANCE_AUC, ge=0.0, le=1.0)
     trending_window_days: PositiveFloat = 7.0
     trending_items: PositiveInt = 200
     online_store: bool = True

@@ -111,7 +111,8 @@ def evaluate_on_test(
 
 #: the baselines a tuned model should beat, by their names in the comparison
 COMPARED = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
-#: test ROC AUC under which a model is called barely better than chance
+#: test ROC AUC under which a model is called barely better than chance (the default of the
+#: export stage's ``personalise.min_intent_roc_auc``, under which it does not gate on intent)
 NEAR_CHANCE_AUC = 0.55
 
 
@@ -125,16 +126,14 @@ def warn_below_baselines(
 ) -> None:
     """Warnings in ``status`` when the tuned model's test ROC AUC is below a baseline's (with
     a paired bootstrap interval of the difference over the test rows, so a reviewer sees
-    whether it is more than noise) or near chance (the personalise rule gates on it)."""
+    whether it is more than noise) or near chance (the export stage then does not gate the
+    personalise rule on it)."""
     from sklearn.metrics import roc_auc_score
 
     y, p = data.y[data.split.test], evaluation.probabilities
     if len(np.unique(y)) < 2:
         return
     model_auc = float(roc_auc_score(y, p))
-    rng = np.random.default_rng(seed)
-    draws = [rng.integers(0, y.size, y.size) for _ in range(resamples)]
-    draws = [d for d in draws if 0 < y[d].sum() < y.size]  # both classes in the resample
     for name, label in COMPARED.items():
         scores = baselines.probabilities.get(name)
         if scores is None:
@@ -142,6 +141,7 @@ def warn_below_baselines(
         base_auc = float(roc_auc_score(y, scores))
         if model_auc >= base_auc:
             continue
+        draws = _resampled(y, seed, resamples)
         diff = [roc_auc_score(y[d], p[d]) - roc_auc_score(y[d], scores[d]) for d in draws]
         low, high = np.percentile(diff, [2.5, 97.5]) if diff else (np.nan, np.nan)
         verdict = "within noise" if high >= 0 else "the baseline is better beyond noise"
@@ -154,8 +154,20 @@ def warn_below_baselines(
     if model_auc < NEAR_CHANCE_AUC:
         status.warn(
             f"the tuned model's test ROC AUC {model_auc:.4f} is barely better than chance (0.5): "
-            "the personalise rule's intent threshold then splits users almost at random"
+            "a threshold on it splits users almost at random, so the export stage does not "
+            "gate the personalise rule on it (personalise.min_intent_roc_auc in "
+            f"params/export.yaml, {NEAR_CHANCE_AUC:g} by default)"
         )
+
+
+def _resampled(y: np.ndarray, seed: int, resamples: int):
+    """Bootstrap resamples of ``y``'s rows, one at a time (the same ones for the same seed),
+    keeping those with both classes."""
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        draw = rng.integers(0, y.size, y.size)
+        if 0 < y[draw].sum() < y.size:
+            yield draw
 
 
 def _thin(curve: pd.DataFrame, points: int = 200) -> pd.DataFrame:

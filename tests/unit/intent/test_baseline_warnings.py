@@ -47,6 +47,14 @@ def test_a_small_loss_is_within_noise_and_near_chance_is_said():
     assert len(said) == 2
     assert "below the default XGBoost baseline's" in said[0] and "within noise" in said[0]
     assert "barely better than chance (0.5)" in said[1]
+    assert "does not gate the personalise rule on it (personalise.min_intent_roc_auc" in said[1]
+
+
+def test_the_export_gate_defaults_to_the_intent_stages_near_chance_line():
+    from personalab.export.params import PersonaliseParams
+    from personalab.intent.evaluate import NEAR_CHANCE_AUC
+
+    assert PersonaliseParams().min_intent_roc_auc == NEAR_CHANCE_AUC
 
 
 def test_one_class_in_the_test_rows_says_nothing():
