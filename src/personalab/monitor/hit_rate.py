@@ -64,6 +64,18 @@ def window_starts(end: pd.Timestamp, windows: int, width: pd.Timedelta) -> list[
     return [end - (windows - i) * width for i in range(windows)]
 
 
+def one_time(events: pd.DataFrame) -> str | None:
+    """Why no window can follow another when every item event has the same time (a log without
+    times, given one as a constant), else None."""
+    times = events.loc[events["item_id"].notna(), "timestamp"]
+    if len(times) and times.min() == times.max():
+        return (
+            f"every item event has the same time ({times.min():%Y-%m-%d %H:%M}), so no window "
+            "follows another: the hit rate over time cannot be measured on this log"
+        )
+    return None
+
+
 def hit_rate_windows(
     events: pd.DataFrame,
     params: RecommendParams,
@@ -76,6 +88,8 @@ def hit_rate_windows(
     timed = events[events["item_id"].notna()]
     if timed.empty:
         return pd.DataFrame(columns=COLUMNS), "the log has no item events"
+    if (why := one_time(timed)) is not None:
+        return pd.DataFrame(columns=COLUMNS), why
     end = log_end(timed["timestamp"].max(), width)
     span = end - bulk_start(timed["timestamp"])
     fitted = fitted_windows(span, windows, width)

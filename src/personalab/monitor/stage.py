@@ -28,6 +28,7 @@ from personalab.monitor.hit_rate import (
     duration,
     hit_rate_drop,
     hit_rate_windows,
+    one_time,
 )
 from personalab.monitor.params import MonitorParams
 from personalab.monitor.segment_drift import changed_shares, segment_psi, segment_shares
@@ -302,7 +303,8 @@ def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult)
     if width is None:
         status.leave_out(
             "recommender hit rate",
-            "no window: set hit_rate.window_days (the log has no cut-offs to space them)",
+            one_time(inputs.events)
+            or "no window: set hit_rate.window_days (the log has no cut-offs to space them)",
         )
         return
     hits, why = hit_rate_windows(

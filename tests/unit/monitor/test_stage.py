@@ -180,6 +180,16 @@ def test_a_log_shorter_than_the_windows_says_so():
     assert table.empty and "too short for two windows of 7 days" in why
 
 
+def test_a_log_whose_events_share_one_time_says_no_window_follows_another():
+    events = _events(days=10).assign(timestamp=pd.Timestamp("2020-01-01", tz="UTC"))
+    table, why = hit_rate_windows(
+        events, RecommendParams(), "popularity", {}, 4, pd.Timedelta(days=7)
+    )
+    assert table.empty
+    assert why.startswith("every item event has the same time (2020-01-01 00:00)")
+    assert "window_days" not in why  # no params can help
+
+
 def test_windows_are_fitted_so_the_recommender_learns_half_the_log():
     from personalab.monitor.hit_rate import fitted_windows
 
