@@ -125,9 +125,38 @@ def rule_lines(parts: ExportParts, metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+#: a skip reason at least this long is given once, in its stage's row; later text refers to it
+LONG_REASON = 80
+
+
+def abridger(statuses: Sequence[Mapping[str, Any]]):
+    """``abridge(text, own)``: ``text`` with each long skip reason of a stage other than ``own``
+    replaced by a pointer to that stage's row (a stage that skipped because an earlier one did
+    repeats its reason, and so on down the pipeline: said once, the table stays readable).
+    Longest first, so a reason that holds another becomes one pointer."""
+    said = sorted(
+        (
+            (str(r["skip_reason"]), str(r["stage"]))
+            for r in statuses
+            if len(str(r.get("skip_reason") or "")) >= LONG_REASON
+        ),
+        key=lambda pair: -len(pair[0]),
+    )
+
+    def abridge(text: str, own: str | None = None) -> str:
+        for reason, stage in said:
+            if stage != own:
+                text = text.replace(reason, f"see the {stage} row above")
+        return text
+
+    return abridge
+
+
 def status_section(statuses: Sequence[Mapping[str, Any]]) -> list[str]:
     """Each stage's status with the reason for a skip or each part left out, then its other
-    notes (defaults adapted to the log, warnings)."""
+    notes (defaults adapted to the log, warnings). A long skip reason is given once
+    (:func:`abridger`)."""
+    abridge = abridger(statuses)
     rows, notes = [], []
     for record in statuses:
         reasons = [
@@ -139,11 +168,11 @@ def status_section(statuses: Sequence[Mapping[str, Any]]) -> list[str]:
             {
                 "stage": record["stage"],
                 "status": record["status"],
-                "skipped or left out, and why": "; ".join(reasons) or "-",
+                "skipped or left out, and why": abridge("; ".join(reasons), record["stage"]) or "-",
             }
         )
         notes += [
-            f"- {record['stage']}: {n}"
+            f"- {record['stage']}: {abridge(n, record['stage'])}"
             for n in record["notes"]
             if n.startswith(("adapted: ", "warning: "))
         ]
@@ -261,12 +290,6 @@ def summary_markdown(
     skipped); ``statuses``: :func:`personalab.core.status.stage_statuses`; ``monitor``: the monitor
     stage's metrics (its retraining recommendation); ``experiment``: the experiment stage's."""
     lines = [
-        "# personalab: the served models",
-        "",
-        "Written by the `export` stage. Serve a model with `make serve MODEL=<name>` (see the "
-        "README). The MLflow runs, git commits and times behind it: `reports/runs/summary.md`.",
-        "",
-        *status_section(statuses),
         "## Exported models",
         "",
         exported_line(exported),
@@ -296,7 +319,15 @@ def summary_markdown(
             lines += [f"No {part} champion: {parts.left_out.get(part, '')}", ""]
         else:
             lines += _champion_section(champion, keys)
-    return "\n".join(lines)
+    head = [
+        "# personalab: the served models",
+        "",
+        "Written by the `export` stage. Serve a model with `make serve MODEL=<name>` (see the "
+        "README). The MLflow runs, git commits and times behind it: `reports/runs/summary.md`.",
+        "",
+        *status_section(statuses),
+    ]
+    return "\n".join([*head, abridger(statuses)("\n".join(lines))])
 
 
 def runs_markdown(parts: ExportParts, times: pd.DataFrame) -> str:

@@ -158,3 +158,33 @@ def test_the_experiment_section_gives_each_uplift_its_interval_and_the_truth():
     assert "**sample ratio mismatch**: do not trust the uplift (p = 1e-09)." in flagged
     skipped = {"status": "skipped", "skip_reason": "no experiment to analyse"}
     assert "No experiment analysed: no experiment to analyse." in experiment_section(skipped)
+
+
+def test_a_long_skip_reason_is_given_once_and_later_text_points_to_its_row(tmp_path):
+    root = "no cut-off fits: the log spans 0.0 minutes (2020-01-01 to 2020-01-01), timestamps to the day"
+    intent_why = f"the features stage skipped ({root}), so there is no table to learn from"
+    statuses = [
+        {"stage": "features", "status": "skipped", "skip_reason": root, "notes": []},
+        {"stage": "intent", "status": "skipped", "skip_reason": intent_why, "notes": []},
+        {
+            "stage": "export",
+            "status": "partial",
+            "notes": [
+                f"left out: the intent model: the intent stage skipped ({intent_why})",
+                f"warning: the online store: {root}",
+            ],
+        },
+    ]
+    parts = ExportParts(left_out={"intent": f"the intent stage skipped ({intent_why})"})
+    text = summary_markdown(parts, {}, {}, statuses, tmp_path)
+    assert text.count(root) == 1 and f"| features | skipped | skipped: {root} |" in text
+    assert (
+        "| intent | skipped | skipped: the features stage skipped (see the features row above), "
+        "so there is no table to learn from |"
+    ) in text
+    assert (
+        "| export | partial | the intent model: the intent stage skipped (see the intent row above) |"
+        in text
+    )
+    assert "- export: warning: the online store: see the features row above" in text
+    assert "No intent champion: the intent stage skipped (see the intent row above)" in text
