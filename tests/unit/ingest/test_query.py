@@ -203,6 +203,31 @@ def test_cdnow_recipe_casts_yyyymmdd_numbers_and_derives_the_unit_price(tmp_path
     assert events["user_id"].nunique() == 3
 
 
+TAFENG = """TRANSACTION_DT,CUSTOMER_ID,AGE_GROUP,PIN_CODE,PRODUCT_SUBCLASS,PRODUCT_ID,AMOUNT,ASSET,SALES_PRICE
+11/1/2000,00141833,F,105,130207,4710105011011,2,44,52
+11/1/2000,01376753,E,E,110217,4710265847666,1,150,129
+12/14/2000,00141833,F,105,100201,0047162001002,3,36,60
+"""
+TAFENG_QUERY = """
+SELECT CAST(CUSTOMER_ID AS VARCHAR) AS user_id, TRANSACTION_DT AS timestamp,
+       'purchase' AS event_type, CAST(PRODUCT_ID AS VARCHAR) AS item_id,
+       AMOUNT AS quantity, SALES_PRICE / AMOUNT AS price
+FROM raw
+"""
+
+
+def test_codes_with_leading_zeros_stay_as_written_whatever_their_column_name(tmp_path):
+    # Ta-Feng's CUSTOMER_ID and PRODUCT_ID: read as numbers, 00141833 would become 141833
+    path = write(tmp_path, "ta_feng_all_months_merged.csv", TAFENG)
+    result = ingest(tmp_path, path, query=TAFENG_QUERY, timestamp_format="%m/%d/%Y")
+    assert_accounted(result)
+    events = result.events.sort_values("timestamp").reset_index(drop=True)
+    assert sorted(events["user_id"].unique()) == ["00141833", "01376753"]
+    assert "0047162001002" in set(events["item_id"]) and "4710105011011" in set(events["item_id"])
+    # columns without such codes are numbers, so the query can divide them
+    assert events["price"].tolist() == pytest.approx([26.0, 129.0, 20.0])
+
+
 def test_otto_recipe_unnests_each_session_s_events_and_keeps_their_lines(tmp_path):
     path = write(tmp_path, "train.jsonl", OTTO)
     result = ingest(tmp_path, path, "jsonl", query=OTTO_QUERY, event_types=OTTO_TYPES)

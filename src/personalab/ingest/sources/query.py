@@ -51,6 +51,7 @@ NUMBERED_FILE = "source.query"
 #: plan operators that keep each input row in place (a filter keeps order; counts are checked)
 _IN_PLACE_OPERATORS = frozenset({"PROJECTION", "FILTER"})
 _KEPT_COLUMNS = (*CANONICAL_COLUMNS, "arrival", *BOOKKEEPING_COLUMNS, REJECT_COLUMN)
+_KEPT_BOOKKEEPING = (*BOOKKEEPING_COLUMNS, REJECT_COLUMN, RAW_LINE_COLUMN)
 
 
 @dataclass
@@ -74,10 +75,12 @@ def read_query_source(
     """Read ``path`` as it is and map it with ``query``; the rows read and out are in ``extra``."""
     options: dict[str, Any] = {}
     if fmt == "csv":
-        # columns named like canonical identifiers stay text ("007" is not 7)
+        # read as text, then typed by :func:`typed_columns` ("007" is not 7)
         options = {"sep": sep, "header": header, "names": names, "encoding": encoding}
-        options["dtype"] = dict.fromkeys(ID_COLUMNS, "string")
+        options["dtype"] = "string"
     frame = read_files(path, fmt, **options)
+    if fmt == "csv":
+        frame = typed_columns(frame)
     out = run_query(frame, query)
     notes = [f"{WHERE}: {len(out.frame)} rows from {len(frame)} rows read", *out.notes]
     return RawEvents(
@@ -86,6 +89,36 @@ def read_query_source(
         extra={"query_rows_read": len(frame), "query_rows_out": len(out.frame)},
         notes=notes,
     )
+
+
+#: a whole number of three digits or more written with a leading zero (``007``, ``0108775``):
+#: an identifier's way, kept as text (two digits, as in ``08`` o'clock or month ``03``, are
+#: numbers: a code that short is rare, and a time field often is)
+_LEADING_ZERO = r"^\s*0\d{2,}\s*$"
+
+
+def typed_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A CSV's columns, read as text, as numbers where every value is one, unless a value is
+    written with a leading zero (:data:`_LEADING_ZERO`): a customer or product code such as
+    ``00012347`` stays text as written, whatever its column's name (a number type would make it
+    ``12347`` before the query could cast it back). Columns named like canonical identifiers
+    always stay text."""
+    changed = {}
+    for name in frame.columns:
+        values = frame[name]
+        if (
+            name in ID_COLUMNS
+            or name in _KEPT_BOOKKEEPING
+            or not pd.api.types.is_string_dtype(values.dtype)
+        ):
+            continue
+        present = values.notna()
+        if not present.any() or values[present].str.contains(_LEADING_ZERO).any():
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().sum() == present.sum():
+            changed[name] = numbers
+    return frame.assign(**changed) if changed else frame
 
 
 def run_query(frame: pd.DataFrame, query: str) -> QueryOutput:
