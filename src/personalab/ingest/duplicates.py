@@ -48,6 +48,24 @@ def minute_note(removed: int) -> str:
     )
 
 
+#: the share of the rows read, removed as identical to an earlier one, over which ingest warns
+MANY_DUPLICATES = 0.1
+
+
+def many_duplicates_warning(removed: int, rows_read: int) -> str | None:
+    """A warning when identical rows without event ids were more than :data:`MANY_DUPLICATES`
+    of the log: more often separate events than re-sends (an order's units, one line each)."""
+    if not rows_read or removed <= MANY_DUPLICATES * rows_read:
+        return None
+    return (
+        f"duplicates: {removed:,} of {rows_read:,} rows ({removed / rows_read:.0%}) were removed as "
+        "re-sent events, being identical to an earlier row (user, session, time, type, item, "
+        "price, quantity, rating). If they are separate events (the units of an order, one line "
+        "each), give each row an event_id (in source.query, e.g. order_id || '-' || "
+        "order_item_id AS event_id) or count them in quantity"
+    )
+
+
 def conflicting_ids(rows: ibis.Table) -> ibis.Table:
     """The ``event_id`` values ``rows`` share with more than one content (one column)."""
     content = [c for c in CONTENT if c in rows.columns]

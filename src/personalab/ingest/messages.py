@@ -53,11 +53,40 @@ def timestamp_hint(quarantine: pd.DataFrame, source: Any) -> str:
     )
     if "timestamp" in (source.constants or {}):
         return f"; source.constants.timestamp {values.iloc[0]!r} could not be read {read}"
+    value = str(values.iloc[0])
+    guess = next(
+        (f for f in COMMON_FORMATS if f != source.timestamp_format and _reads(value, f)), None
+    )
+    fix = (
+        f'they read as "{guess}": set source.timestamp_format to it'
+        if guess
+        else "set source.timestamp_format to their pattern (as in strptime: %d day, %m month, "
+        "%Y year, %H:%M:%S time)"
+    )
     return (
-        f"; timestamps such as {values.iloc[0]!r} could not be read {read}: set "
-        'source.timestamp_format to their pattern (e.g. "%d/%m/%Y %H:%M"), or '
+        f"; timestamps such as {value!r} could not be read {read}: {fix}, or "
         "source.timestamp_unit for epoch numbers"
     )
+
+
+#: patterns tried on a timestamp that could not be read, to suggest one that reads it
+COMMON_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+    "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y",
+    "%Y%m%d", "%Y%m%d%H%M%S", "%d %b %Y", "%b %d, %Y",
+)  # fmt: skip
+
+
+def _reads(value: str, pattern: str) -> bool:
+    from datetime import datetime
+
+    try:
+        datetime.strptime(value.strip(), pattern)
+    except ValueError:
+        return False
+    return True
 
 
 def synonym_notes(synonyms: frozenset[tuple[str, str]]) -> list[str]:

@@ -35,6 +35,7 @@ from personalab.ingest.duplicates import (
     coarse_times,
     conflicting_ids,
     duplicate_positions,
+    many_duplicates_warning,
     minute_note,
     with_content_ids,
 )
@@ -97,6 +98,7 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)  # what the log holds (.profile)
     notes: list[str] = field(default_factory=list)  # how the input was read, in sentences
+    warnings: list[str] = field(default_factory=list)  # what may be wrong with the answer
     engine: str = ""  # where the rules ran (Engine.describe)
     #: events per UTC day and event type (:func:`~personalab.ingest.overview.daily_counts`)
     daily: pd.DataFrame | None = None
@@ -215,6 +217,7 @@ def _process(
     dup = int(engine.scalar(repeats.count()))
     if by_content and dup and engine.scalar(coarse_times(clean, MINUTE_NS)):
         checked.notes.append(minute_note(dup))
+    many = many_duplicates_warning(dup, rows_read) if by_content else None
     kept = clean.anti_join(repeats, "pos")
     timings["dedup"] = time.perf_counter() - tick
 
@@ -278,6 +281,7 @@ def _process(
         timings=timings,
         profile=profile,
         notes=[*raw.notes, *checked.notes, *blind],
+        warnings=[many] if many else [],
         engine=engine.describe(),
         daily=daily,
         funnel=funnel,

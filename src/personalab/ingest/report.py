@@ -39,6 +39,8 @@ def ingest_status(result: IngestResult) -> StageStatus:
         status.adapted(f"identity: sessions stand for users ({decision.get('reason', '')})")
     for note in result.notes:
         status.adapted(note)
+    for warning in result.warnings:
+        status.warn(warning)
     counts = result.profile.get("event_types", {})
     missing = [kind for kind in USED_EVENTS if not counts.get(kind)]
     if missing and result.profile.get("rows"):

@@ -147,3 +147,31 @@ def test_reused_event_ids(tmp_path, lines, want, duplicates, valid_ids):
     assert reasons(result) == want
     assert result.metrics["duplicates_removed"] == duplicates
     assert sorted(result.events["event_id"]) == valid_ids
+
+
+def test_many_identical_rows_without_ids_are_removed_with_a_warning_naming_event_id(tmp_path):
+    # Olist's order items: each unit of a line is a row, identical once mapped
+    header = "user_id,timestamp,event_type,item_id,price\n"
+    units = ["u1,2017-10-02T10:56:33Z,purchase,p1,10.5"] * 3 + [
+        "u2,2017-10-03T08:00:01Z,purchase,p2,4"
+    ]
+    result = ingest(tmp_path, write(tmp_path, "items.csv", header + "\n".join(units) + "\n"))
+    assert_accounted(result)
+    assert result.metrics["duplicates_removed"] == 2
+    (warning,) = result.warnings
+    assert warning.startswith("duplicates: 2 of 4 rows (50%) were removed as re-sent events")
+    assert "give each row an event_id" in warning
+    from personalab.ingest.report import ingest_status
+
+    assert {"kind": "warning", "message": warning} in ingest_status(result).notes
+
+
+def test_a_few_identical_rows_or_repeated_ids_raise_no_warning(tmp_path):
+    header = "user_id,timestamp,event_type,item_id\n"
+    rows = [f"u1,2017-10-02T10:{m:02d}:00Z,view,p{m}" for m in range(20)]
+    result = ingest(tmp_path, write(tmp_path, "a.csv", header + "\n".join([*rows, rows[0]]) + "\n"))
+    assert result.metrics["duplicates_removed"] == 1 and result.warnings == []
+    ids = "event_id," + header  # re-sent by id: what ids are for
+    rows = ["e1,u1,2017-10-02T10:00:00Z,view,p1"] * 5
+    result = ingest(tmp_path, write(tmp_path, "b.csv", ids + "\n".join(rows) + "\n"))
+    assert result.metrics["duplicates_removed"] == 4 and result.warnings == []

@@ -450,7 +450,18 @@ def test_too_many_unknown_event_types_stop_naming_them_and_the_mapping(tmp_path)
             ["2017/11/25 01:{i:02d}"],
             {"timestamp_format": "%Y-%m-%d %H:%M"},
             "timestamps such as '2017/11/25 01:00' could not be read with source.timestamp_format "
-            "'%Y-%m-%d %H:%M': set source.timestamp_format to their pattern",
+            "'%Y-%m-%d %H:%M': they read as \"%Y/%m/%d %H:%M\": set source.timestamp_format to it",
+        ),
+        (  # month first read day first (Ta-Feng): the pattern that reads them, not the same
+            ["12/{d}/2010"],
+            {"timestamp_format": "%d/%m/%Y"},
+            "timestamps such as '12/13/2010' could not be read with source.timestamp_format "
+            "'%d/%m/%Y': they read as \"%m/%d/%Y\"",
+        ),
+        (  # nothing common reads them: the pattern's codes
+            ["2017-11-25T01:{i:02d} Uhr"],
+            {"timestamp_format": "%Y-%m-%d"},
+            "set source.timestamp_format to their pattern (as in strptime: %d day",
         ),
         (  # no pattern: ISO 8601 or epochs were tried
             ["25.11.2017 kl. 01:{i:02d}"],
@@ -469,7 +480,8 @@ def test_unreadable_timestamps_stop_showing_one_and_the_param_that_reads_them(
     tmp_path, stamps, source, hint
 ):
     rows = ["user,when,what"] + [
-        f"u{i},{'' if stamps is None else stamps[0].format(i=i)},view" for i in range(30)
+        f"u{i},{'' if stamps is None else stamps[0].format(i=i, d=13 + i % 15)},view"
+        for i in range(30)
     ]
     path = write(tmp_path, "log.csv", "\n".join(rows) + "\n")
     columns = {"user": "user_id", "what": "event_type"}
