@@ -302,7 +302,7 @@ class Personaliser:
                 return "unknown to the recommender: the most popular items"
             return "has seen every item their strategy would offer: the most popular items"
         if strategy == "personalised_no_intent":
-            return f"no intent model: {recommended}"
+            return f"not gated on intent (no intent model, or one near chance): {recommended}"
         if strategy == "trending_no_recommender":
             return "no recommender: the most trending items"
         if strategy not in ("personalised", "trending"):

@@ -153,7 +153,8 @@ def warn_below_baselines(
         )
     if model_auc < NEAR_CHANCE_AUC:
         status.warn(
-            f"the tuned model's test ROC AUC {model_auc:.4f} is barely better than chance (0.5): "
+            f"the tuned model's test ROC AUC {model_auc:.4f} is "
+            f"{'no' if model_auc <= 0.5 else 'barely'} better than chance (0.5): "
             "a threshold on it splits users almost at random, so the export stage does not "
             "gate the personalise rule on it (personalise.min_intent_roc_auc in "
             f"params/export.yaml, {NEAR_CHANCE_AUC:g} by default)"

@@ -60,3 +60,11 @@ def test_the_export_gate_defaults_to_the_intent_stages_near_chance_line():
 def test_one_class_in_the_test_rows_says_nothing():
     y = np.zeros(50, dtype=int)
     assert warnings_for(np.linspace(0, 1, 50), {"logreg": np.linspace(1, 0, 50)}, y) == []
+
+
+def test_a_model_worse_than_chance_is_said_to_be_no_better():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    (said,) = warnings_for(-(y + rng.normal(0, 1.0, y.size)), {}, y)  # AUC about 0.24
+    assert said.startswith("the tuned model's test ROC AUC 0.2")
+    assert "is no better than chance (0.5)" in said
