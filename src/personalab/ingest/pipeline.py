@@ -281,7 +281,7 @@ def _process(
         timings=timings,
         profile=profile,
         notes=[*raw.notes, *checked.notes, *blind],
-        warnings=[many] if many else [],
+        warnings=[*checked.warnings, *([many] if many else [])],
         engine=engine.describe(),
         daily=daily,
         funnel=funnel,
@@ -302,6 +302,7 @@ class _Checked:
     order: dict[str, Any]
     read_as: str
     notes: list[str]  # how the rows were read and checked, in sentences
+    warnings: list[str] = field(default_factory=list)  # what may be wrong with the answer
 
 
 def _validate(
@@ -327,7 +328,7 @@ def _validate(
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
     items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
-    scale, scale_notes = rating_scale(rows, engine, params.rating_range)
+    scale, scale_notes, warnings = rating_scale(rows, engine, params.rating_range)
     flagged = rule_flags(rows, scale, window, items)
     rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
     rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
@@ -373,7 +374,9 @@ def _validate(
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
     notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
     notes += [*items_notes(items), *late_notes(late_events)]
-    return _Checked(clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes)
+    return _Checked(
+        clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes, warnings
+    )
 
 
 #: the spool's columns the rows carry past validation: every column of the events, with

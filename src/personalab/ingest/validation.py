@@ -252,43 +252,72 @@ RATING_SCALE_SHARE = 0.99
 
 def rating_scale(
     rows: ibis.Table, engine: Any, wanted: tuple[float, float] | str
-) -> tuple[tuple[float, float], list[str]]:
-    """The range ratings are checked against, and a sentence for the run when it was chosen.
+) -> tuple[tuple[float, float], list[str], list[str]]:
+    """The range ratings are checked against, a sentence for the run when it was chosen, and
+    the warning of :func:`zero_ratings_warning` (with ``auto``, counted in the same pass).
 
     ``wanted`` as given, unless ``"auto"``: the narrowest of :data:`RATING_SCALES` holding at
     least :data:`RATING_SCALE_SHARE` of the ratings (a stray 99 in a five-star log is out of
     range), else the ratings' own span (nothing out of range). A log without ratings, or whose
     ratings fit 0-5, gets 0-5 and no sentence."""
     if wanted != "auto":
-        return tuple(wanted), []  # type: ignore[return-value]
+        return tuple(wanted), [], []  # type: ignore[return-value]
     rating = rows.rating
     counts = engine.fetch(
         rows.aggregate(
             n=rating.count(),
             low=rating.min(),
             high=rating.max(),
+            zeros=(rating == 0).sum(),
             **{f"in_{i}": rating.between(*scale).sum() for i, scale in enumerate(RATING_SCALES)},
         )
     ).iloc[0]
     n = int(counts["n"])
     if not n:
-        return RATING_SCALES[0], []
+        return RATING_SCALES[0], [], []
+    warnings = zero_ratings_warning(n, int(counts["zeros"]))
     span = f"{float(counts['low']):g} to {float(counts['high']):g}"
     for i, scale in enumerate(RATING_SCALES):
         inside = int(counts[f"in_{i}"])
         if inside >= RATING_SCALE_SHARE * n:
             if i == 0 and inside == n:
-                return scale, []
+                return scale, [], warnings
             outside = f"; {n - inside} outside it are quarantined" if inside < n else ""
-            return scale, [
-                f"rating_range auto: ratings on the {scale[0]:g}-{scale[1]:g} scale "
-                f"({n} ratings from {span}){outside}"
-            ]
+            return (
+                scale,
+                [
+                    f"rating_range auto: ratings on the {scale[0]:g}-{scale[1]:g} scale "
+                    f"({n} ratings from {span}){outside}"
+                ],
+                warnings,
+            )
     low, high = float(counts["low"]), float(counts["high"])
-    return (low, high), [
-        f"rating_range auto: the ratings span {span}, wider than any common scale "
-        f"({', '.join(f'{a:g}-{b:g}' for a, b in RATING_SCALES)}): every rating is kept; set "
-        "rating_range in params/ingest.yaml to check them"
+    return (
+        (low, high),
+        [
+            f"rating_range auto: the ratings span {span}, wider than any common scale "
+            f"({', '.join(f'{a:g}-{b:g}' for a, b in RATING_SCALES)}): every rating is kept; "
+            "set rating_range in params/ingest.yaml to check them"
+        ],
+        warnings,
+    )
+
+
+#: the share of the ratings at 0 over which ingest warns that 0 may mean "no rating"
+ZERO_RATINGS = 0.3
+
+
+def zero_ratings_warning(n: int, zeros: int) -> list[str]:
+    """A warning when more than :data:`ZERO_RATINGS` of the ``n`` ratings are 0: in logs such
+    as Book-Crossing a 0 records an interaction without a rating, which a rating model would
+    learn as the lowest grade."""
+    if not n or zeros <= ZERO_RATINGS * n:
+        return []
+    return [
+        f"ratings: {zeros:,} of {n:,} ({zeros / n:.0%}) are 0. If 0 means no rating (as in "
+        "Book-Crossing), give those rows another event type, e.g. in source.query: CASE WHEN "
+        "rating = 0 THEN 'view' ELSE 'rate' END AS event_type (with rating NULLIF(rating, 0)); "
+        "else a rating model learns them as the lowest grade"
     ]
 
 

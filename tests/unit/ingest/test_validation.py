@@ -368,6 +368,15 @@ def test_a_ten_point_log_is_checked_on_its_own_scale_and_says_so(tmp_path):
     assert any("ratings on the 0-10 scale (120 ratings from 0 to 10)" in n for n in result.notes)
 
 
+def test_a_log_of_mostly_zero_ratings_warns_that_zero_may_mean_no_rating(tmp_path):
+    # Book-Crossing: 0 is an implicit interaction, and most rows are 0
+    result = rated_log(tmp_path, [0, 0, 0, 7, 8, 10] * 20)
+    (warning,) = result.warnings
+    assert warning.startswith("ratings: 60 of 120 (50%) are 0. If 0 means no rating")
+    assert "CASE WHEN rating = 0 THEN 'view'" in warning
+    assert rated_log(tmp_path / "few", [0, 3, 5, 7, 8, 10] * 20).warnings == []
+
+
 def test_a_stray_rating_far_off_the_log_s_scale_is_still_quarantined(tmp_path):
     result = rated_log(tmp_path, [1, 2, 3, 4, 5] * 40 + [99])
     assert reasons(result) == {"rating_out_of_range": 1}
