@@ -95,7 +95,8 @@ def build_segments(
     pipeline = Pipeline([*pre.steps, ("cluster", chosen.model)])
     labels = chosen.labels
     lift = feature_lift(latest, labels, choice.features)
-    names = name_segments(lift, params.name_features)
+    means = latest[choice.features].astype(float).groupby(labels).mean()
+    names = name_segments(lift, params.name_features, means)
     proba = chosen.model.predict_proba(X)
     assignments = assignment_table(latest, X, labels, names, proba)
     profiles = segment_profiles(latest, labels, choice.features, label_of(table))

@@ -32,6 +32,9 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "revenue_total": ("big spenders", "low spenders"),
     "purchases_30d": ("recent buyers", "not buying lately"),
 }
+#: feature -> the word when low but not none (a segment of buyers below the mean is not
+#: "non-buyers": in a log of purchases only, everybody bought)
+LOW_NOT_NONE = {"orders_total": "occasional buyers", "purchases_30d": "fewer recent purchases"}
 
 
 def segment_profiles(
@@ -69,16 +72,24 @@ def feature_lift(table: pd.DataFrame, labels: np.ndarray, features: list[str]) -
     return ((values.groupby(labels).mean() - mean) / std).rename_axis("segment_id")
 
 
-def name_segments(lift: pd.DataFrame, n_words: int = 2) -> dict[int, str]:
+def name_segments(
+    lift: pd.DataFrame, n_words: int = 2, means: pd.DataFrame | None = None
+) -> dict[int, str]:
     """A readable, unique name per segment from its most distinctive features (deterministic).
 
     Words come from ``DESCRIPTORS`` for the features with the largest absolute lift;
-    when two segments would share a name, the next distinctive word is added.
+    when two segments would share a name, the next distinctive word is added. With the
+    segments' feature ``means``, a low word that says "none" is used only for a mean of 0
+    (:data:`LOW_NOT_NONE`).
     """
 
     def word(row: pd.Series, feature: str) -> str:
         high, low = DESCRIPTORS.get(feature, (f"high {feature}", f"low {feature}"))
-        return high if row[feature] > 0 else low
+        if row[feature] > 0:
+            return high
+        if means is not None and feature in LOW_NOT_NONE and means.loc[row.name, feature] > 0:
+            return LOW_NOT_NONE[feature]
+        return low
 
     names: dict[int, str] = {}
     for segment_id in sorted(lift.index):

@@ -38,6 +38,21 @@ def test_names_come_from_the_largest_absolute_lifts():
     assert name_segments(lift, 1) == {0: "frequent buyers", 1: "newcomers", 2: "non-buyers"}
 
 
+def test_buyers_below_the_mean_are_not_called_non_buyers():
+    # a log of purchases only (H&M): everybody bought, the segment below the mean once
+    lift = lift_frame(
+        {0: {"orders_total": 1.2}, 1: {"orders_total": -0.6}, 2: {"orders_total": -1.0}}
+    )
+    means = lift_frame(
+        {0: {"orders_total": 4.0}, 1: {"orders_total": 1.0}, 2: {"orders_total": 0.0}}
+    )
+    assert name_segments(lift, 1, means) == {
+        0: "frequent buyers",
+        1: "occasional buyers",
+        2: "non-buyers",
+    }
+
+
 def test_features_without_descriptors_get_high_and_low_words():
     lift = lift_frame({0: {"f1": 1.0, "f2": -0.5}, 1: {"f1": -1.0, "f2": 0.5}})
     assert name_segments(lift, 2) == {0: "high f1, low f2", 1: "low f1, high f2"}
