@@ -33,8 +33,22 @@ def too_many_rejected(
         f"{source}: {len(quarantine)} of {rows_read} rows ({rate:.1%}) failed validation, "
         f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
         + unknown_types_hint(unknown if "unknown_event_type" in top else frozenset())
-        + (timestamp_hint(quarantine, params.source) if "bad_timestamp" in top else ""),
+        + (timestamp_hint(quarantine, params.source) if "bad_timestamp" in top else "")
+        + (item_hint(quarantine) if "missing_item_id" in top else ""),
         quarantine,
+    )
+
+
+def item_hint(quarantine: pd.DataFrame) -> str:
+    """For the stop on too many rejected rows: which event types came without an item, and how
+    to keep such rows out (page views that show no product, as in Coveo's ``pageview``)."""
+    missing = quarantine["reason"].str.split(";").map(lambda reasons: "missing_item_id" in reasons)
+    kinds = quarantine.loc[missing, "event_type"].astype(str).value_counts().head(3)
+    listed = ", ".join(f"{kind} ({count:,})" for kind, count in kinds.items())
+    return (
+        f"; rows without an item: {listed}. If they are pages that show no item, leave them out "
+        "in source.query (WHERE the item column IS NOT NULL); ingest keeps an item event only "
+        "with its item"
     )
 
 

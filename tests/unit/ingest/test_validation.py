@@ -502,6 +502,28 @@ def test_unreadable_timestamps_stop_showing_one_and_the_param_that_reads_them(
     assert "top reasons: bad_timestamp (30); " in message and hint in message
 
 
+def test_too_many_rows_without_an_item_stop_naming_their_types_and_the_filter(tmp_path):
+    # Coveo's browsing log: pageview rows (read as view) show no product
+    rows = ["session,when,kind,sku"] + [
+        f"s{i},2021-01-01T10:{i:02d}:00Z,{'pageview' if i % 2 else 'detail'},"
+        f"{'' if i % 2 else f'p{i}'}"
+        for i in range(30)
+    ]
+    path = write(tmp_path, "browsing_train.csv", "\n".join(rows) + "\n")
+    columns = {"session": "session_id", "when": "timestamp", "kind": "event_type", "sku": "item_id"}
+    source = {
+        "format": "csv",
+        "path": str(path),
+        "columns": columns,
+        "event_types": {"detail": "view"},
+    }
+    with pytest.raises(QuarantineRateError) as info:
+        run_ingest(IngestParams.from_mapping({"source": source}), tmp_path)
+    message = str(info.value)
+    assert "top reasons: missing_item_id (15)" in message
+    assert "rows without an item: pageview (15). If they are pages that show no item" in message
+
+
 def test_a_log_given_one_time_by_a_constant_says_what_cannot_run(tmp_path):
     rows = ["user,book,stars"] + [f"u{i % 4},b{i},{1 + i % 5}" for i in range(20)]
     path = write(tmp_path, "books.csv", "\n".join(rows) + "\n")
