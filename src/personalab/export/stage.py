@@ -115,7 +115,12 @@ def note_trending(events: pd.DataFrame, window_days: float, status: StageStatus)
         status.warn("no event has an item id: the trending list is empty")
         return
     span = (items.max() - items.min()) / pd.Timedelta(days=1)
-    if span <= window_days:
+    if span == 0:
+        status.adapted(
+            "every item event has the same time: the trending items are the most touched over "
+            "the log (no window can pick recent ones)"
+        )
+    elif span <= window_days:
         status.warn(
             f"personalise.trending_window_days {window_days:g} covers the whole log ({span:.2f} "
             "days of item events): the trending items are the most touched over the log; set a "

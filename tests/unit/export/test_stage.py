@@ -127,6 +127,12 @@ def test_note_trending_warns_when_the_window_covers_the_log_of_item_events():
     longer = StageStatus("export")
     note_trending(events_over(7.5), 7.0, longer)
     assert longer.notes == [] and longer.status == "complete"
+    timeless = StageStatus("export")  # a log given one time: no window can help
+    note_trending(events_over(0.0), 7.0, timeless)
+    assert timeless.lines() == [
+        "adapted: every item event has the same time: the trending items are the most touched "
+        "over the log (no window can pick recent ones)"
+    ]
 
 
 def test_note_trending_warns_when_no_event_has_an_item():
