@@ -22,6 +22,11 @@ import pandas as pd
 
 from personalab.evaluation._base import EvaluationError
 
+#: test ROC AUC under which a model is called barely better than chance: the intent stage warns,
+#: and it is the default of the export stage's ``personalise.min_intent_roc_auc``, under which
+#: the personalise rule does not gate on intent
+NEAR_CHANCE_AUC = 0.55
+
 #: metrics where lower is better
 LOWER_IS_BETTER = {"log_loss", "brier", "ece", "logloss"}
 

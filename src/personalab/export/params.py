@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 
 from personalab.core.errors import InputError
 from personalab.core.params import StageParams
-from personalab.intent.evaluate import NEAR_CHANCE_AUC
+from personalab.evaluation.classification import NEAR_CHANCE_AUC
 from personalab.recommend.served import DEFAULT_MAX_K
 from personalab.recommend.served import SCORE_KINDS as RECOMMENDER_SCORE_KINDS
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from personalab.evaluation.classification import (
+    NEAR_CHANCE_AUC,
     classification_report,
     gains_table,
     reliability_table,
@@ -111,9 +112,6 @@ def evaluate_on_test(
 
 #: the baselines a tuned model should beat, by their names in the comparison
 COMPARED = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
-#: test ROC AUC under which a model is called barely better than chance (the default of the
-#: export stage's ``personalise.min_intent_roc_auc``, under which it does not gate on intent)
-NEAR_CHANCE_AUC = 0.55
 
 
 def warn_below_baselines(

@@ -51,8 +51,8 @@ def test_a_small_loss_is_within_noise_and_near_chance_is_said():
 
 
 def test_the_export_gate_defaults_to_the_intent_stages_near_chance_line():
+    from personalab.evaluation.classification import NEAR_CHANCE_AUC
     from personalab.export.params import PersonaliseParams
-    from personalab.intent.evaluate import NEAR_CHANCE_AUC
 
     assert PersonaliseParams().min_intent_roc_auc == NEAR_CHANCE_AUC
 
