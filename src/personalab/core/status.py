@@ -15,13 +15,15 @@ Statuses:
   still writes its declared outputs, empty and marked (:func:`write_skip_marker`), so DVC and
   the later stages run.
 
-``python -m personalab.core.status`` also reports ``stale`` for a stage whose metrics remain
-from an earlier run while a stage before it failed (:func:`stage_statuses`).
+``python -m personalab.core.status`` also reports ``failed`` for a stage whose notebook stopped
+on an error (with the error), and ``stale`` for a stage whose metrics remain from an earlier run
+while a stage before it failed (:func:`stage_statuses`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,15 +159,37 @@ def skip_reason_of(folder: Path) -> str | None:
     return json.loads(marker.read_text()).get("reason") or "skipped"
 
 
+def notebook_error(notebook: Path) -> str | None:
+    """The error an executed notebook stopped on, in one line with the cell it was raised in
+    (papermill saves the notebook when a cell raises); None when it holds none or is missing."""
+    try:
+        cells = json.loads(Path(notebook).read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first = (output.get("evalue") or "").strip().splitlines()[:1]
+                shown = os.path.relpath(notebook)  # from where the user is
+                where = f"cell [{cell.get('execution_count')}] of {shown}"
+                return f"{output.get('ename', 'Error')}: {''.join(first)} ({where})"
+    return None
+
+
 def stage_statuses(
-    metrics_dir: Path, stages: Sequence[str], upstream: dict[str, set[str]] | None = None
+    metrics_dir: Path,
+    stages: Sequence[str],
+    upstream: dict[str, set[str]] | None = None,
+    executed: dict[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Each stage's ``status``, ``skip_reason`` and ``notes`` from its metrics file.
 
-    With ``upstream`` (:func:`upstream_stages`), a stage whose metrics are there while a stage
-    it reads from has none (it failed, or has not run, since DVC removes a stage's outputs
-    before running it) is ``stale``: its record is from an earlier run on other inputs (the
-    embedded synthetic log's, in a fresh clone), and says so."""
+    A stage without metrics whose executed notebook (``executed``: stage -> path) holds an
+    error ``failed``, with the error as its reason (:func:`notebook_error`); else it has
+    ``not run``. With ``upstream`` (:func:`upstream_stages`), a stage whose metrics are there
+    while a stage it reads from has none (it failed, or has not run, since DVC removes a
+    stage's outputs before running it) is ``stale``: its record is from an earlier run on
+    other inputs (the embedded synthetic log's, in a fresh clone), and says so."""
     out = []
     for stage in stages:
         path = Path(metrics_dir) / f"{stage}.json"
@@ -177,14 +201,17 @@ def stage_statuses(
                 skip_reason=metrics.get("skip_reason"),
                 notes=list(metrics.get("notes", [])),
             )
+        elif executed and stage in executed and (error := notebook_error(executed[stage])):
+            record.update(status="failed", skip_reason=error)
         out.append(record)
     runs = {r["stage"]: r for r in out}
     causes: dict[str, set[str]] = {}  # per stale stage: the stages not run behind it
+    absent = ("not run", "failed")
     for record in out:  # in pipeline order: a stage's upstream stages are decided first
         before = (upstream or {}).get(record["stage"], set()) & set(runs)
-        behind = {s for s in before if runs[s]["status"] == "not run"}
+        behind = {s for s in before if runs[s]["status"] in absent}
         behind |= {c for s in before for c in causes.get(s, ())}
-        if behind and record["status"] != "not run":
+        if behind and record["status"] not in absent:
             causes[record["stage"]] = behind
             names = sorted(behind)
             listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
@@ -258,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = project_paths()
     print("personalab: what each stage did (reports/metrics/<stage>.json)")
     upstream = upstream_stages(paths.root / "dvc.yaml")
-    for line in summary_lines(stage_statuses(paths.reports / "metrics", list(STAGES), upstream)):
+    executed = {stage: paths.executed_notebook(stage) for stage in STAGES}
+    records = stage_statuses(paths.reports / "metrics", list(STAGES), upstream, executed)
+    for line in summary_lines(records):
         print(line)
     return 0
 

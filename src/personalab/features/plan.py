@@ -99,15 +99,16 @@ def _plan(
     events: Events, params: FeaturesParams, profile: LogProfile, status: StageStatus
 ) -> FeaturesPlan:
     default_trend = DEFAULT_STEP / pd.Timedelta(days=1)
-    rows, log_start, log_end = events.span()
+    rows, log_start, last_time = events.span()
     if not rows:
         status.skip("the events table is empty: there is nobody to describe")
         return FeaturesPlan(params, default_trend, skip_reason=status.skip_reason)
+    log_end = end_of_log(last_time, profile)
     automatic = params.cutoffs.every_days == AUTO and not params.cutoffs.dates
     bulk_start = fitting_start(events, log_start, log_end, status) if automatic else log_start
     cut = fit_cutoffs(bulk_start, log_end, params, profile.granularity_seconds)
     if not cut.cutoffs:
-        status.skip(no_cutoff_reason(cut, log_start, log_end, params, profile))
+        status.skip(no_cutoff_reason(cut, log_start, last_time, params, profile))
         return FeaturesPlan(params, default_trend, cut, skip_reason=status.skip_reason)
     step = cut.step or DEFAULT_STEP
     trend = step / pd.Timedelta(days=1) if params.trend_days == AUTO else params.trend_days
@@ -189,10 +190,16 @@ def note_target(plan: FeaturesPlan, profile: LogProfile, status: StageStatus) ->
     )
 
 
+def end_of_log(last_time: pd.Timestamp, profile: LogProfile) -> pd.Timestamp:
+    """Where the log ends: a timestamp stands for its whole tick, so a log of dates runs to the
+    end of its last day (and the last cut-off's label window takes that day's events in)."""
+    return last_time + pd.Timedelta(seconds=profile.granularity_seconds)
+
+
 def no_cutoff_reason(
     cut: CutoffPlan,
     log_start: pd.Timestamp,
-    log_end: pd.Timestamp,
+    last_time: pd.Timestamp,
     params: FeaturesParams,
     profile: LogProfile,
 ) -> str:
@@ -209,8 +216,8 @@ def no_cutoff_reason(
     horizon = f"a horizon of {duration_text(cut.horizon)}"
     tried = f"with {horizon}" if given else f"even with {horizon} (the shortest automatic step)"
     reason = (
-        f"no cut-off fits: the log spans {span_text(log_end - log_start)} ({log_start} to "
-        f"{log_end}), timestamps to the {profile.granularity}; {tried} no cut-off has events "
+        f"no cut-off fits: the log spans {span_text(end_of_log(last_time, profile) - log_start)} "
+        f"({log_start} to {last_time}), timestamps to the {profile.granularity}; {tried} no cut-off has events "
         "before it and its horizon inside the log"
     )
     if given:

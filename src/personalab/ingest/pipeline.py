@@ -1,9 +1,10 @@
 """The ingest stage's wiring: read the source, then validate, de-duplicate, remove bots, sessionise.
 
-``run_ingest(params)`` returns an :class:`IngestResult` (tables + metrics). It writes only to
-a temporary folder that lives as long as the result: the spool (the parsed rows the engine
-reads, removed once read: :mod:`personalab.ingest.spool`) and the events, which the engine
-writes a batch at a time, so a log larger than memory is never held whole.
+``run_ingest(params)`` returns an :class:`IngestResult` (tables + metrics); the row checks are in
+:mod:`personalab.ingest.checks`. It writes only to a temporary folder that lives as long as the
+result: the spool (the parsed rows the engine reads, removed once read:
+:mod:`personalab.ingest.spool`) and the events, which the engine writes a batch at a time, so a
+log larger than memory is never held whole.
 :func:`personalab.ingest.io.save_ingest` writes the stage's outputs atomically.
 Accounting: ``rows_read == rows_valid + rows_quarantined + duplicates_removed + bot_events_removed``.
 """
@@ -19,68 +20,43 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personalab.engine import Engine, connect
-from personalab.ingest.accounting import quarantine_table, stage_metrics
+from personalab.ingest.accounting import stage_metrics
 from personalab.ingest.bots import bot_users, rate_rule_notes, rules_text
+from personalab.ingest.checks import validate_rows
 from personalab.ingest.duplicates import (
     COARSE_NOTE,
-    CONTENT,
     MINUTE_NS,
     coarse_times,
-    conflicting_ids,
     duplicate_positions,
     many_duplicates_warning,
     minute_note,
     with_content_ids,
 )
-from personalab.ingest.events import LABEL_COLUMNS
 from personalab.ingest.messages import (
-    items_notes,
-    late_notes,
     one_time_notes,
-    synonym_notes,
-    too_many_rejected,
 )
 from personalab.ingest.overview import daily_counts, funnel_users
 from personalab.ingest.params import IngestParams
 from personalab.ingest.profile import PROFILE_COLUMNS, build_profile, profile_metrics
 from personalab.ingest.sessions import EVENT_ORDER, assign_sessions, build_sessions
 from personalab.ingest.sources import (
-    REJECT_COLUMN,
     RawEvents,
     SourceError,
     read_source,
 )
-from personalab.ingest.sources.base import MALFORMED_LINE
 from personalab.ingest.sources.identity import apply_identity
 from personalab.ingest.spool import (
     EventsFile,
-    Spool,
-    column_reading,
-    kept_order,
-    raw_rows,
-    spool_events,
     write_events,
 )
 from personalab.ingest.synth.generate import generate_log
-from personalab.ingest.timestamps import timestamp_metrics, timestamp_notes
-from personalab.ingest.validation import (
-    ARRIVAL_COLUMN,
-    arrival_known,
-    late_positions,
-    plausible_window,
-    rating_scale,
-    reasons_text,
-    require_arrival_order,
-    rule_flags,
-    rule_frame,
-)
+from personalab.ingest.timestamps import timestamp_metrics
 
 
 @dataclass
@@ -201,7 +177,7 @@ def _process(
         raise SourceError(f"{raw.description}: no data rows")
     if "identity" not in raw.extra:  # rows not read by read_source (synthetic, hand-built)
         apply_identity(raw, params.source.identity)
-    checked = _validate(raw, params, rows_read, engine, folder)
+    checked = validate_rows(raw, params, rows_read, engine, folder)
     timings["validate"] = time.perf_counter() - start
 
     tick = time.perf_counter()
@@ -286,111 +262,6 @@ def _process(
         daily=daily,
         funnel=funnel,
     )
-
-
-@dataclass
-class _Checked:
-    """What validation leaves: the rows that passed (an engine table), the quarantine table and
-    rate, late events (None when not measured), the time order, how timestamps were read."""
-
-    clean: Any
-    rows: Any  # the cached table ``clean`` reads (released once read)
-    spool: Spool
-    quarantine: pd.DataFrame
-    rate: float
-    late_events: int | None
-    order: dict[str, Any]
-    read_as: str
-    notes: list[str]  # how the rows were read and checked, in sentences
-    warnings: list[str] = field(default_factory=list)  # what may be wrong with the answer
-
-
-def _validate(
-    raw: RawEvents, params: IngestParams, rows_read: int, engine: Engine, folder: Path
-) -> _Checked:
-    """Parse and check every row.
-
-    Rows sharing an event id with other content are quarantined as ``conflicting_event_id``
-    (only among rows that pass every other rule). Late events are counted among all rows when
-    they are quarantined, else among those otherwise valid. Releases ``raw.frame`` (keeps its
-    rejected rows); raises :class:`QuarantineRateError` (carrying the quarantine table) when
-    too many rows fail.
-    """
-    require_arrival_order(raw.frame, params)  # parameter errors first, before any work
-    window = plausible_window(params.plausible_timestamps, pd.Timestamp.now(tz="UTC"))
-    timezone = params.source.timezone
-    reading = column_reading(raw, "timestamp", timezone)  # decided on the whole column
-    arrival = column_reading(raw, ARRIVAL_COLUMN, timezone) if ARRIVAL_COLUMN in raw.frame else None
-    known = arrival is not None or arrival_known(params)
-    spool = spool_events(raw, reading, arrival, timezone, folder / "parsed.parquet")
-    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what parsing freed
-    parsed = engine.read_parquet(spool.path)
-    rows = parsed
-    malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
-    items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
-    scale, scale_notes, warnings = rating_scale(rows, engine, params.rating_range)
-    flagged = rule_flags(rows, scale, window, items)
-    rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
-    rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
-    rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
-    quarantine_late = params.late_events == "quarantine"
-    if known:
-        lateness = round(params.allowed_lateness_minutes * 60e9)
-        late = late_positions(parsed, lateness, spool.arrival)
-        rows = rows.mutate(late=rows.pos.isin(late.pos))
-        rows = rows.mutate(bad=rows.bad | rows.late) if quarantine_late else rows
-    conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
-    rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
-    rows = rows.mutate(conflict=rows.conflict.fill_null(False) & ~rows.bad)
-    rows = engine.cache(rows)
-    late = rows.late if known else ibis.literal(False)
-    marked = engine.fetch(
-        rows.filter(rows.bad | rows.conflict | late).select(
-            "pos", "bad", "conflict", *rules, late=late
-        ),
-        order_by=["pos"],
-    )
-    flags = rule_frame(marked, late_events=quarantine_late)
-    bad = np.zeros(rows_read, dtype=bool)
-    bad[flags.index.to_numpy()] = (marked["bad"] | marked["conflict"]).to_numpy(dtype=bool)
-    late_events = None
-    if known:
-        late_at = marked["late"].to_numpy(dtype=bool)
-        late_events = int(
-            late_at.sum() if quarantine_late else (late_at & ~bad[marked["pos"]]).sum()
-        )
-    flags = flags.loc[bad[flags.index.to_numpy()]]
-    order = kept_order(spool, bad)
-    rejected = raw_rows(raw, np.flatnonzero(bad))
-    pa.default_memory_pool().release_unused()  # what reading the source batches left
-    extra = rejected[REJECT_COLUMN].set_axis(flags.index) if REJECT_COLUMN in rejected else None
-    reasons = reasons_text(flags, extra).set_axis(rejected.index)
-    quarantine = quarantine_table(rejected, reasons)
-    if raw.batches is None:
-        raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
-    rate = len(quarantine) / rows_read
-    if rate > params.max_quarantine_rate:
-        raise too_many_rejected(raw.description, quarantine, rows_read, params, spool.unknown_types)
-    clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
-    notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
-    notes += [*items_notes(items), *late_notes(late_events)]
-    return _Checked(
-        clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes, warnings
-    )
-
-
-#: the spool's columns the rows carry past validation: every column of the events, with
-#: ``pos`` and ``reject`` (carried through the windows, which costs less than joining the
-#: labels back from the spool by ``pos`` at the end)
-KEY_COLUMNS = (
-    "pos",
-    "event_id",
-    *CONTENT,
-    "dwell_seconds",
-    *LABEL_COLUMNS,
-    "scroll_depth",
-    "reject",
-)
 
 
 def _sessions_frame(fetched: pd.DataFrame) -> pd.DataFrame:

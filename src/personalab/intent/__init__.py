@@ -37,6 +37,7 @@ from personalab.intent.evaluate import (
     evaluate_on_test,
     oracle_probabilities,
     warn_below_baselines,
+    warn_miscalibrated,
 )
 from personalab.intent.explain import explain_rows, mean_abs_shap
 from personalab.intent.final import fit_final_model
@@ -72,4 +73,5 @@ __all__ = [
     "study_storage",
     "tune_xgboost",
     "warn_below_baselines",
+    "warn_miscalibrated",
 ]

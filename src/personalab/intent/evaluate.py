@@ -159,6 +159,39 @@ def warn_below_baselines(
         )
 
 
+#: test calibration a reviewer is warned of: an expected calibration error above this, or a
+#: mean probability more than twice (or under half) the test positive rate
+MAX_ECE = 0.05
+MAX_MEAN_RATIO = 2.0
+
+
+def warn_miscalibrated(evaluation: HoldoutEvaluation, data: IntentData, status: Any) -> None:
+    """A warning in ``status`` when the test probabilities are off (:data:`MAX_ECE`,
+    :data:`MAX_MEAN_RATIO`): the calibration and the threshold were chosen on validation, and
+    do not carry over when the positive rate moved between the parts (the share of test users
+    over the threshold then says how far)."""
+    y, p = data.y[data.split.test], evaluation.probabilities
+    rate, mean, ece = float(y.mean()), float(p.mean()), float(evaluation.metrics["test_ece"])
+    ratio = mean / rate if rate > 0 else np.inf
+    if ece <= MAX_ECE and 1 / MAX_MEAN_RATIO <= ratio <= MAX_MEAN_RATIO:
+        return
+    valid_rate = float(data.y[data.split.valid].mean())
+    flagged = float((p >= evaluation.metrics["threshold"]).mean())
+    moved = (
+        f"; the positive rate moved from {valid_rate:.3f} on validation, where the calibration "
+        f"and the threshold were chosen, to {rate:.3f} on test"
+        if abs(valid_rate - rate) > 0.25 * max(rate, valid_rate)
+        else ""
+    )
+    status.warn(
+        f"the tuned model's test probabilities are off: they average {mean:.3f} where "
+        f"{rate:.3f} of the test rows are positive (ECE {ece:.3f}), and {flagged:.0%} of the "
+        f"test rows are over the threshold {evaluation.metrics['threshold']:.3f}{moved}. Read "
+        "the scores as a ranking (ROC AUC, lift), not as probabilities, and check the "
+        "threshold's precision and recall in reports/intent/comparison.csv before routing on it"
+    )
+
+
 def _resampled(y: np.ndarray, seed: int, resamples: int):
     """Bootstrap resamples of ``y``'s rows, one at a time (the same ones for the same seed),
     keeping those with both classes."""

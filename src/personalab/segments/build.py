@@ -52,12 +52,9 @@ class SegmentsResult:
     def feature_summary(self) -> pd.DataFrame:
         """Each feature clustered on (and whether log1p was taken) and each default left out,
         with the reason."""
-        used = [{"feature": f, "clustered": True, "log1p": f in self.log1p} for f in self.features]
-        out = [
-            {"feature": f, "clustered": False, "left_out": why} for f, why in self.left_out.items()
-        ]
-        frame = pd.DataFrame(used + out, columns=["feature", "clustered", "log1p", "left_out"])
-        return frame.fillna({"log1p": False, "left_out": ""})
+        used = [(f, True, f in self.log1p, "") for f in self.features]
+        out = [(f, False, False, why) for f, why in self.left_out.items()]
+        return pd.DataFrame(used + out, columns=["feature", "clustered", "log1p", "left_out"])
 
 
 def build_segments(

@@ -95,6 +95,41 @@ def test_results_left_from_an_earlier_run_behind_a_failed_stage_are_stale(tmp_pa
     assert records["export"]["status"] == "stale" and "intent" in records["export"]["skip_reason"]
 
 
+def test_a_stage_whose_notebook_stopped_on_an_error_has_failed_and_says_the_error(tmp_path):
+    """A misspelt column stopped ingest; the summary said "ingest not run", and the error was
+    only above it in papermill's traceback."""
+    from personalab.core.paths import STAGES, project_paths
+
+    error = {
+        "output_type": "error",
+        "ename": "SourceError",
+        "evalue": "data/raw: source.columns maps column(s) 'InvoiceDat' that the file lacks\nmore",
+        "traceback": [],
+    }
+    cells = [
+        {"cell_type": "code", "execution_count": 4, "outputs": [], "source": ""},
+        {"cell_type": "code", "execution_count": 5, "outputs": [error], "source": ""},
+    ]
+    stopped, clean = tmp_path / "01_ingest.ipynb", tmp_path / "02_features.ipynb"
+    stopped.write_text(json.dumps({"cells": cells}))
+    clean.write_text(json.dumps({"cells": cells[:1]}))
+    executed = {"ingest": stopped, "features": clean, "segments": tmp_path / "missing.ipynb"}
+    write_metrics({"rows": 3, **StageStatus("x").metrics()}, tmp_path / "segments.json")
+    upstream = upstream_stages(project_paths().root / "dvc.yaml")
+    records = {r["stage"]: r for r in stage_statuses(tmp_path, list(STAGES), upstream, executed)}
+    assert records["ingest"]["status"] == "failed"
+    reason = records["ingest"]["skip_reason"]
+    assert reason.startswith("SourceError: data/raw: source.columns maps column(s) 'InvoiceDat'")
+    assert "more" not in reason and "cell [5] of " in reason and reason.endswith("01_ingest.ipynb)")
+    assert records["features"]["status"] == "not run"  # its notebook holds no error
+    assert records["segments"]["status"] == "stale"
+    assert "features and ingest have not completed" in records["segments"]["skip_reason"]
+    # metrics written by a later run are the stage's record, whatever its notebook held
+    write_metrics({"rows": 3, **StageStatus("x").metrics()}, tmp_path / "ingest.json")
+    records = stage_statuses(tmp_path, ["ingest"], upstream, executed)
+    assert records[0]["status"] == "complete"
+
+
 def test_the_stages_each_stage_reads_from_come_from_dvc_yaml():
     from personalab.core.paths import project_paths
 

@@ -283,7 +283,7 @@ def test_the_default_log_keeps_everything_and_says_complete():
 
 
 def test_no_cutoff_gives_an_empty_table_marked_skipped():
-    log = [("u", "s", t(m=k), "view", "i1") for k in range(2)]  # one minute
+    log = [("u", "s", t(s=k), "view", "i1") for k in (0, 59)]  # one minute, to the second
     status = StageStatus("features")
     result = build_features(events_frame(log), params(target_event="return"), None, status)
     assert status.skipped and result.table.empty

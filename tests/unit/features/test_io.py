@@ -33,7 +33,7 @@ def test_a_skipped_stage_writes_every_declared_output_empty_and_marked(tmp_path)
     old.parent.mkdir(parents=True)
     old.write_bytes(b"old figure")
     status = StageStatus("features")
-    log = [("u", "s", t(m=k), "view", "i1") for k in range(2)]
+    log = [("u", "s", t(s=k), "view", "i1") for k in (0, 59)]  # one minute: no cut-off fits
     result = build_features(events_frame(log), params(), None, status)
     written = save_skipped(result, paths)
 

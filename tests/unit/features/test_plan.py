@@ -133,3 +133,28 @@ def test_a_few_stray_early_events_do_not_stretch_the_automatic_step():
     explicit = params(cutoffs={"every_days": 7, "over_last_days": 21}, horizon_days=1.0)
     kept = plan_features(pd.concat([stray, log], ignore_index=True), explicit)
     assert kept.cutoffs != plan.cutoffs  # an explicit setting is used as given
+
+
+def test_a_log_of_dates_ends_with_its_last_day_so_that_days_purchases_are_labelled():
+    """H&M's transactions carry dates only: the last cut-off's label window ended at the last
+    date's midnight, so that day's purchases (its busiest, in a sample cut at a date) were in
+    no label."""
+    from personalab.features.build import build_features
+
+    day = pd.Timestamp("2024-05-01", tz="UTC")
+    rows = [
+        (f"u{k}", f"u{k}-{d}", day + pd.Timedelta(days=d), "view", "i1")
+        for k in range(4)
+        for d in range(10)
+    ]
+    rows.append(("u0", "u0-9", day + pd.Timedelta(days=9), "purchase", "i1"))  # the last date
+    result = build_features(events_frame(rows), params())
+    plan = result.plan
+    assert plan.cutoffs[-1] + pd.Timedelta(days=plan.horizon_days) == day + pd.Timedelta(days=10)
+    last = result.table[result.table["cutoff"] == plan.cutoffs[-1]]
+    assert last.set_index("user_id")["purchased_within_horizon"].to_dict() == {
+        "u0": 1,
+        "u1": 0,
+        "u2": 0,
+        "u3": 0,
+    }

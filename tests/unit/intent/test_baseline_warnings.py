@@ -68,3 +68,51 @@ def test_a_model_worse_than_chance_is_said_to_be_no_better():
     (said,) = warnings_for(-(y + rng.normal(0, 1.0, y.size)), {}, y)  # AUC about 0.24
     assert said.startswith("the tuned model's test ROC AUC 0.2")
     assert "is no better than chance (0.5)" in said
+
+
+def calibration_warnings(p: np.ndarray, y: np.ndarray, valid_y: np.ndarray) -> list[str]:
+    """What :func:`warn_miscalibrated` says for test probabilities ``p``; validation rows
+    ``valid_y`` come first in ``data.y``, then the test rows."""
+    from personalab.evaluation.classification import expected_calibration_error
+    from personalab.intent.evaluate import warn_miscalibrated
+
+    every = np.concatenate([valid_y, y])
+    split = SimpleNamespace(valid=np.arange(valid_y.size), test=valid_y.size + np.arange(y.size))
+    metrics = {"test_ece": expected_calibration_error(y, p, 10), "threshold": 0.12}
+    status = StageStatus("intent")
+    warn_miscalibrated(
+        HoldoutEvaluation(metrics, p, {}, pd.DataFrame()),
+        SimpleNamespace(y=every, split=split),
+        status,
+    )
+    return [note["message"] for note in status.notes]
+
+
+def test_calibrated_test_probabilities_say_nothing():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.3, 5000)
+    y = (rng.uniform(size=p.size) < p).astype(int)
+    assert calibration_warnings(p, y, y[:1000]) == []
+
+
+def test_probabilities_off_after_the_positive_rate_moved_are_said():
+    """H&M transactions: validated at a positive rate of 0.08, tested at 0.047; the test ECE was
+    0.143 and 79% of the test users were over the threshold, with no word of it."""
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 0.1, 4000)  # test: rate about 0.05
+    y = (rng.uniform(size=truth.size) < truth).astype(int)
+    p = truth + 0.14  # calibrated where the rate was 0.19
+    valid_y = (rng.uniform(size=1000) < 0.19).astype(int)
+    (said,) = calibration_warnings(p, y, valid_y)
+    assert said.startswith("the tuned model's test probabilities are off: they average 0.19")
+    assert "(ECE 0.14" in said and "100% of the test rows are over the threshold 0.120" in said
+    assert "the positive rate moved from 0.191 on validation" in said and "to 0.048 on test" in said
+    assert "as a ranking (ROC AUC, lift), not as probabilities" in said
+
+
+def test_a_rare_target_predicted_three_times_too_often_is_said_without_a_move():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 0.04, 5000)  # rate about 0.02: an ECE of 0.04 stays under 0.05
+    y = (rng.uniform(size=truth.size) < truth).astype(int)
+    (said,) = calibration_warnings(truth * 3, y, y[:2000])
+    assert "they average 0.06" in said and "moved" not in said
