@@ -37,6 +37,15 @@ class Interactions:
     ratings: pd.DataFrame  # PAIR_COLUMNS; timestamp: the pair's latest event
     explicit: bool  # ``rating`` holds ratings users gave (else implicit targets)
     counts: dict[str, int]
+    #: every pair before the minimum counts (None: ``ratings`` are every pair)
+    every: pd.DataFrame | None = None
+
+    @property
+    def popularity_pairs(self) -> pd.DataFrame:
+        """The pairs popularity counts: every pair of the log. The minimum counts are for
+        learning a filter; the popular list, served to every user the filter does not know,
+        counts everybody (on Coveo's sessions, 51 users were left of 13,966)."""
+        return self.ratings if self.every is None else self.every
 
 
 def build_interactions(

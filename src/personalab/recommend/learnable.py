@@ -100,7 +100,10 @@ def learnable_interactions(
     if kept.ratings.empty:
         return every, f"{filters} no user-item pair is left: {_above(every.ratings, ip)}"
     left = too_few(kept.ratings, filters)
-    return (every, left) if left else (kept, None)
+    if left:
+        return every, left
+    kept.every = every.ratings
+    return kept, None
 
 
 def too_few(ratings: pd.DataFrame, after: str | None = None) -> str | None:

@@ -183,14 +183,18 @@ def fit_recommender(
     params: RecommendParams,
     explicit: bool = False,
     next_item: NextItem | None = None,
+    popular_pairs: pd.DataFrame | None = None,
 ) -> Recommender:
     """The champion refitted on every interaction, with the popularity fallback of all of them.
 
+    ``popular_pairs`` (default ``ratings``) are the pairs popularity counts: every pair of the
+    log (:attr:`Interactions.popularity_pairs`), not only those the minimum counts keep.
     ``name`` ``popularity`` gives the popularity recommender (the most popular items for
     everyone, each user's seen items excluded), saved and served as a learned model is. With
     ``next_item``'s model it also answers lists of items (what comes next)."""
     sessions = None if next_item is None else next_item.model
-    popular = popularity(ratings, params.popularity.window_days).head(max(params.top_n, 100))
+    counted = ratings if popular_pairs is None else popular_pairs
+    popular = popularity(counted, params.popularity.window_days).head(max(params.top_n, 100))
     config: dict[str, Any] = {
         "algorithm": name,
         "options": dict(options),
@@ -205,7 +209,7 @@ def fit_recommender(
         ),
     }
     if name == POPULARITY:
-        arrays = popularity_arrays(ratings, params.popularity.window_days)
+        arrays = popularity_arrays(counted, params.popularity.window_days)
         config |= {
             "options": {"window_days": params.popularity.window_days},
             "users": arrays.n_users,

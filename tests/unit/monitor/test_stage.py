@@ -383,3 +383,34 @@ def test_a_few_users_in_the_recent_windows_raise_no_drift_by_chance():
     assert any(
         "are not counted: on 18 reference and 6 latest rows" in line for line in status.lines()
     )
+
+
+@pytest.mark.parametrize(("users", "warned"), [(12, True), (400, False)])
+def test_hit_rate_windows_of_a_few_users_are_said_to_be_noise(users, warned):
+    """Olist: the three windows held 1, 1 and 0 returning users, and the monitor reported a hit
+    rate of 0.0 then 1.0 as figures like any other."""
+    params = RecommendParams.from_mapping(
+        {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
+    )
+    inputs = _inputs(
+        _table(users=200),
+        recipe={"algorithm": "popularity", "options": {}},
+        recommend_params=params,
+    )
+    inputs.events = _events(days=50, users=users)
+    status = StageStatus("monitor")
+    result = run_monitor(inputs, MonitorParams(), status)
+    counts = ", ".join(f"{n:,}" for n in result.hit_rate["users"])
+    said = [
+        n["message"] for n in status.notes if n["message"].startswith("recommender hit rate: the")
+    ]
+    assert said == (
+        [
+            f"recommender hit rate: the windows hold {counts} users who come back with a known "
+            "item, fewer than 30 in one: its rates move by whole users, so read them with the "
+            "tests' p-values, not alone"
+        ]
+        if warned
+        else []
+    )
+    assert (result.hit_rate["users"].min() < 30) == warned

@@ -5,6 +5,7 @@ by hand. (What prepare does on logs that cannot teach a collaborative filter: te
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from personalab.recommend.comparison import compare
@@ -190,3 +191,41 @@ def test_hand_log_stage_metrics_report_the_champions_figures(hand_stage):
     # cross-validated on every interaction (not only the training part)
     assert comparison.table.set_index("model").loc["BaselineOnly", "cv_pairs"] == 20
     assert {key: metrics[key] for key in STAGE_COUNTS} == STAGE_COUNTS
+
+
+def test_the_fallback_counts_every_pair_not_only_those_the_minimum_counts_keep():
+    """Coveo's sessions: the minimum counts kept 219 of 72,248 pairs (51 of 13,966 users), and
+    the popular list served to the other 13,915 was those 51 users' favourites (fallback hit
+    rate 0.001 on later sessions, 0.012 from every pair)."""
+    from tests.unit.recommend.frames import structured_log
+
+    log = structured_log()  # 40 users with 7-8 items each: every one kept
+    visits = [(f"v{k:03d}", "hot", "view", 10.0 + k / 100) for k in range(60)]  # one view each
+    log = pd.concat([events(visits), log], ignore_index=True)
+    params = RecommendParams.from_mapping(
+        {**TINY_FALLBACK, "interactions": {"min_user_interactions": 3, "min_item_interactions": 5}}
+    )
+    prepared = prepare(log, params)
+    interactions = prepared.interactions
+    assert "hot" not in set(interactions.ratings["item_id"])  # its viewers are all below 3
+    assert interactions.popularity_pairs["item_id"].eq("hot").sum() == 60
+    served = fit_recommender(
+        interactions.ratings,
+        "SVD",
+        params.options("SVD"),
+        params,
+        popular_pairs=interactions.popularity_pairs,
+    )
+    newcomer = served.recommend(["someone new"], 3)
+    assert newcomer["fallback"].all() and newcomer["item_id"].iloc[0] == "hot"
+    # the popularity recommender, served, counts them too
+    popular = fit_recommender(
+        interactions.ratings, "popularity", {}, params, popular_pairs=interactions.popularity_pairs
+    )
+    assert popular.recommend(["u00"], 1)["item_id"].iloc[0] == "hot"
+    # without them, the list is the kept users' favourites
+    kept_only = fit_recommender(interactions.ratings, "SVD", params.options("SVD"), params)
+    assert "hot" not in set(kept_only.recommend(["someone new"], 3)["item_id"])
+
+
+TINY_FALLBACK = {"algorithms": {"SVD": {"n_factors": 4, "n_epochs": 5}}, "tuning": {"n_trials": 0}}
