@@ -92,7 +92,8 @@ def validate_rows(
     rows = parsed
     malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
     items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
-    scale, scale_notes, warnings = rating_scale(rows, engine, params.rating_range)
+    scale, scale_notes, scale_warnings = rating_scale(rows, engine, params.rating_range)
+    warnings = [*spool.warnings, *scale_warnings]
     flagged = rule_flags(rows, scale, window, items)
     rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
     rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)

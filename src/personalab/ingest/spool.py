@@ -49,6 +49,7 @@ from personalab.ingest.sources import (
     batched,
 )
 from personalab.ingest.timestamps import (
+    DayMonthCheck,
     Reading,
     Timestamps,
     UndatedNumbersError,
@@ -87,6 +88,7 @@ class Spool:
     #: event type names read through a synonym (name, type), and names that are no type
     synonyms: frozenset[tuple[str, str]] = frozenset()
     unknown_types: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()  # what reading may have got wrong (a day-month swap)
 
 
 def raw_batches(
@@ -134,6 +136,7 @@ def spool_events(
     units: set[str] = set()
     synonyms: set[tuple[str, str]] = set()
     unknown: set[str] = set()
+    day_month = DayMonthCheck(reading, timezone)
     start = 0
     # lz4 without dictionaries or statistics (a file read once): twice as fast to write as
     # with dictionaries, and a third of the bytes of no compression (which is slower still)
@@ -142,6 +145,7 @@ def spool_events(
         for batch in read_ahead(raw_batches(raw)):
             stop = start + len(batch)
             stamps = _timestamps(batch, "timestamp", reading, timezone)
+            day_month.add(batch["timestamp"], stamps.values)
             if stamps.values.notna().any() or not units:
                 units.add(stamps.values.dt.unit)
             parsed = parse_batch(batch, stamps, whole)
@@ -182,6 +186,7 @@ def spool_events(
         arrival=arrival is not None,
         synonyms=frozenset(synonyms),
         unknown_types=frozenset(unknown),
+        warnings=tuple(w for w in [day_month.warning()] if w),
     )
 
 

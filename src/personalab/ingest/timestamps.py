@@ -257,3 +257,67 @@ def _require_dates(numbers: pd.Series, parsed: pd.Series) -> None:
         "bad_timestamp), or source.timestamp_unit: s if they really are epoch seconds",
         position,
     )
+
+
+def swapped_format(fmt: str | None) -> str | None:
+    """``fmt`` with its day and month swapped when it has both (``%m/%d/%Y`` -> ``%d/%m/%Y``)."""
+    if fmt is None or "%d" not in fmt or "%m" not in fmt:
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+#: the reading given is doubted when it spans at least this many times the swapped one's span ...
+SWAP_SPAN_RATIO = 3.0
+#: ... and at least this much longer (a log of a few days read as months apart)
+SWAP_SPAN_EXCESS = pd.Timedelta(days=14)
+
+
+class DayMonthCheck:
+    """Whether a column read with a format naming both day and month (``reading``) also reads
+    with the two swapped, batch by batch, and the span of each reading. When every value reads
+    both ways, the wrong reading spreads a log of a few days over months (a UCI Online Retail
+    sample of 1 to 9 December 2010 read with ``%m/%d/%Y`` spans January to September):
+    :meth:`warning` says so when the reading given spans far longer than the swapped one."""
+
+    def __init__(self, reading: Reading, timezone: str) -> None:
+        self.reading, self.timezone = reading, timezone
+        self.swapped = swapped_format(reading.fmt) if reading.kind != "datetime" else None
+        self.both = self.swapped is not None and reading.unit is None
+        self.spans: dict[str, list[pd.Timestamp]] = {}
+
+    def add(self, values: pd.Series, parsed: pd.Series) -> None:
+        """One batch: its raw ``values`` and their ``parsed`` reading."""
+        if not self.both:
+            return
+        text = (
+            values.astype("str")
+            if self.reading.kind == "text"
+            else _digits(pd.to_numeric(values, errors="coerce"))
+        )
+        other = _parse_text(text, self.swapped, self.timezone)
+        read = parsed.notna().to_numpy()
+        if not read.any():
+            return
+        if other[read].isna().any():
+            self.both = False
+            return
+        for name, stamps in (("given", parsed[read]), ("swapped", other[read])):
+            low, high = stamps.min(), stamps.max()
+            seen = self.spans.setdefault(name, [low, high])
+            seen[:] = [min(seen[0], low), max(seen[1], high)]
+
+    def warning(self) -> str | None:
+        """The warning when the swapped reading looks like the log's (else None)."""
+        if not self.both or len(self.spans) < 2:
+            return None
+        (g0, g1), (s0, s1) = self.spans["given"], self.spans["swapped"]
+        given, swapped = g1 - g0, s1 - s0
+        if given < SWAP_SPAN_RATIO * swapped or given - swapped < SWAP_SPAN_EXCESS:
+            return None
+        return (
+            f"every timestamp also reads with day and month swapped ('{self.swapped}'): read "
+            f"with source.timestamp_format '{self.reading.fmt}', as given, they span "
+            f"{given.days} days ({g0:%Y-%m-%d} to {g1:%Y-%m-%d}); swapped, {swapped.days} days "
+            f"({s0:%Y-%m-%d} to {s1:%Y-%m-%d}). The events were read as given: if the log is "
+            "the shorter period, set the format with day and month the other way round"
+        )

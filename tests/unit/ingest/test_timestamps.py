@@ -336,3 +336,56 @@ def test_the_note_says_how_numbers_were_read(tmp_path):
 def test_a_plausibility_window_that_is_not_a_date_is_a_params_error():
     with pytest.raises(ParamsError, match="plausible_timestamps"):
         IngestParams.from_mapping({"plausible_timestamps": ["soon", None]})
+
+
+#: an Online Retail invoice file (day first, as the UCI file is) of 1 to 9 December 2010
+RETAIL_HEADER = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+)
+RETAIL_ROWS = [
+    f"5363{day:02d},8512{k},LANTERN,6,{day:02d}/12/2010 {8 + k:02d}:26,2.55,178{day:02d},United Kingdom"
+    for day in range(1, 10)
+    for k in range(3)
+]
+RETAIL_MAPPING = {
+    "columns": {
+        "CustomerID": "user_id",
+        "StockCode": "item_id",
+        "InvoiceDate": "timestamp",
+        "InvoiceNo": "session_id",
+    },
+    "constants": {"event_type": "purchase"},
+}
+
+
+@pytest.mark.parametrize("dates", ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"])
+def test_a_format_with_day_and_month_the_wrong_way_round_is_warned_of(tmp_path, dates):
+    """Online Retail's first 20,000 rows (1 to 9 December 2010) all read with %m/%d/%Y too:
+    the log became nine days from January to September, with no word of it."""
+    from tests.unit.ingest.bad_inputs import ingest, write
+
+    path = write(tmp_path, "retail.csv", RETAIL_HEADER + "\n".join(RETAIL_ROWS) + "\n")
+    result = ingest(tmp_path, path, timestamp_format=dates, **RETAIL_MAPPING)
+    assert result.metrics["rows_valid"] == len(RETAIL_ROWS)
+    swapped = [w for w in result.warnings if "day and month swapped" in w]
+    if dates.startswith("%d"):  # the right way round: the swapped reading spans months
+        assert swapped == [] and result.profile["last_timestamp"].startswith("2010-12-09")
+        return
+    assert swapped == [
+        "every timestamp also reads with day and month swapped ('%d/%m/%Y %H:%M'): read with "
+        "source.timestamp_format '%m/%d/%Y %H:%M', as given, they span 243 days (2010-01-12 to "
+        "2010-09-12); swapped, 8 days (2010-12-01 to 2010-12-09). The events were read as "
+        "given: if the log is the shorter period, set the format with day and month the other "
+        "way round"
+    ]
+
+
+def test_a_short_log_reading_both_ways_over_similar_spans_is_not_warned_of(tmp_path):
+    """01/02 and 02/01 span a month either way: nothing says which reading is the log's."""
+    from tests.unit.ingest.bad_inputs import ingest, write
+
+    firsts = [r.replace("01/12/2010", "01/02/2010") for r in RETAIL_ROWS[:3]]
+    rows = firsts + [r.replace("02/12/2010", "02/01/2010") for r in RETAIL_ROWS[3:6]]
+    path = write(tmp_path, "retail.csv", RETAIL_HEADER + "\n".join(rows) + "\n")
+    result = ingest(tmp_path, path, timestamp_format="%m/%d/%Y %H:%M", **RETAIL_MAPPING)
+    assert not [w for w in result.warnings if "swapped" in w]
