@@ -319,6 +319,12 @@ def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult)
         hp.windows,
         width,
     )
+    if why is None and not hits["users"].any():
+        why = (
+            f"no user of the {len(hits)} windows comes back with a user-item pair the recommender "
+            "could know from before them (known user and item, not seen before), so no hit "
+            "rate can be measured"
+        )
     if why is not None:
         status.leave_out("recommender hit rate", why)
         return

@@ -414,3 +414,28 @@ def test_hit_rate_windows_of_a_few_users_are_said_to_be_noise(users, warned):
         else []
     )
     assert (result.hit_rate["users"].min() < 30) == warned
+
+
+def test_windows_no_user_comes_back_to_leave_the_hit_rate_out():
+    """Coveo's sessions stand for users: no visit comes back in a later window, and the monitor
+    warned of windows of "0, 0 users" as if they had rates."""
+    events = _events(days=50, users=60)
+    late = events["timestamp"] >= events["timestamp"].max() - pd.Timedelta(days=25)
+    events.loc[late, "user_id"] = [f"visit{k}" for k in range(int(late.sum()))]
+    params = RecommendParams.from_mapping(
+        {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
+    )
+    inputs = _inputs(
+        _table(users=200),
+        recipe={"algorithm": "popularity", "options": {}},
+        recommend_params=params,
+    )
+    inputs.events = events
+    status = StageStatus("monitor")
+    result = run_monitor(inputs, MonitorParams(), status)
+    kinds = {n["kind"] for n in status.notes if "hit rate" in n["message"]}
+    (said,) = [n["message"] for n in status.notes if n["kind"] == "left_out"]
+    assert "warning" not in kinds
+    assert said.startswith("recommender hit rate: no user of the 3 windows comes back")
+    assert result.hit_rate is None or result.hit_rate.empty
+    assert "hit_rate_first" not in result.metrics
