@@ -245,6 +245,29 @@ def ranking_report(
     top-k against ``train``).
     """
     cols = dict(user_col=user_col, item_col=item_col, score_col=score_col, rank_col=rank_col)
+    return ranking_figures(recommendations, relevant, train, k, catalogue, **cols)[0]
+
+
+#: the per-user column each averaged metric is the mean of (:func:`ranking_figures`)
+PER_USER = {"precision": "precision", "recall": "recall", "ndcg": "ndcg", "map": "ap",
+            "hit_rate": "hit"}  # fmt: skip
+
+
+def ranking_figures(
+    recommendations: pd.DataFrame,
+    relevant: pd.DataFrame,
+    train: pd.DataFrame,
+    k: int,
+    catalogue: int | Iterable[Hashable],
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+    score_col: str = SCORE_COL,
+    rank_col: str = RANK_COL,
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """:func:`ranking_report`'s figures, and the per-user metrics they average (one row per user
+    with a relevant item, the columns of :data:`PER_USER`), for paired comparisons."""
+    cols = dict(user_col=user_col, item_col=item_col, score_col=score_col, rank_col=rank_col)
     k = _check_k(k)
     per_user = _user_metrics(recommendations, relevant, k, **cols)
     return {
@@ -255,4 +278,4 @@ def ranking_report(
         f"hit_rate_at_{k}": float(per_user["hit"].mean()),
         "coverage": catalogue_coverage(recommendations, catalogue, k, **cols),
         "novelty": novelty(recommendations, train, k, **cols),
-    }
+    }, per_user

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalab.core.status import StageStatus
@@ -14,7 +15,7 @@ from personalab.recommend.arrays import POPULARITY
 from personalab.recommend.evaluate import (
     cross_validate_rating,
     cross_validation_gap,
-    evaluate_ranking,
+    evaluate_users,
 )
 from personalab.recommend.holdout import Holdout
 from personalab.recommend.params import BASELINES, RecommendParams, class_of, family_of_class
@@ -44,6 +45,9 @@ class Comparison:
     champion: str
     metrics: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)  # the champion's options
+    #: the validation winner's lead over popularity on test (:func:`lead_over_popularity`,
+    #: with its ``name``); None when popularity won validation or nothing was tested
+    lead: dict[str, Any] | None = None
 
 
 def compare(
@@ -64,7 +68,7 @@ def compare(
     ``holdout`` the table is empty.
     """
     metric = params.selection_metric
-    rows = []
+    rows, users = [], {}
     names = [*tuning.best_options] if holdout is not None else []
     names += [name for name in BASELINES if holdout is not None and name not in names]
     explicit = holdout is not None and holdout.explicit
@@ -78,12 +82,13 @@ def compare(
         options = tuning.best_options.get(name, {})
         fitted = fit_candidate(name, options, holdout.train, params, holdout.explicit)
         kind = _kind(name, tuning.best_options)
+        figures, users[name] = evaluate_users(fitted, holdout, params.k)
         row = {
             "model": name,
             "kind": kind,
             "target": _target(kind, explicit),
             f"validation_{metric}": tuning.validation.get(name, float("nan")),
-            **evaluate_ranking(fitted, holdout, params.k),
+            **figures,
             "fit_seconds": fitted.fit_seconds,
         }
         if name in rated and explicit and (cv_gap is None or status is None):
@@ -98,9 +103,65 @@ def compare(
         status.adapted(
             POPULARITY_WON if not table.empty and len(table) > len(BASELINES) else SERVED_POPULARITY
         )
+    lead = lead_over_popularity(users, champion, metric, params.seed)
+    if lead is not None and lead["high"] < 0:  # popularity better on test beyond noise
+        if status is not None:
+            status.warn(LOST_ON_TEST.format(**lead))
+        champion = FALLBACK_CHAMPION
+    elif lead is not None and lead["lead"] < 0 and status is not None:
+        status.warn(BEHIND_ON_TEST.format(**lead))
     table.insert(2, "champion", table["model"] == champion)
     options = tuning.best_options.get(champion, {})
-    return Comparison(table, champion, comparison_metrics(table, champion, params), options)
+    metrics = comparison_metrics(table, champion, params)
+    if lead is not None:
+        metrics |= {f"test_lead_over_popularity{k}": lead[v] for k, v in LEAD_KEYS.items()}
+    return Comparison(table, champion, metrics, options, lead)
+
+
+LOST_ON_TEST = (
+    "{name} ranked best on validation but below popularity on the test users beyond noise: "
+    "{metric} {mine:.4f} against {theirs:.4f} (difference {lead:+.4f}, 95% bootstrap interval "
+    "{low:+.4f} to {high:+.4f} over {users:,} test users), so popularity is served: the most "
+    "popular items for everyone, each user's seen items excluded"
+)
+BEHIND_ON_TEST = (
+    "{name} ranked best on validation but is below popularity on the test users, within noise: "
+    "{metric} {mine:.4f} against {theirs:.4f} (difference {lead:+.4f}, 95% bootstrap interval "
+    "{low:+.4f} to {high:+.4f} over {users:,} test users); it stays the champion"
+)
+#: metric suffix -> the key of :func:`test_lead`'s answer
+LEAD_KEYS = {"": "lead", "_low": "low", "_high": "high"}
+
+
+def lead_over_popularity(
+    users: dict[str, pd.DataFrame], champion: str, metric: str, seed: int, resamples: int = 200
+) -> dict[str, Any] | None:
+    """The champion's lead over popularity in ``metric`` on the test users (paired: the same
+    users' figures), with a 95% bootstrap interval over users; None when the champion is
+    popularity or either was not evaluated."""
+    from personalab.evaluation.ranking import PER_USER
+
+    if champion == POPULARITY or champion not in users or POPULARITY not in users:
+        return None
+    column = PER_USER[metric.rsplit("_at_", 1)[0]]
+    mine, theirs = users[champion][column], users[POPULARITY][column]
+    both = mine.index.intersection(theirs.index)
+    if both.empty:
+        return None
+    diff = (mine.loc[both] - theirs.loc[both]).to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    means = np.array([diff[rng.integers(0, diff.size, diff.size)].mean() for _ in range(resamples)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {
+        "name": champion,
+        "metric": metric,
+        "mine": float(mine.loc[both].mean()),
+        "theirs": float(theirs.loc[both].mean()),
+        "lead": float(diff.mean()),
+        "low": float(low),
+        "high": float(high),
+        "users": int(both.size),
+    }
 
 
 def choose_champion(table: pd.DataFrame, metric: str) -> str:
@@ -175,6 +236,13 @@ def champion_summary(comparison: Comparison, params: RecommendParams) -> str:
     if table.empty:
         return f"champion {comparison.champion}: not evaluated (no test split)"
     learned = table[~table["model"].isin(BASELINES)].dropna(subset=[f"validation_{metric}"])
+    lead = comparison.lead
+    if comparison.champion == POPULARITY and lead is not None:
+        return (
+            f"champion popularity: {lead['name']} ranked best on validation, but on test its "
+            f"{lead['metric']} {lead['mine']:.4f} is below popularity's {lead['theirs']:.4f} "
+            f"beyond noise, so popularity is served"
+        )
     if comparison.champion == POPULARITY and len(learned):
         runner = learned.loc[learned[f"validation_{metric}"].astype(float).idxmax()]
         return (

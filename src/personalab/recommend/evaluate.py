@@ -19,7 +19,15 @@ from personalab.recommend.params import RecommendError, RecommendParams
 
 def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, float]:
     """Ranking metrics at ``k`` of top-k lists for every evaluated user (see personalab.evaluation.ranking)."""
-    from personalab.evaluation.ranking import ranking_report
+    return evaluate_users(fitted, holdout, k)[0]
+
+
+def evaluate_users(
+    fitted: Fitted, holdout: Holdout, k: int
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """:func:`evaluate_ranking`'s figures and the per-user metrics they average
+    (:func:`~personalab.evaluation.ranking.ranking_figures`)."""
+    from personalab.evaluation.ranking import ranking_figures
 
     started = time.perf_counter()
     recs = fitted.model.top_k(holdout.users, k, exclude_seen=holdout.exclude_seen)
@@ -28,8 +36,8 @@ def evaluate_ranking(fitted: Fitted, holdout: Holdout, k: int) -> dict[str, floa
         raise RecommendError(
             f"{fitted.name} recommended nothing for the {len(holdout.users):,} held-out users"
         )
-    report = ranking_report(recs, holdout.relevant, holdout.train, k, holdout.catalogue)
-    return {**report, "predict_seconds": seconds}
+    report, users = ranking_figures(recs, holdout.relevant, holdout.train, k, holdout.catalogue)
+    return {**report, "predict_seconds": seconds}, users
 
 
 def cv_sample(ratings: pd.DataFrame, params: RecommendParams, explicit: bool) -> pd.DataFrame:

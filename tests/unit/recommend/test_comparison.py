@@ -54,6 +54,9 @@ def test_compare_crowns_the_best_on_validation_and_a_baseline_can_win(stage):
         "algorithm",
         "champion_is_baseline",
         "selection_metric",
+        "test_lead_over_popularity",
+        "test_lead_over_popularity_low",
+        "test_lead_over_popularity_high",
         *champion_keys,
     }
     assert metrics["algorithm"] == "BaselineOnly"
@@ -97,3 +100,68 @@ def test_explicit_feedback_cross_validates_rating_predictors_only(stage):
     )
     assert again.champion == "SVD" and again.table["champion"].sum() == 1
     assert again.metrics["rating_rmse"] == again.metrics["SVD_rating_rmse"]
+
+
+def _popular_log(users: int = 300, items: int = 60, per_user: int = 6, seed: int = 0):
+    """Each user's items drawn by a steep popularity curve: popularity is hard to beat."""
+    import numpy as np
+
+    from tests.unit.recommend.frames import events
+
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, items + 1) ** 1.2
+    rows = []
+    for u in range(users):
+        picked = rng.choice(items, per_user, replace=False, p=weights / weights.sum())
+        rows += [(f"u{u:03d}", f"i{i:02d}", "view", float(d)) for d, i in enumerate(picked)]
+    return events(rows)
+
+
+def test_a_validation_winner_beaten_by_popularity_on_test_beyond_noise_is_not_served():
+    """ "Never serve worse than the simple baseline": the champion was chosen on validation
+    alone, and a candidate popularity beat on the test users was served with no word."""
+    from personalab.core.status import StageStatus
+    from personalab.recommend.comparison import champion_summary
+    from personalab.recommend.params import RecommendParams
+    from personalab.recommend.stage import prepare
+
+    params = RecommendParams.from_mapping({"algorithms": {"SVD": {}}, "tuning": {"n_trials": 0}})
+    prepared = prepare(_popular_log(), params)
+    # an SVD that learns nothing (one factor, no learning rate) ranks at random
+    options = {
+        "SVD": {"n_factors": 1, "n_epochs": 1, "lr_all": 1e-9},
+        **dict.fromkeys(BASELINES, {}),
+    }
+    validation = {"SVD": 0.9, "popularity": 0.2, "random": 0.0}  # as if SVD won validation
+    status = StageStatus("recommend")
+    result = compare(
+        prepared.interactions.ratings,
+        prepared.holdout,
+        TuningResult(options, validation, pd.DataFrame()),
+        params,
+        status,
+    )
+    assert result.champion == "popularity" and result.metrics["algorithm"] == "popularity"
+    assert result.table.set_index("model")["champion"].to_dict()["popularity"]
+    assert result.metrics["test_lead_over_popularity_high"] < 0
+    (said,) = [n["message"] for n in status.notes if n["kind"] == "warning"]
+    assert said.startswith("SVD ranked best on validation but below popularity on the test users")
+    assert "beyond noise: ndcg_at_10 0.0" in said and "so popularity is served" in said
+    assert champion_summary(result, params).startswith(
+        "champion popularity: SVD ranked best on validation, but on test its ndcg_at_10"
+    )
+    # a candidate behind popularity on test within noise stays the champion, and it is said
+    knn = {"ItemKNN": {"class": "CosineRecommender", "K": 20}, **dict.fromkeys(BASELINES, {})}
+    status = StageStatus("recommend")
+    kept = compare(
+        prepared.interactions.ratings,
+        prepared.holdout,
+        TuningResult(knn, {"ItemKNN": 0.9, "popularity": 0.2, "random": 0.0}, pd.DataFrame()),
+        params,
+        status,
+    )
+    low, high = (kept.metrics[f"test_lead_over_popularity_{e}"] for e in ("low", "high"))
+    assert kept.champion == "ItemKNN" and low < 0 < high
+    (said,) = [n["message"] for n in status.notes if n["kind"] == "warning"]
+    assert "below popularity on the test users, within noise" in said
+    assert said.endswith("over 300 test users); it stays the champion")
