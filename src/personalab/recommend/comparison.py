@@ -252,10 +252,16 @@ def champion_summary(comparison: Comparison, params: RecommendParams) -> str:
             f"so popularity is served; test {ndcg} {best[ndcg]:.4f}, random's "
             f"{best[f'random_{ndcg}']:.4f}"
         )
-    return (
+    line = (
         f"champion {comparison.champion}: test {ndcg} {best[ndcg]:.4f} against popularity's "
         f"{best[f'popularity_{ndcg}']:.4f} and random's {best[f'random_{ndcg}']:.4f}"
     )
+    if lead is not None:
+        line += (
+            f"; its lead in {lead['metric']} {lead['lead']:+.4f} (95% interval "
+            f"{lead['low']:+.4f} to {lead['high']:+.4f} over {lead['users']:,} test users)"
+        )
+    return line
 
 
 def _figure(row: pd.Series, key: str) -> float:

@@ -165,3 +165,7 @@ def test_a_validation_winner_beaten_by_popularity_on_test_beyond_noise_is_not_se
     (said,) = [n["message"] for n in status.notes if n["kind"] == "warning"]
     assert "below popularity on the test users, within noise" in said
     assert said.endswith("over 300 test users); it stays the champion")
+    assert champion_summary(kept, params).endswith(
+        f"; its lead in ndcg_at_10 {kept.metrics['test_lead_over_popularity']:+.4f} (95% "
+        f"interval {low:+.4f} to {high:+.4f} over 300 test users)"
+    )
