@@ -110,6 +110,10 @@ def evaluate_on_test(
     return HoldoutEvaluation(metrics, p, curves, pd.DataFrame(rows))
 
 
+#: below this many positive (or negative) test rows, neither a bootstrap interval of ROC AUC nor
+#: a positive rate to judge calibration by is any guide (Olist: one positive in 1,430 rows gave
+#: a narrow interval "beyond noise")
+MIN_INTERVAL_ROWS = 10
 #: the baselines a tuned model should beat, by their names in the comparison
 COMPARED = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
 
@@ -139,14 +143,19 @@ def warn_below_baselines(
         base_auc = float(roc_auc_score(y, scores))
         if model_auc >= base_auc:
             continue
-        draws = _resampled(y, seed, resamples)
-        diff = [roc_auc_score(y[d], p[d]) - roc_auc_score(y[d], scores[d]) for d in draws]
-        low, high = np.percentile(diff, [2.5, 97.5]) if diff else (np.nan, np.nan)
-        verdict = "within noise" if high >= 0 else "the baseline is better beyond noise"
+        if (fewer := int(min(y.sum(), y.size - y.sum()))) < MIN_INTERVAL_ROWS:
+            kind = "positive" if y.sum() <= y.size - y.sum() else "negative"
+            how = f"{fewer} {kind} test row(s): too few to tell it from noise"
+        else:
+            draws = _resampled(y, seed, resamples)
+            diff = [roc_auc_score(y[d], p[d]) - roc_auc_score(y[d], scores[d]) for d in draws]
+            low, high = np.percentile(diff, [2.5, 97.5]) if diff else (np.nan, np.nan)
+            verdict = "within noise" if high >= 0 else "the baseline is better beyond noise"
+            how = f"95% bootstrap interval {low:+.4f} to {high:+.4f} over {y.size:,} test rows: "
+            how += verdict
         status.warn(
             f"the tuned model's test ROC AUC {model_auc:.4f} is below the {label} baseline's "
-            f"{base_auc:.4f} (difference {model_auc - base_auc:+.4f}, 95% bootstrap interval "
-            f"{low:+.4f} to {high:+.4f} over {y.size:,} test rows: {verdict}); the tuned model "
+            f"{base_auc:.4f} (difference {model_auc - base_auc:+.4f}, {how}); the tuned model "
             "is the one exported, so compare reports/intent/comparison.csv before relying on it"
         )
     if model_auc < NEAR_CHANCE_AUC:
@@ -169,8 +178,11 @@ def warn_miscalibrated(evaluation: HoldoutEvaluation, data: IntentData, status: 
     """A warning in ``status`` when the test probabilities are off (:data:`MAX_ECE`,
     :data:`MAX_MEAN_RATIO`): the calibration and the threshold were chosen on validation, and
     do not carry over when the positive rate moved between the parts (the share of test users
-    over the threshold then says how far)."""
+    over the threshold then says how far). Silent below :data:`MIN_INTERVAL_ROWS` positive or
+    negative test rows, whose rate is no yardstick."""
     y, p = data.y[data.split.test], evaluation.probabilities
+    if min(y.sum(), y.size - y.sum()) < MIN_INTERVAL_ROWS:  # no rate to hold them to
+        return
     rate, mean, ece = float(y.mean()), float(p.mean()), float(evaluation.metrics["test_ece"])
     ratio = mean / rate if rate > 0 else np.inf
     if ece <= MAX_ECE and 1 / MAX_MEAN_RATIO <= ratio <= MAX_MEAN_RATIO:

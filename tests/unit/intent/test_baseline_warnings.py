@@ -116,3 +116,21 @@ def test_a_rare_target_predicted_three_times_too_often_is_said_without_a_move():
     y = (rng.uniform(size=truth.size) < truth).astype(int)
     (said,) = calibration_warnings(truth * 3, y, y[:2000])
     assert "they average 0.06" in said and "moved" not in said
+
+
+def test_a_test_part_with_one_positive_gives_no_interval_and_no_calibration_verdict():
+    """Olist (one row per order unit, de-duplicated): one positive in 1,430 test rows gave a
+    narrow bootstrap interval, "the baseline is better beyond noise", and a calibration warning
+    held to a positive rate of 0.001."""
+    rng = np.random.default_rng(0)
+    y = np.zeros(1430, dtype=int)
+    y[700] = 1
+    model, strong = rng.uniform(size=y.size), rng.uniform(size=y.size)
+    model[700], strong[700] = 0.3, 0.9  # the model ranks the one buyer low, logreg high
+    (said,) = warnings_for(model, {"logreg": strong}, y)[:1]
+    assert (
+        "(difference -" in said and "1 positive test row(s): too few to tell it from noise" in said
+    )
+    assert "bootstrap" not in said
+    p = np.full(y.size, 0.002)
+    assert calibration_warnings(p, y, y[:100]) == []
