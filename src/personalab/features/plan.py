@@ -213,6 +213,11 @@ def no_cutoff_reason(
             for key in ("every_days", "over_last_days")
             if getattr(params.cutoffs, key) != AUTO
         ]
+    if last_time == log_start:  # a log without times: one constant stands for them all
+        return (
+            f"no cut-off fits: every event has the same time ({last_time}), so no cut-off has "
+            "events before it and after it (the log's times say nothing of its order)"
+        )
     horizon = f"a horizon of {duration_text(cut.horizon)}"
     tried = f"with {horizon}" if given else f"even with {horizon} (the shortest automatic step)"
     reason = (

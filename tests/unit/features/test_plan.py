@@ -158,3 +158,16 @@ def test_a_log_of_dates_ends_with_its_last_day_so_that_days_purchases_are_labell
         "u2": 0,
         "u3": 0,
     }
+
+
+def test_a_log_whose_events_share_one_time_skips_saying_so():
+    """Book-Crossing has no times: every event got one constant, and the skip reason said the
+    log "spans 24.0 hours (2020-01-01 00:00:00+00:00 to 2020-01-01 00:00:00+00:00)"."""
+    when = pd.Timestamp("2020-01-01", tz="UTC")
+    rows = [(f"u{k}", f"s{k}", when, "rate", f"i{k % 3}") for k in range(6)]
+    status = StageStatus("features")
+    plan = plan_features(events_frame(rows), params(), status=status)
+    assert plan.skip_reason == (
+        "no cut-off fits: every event has the same time (2020-01-01 00:00:00+00:00), so no "
+        "cut-off has events before it and after it (the log's times say nothing of its order)"
+    )
