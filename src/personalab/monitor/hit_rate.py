@@ -185,6 +185,22 @@ def beaten_pvalue(table: pd.DataFrame) -> float:
     return float(binomtest(int(last["only_popularity_hit"]), split, 0.5, "greater").pvalue)
 
 
+#: below this many users in a hit-rate window, the stage warns that its rate is noise
+FEW_WINDOW_USERS = 30
+
+
+def few_users(table: pd.DataFrame) -> str | None:
+    """The warning when a window holds under :data:`FEW_WINDOW_USERS` users (else None)."""
+    if int(table["users"].min()) >= FEW_WINDOW_USERS:
+        return None
+    counts = ", ".join(f"{n:,}" for n in table["users"])
+    return (
+        f"recommender hit rate: the windows hold {counts} users who come back with a known "
+        f"item, fewer than {FEW_WINDOW_USERS} in one: its rates move by whole users, so read "
+        "them with the tests' p-values, not alone"
+    )
+
+
 def hit_rate_drop(table: pd.DataFrame) -> float:
     """The last window's hit rate below the first's, relative (NaN without both)."""
     rates = table["hit_rate"].dropna()

@@ -26,6 +26,7 @@ from personalab.monitor.hit_rate import (
     beaten_pvalue,
     drop_pvalue,
     duration,
+    few_users,
     hit_rate_drop,
     hit_rate_windows,
     one_time,
@@ -295,10 +296,6 @@ def _not_judged(inputs, status: StageStatus, what: str, moves: str) -> None:
     )
 
 
-#: below this many users in a hit-rate window, the stage warns that its rate is noise
-FEW_WINDOW_USERS = 30
-
-
 def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult) -> None:
     """The recommender's hit rate over successive windows, beside popularity's, and the tests of
     its drop and of popularity's lead."""
@@ -333,13 +330,8 @@ def _hit_rate_checks(inputs, params, status: StageStatus, result: MonitorResult)
             f"recommender hit rate: {len(hits)} windows of {duration(width)}, not {hp.windows}: the "
             "recommender learns at least half the log"
         )
-    if int(hits["users"].min()) < FEW_WINDOW_USERS:
-        counts = ", ".join(f"{n:,}" for n in hits["users"])
-        status.warn(
-            f"recommender hit rate: the windows hold {counts} users who come back with a known "
-            f"item, fewer than {FEW_WINDOW_USERS} in one: its rates move by whole users, so read "
-            "them with the tests' p-values, not alone"
-        )
+    if (few := few_users(hits)) is not None:
+        status.warn(few)
     result.hit_rate = hits
     result.metrics |= {
         "hit_rate_windows": len(hits),

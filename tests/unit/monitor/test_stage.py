@@ -385,10 +385,8 @@ def test_a_few_users_in_the_recent_windows_raise_no_drift_by_chance():
     )
 
 
-@pytest.mark.parametrize(("users", "warned"), [(12, True), (400, False)])
-def test_hit_rate_windows_of_a_few_users_are_said_to_be_noise(users, warned):
-    """Olist: the three windows held 1, 1 and 0 returning users, and the monitor reported a hit
-    rate of 0.0 then 1.0 as figures like any other."""
+def _hit_rate_inputs(events: pd.DataFrame) -> MonitorInputs:
+    """Inputs whose hit rate is measured on ``events``, with popularity as the recipe."""
     params = RecommendParams.from_mapping(
         {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
     )
@@ -397,9 +395,16 @@ def test_hit_rate_windows_of_a_few_users_are_said_to_be_noise(users, warned):
         recipe={"algorithm": "popularity", "options": {}},
         recommend_params=params,
     )
-    inputs.events = _events(days=50, users=users)
+    inputs.events = events
+    return inputs
+
+
+@pytest.mark.parametrize(("users", "warned"), [(12, True), (400, False)])
+def test_hit_rate_windows_of_a_few_users_are_said_to_be_noise(users, warned):
+    """Olist: the three windows held 1, 1 and 0 returning users, and the monitor reported a hit
+    rate of 0.0 then 1.0 as figures like any other."""
     status = StageStatus("monitor")
-    result = run_monitor(inputs, MonitorParams(), status)
+    result = run_monitor(_hit_rate_inputs(_events(days=50, users=users)), MonitorParams(), status)
     counts = ", ".join(f"{n:,}" for n in result.hit_rate["users"])
     said = [
         n["message"] for n in status.notes if n["message"].startswith("recommender hit rate: the")
@@ -422,17 +427,8 @@ def test_windows_no_user_comes_back_to_leave_the_hit_rate_out():
     events = _events(days=50, users=60)
     late = events["timestamp"] >= events["timestamp"].max() - pd.Timedelta(days=25)
     events.loc[late, "user_id"] = [f"visit{k}" for k in range(int(late.sum()))]
-    params = RecommendParams.from_mapping(
-        {"interactions": {"min_user_interactions": 1, "min_item_interactions": 1}}
-    )
-    inputs = _inputs(
-        _table(users=200),
-        recipe={"algorithm": "popularity", "options": {}},
-        recommend_params=params,
-    )
-    inputs.events = events
     status = StageStatus("monitor")
-    result = run_monitor(inputs, MonitorParams(), status)
+    result = run_monitor(_hit_rate_inputs(events), MonitorParams(), status)
     kinds = {n["kind"] for n in status.notes if "hit rate" in n["message"]}
     (said,) = [n["message"] for n in status.notes if n["kind"] == "left_out"]
     assert "warning" not in kinds
