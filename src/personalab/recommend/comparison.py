@@ -129,7 +129,7 @@ BEHIND_ON_TEST = (
     "{metric} {mine:.4f} against {theirs:.4f} (difference {lead:+.4f}, 95% bootstrap interval "
     "{low:+.4f} to {high:+.4f} over {users:,} test users); it stays the champion"
 )
-#: metric suffix -> the key of :func:`test_lead`'s answer
+#: metric suffix -> the key of :func:`lead_over_popularity`'s answer
 LEAD_KEYS = {"": "lead", "_low": "low", "_high": "high"}
 
 
