@@ -30,10 +30,11 @@ help:
 # Bytecode is compiled once, at install: where PYTHONDONTWRITEBYTECODE is set (as on the project
 # machine and CI), every kernel, papermill, dvc and model-server process would otherwise
 # recompile its imports (~6 s each).
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements.exclude pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+		-r requirements.lock --excludes requirements.exclude
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name personalab --display-name "Python (personalab)" >/dev/null
 	touch $(STAMP)
@@ -94,7 +95,8 @@ bench: $(STAMP) ## run the benchmarks (each prints JSON)
 	$(BIN)/python benchmarks/experiment.py
 
 lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-annotate --no-header \
+		--excludes requirements.exclude -o requirements.lock
 
 clean: ## remove the environment (data, mlflow.db and reports are kept)
 	rm -rf $(VENV)
