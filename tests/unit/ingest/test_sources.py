@@ -804,15 +804,54 @@ def test_online_retail_iso_dates_need_no_format(tmp_path):
 
 
 def test_online_retail_wrong_columns(tmp_path):
-    path = write_text(tmp_path / "retail.csv", "Invoice,StockCode,Quantity\n1,2,3\n")
+    path = write_text(tmp_path / "retail.csv", "InvoiceNo,StockCode,Quantity\n1,2,3\n")
     with pytest.raises(
         SourceError,
         match=error_match(
             path,
-            r"not a online_retail file: column\(s\) InvoiceNo, InvoiceDate, UnitPrice, CustomerID missing",
+            r"not a online_retail file: column\(s\) InvoiceDate, UnitPrice, CustomerID missing",
         ),
     ):
         read_source("online_retail", path)
+    # a file under Online Retail II's names is checked under them
+    path = write_text(tmp_path / "retail_ii.csv", "Invoice,StockCode,Quantity\n1,2,3\n")
+    with pytest.raises(
+        SourceError,
+        match=error_match(
+            path,
+            r"not a online_retail \(Online Retail II\) file: column\(s\) InvoiceDate, Price, "
+            r"Customer ID missing",
+        ),
+    ):
+        read_source("online_retail", path)
+
+
+#: Online Retail II (2009-2011) re-saved as CSV: three columns renamed, ISO dates
+ONLINE_RETAIL_II_CSV = (
+    "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+    "489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n"
+    "489434,79323P,PINK CHERRY LIGHTS,12,2009-12-01 07:45:00,6.75,13085.0,United Kingdom\n"
+    "C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321.0,Australia\n"
+    "489464,21733,85123a mixed,-96,2009-12-01 10:52:00,0.0,,United Kingdom\n"
+)
+
+
+def test_online_retail_ii_reads_like_online_retail(tmp_path):
+    path = write_text(tmp_path / "online_retail_II.csv", ONLINE_RETAIL_II_CSV)
+
+    frame = read_source("online_retail", path).frame
+
+    assert frame["user_id"].tolist()[:3] == ["13085", "13085", "16321"]
+    assert frame["user_id"].iloc[3] == "session:489464"  # a guest, keyed by the invoice
+    assert frame["session_id"].tolist() == ["489434", "489434", "C489449", "489464"]
+    assert frame["item_id"].tolist() == ["85048", "79323P", "22087", "21733"]
+    assert frame["price"].tolist() == [6.95, 6.75, 2.95, 0.0]
+    assert frame["quantity"].tolist() == [12, 12, -12, -96]
+    assert frame[REJECT_COLUMN].tolist()[2] == "cancelled_invoice"
+    result = ingest(read_source("online_retail", path))
+    assert by_item(result.events)["timestamp"].tolist() == [
+        utc("2009-12-01 07:45"), utc("2009-12-01 07:45")
+    ]  # fmt: skip
 
 
 def test_online_retail_end_to_end(tmp_path):

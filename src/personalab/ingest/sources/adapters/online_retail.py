@@ -1,5 +1,6 @@
 """UCI Online Retail as CSV: InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
-UnitPrice, CustomerID, Country; each line is a purchase, the invoice is the session, invoices
+UnitPrice, CustomerID, Country, or Online Retail II's names for three of them (Invoice, Price,
+Customer ID; 2009-2011, usually re-saved from its Excel file); each line is a purchase, the invoice is the session, invoices
 starting with C are cancellations (quarantined as ``cancelled_invoice``).
 
 ``InvoiceDate`` comes as ``mm/dd/yyyy hh:mm`` (the UCI file), as ``dd/mm/yyyy hh:mm`` (many
@@ -19,20 +20,20 @@ from personalab.ingest.sources.adapters._common import as_numbers, require_colum
 from personalab.ingest.sources.base import REJECT_COLUMN, RawEvents
 from personalab.ingest.sources.files import read_files
 
+#: the columns read, as Online Retail names them, and Online Retail II's names where they differ
+COLUMNS = ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID")
+RETAIL_II_NAMES = {"InvoiceNo": "Invoice", "UnitPrice": "Price", "CustomerID": "Customer ID"}
+
 
 def read_online_retail(path: Path) -> RawEvents:
-    frame = read_files(
-        path,
-        "csv",
-        dtype={"InvoiceNo": "string", "StockCode": "string", "CustomerID": "string"},
-        encoding_errors="replace",
-    )
-    require_columns(
-        frame,
-        ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"),
-        str(path),
-        "online_retail",
-    )
+    ids = ("InvoiceNo", "StockCode", "CustomerID", "Invoice", "Customer ID")
+    frame = read_files(path, "csv", dtype=dict.fromkeys(ids, "string"), encoding_errors="replace")
+    # a file with any of Online Retail II's own names is read (and checked) under them
+    if set(RETAIL_II_NAMES.values()) & set(frame.columns):
+        names = tuple(RETAIL_II_NAMES.get(c, c) for c in COLUMNS)
+        require_columns(frame, names, str(path), "online_retail (Online Retail II)")
+        frame = frame.rename(columns={ii: first for first, ii in RETAIL_II_NAMES.items()})
+    require_columns(frame, COLUMNS, str(path), "online_retail")
     customer = frame["CustomerID"].str.removesuffix(".0")
     invoice = frame["InvoiceNo"].str.strip()
     out = pd.DataFrame(
