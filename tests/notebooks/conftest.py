@@ -1,5 +1,8 @@
 """A project copy where the upstream notebooks have run with tiny parameters, shared by the notebook tests."""
 
+import fcntl
+import shutil
+
 import pytest
 
 from tests.conftest import TINY_SYNTH, attach_notebook, copy_project, run_notebook, update_params
@@ -36,10 +39,10 @@ TINY_PARAMS = {
 }
 
 
-@pytest.fixture(scope="session")
-def pipeline_copy(tmp_path_factory):
-    """A project copy with tiny params in which ingest and features have run (notebook + attach)."""
-    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+def build_pipeline(root):
+    """A project copy at ``root`` with tiny params in which ingest and features have run
+    (notebook + attach)."""
+    copy_project(root)
     for stage, update in TINY_PARAMS.items():
         update_params(root, stage, update)
     for stage in ("ingest", "features"):
@@ -47,3 +50,23 @@ def pipeline_copy(tmp_path_factory):
         assert done.returncode == 0, done.stderr[-3000:]
         assert attach_notebook(root, stage).returncode == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def pipeline_copy(tmp_path_factory, worker_id):
+    """:func:`build_pipeline`'s project, built once per test run: under pytest-xdist the first
+    worker to ask builds it in the run's common folder while the others wait, and each worker
+    gets a copy of its own (the tests run more stages in it; a copied project's tracking store
+    points itself into the copy)."""
+    own = tmp_path_factory.mktemp("pipeline") / "project"
+    if worker_id == "master":  # not distributed
+        return build_pipeline(own)
+    common = tmp_path_factory.getbasetemp().parent
+    built = common / "pipeline-built" / "project"
+    with open(common / "pipeline-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (common / "pipeline-built.done").is_file():
+            build_pipeline(built)
+            (common / "pipeline-built.done").touch()
+    shutil.copytree(built, own)
+    return own
