@@ -68,19 +68,37 @@ def timestamp_hint(quarantine: pd.DataFrame, source: Any) -> str:
     if "timestamp" in (source.constants or {}):
         return f"; source.constants.timestamp {values.iloc[0]!r} could not be read {read}"
     value = str(values.iloc[0])
-    guess = next(
-        (f for f in COMMON_FORMATS if f != source.timestamp_format and _reads(value, f)), None
+    return f"; timestamps such as {value!r} could not be read {read}: " + _format_fix(
+        values, source.timestamp_format
     )
-    fix = (
-        f'they read as "{guess}": set source.timestamp_format to it'
-        if guess
-        else "set source.timestamp_format to their pattern (as in strptime: %d day, %m month, "
-        "%Y year, %H:%M:%S time)"
-    )
-    return (
-        f"; timestamps such as {value!r} could not be read {read}: {fix}, or "
-        "source.timestamp_unit for epoch numbers"
-    )
+
+
+def _format_fix(values: pd.Series, tried: str | None, sample: int = 2000) -> str:
+    """What to set for timestamps that could not be read: the common pattern that reads the
+    most of them (up to ``sample`` distinct values), both when two read as many (day and month
+    that no value tells apart), else the pattern codes."""
+    distinct = values.astype("str").str.strip().drop_duplicates().head(sample)
+    shares = {
+        pattern: float(pd.to_datetime(distinct, format=pattern, errors="coerce").notna().mean())
+        for pattern in COMMON_FORMATS
+        if pattern != tried
+    }
+    best = max(shares.values())
+    epochs = ", or source.timestamp_unit for epoch numbers"
+    if best == 0:
+        return (
+            "set source.timestamp_format to their pattern (as in strptime: %d day, %m month, "
+            "%Y year, %H:%M:%S time, %I:%M %p a 12-hour clock)" + epochs
+        )
+    found = [pattern for pattern, share in shares.items() if share == best]
+    share = "" if best == 1 else f" ({best:.0%} of their {len(distinct):,} distinct values)"
+    if len(found) > 1:
+        listed = " and as ".join(f'"{pattern}"' for pattern in found)
+        return (
+            f"they read as {listed}{share}: no value tells which; set source.timestamp_format "
+            "to the log's own" + epochs
+        )
+    return f'they read as "{found[0]}"{share}: set source.timestamp_format to it' + epochs
 
 
 #: patterns tried on a timestamp that could not be read, to suggest one that reads it
@@ -90,17 +108,11 @@ COMMON_FORMATS = (
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
     "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y",
     "%Y%m%d", "%Y%m%d%H%M%S", "%d %b %Y", "%b %d, %Y",
+    "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p", "%d/%m/%Y %I:%M:%S %p",
+    "%m/%d/%y %H:%M", "%d/%m/%y %H:%M", "%m/%d/%y", "%d/%m/%y",
+    "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d, %Y %H:%M",
+    "%a, %d %b %Y %H:%M:%S",
 )  # fmt: skip
-
-
-def _reads(value: str, pattern: str) -> bool:
-    from datetime import datetime
-
-    try:
-        datetime.strptime(value.strip(), pattern)
-    except ValueError:
-        return False
-    return True
 
 
 def synonym_notes(synonyms: frozenset[tuple[str, str]]) -> list[str]:

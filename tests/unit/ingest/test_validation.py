@@ -467,6 +467,23 @@ def test_too_many_unknown_event_types_stop_naming_them_and_the_mapping(tmp_path)
             "timestamps such as '12/13/2010' could not be read with source.timestamp_format "
             "'%d/%m/%Y': they read as \"%m/%d/%Y\"",
         ),
+        (  # the first value reads either way; the others tell month first
+            ["12/{k:02d}/2010 08:26"],
+            {},
+            "timestamps such as '12/01/2010 08:26' could not be read as ISO 8601 or an epoch "
+            'number: they read as "%m/%d/%Y %H:%M": set source.timestamp_format to it',
+        ),
+        (  # no value tells day from month: both, and the choice is the user's
+            ["{a:02d}/05/2010"],
+            {},
+            'they read as "%d/%m/%Y" and as "%m/%d/%Y": no value tells which; set '
+            "source.timestamp_format to the log's own",
+        ),
+        (  # a 12-hour clock
+            ["12/{k}/2010 {a}:05 PM"],
+            {},
+            'they read as "%m/%d/%Y %I:%M %p": set source.timestamp_format to it',
+        ),
         (  # nothing common reads them: the pattern's codes
             ["2017-11-25T01:{i:02d} Uhr"],
             {"timestamp_format": "%Y-%m-%d"},
@@ -489,7 +506,7 @@ def test_unreadable_timestamps_stop_showing_one_and_the_param_that_reads_them(
     tmp_path, stamps, source, hint
 ):
     rows = ["user,when,what"] + [
-        f"u{i},{'' if stamps is None else stamps[0].format(i=i, d=13 + i % 15)},view"
+        f"u{i},{'' if stamps is None else stamps[0].format(i=i, d=13 + i % 15, k=1 + i % 28, a=1 + i % 12)},view"
         for i in range(30)
     ]
     path = write(tmp_path, "log.csv", "\n".join(rows) + "\n")
