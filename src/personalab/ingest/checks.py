@@ -135,7 +135,9 @@ def validate_rows(
         raw.frame = rejected  # release the raw rows: only the rejected ones are still needed
     rate = len(quarantine) / rows_read
     if rate > params.max_quarantine_rate:
-        raise too_many_rejected(raw.description, quarantine, rows_read, params, spool.unknown_types)
+        raise too_many_rejected(
+            raw.description, quarantine, rows_read, params, spool.unknown_types, spool.read_as
+        )
     clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
     notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
     notes += [*items_notes(items), *late_notes(late_events)]

@@ -22,7 +22,12 @@ class QuarantineRateError(InputError, RuntimeError):
 
 
 def too_many_rejected(
-    source: str, quarantine: pd.DataFrame, rows_read: int, params: Any, unknown: frozenset[str]
+    source: str,
+    quarantine: pd.DataFrame,
+    rows_read: int,
+    params: Any,
+    unknown: frozenset[str],
+    read_as: str = "",
 ) -> QuarantineRateError:
     """The stop when more than ``params.max_quarantine_rate`` of the rows were rejected: the
     share, the top reasons and, when unknown event types are among them, their names."""
@@ -34,6 +39,7 @@ def too_many_rejected(
         f"more than max_quarantine_rate {params.max_quarantine_rate:.1%}; top reasons: {listed}"
         + unknown_types_hint(unknown if "unknown_event_type" in top else frozenset())
         + (timestamp_hint(quarantine, params.source) if "bad_timestamp" in top else "")
+        + (implausible_hint(quarantine, params, read_as) if "implausible_timestamp" in top else "")
         + (item_hint(quarantine) if "missing_item_id" in top else ""),
         quarantine,
     )
@@ -99,6 +105,28 @@ def _format_fix(values: pd.Series, tried: str | None, sample: int = 2000) -> str
             "to the log's own" + epochs
         )
     return f'they read as "{found[0]}"{share}: set source.timestamp_format to it' + epochs
+
+
+def implausible_hint(quarantine: pd.DataFrame, params: Any, read_as: str) -> str:
+    """For the stop on too many rejected rows: a timestamp outside ``plausible_timestamps``, how
+    numbers were read, and what small numbers read as seconds usually are (they land in 1970)."""
+    bad = (
+        quarantine["reason"].str.split(";").map(lambda reasons: "implausible_timestamp" in reasons)
+    )
+    values = quarantine.loc[bad, "timestamp"] if "timestamp" in quarantine else pd.Series()
+    start, end = params.plausible_timestamps
+    value = str(values.iloc[0]) if len(values) else ""
+    hint = f"; timestamps such as {value!r} fall outside plausible_timestamps ({start} to {end or 'now'})"
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if read_as == "s" and abs(number) < 1e8:  # NaN compares False
+        hint += (
+            " as read, epoch seconds of 1970-1973: numbers this small are more likely Excel serial "
+            "days (40,513 is 2010-12-01; convert them in source.query: TIMESTAMP '1899-12-30' + "
+            "to_seconds(CAST(round(ts * 86400) AS BIGINT))) or times counted from the log's start"
+        )
+    elif read_as in ("s", "ms", "us", "ns"):
+        hint += f" as read, epoch {read_as}: set source.timestamp_unit if that is not their unit"
+    return hint + "; widen plausible_timestamps for a log that truly lies outside it"
 
 
 #: patterns tried on a timestamp that could not be read, to suggest one that reads it

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from personalab.core.params import ParamsError
+from personalab.ingest.messages import QuarantineRateError
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import IngestResult, run_ingest
 from personalab.ingest.sources import SourceError
@@ -389,3 +390,40 @@ def test_a_short_log_reading_both_ways_over_similar_spans_is_not_warned_of(tmp_p
     path = write(tmp_path, "retail.csv", RETAIL_HEADER + "\n".join(rows) + "\n")
     result = ingest(tmp_path, path, timestamp_format="%m/%d/%Y %H:%M", **RETAIL_MAPPING)
     assert not [w for w in result.warnings if "swapped" in w]
+
+
+@pytest.mark.parametrize(
+    ("stamps", "unit", "hint"),
+    [
+        (  # Excel serial days, read as seconds of 1970-01-01 11:15
+            [f"{40513.35 + k * 0.37:.5f}" for k in range(40)],
+            "auto",
+            "timestamps such as '40513.35' fall outside plausible_timestamps (1990-01-01 to now) "
+            "as read, epoch seconds of 1970-1973: numbers this small are more likely Excel serial "
+            "days (40,513 is 2010-12-01; convert them in source.query: TIMESTAMP '1899-12-30' + "
+            "to_seconds(",
+        ),
+        (  # epoch seconds said to be milliseconds
+            [str(1291191960 + 3600 * k) for k in range(40)],
+            "ms",
+            "timestamps such as '1291191960' fall outside plausible_timestamps (1990-01-01 to "
+            "now) as read, epoch ms: set source.timestamp_unit if that is not their unit",
+        ),
+    ],
+)
+def test_timestamps_outside_the_plausible_window_stop_saying_what_they_may_be(
+    tmp_path, stamps, unit, hint
+):
+    """Excel serial days in a CSV read as epoch seconds all land on 1970-01-01: the stop names
+    the likely cause and the conversion, not only the reason's count."""
+    from tests.unit.ingest.bad_inputs import write
+
+    rows = [f"u{k % 5},{stamp},view,i{k}" for k, stamp in enumerate(stamps)]
+    path = write(tmp_path, "log.csv", "user,ts,action,sku\n" + "\n".join(rows) + "\n")
+    columns = {"user": "user_id", "ts": "timestamp", "action": "event_type", "sku": "item_id"}
+    source = {"format": "csv", "path": str(path), "columns": columns, "timestamp_unit": unit}
+    with pytest.raises(QuarantineRateError) as info:
+        run_ingest(IngestParams.from_mapping({"source": source}), tmp_path)
+    message = str(info.value)
+    assert "top reasons: implausible_timestamp (40); " + hint in message
+    assert message.endswith("; widen plausible_timestamps for a log that truly lies outside it")
