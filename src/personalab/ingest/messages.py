@@ -45,11 +45,27 @@ def too_many_rejected(
     )
 
 
+def _with_reason(quarantine: pd.DataFrame, reason: str) -> pd.Series:
+    """Which quarantined rows have ``reason`` among their reasons (``a;b`` when several)."""
+    return quarantine["reason"].str.split(";").map(lambda reasons: reason in reasons)
+
+
+def _reasons_timestamps(quarantine: pd.DataFrame, reason: str) -> pd.Series:
+    """The timestamps, as read from the file, of the quarantined rows with ``reason``."""
+    if "timestamp" not in quarantine:
+        return pd.Series()
+    return quarantine.loc[_with_reason(quarantine, reason), "timestamp"]
+
+
 def item_hint(quarantine: pd.DataFrame) -> str:
     """For the stop on too many rejected rows: which event types came without an item, and how
     to keep such rows out (page views that show no product, as in Coveo's ``pageview``)."""
-    missing = quarantine["reason"].str.split(";").map(lambda reasons: "missing_item_id" in reasons)
-    kinds = quarantine.loc[missing, "event_type"].astype(str).value_counts().head(3)
+    kinds = (
+        quarantine.loc[_with_reason(quarantine, "missing_item_id"), "event_type"]
+        .astype(str)
+        .value_counts()
+        .head(3)
+    )
     listed = ", ".join(f"{kind} ({count:,})" for kind, count in kinds.items())
     return (
         f"; rows without an item: {listed}. If they are pages that show no item, leave them out "
@@ -61,8 +77,7 @@ def item_hint(quarantine: pd.DataFrame) -> str:
 def timestamp_hint(quarantine: pd.DataFrame, source: Any) -> str:
     """For the stop on too many rejected rows: a timestamp as read that could not be parsed,
     how it was read, and the params that read it otherwise."""
-    bad = quarantine["reason"].str.split(";").map(lambda reasons: "bad_timestamp" in reasons)
-    values = quarantine.loc[bad, "timestamp"] if "timestamp" in quarantine else pd.Series()
+    values = _reasons_timestamps(quarantine, "bad_timestamp")
     values = values[values.notna() & (values != "<NA>") & (values != "nan")]
     if values.empty:
         return "; the rows have no timestamp: map a column to it in source.columns"
@@ -110,13 +125,11 @@ def _format_fix(values: pd.Series, tried: str | None, sample: int = 2000) -> str
 def implausible_hint(quarantine: pd.DataFrame, params: Any, read_as: str) -> str:
     """For the stop on too many rejected rows: a timestamp outside ``plausible_timestamps``, how
     numbers were read, and what small numbers read as seconds usually are (they land in 1970)."""
-    bad = (
-        quarantine["reason"].str.split(";").map(lambda reasons: "implausible_timestamp" in reasons)
-    )
-    values = quarantine.loc[bad, "timestamp"] if "timestamp" in quarantine else pd.Series()
+    values = _reasons_timestamps(quarantine, "implausible_timestamp")
     start, end = params.plausible_timestamps
     value = str(values.iloc[0]) if len(values) else ""
-    hint = f"; timestamps such as {value!r} fall outside plausible_timestamps ({start} to {end or 'now'})"
+    window = f"{start} to {end or 'now'}"
+    hint = f"; timestamps such as {value!r} fall outside plausible_timestamps ({window})"
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     if read_as == "s" and abs(number) < 1e8:  # NaN compares False
         hint += (

@@ -1,7 +1,8 @@
 """UCI Online Retail as CSV: InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
 UnitPrice, CustomerID, Country, or Online Retail II's names for three of them (Invoice, Price,
-Customer ID; 2009-2011, usually re-saved from its Excel file); each line is a purchase, the invoice is the session, invoices
-starting with C are cancellations (quarantined as ``cancelled_invoice``).
+Customer ID; 2009-2011, usually re-saved from its Excel file); each line is a purchase, the
+invoice is the session, invoices starting with C are cancellations (quarantined as
+``cancelled_invoice``).
 
 ``InvoiceDate`` comes as ``mm/dd/yyyy hh:mm`` (the UCI file), as ``dd/mm/yyyy hh:mm`` (many
 re-saved copies) or as ISO 8601. Slash dates are told apart by their values
