@@ -42,7 +42,7 @@ $(STAMP): requirements.lock requirements.exclude pyproject.toml
 env: $(STAMP) ## build .venv with the exact pins and register the personalab kernel
 
 repro: $(STAMP) ## build the environment and run the pipeline on the embedded default data
-	@$(BIN)/dvc repro || { echo; $(BIN)/python -m personalab.core.status; exit 1; }
+	@PERSONALAB_SUMMARY=after $(BIN)/dvc repro || { echo; $(BIN)/python -m personalab.core.status; exit 1; }
 	@$(BIN)/python -m personalab.core.status
 
 test: $(STAMP) ## run the whole test suite (a worker per core; a test file stays on one worker)

@@ -111,7 +111,8 @@ def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Pat
 
 
 def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedProcess:
-    """Run a stage's notebook with papermill exactly as dvc.yaml does."""
+    """Run a stage's notebook with papermill exactly as dvc.yaml does (its kernel attaches the
+    executed notebook to the stage's run)."""
     from personalab.core.paths import STAGES
 
     name = STAGES[stage]
@@ -121,13 +122,6 @@ def run_notebook(root: Path, stage: str, *extra: str) -> subprocess.CompletedPro
     ]  # fmt: skip
     return subprocess.run(
         cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600
-    )
-
-
-def attach_notebook(root: Path, stage: str) -> subprocess.CompletedProcess:
-    cmd = ["python", "-m", "personalab.core.tracking", "attach", stage]
-    return subprocess.run(
-        cmd, cwd=root, env=tool_env(), capture_output=True, text=True, timeout=300
     )
 
 

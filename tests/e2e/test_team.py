@@ -80,7 +80,7 @@ def test_a_stage_logs_to_a_tracking_server_and_its_artifacts_go_through_it(team,
     assert tags["stage"] == "ingest" and tags["git_commit"] == head
     assert tags["git_dirty"] == "false"
 
-    # what `tracking attach` logged, listed and read back through the server
+    # the executed notebook the kernel attached, listed and read back through the server
     listed = {a.path for a in client.list_artifacts(stage_run.info.run_id, "notebook")}
     assert listed == {"notebook/01_ingest.ipynb", "notebook/01_ingest.html"}
     fetched = client.download_artifacts(

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import run_ingest
-from tests.conftest import TINY_SYNTH, attach_notebook, run_notebook, update_params
+from tests.conftest import TINY_SYNTH, run_notebook, update_params
 from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -21,8 +21,6 @@ def test_notebook_writes_outputs_metrics_and_mlflow_run(project_copy):
     params = update_params(project_copy, "ingest", {"synthetic": TINY})
     done = run_notebook(project_copy, "ingest")
     assert done.returncode == 0, done.stderr[-3000:]
-    attach = attach_notebook(project_copy, "ingest")
-    assert attach.returncode == 0, attach.stderr[-3000:]
     assert_clean_outputs(project_copy, "ingest")
 
     metrics = json.loads((project_copy / "reports/metrics/ingest.json").read_text())

@@ -11,7 +11,7 @@ import yaml
 from personalab.core.paths import project_paths
 from personalab.core.registry import current_lineage
 from personalab.core.status import skip_reason_of
-from tests.conftest import attach_notebook, copy_project, run_notebook, stage_runs, tool_env
+from tests.conftest import copy_project, run_notebook, stage_runs, tool_env
 from tests.notebooks.outputs import assert_clean_outputs
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -27,7 +27,6 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     root = pipeline_copy
     done = run_notebook(root, "intent")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert attach_notebook(root, "intent").returncode == 0
     assert_clean_outputs(root, "intent")
 
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
@@ -132,7 +131,6 @@ def test_intent_notebook_skips_a_log_without_purchases(tmp_path):
 
     done = run_notebook(root, "intent")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert attach_notebook(root, "intent").returncode == 0
     assert_clean_outputs(root, "intent")
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
     assert metrics["status"] == "skipped" and metrics["skip_reason"] == RATINGS_REASON

@@ -275,12 +275,16 @@ def why_missing(folder: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m personalab.core.status``: every stage's status; ``--why FOLDER``: why a model
-    folder holds no model (``make serve`` prints it)."""
+    folder holds no model (``make serve`` prints it). The export stage's own call prints nothing
+    under ``make repro`` (``PERSONALAB_SUMMARY=after``), which prints the summary once, after
+    ``dvc repro``, whether or not the export stage ran."""
     from personalab.core.paths import STAGES, project_paths
 
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--why"] and len(args) == 2:
         print(why_missing(Path(args[1])))
+        return 0
+    if args == ["--in-pipeline"] and os.environ.get("PERSONALAB_SUMMARY") == "after":
         return 0
     paths = project_paths()
     print("personalab: what each stage did (reports/metrics/<stage>.json)")

@@ -1,10 +1,11 @@
 """MLflow tracking for stage runs: the embedded SQLite default, tags, and notebook attachment.
 
 Every stage notebook calls :func:`start_stage_run` right after validating its
-parameters and :func:`end_stage_run` in its last cell. DVC then runs
-``python -m personalab.core.tracking attach <stage>``, which renders the executed
-notebook to HTML and attaches both files to that run (the run id is passed along
-in ``reports/runs/<stage>.json``, written only when the run finishes).
+parameters and :func:`end_stage_run` in its last cell. When every cell has run, the kernel
+renders the executed notebook to HTML and attaches both files to that run
+(:func:`attach_executed_notebook`, called by the pipeline's papermill engine,
+:mod:`personalab.tools.kernels`; by hand: ``python -m personalab.core.tracking attach <stage>``).
+The run id is passed along in ``reports/runs/<stage>.json``, written only when the run finishes.
 
 Run status: in a notebook, a cell that raises ends the stage run FAILED with the tag
 ``error`` (``Type: message``); a run whose process was killed is marked FAILED by the
@@ -299,20 +300,28 @@ def fail_dead_runs(paths: ProjectPaths) -> list[str]:
 
 
 def render_html(notebook: Path | str) -> str:
-    """Render an executed notebook to standalone HTML."""
+    """Render an executed notebook to standalone HTML (quietly: nbconvert warns of every figure
+    without alternative text, in the output of each stage)."""
+    import logging
+
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    quiet = logging.getLogger("personalab.html")
+    quiet.setLevel(logging.ERROR)
+    body, _ = HTMLExporter(log=quiet).from_notebook_node(nbformat.read(str(notebook), as_version=4))
     return body
 
 
-def attach_executed_notebook(stage: str, paths: ProjectPaths | None = None) -> Path:
-    """Render ``reports/executed/NN_<stage>.ipynb`` to HTML and attach both to the stage's run."""
+def attach_executed_notebook(
+    stage: str, paths: ProjectPaths | None = None, notebook: Path | str | None = None
+) -> Path:
+    """Render the stage's executed notebook (``reports/executed/NN_<stage>.ipynb`` unless
+    ``notebook`` names another copy) to HTML beside it, and attach both to the stage's run."""
     from mlflow.tracking import MlflowClient
 
     paths = paths or project_paths()
-    notebook = paths.executed_notebook(stage)
+    notebook = Path(notebook) if notebook else paths.executed_notebook(stage)
     if not notebook.is_file():
         raise FileNotFoundError(f"{notebook}: executed notebook not found (run the stage first)")
     pointer = paths.runs / f"{stage}.json"

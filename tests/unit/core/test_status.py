@@ -172,3 +172,22 @@ def test_why_a_model_folder_holds_no_model(tmp_path):
     assert why_missing(folder) == (
         f"{folder} holds no model: intent was skipped: the log has no purchase events"
     )
+
+
+def test_the_summary_is_printed_once_under_make_repro(tmp_path, monkeypatch, capsys):
+    """The export stage prints the summary at the end of `dvc repro`; under `make repro`, which
+    prints it after dvc whatever ran, the stage's own call prints nothing."""
+    from personalab.core.status import main
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PERSONALAB_ROOT", raising=False)
+    monkeypatch.delenv("PERSONALAB_SUMMARY", raising=False)
+    assert main(["--in-pipeline"]) == 0
+    assert "ingest     not run" in capsys.readouterr().out
+    monkeypatch.setenv("PERSONALAB_SUMMARY", "after")
+    assert main(["--in-pipeline"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main([]) == 0  # make's own call
+    assert "ingest     not run" in capsys.readouterr().out
