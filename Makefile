@@ -45,8 +45,11 @@ repro: $(STAMP) ## build the environment and run the pipeline on the embedded de
 	@PERSONALAB_SUMMARY=after $(BIN)/dvc repro || { echo; $(BIN)/python -m personalab.core.status; exit 1; }
 	@$(BIN)/python -m personalab.core.status
 
+# A test file stays on one worker (its module fixtures run once). Files go out in collection order,
+# tests/e2e first: the longest files start first and the short ones fill in around them (xdist's
+# default sends the files with the most tests first, which left the pipelines' files to the end).
 test: $(STAMP) ## run the whole test suite (a worker per core; a test file stays on one worker)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit

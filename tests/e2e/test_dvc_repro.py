@@ -15,18 +15,15 @@ import pandas as pd
 import pytest
 
 from personalab.tools.server import model_server
-from tests.conftest import ROOT, TINY_SYNTH, copy_project, run_tool, update_params
+from tests.conftest import ROOT, SMALL_SPARK, TINY_SYNTH, copy_project, run_tool, update_params
 from tests.notebooks.conftest import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STAGES = (
     "ingest", "features", "segments", "intent", "recommend", "monitor", "experiment", "export",
 )  # fmt: skip
-#: the fresh clone's engine: PySpark in local mode on the machine's Java, a small shuffle
-SPARK = {
-    "engine": "spark",
-    "spark": {"master": "local[2]", "config": {"spark.sql.shuffle.partitions": 2}},
-}
+#: the fresh clone's engine: PySpark in local mode on the machine's Java, set for small data
+SPARK = {"engine": "spark", "spark": {"master": "local[2]", "config": SMALL_SPARK}}
 EXPORTED = ("intent", "recommender", "personalise")
 
 

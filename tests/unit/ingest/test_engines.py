@@ -155,9 +155,11 @@ import sys
 from personalab.engine import EngineParams, SparkParams, connect
 from personalab.ingest.params import IngestParams
 from personalab.ingest.pipeline import process_events
+from tests.conftest import SMALL_SPARK
 from tests.unit.ingest.test_engines import HAND_PARAMS, _hand_rows
 
-engine = connect(EngineParams(engine="spark", spark=SparkParams(remote="local[2]")))
+spark = SparkParams(remote="local[2]", config=SMALL_SPARK)
+engine = connect(EngineParams(engine="spark", spark=spark))
 assert type(engine.backend._session).__module__.startswith("pyspark.sql.connect")
 result = process_events(_hand_rows(), IngestParams(**HAND_PARAMS), engine=engine)
 for name in ("events", "sessions", "quarantine", "bot_users"):
