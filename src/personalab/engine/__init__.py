@@ -143,15 +143,18 @@ class Engine:
         return result.to_pandas(self_destruct=True, split_blocks=True)
 
     def batches(self, expr, order_by: list[str] | None = None, rows: int = 1_000_000):
-        """``expr`` as a stream of Arrow record batches of up to ``rows`` rows, in ``order_by``
-        order (nulls last): a result larger than memory, taken a batch at a time (DuckDB
-        sorts out of core, within ``memory_limit``)."""
+        """``expr`` as a stream of Arrow record batches of ``rows`` rows (the last fewer), in
+        ``order_by`` order (nulls last): a result larger than memory, taken a batch at a time
+        (DuckDB sorts out of core, within ``memory_limit``). The batches are cut the same on
+        every engine, so files written a batch at a time are the same bytes."""
         if order_by:
             expr = expr.order_by([expr[c].asc(nulls_first=False) for c in order_by])
         if self.name == "duckdb":  # Ibis 12's stream calls a method DuckDB 2 no longer has
             self.backend._run_pre_execute_hooks(expr)  # registers the in-memory tables it reads
-            return self.backend.con.sql(self.backend.compile(expr)).to_arrow_reader(rows)
-        return self.backend.to_pyarrow_batches(expr, chunk_size=rows)
+            reader = self.backend.con.sql(self.backend.compile(expr)).to_arrow_reader(rows)
+        else:
+            reader = self.backend.to_pyarrow_batches(expr, chunk_size=rows)
+        return pa.RecordBatchReader.from_batches(reader.schema, _cut(reader, rows))
 
     def scalar(self, expr) -> Any:
         return self.backend.execute(expr)
@@ -293,3 +296,23 @@ _COUNTER = iter(range(1, 1 << 62))
 
 def _temp_name() -> str:
     return f"personalab_{os.getpid()}_{next(_COUNTER)}"
+
+
+def _cut(batches: pa.RecordBatchReader, rows: int):
+    """The rows of ``batches`` in batches of ``rows`` (the last fewer), whatever sizes they came
+    in (Spark gives one or more per partition): a batch of the right size passes as it is."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if not held and batch.num_rows == rows:
+            yield batch
+            continue
+        held.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(held, batches.schema)
+            yield from table.slice(0, rows).combine_chunks().to_batches()
+            rest = table.slice(rows)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield from pa.Table.from_batches(held, batches.schema).combine_chunks().to_batches()

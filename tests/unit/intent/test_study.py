@@ -75,7 +75,10 @@ def test_killed_study_resumes_keeping_finished_trials(tmp_path):
     first = subprocess.Popen(cmd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and first.poll() is None:
-        if journal.exists() and len(finished_trials(journal)) >= 3:
+        # three trials done and the next one running (not between two: a trial waits briefly
+        # before it runs)
+        ready = journal.exists() and len(finished_trials(journal)) >= 3
+        if ready and "RUNNING" in all_states(journal):
             break
         time.sleep(0.05)
     assert first.poll() is None, "the study finished before it could be interrupted"
