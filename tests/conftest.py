@@ -68,12 +68,14 @@ def project_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store with its tables and nothing else, made once per session: a copy
-    opens in about a second, where creating the tables takes several."""
-    from mlflow.tracking import MlflowClient
+    opens in about a second, where creating the tables takes several. Its Default experiment
+    keeps artifacts beside it (MLflow's default is ``./mlruns`` under the working directory:
+    the project folder)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    db = tmp_path_factory.mktemp("store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
-    return db
+    folder = tmp_path_factory.mktemp("store")
+    SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "mlruns").as_uri())
+    return folder / "mlflow.db"
 
 
 #: Spark set for the tests' small data: their time goes to planning and compiling, not to rows;
@@ -106,6 +108,8 @@ def mlflow_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Pat
 
     shutil.copy2(empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # experiments made in it keep artifacts in MLflow's default, ./mlruns: here, not the project
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     yield uri

@@ -4,6 +4,8 @@ data lineage only)."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from personalab.core.paths import ProjectPaths
@@ -20,7 +22,7 @@ BOTH, INTENT_ONLY, OTHER = "data/raw/both.csv", "data/raw/intent-only.csv", "dat
 
 
 @pytest.fixture(scope="module")
-def registry(parts, served, tmp_path_factory):
+def registry(parts, served, tmp_path_factory, empty_store):
     """A throw-away registry: both models champions of the lineage of BOTH; of INTENT_ONLY, the
     intent model only (the recommender is a champion of OTHER's lineage)."""
     import mlflow
@@ -31,6 +33,7 @@ def registry(parts, served, tmp_path_factory):
     intent = save_serving_model(parts["intent"], feature_rows(["x0", "x1"]), root / "intent")
     folders = {PARAMS.intent_model: intent, PARAMS.recommender_model: served[0]}
     previous = mlflow.get_tracking_uri()
+    shutil.copy2(empty_store, root / "mlflow.db")
     with pytest.MonkeyPatch.context() as patch:
         uri = f"sqlite:///{root / 'mlflow.db'}"
         patch.setenv("MLFLOW_TRACKING_URI", uri)
