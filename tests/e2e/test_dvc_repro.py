@@ -1,9 +1,9 @@
 """`dvc repro` of the whole pipeline in a temporary copy of the project, on tiny data.
 
-One module-scoped run feeds the checks of the exported models (fresh-process
-predictions, signature enforcement, MLflow's own server); the last test re-runs
-the pipeline (nothing to do), and a fresh clone of the same commit runs it again to the same
-bytes. Logs of other shapes, and a user's own CSV: test_shapes.py.
+The shared tiny project's run (:mod:`tests.project`, which the notebook tests read too) feeds
+the checks of the exported models (fresh-process predictions, signature enforcement, MLflow's
+own server); the pipeline re-runs with nothing to do, and a fresh clone of the same files runs
+it again on Spark to the same bytes. Logs of other shapes, and a user's own CSV: test_shapes.py.
 """
 
 import json
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from personalab.tools.server import model_server
-from tests.conftest import ROOT, SMALL_SPARK, TINY_SYNTH, copy_project, run_tool, update_params
-from tests.notebooks.conftest import TINY_PARAMS
+from tests.conftest import ROOT, SMALL_SPARK, TINY_SYNTH, run_tool, update_params
+from tests.project import project_after_repro, tiny_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STAGES = (
@@ -37,28 +37,22 @@ def metrics_of(root):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A project copy with tiny params, committed to git, and a fresh clone of that commit set to
-    `engine: spark`; `dvc repro` starts in both at once. Yields the project, its run's output, the clone and
-    the clone's run (a future: it goes on while the project's checks run)."""
+def runs(tmp_path_factory, worker_id):
+    """A copy of the shared tiny project after `dvc repro` (:mod:`tests.project`, built here
+    when this worker is the first to ask) and a fresh clone of the same files set to
+    `engine: spark`, whose `dvc repro` starts first and runs beside the build. Yields the
+    project copy, its run's output, the clone and the clone's run (a future: it goes on while
+    the project's checks run)."""
     base = tmp_path_factory.mktemp("e2e")
-    root = copy_project(base / "project")
-    for stage, update in TINY_PARAMS.items():
-        update_params(root, stage, update)
-    run(["git", "init", "-q"], root)
-    run(["git", "add", "-A"], root)
-    run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"],
-        root,
-    )
     clone = base / "clone"
-    run(["git", "clone", "-q", str(root), str(clone)], base)
+    source = tiny_project(base / "source")
+    run(["git", "clone", "-q", str(source), str(clone)], base)
     for stage in ("ingest", "features"):  # the clone's data stages run on Spark in local mode
         update_params(clone, stage, SPARK)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         second = pool.submit(run, ["dvc", "repro"], clone)
-        first = pool.submit(run, ["dvc", "repro"], root)
-        yield root, first.result(), clone, second
+        root, first = project_after_repro(tmp_path_factory, worker_id, base / "project")
+        yield root, first, clone, second
 
 
 @pytest.fixture(scope="module")

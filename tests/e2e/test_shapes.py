@@ -1,7 +1,7 @@
 """`dvc repro` on a small log of every shape (:mod:`tests.shapes`): each completes, every stage
 says what it did, and a served model comes out of each.
 
-Params are the tiny test settings (tests.notebooks.conftest.TINY_PARAMS) for tuning budgets only;
+Params are the tiny test settings (tests.project.TINY_PARAMS) for tuning budgets only;
 everything the stages adapt to the log (cut-offs, feature families, segment features, the
 intent target, recommenders) is at its default. The shape projects run two at a time.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import copy_project, tool_env, update_params
-from tests.notebooks.conftest import TINY_PARAMS
+from tests.project import TINY_PARAMS
 from tests.shapes import clean_log, write_shapes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

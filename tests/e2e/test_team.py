@@ -16,7 +16,7 @@ import pytest
 from personalab.core.tracking import file_md5
 from personalab.tools.server import tracking_server
 from tests.conftest import TINY_SYNTH, copy_project, run_tool, update_params
-from tests.notebooks.conftest import TINY_PARAMS
+from tests.project import TINY_PARAMS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 #: the stages the remote test runs: the first two, cheap on tiny params

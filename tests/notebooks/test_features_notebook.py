@@ -1,5 +1,5 @@
-"""Run notebooks/02_features.ipynb through papermill with tiny parameters, after ingest; and on a
-log too short for any cut-off, where the stage skips and still writes its outputs."""
+"""notebooks/02_features.ipynb as `dvc repro` ran it with tiny parameters; without events; and on
+a log too short for any cut-off, where the stage skips and still writes its outputs."""
 
 import json
 
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
 def test_features_notebook_builds_the_table_from_ingested_events(pipeline_copy):
-    project_copy = pipeline_copy  # ingest and features ran there with TINY_PARAMS
+    project_copy = pipeline_copy  # the whole pipeline ran there with TINY_PARAMS
     assert_clean_outputs(project_copy, "features")
     params = yaml.safe_load((project_copy / "params/features.yaml").read_text())
 

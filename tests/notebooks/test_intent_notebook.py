@@ -1,4 +1,5 @@
-"""Run notebooks/04_intent.ipynb through papermill with n_trials=3, after ingest and features."""
+"""notebooks/04_intent.ipynb as `dvc repro` ran it with n_trials=3, then run again; and on a log
+without purchases."""
 
 import json
 import subprocess
@@ -24,9 +25,7 @@ REQUIRED = (
 
 
 def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
-    root = pipeline_copy
-    done = run_notebook(root, "intent")
-    assert done.returncode == 0, done.stderr[-3000:]
+    root = pipeline_copy  # the whole pipeline ran there with tiny params
     assert_clean_outputs(root, "intent")
 
     metrics = json.loads((root / "reports/metrics/intent.json").read_text())
