@@ -1,26 +1,24 @@
-"""Working as a team: a shared MLflow tracking server and a DVC remote, on one run of the two
-cheap stages on tiny params (the whole pipeline runs in test_dvc_repro.py).
+"""Working as a team: a shared MLflow tracking server and a DVC remote.
 
-- Stages run by ``dvc repro`` with ``MLFLOW_TRACKING_URI`` set to ``mlflow server`` (a SQLite
+- A stage run by ``dvc repro`` with ``MLFLOW_TRACKING_URI`` set to ``mlflow server`` (a SQLite
   database, artifacts through the server) logs its run there, its executed notebook lands in
   the server's artifact root, and the project gets no store of its own.
-- ``dvc push`` to a local folder, then a fresh ``git clone`` and ``dvc pull``: the outputs
-  come back byte for byte and ``dvc repro`` has nothing to do.
+- The whole pipeline's outputs (the shared tiny project's, :mod:`tests.project`) pushed with
+  ``dvc push`` to a local folder, then a fresh ``git clone`` and ``dvc pull``: the outputs come
+  back byte for byte and ``dvc repro`` has nothing to do.
 """
 
 import json
-from pathlib import Path
 
 import pytest
+import yaml
 
 from personalab.core.tracking import file_md5
 from personalab.tools.server import tracking_server
-from tests.conftest import TINY_SYNTH, copy_project, run_tool, update_params
-from tests.project import TINY_PARAMS
+from tests.conftest import TINY_SYNTH, run_tool
+from tests.project import project_after_repro, tiny_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-#: the stages the remote test runs: the first two, cheap on tiny params
-STAGES = ("ingest", "features")
 
 
 run = run_tool
@@ -32,24 +30,14 @@ def commit(root, message):
     run(["git", *who, "commit", "-qm", message], root)
 
 
-def tiny_project(dest: Path, stages=STAGES) -> Path:
-    """A project copy with tiny params for ``stages``, committed to a new git repository."""
-    root = copy_project(dest)
-    for stage in stages:
-        update_params(root, stage, TINY_PARAMS[stage])
-    run(["git", "init", "-q"], root)
-    commit(root, "tiny")
-    return root
-
-
 @pytest.fixture(scope="module")
 def team(tmp_path_factory):
-    """ingest and features run by `dvc repro` against a tracking server (still serving)."""
+    """The ingest stage run by `dvc repro` against a tracking server (still serving)."""
     base = tmp_path_factory.mktemp("team")
     root = tiny_project(base / "project")
     server = base / "server"
     with tracking_server(server) as url:
-        out = run(["dvc", "repro", *STAGES], root, MLFLOW_TRACKING_URI=url)
+        out = run(["dvc", "repro", "ingest"], root, MLFLOW_TRACKING_URI=url)
         yield root, server, url, out
 
 
@@ -97,31 +85,42 @@ def test_a_stage_logs_to_a_tracking_server_and_its_artifacts_go_through_it(team,
 
 
 def test_outputs_pushed_to_a_remote_are_pulled_into_a_fresh_clone_with_nothing_to_reproduce(
-    team, tmp_path
+    tmp_path_factory, worker_id, tmp_path
 ):
-    root = team[0]
+    root, _ = project_after_repro(tmp_path_factory, worker_id, tmp_path / "project")
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "team", str(remote)], root)
-    commit(root, "outputs of ingest and features; the team's remote")
-    pushed = run(["dvc", "push", *STAGES], root)
+    commit(root, "the pipeline's outputs; the team's remote")
+    pushed = run(["dvc", "push"], root)
     assert "pushed" in pushed and remote.is_dir()
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(root), str(clone)], tmp_path)
-    outs = ["data/interim/events.parquet", "data/processed/features.parquet"]
-    assert not any((clone / out).exists() for out in outs)
-    run(["dvc", "pull", *STAGES], clone)
-    for out in [*outs, "data/interim/sessions.parquet", "data/interim/profile.json"]:
-        assert file_md5(clone / out) == file_md5(root / out), out
-    assert sorted(p.name for p in (clone / "reports/figures/features").iterdir()) == sorted(
-        p.name for p in (root / "reports/figures/features").iterdir()
-    )
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    stages = list(lock)
+    outs = sorted({out["path"] for stage in lock.values() for out in stage.get("outs", [])})
+    assert len(stages) == 8 and "data/interim/events.parquet" in outs and "models/intent" in outs
+    pulled = [out for out in outs if not (clone / out).exists()]  # the rest are in git
+    assert {"data/interim/events.parquet", "models/intent"} <= set(pulled), pulled
+    run(["dvc", "pull"], clone)
+    for out in outs:
+        here, there = root / out, clone / out
+        if here.is_dir():
+            files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
+            assert files and files == sorted(
+                p.relative_to(there) for p in there.rglob("*") if p.is_file()
+            ), out
+            pairs = [(here / f, there / f) for f in files]
+        else:
+            pairs = [(here, there)]
+        for a, b in pairs:
+            assert file_md5(b) == file_md5(a), b
 
-    status = run(["dvc", "status", *STAGES], clone)
+    status = run(["dvc", "status"], clone)
     assert "Data and pipelines are up to date." in status
-    again = run(["dvc", "repro", *STAGES], clone)
+    again = run(["dvc", "repro"], clone)
     assert "Running stage" not in again
-    for stage in STAGES:
+    for stage in stages:
         assert f"Stage '{stage}' didn't change, skipping" in again
     assert not (clone / "mlflow.db").exists()  # no stage ran
     assert run(["git", "status", "--porcelain"], clone).strip() == ""
