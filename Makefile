@@ -97,6 +97,7 @@ bench: $(STAMP) ## run the benchmarks (each prints JSON)
 	$(BIN)/python benchmarks/intent.py
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/parity.py
 	$(BIN)/python benchmarks/monitor.py
 	$(BIN)/python benchmarks/experiment.py
 
