@@ -55,10 +55,16 @@ def tiny_project(root: Path) -> Path:
     copy_project(root)
     for stage, update in TINY_PARAMS.items():
         update_params(root, stage, update)
-    commit = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "tiny"]
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], commit):
-        run_tool(cmd, root)
+    run_tool(["git", "init", "-q"], root)
+    commit_all(root, "tiny")
     return root
+
+
+def commit_all(root: Path, message: str) -> None:
+    """Commit everything in ``root``'s git repository (a test's author and e-mail)."""
+    run_tool(["git", "add", "-A"], root)
+    who = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    run_tool(["git", *who, "commit", "-qm", message], root)
 
 
 def _build(root: Path) -> None:

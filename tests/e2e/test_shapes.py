@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, tool_env, update_params
-from tests.project import TINY_PARAMS
+from tests.conftest import copy_project, run_tool, tool_env, update_params
+from tests.project import TINY_PARAMS, commit_all
 from tests.shapes import clean_log, write_shapes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -62,9 +62,8 @@ EXPECTED = {
 
 def repro(root):
     """Commit the project copy (as a user's clone is), then `dvc repro`."""
-    commit = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "log"]
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], commit):
-        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+    run_tool(["git", "init", "-q"], root)
+    commit_all(root, "log")
     done = subprocess.run(
         ["dvc", "repro"], cwd=root, env=tool_env(), capture_output=True, text=True, timeout=1200
     )

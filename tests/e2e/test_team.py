@@ -16,18 +16,12 @@ import yaml
 from personalab.core.tracking import file_md5
 from personalab.tools.server import tracking_server
 from tests.conftest import TINY_SYNTH, run_tool
-from tests.project import project_after_repro, tiny_project
+from tests.project import commit_all, project_after_repro, tiny_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 run = run_tool
-
-
-def commit(root, message):
-    run(["git", "add", "-A"], root)
-    who = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-    run(["git", *who, "commit", "-qm", message], root)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +84,7 @@ def test_outputs_pushed_to_a_remote_are_pulled_into_a_fresh_clone_with_nothing_t
     root, _ = project_after_repro(tmp_path_factory, worker_id, tmp_path / "project")
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "team", str(remote)], root)
-    commit(root, "the pipeline's outputs; the team's remote")
+    commit_all(root, "the pipeline's outputs; the team's remote")
     pushed = run(["dvc", "push"], root)
     assert "pushed" in pushed and remote.is_dir()
 
