@@ -57,7 +57,7 @@ def _covariates(
     (``models/candidates/intent``) when it made one, ``cupac`` fitted on the features table and
     ``events`` (the log) over ``window``."""
     from personalab.core.status import skip_reason_of
-    from personalab.intent.model import IntentModel
+    from personalab.intent.model import CONFIG_FILE, IntentModel
 
     wanted = params.covariates
     rows, why = features_rows_at(paths, start)
@@ -66,9 +66,9 @@ def _covariates(
     missing, predict, cupac, info = {}, None, {}, {}
     if INTENT_COVARIATE in wanted.values():
         folder = paths.candidates / "intent"
-        booster, config = folder / "artifacts" / "booster.ubj", folder / "artifacts" / "intent.json"
-        if skip_reason_of(folder) is None and booster.is_file():
-            predict = IntentModel.load(booster, config).predict_proba
+        config = folder / "artifacts" / CONFIG_FILE
+        if skip_reason_of(folder) is None and config.is_file():
+            predict = IntentModel.load(config).predict_proba
         else:
             missing[INTENT_COVARIATE] = "the intent stage made no model"
     metrics = [m for m, c in wanted.items() if c == CUPAC]

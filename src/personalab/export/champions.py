@@ -12,10 +12,8 @@ from pathlib import Path
 
 from personalab.core.registry import Lineage, version_with_alias
 from personalab.export.params import ExportError
-from personalab.intent.model import IntentModel
+from personalab.intent.model import CONFIG_FILE, IntentModel
 from personalab.recommend.served import Recommender
-
-INTENT_FILES = ("booster.ubj", "intent.json")  # an intent model's artifacts
 
 
 class NoChampionError(ExportError):
@@ -106,14 +104,15 @@ def champion_row(champion: Champion | None) -> dict[str, str]:
 
 
 def load_intent(champion: Champion) -> IntentModel:
-    booster, config = (champion.folder / "artifacts" / name for name in INTENT_FILES)
-    if not (booster.is_file() and config.is_file()):
+    config = champion.folder / "artifacts" / CONFIG_FILE
+    try:
+        return IntentModel.load(config)
+    except FileNotFoundError as err:
         raise ExportError(
-            f"{champion.folder}: no {' and '.join(INTENT_FILES)} under artifacts/: version "
+            f"{champion.folder}: {err.filename or config} is missing under artifacts/: version "
             f"{champion.version} of {champion.name!r} is not an intent model this code serves; "
             "re-run `dvc repro intent`"
-        )
-    return IntentModel.load(booster, config)
+        ) from None
 
 
 def load_recommender(champion: Champion, k: int, max_k: int) -> Recommender:

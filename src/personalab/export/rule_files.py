@@ -31,7 +31,7 @@ def save_rule(
     files: dict[str, Path] = {}
     if rule.intent is not None:
         saved = rule.intent.save(folder / "intent")
-        files |= {f"intent_{name}": saved[name] for name in ("booster", "config")}
+        files |= {f"intent_{name}": path for name, path in saved.items()}
     if rule.recommender is not None:
         saved = rule.recommender.save(folder / "recommender")
         files |= {f"recommender_{name}": path for name, path in saved.items()}
@@ -70,11 +70,10 @@ def load_rule(artifacts: Mapping[str, str]) -> Personaliser:
         dtype=float,
     )
     intent = recommender = segmenter = None
-    if "intent_booster" in artifacts:
-        intent = IntentModel.load(artifacts["intent_booster"], artifacts["intent_config"])
-        # a served request scores a row or a few: on one thread, XGBoost neither pays for
-        # starting its others nor waits for a core the server's other workers hold
-        intent.booster.set_param({"nthread": 1})
+    if "intent_config" in artifacts:
+        intent = IntentModel.load(
+            artifacts["intent_config"], artifacts.get("intent_booster")
+        ).single_threaded()
     if "recommender_model" in artifacts:
         recommender = Recommender.load(  # with its next-item model (the visit's rules)
             artifacts["recommender_model"],

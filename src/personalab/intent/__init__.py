@@ -22,10 +22,13 @@ The steps, in the order notebooks/04_intent.ipynb calls them, and the module of 
 - ``workers``: the processes that share the study's trials (``tuning.n_workers``, and
   ``python -m personalab.intent.workers`` on other hosts).
 - ``calibrate``: none, sigmoid or isotonic calibration, chosen on validation.
-- ``model``: :class:`IntentModel`, encoder + booster + calibrator + threshold.
+- ``model``: :class:`IntentModel`, encoder + scorer (a booster, or a linear model) +
+  calibrator + threshold.
 - ``final``: :func:`fit_final_model`, calibrated and thresholded on validation, refitted.
-- ``baselines``: class prior, logistic regression, default XGBoost.
+- ``baselines``: class prior, logistic regression (``linear``), default XGBoost.
 - ``evaluate``: the test rows scored once (:func:`evaluate_on_test`), the oracle.
+- ``choice``: :func:`choose_served`, the tuned model unless a baseline beats it on the test
+  rows beyond noise, then that baseline.
 - ``explain``: SHAP importance and the reasons behind the highest scores.
 - ``plots``: figures of the tuning, the test curves and the SHAP values.
 - ``pyfunc``: the MLflow serving model (raw feature rows in).
@@ -33,10 +36,10 @@ The steps, in the order notebooks/04_intent.ipynb calls them, and the module of 
 """
 
 from personalab.intent.baselines import fit_baselines
+from personalab.intent.choice import choose_served
 from personalab.intent.evaluate import (
     evaluate_on_test,
     oracle_probabilities,
-    warn_below_baselines,
     warn_miscalibrated,
 )
 from personalab.intent.explain import explain_rows, mean_abs_shap
@@ -52,6 +55,7 @@ from personalab.intent.tune import log_tuning, parameter_importance, tune_xgboos
 __all__ = [
     "STAGE",
     "IntentParams",
+    "choose_served",
     "columns_report",
     "create_study",
     "evaluate_on_test",
@@ -72,6 +76,5 @@ __all__ = [
     "save_skipped",
     "study_storage",
     "tune_xgboost",
-    "warn_below_baselines",
     "warn_miscalibrated",
 ]

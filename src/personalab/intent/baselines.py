@@ -6,56 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from personalab.intent.linear import LinearScorer
 from personalab.intent.params import IntentParams
 from personalab.intent.split import IntentData
 
 
-def logistic_baseline(X: pd.DataFrame, y: np.ndarray, seed: int = 0):
-    """Logistic regression on median-imputed, standardised numbers and one-hot categoricals."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
-    numeric = [c for c in X.columns if c not in categorical]
-    transformers = [
-        (
-            "numeric",
-            make_pipeline(
-                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                StandardScaler(),
-            ),
-            numeric,
-        )
-    ]
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                categorical,
-            )
-        )
-    model = make_pipeline(
-        ColumnTransformer(transformers), LogisticRegression(max_iter=2000, random_state=seed)
-    )
-    return model.fit(_object_categoricals(X), y)
+def logistic_baseline(data: IntentData, rows: np.ndarray, seed: int = 0) -> LinearScorer:
+    """Logistic regression on ``rows`` of the table, read as the booster reads them
+    (:class:`~personalab.intent.linear.LinearScorer`: numbers median-imputed with missing-value
+    indicators and standardised, categories one-hot)."""
+    matrix = data.encoder.matrix(data.raw.iloc[rows])
+    return LinearScorer.fit(matrix, data.y[rows], category_counts(data), seed)
 
 
-def _object_categoricals(X: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals as object columns with NaN for missing (what sklearn's imputers expect)."""
-    out = X.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype(object).where(out[c].notna(), np.nan)
-    return out
+def category_counts(data: IntentData) -> list[int]:
+    """Per feature column, its number of categories (0: a number or a boolean)."""
+    return [len(s.categories) if s.kind == "categorical" else 0 for s in data.encoder.columns_]
 
 
 @dataclass
@@ -72,7 +39,7 @@ def fit_baselines(data: IntentData, params: IntentParams) -> BaselineScores:
     rows, test = data.split.train_valid, data.split.test
     X_test = data.X.iloc[test]
     prior = float(data.y[rows].mean())
-    logreg = logistic_baseline(data.X.iloc[rows], data.y[rows], params.seed)
+    logreg = logistic_baseline(data, rows, params.seed)
     default = xgb.XGBClassifier(
         enable_categorical=True, random_state=params.seed, n_jobs=params.tuning.n_jobs
     )
@@ -80,7 +47,7 @@ def fit_baselines(data: IntentData, params: IntentParams) -> BaselineScores:
     return BaselineScores(
         {
             "prior": np.full(len(test), prior),
-            "logreg": logreg.predict_proba(_object_categoricals(X_test))[:, 1],
+            "logreg": logreg.probabilities(data.encoder.matrix(data.raw.iloc[test])),
             "xgb_default": default.predict_proba(X_test)[:, 1],
         }
     )

@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 
 from personalab.evaluation.classification import (
-    NEAR_CHANCE_AUC,
     classification_report,
     gains_table,
     reliability_table,
 )
 from personalab.intent.baselines import BaselineScores
-from personalab.intent.final import FinalModel
+from personalab.intent.final import TUNED, FinalModel
 from personalab.intent.params import TIME_COLUMN, IntentParams
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult
@@ -61,11 +60,13 @@ def evaluate_on_test(
     threshold = final.model.threshold
     bins, share = params.calibration_bins, params.top_share
     report = classification_report(y, p, threshold, bins, share)
-    rows = [{"model": "xgboost_tuned", **report}]
+    rows = [{"model": final.name, "served": True, **report}]
     for name, scores in baselines.probabilities.items():
-        rows.append({"model": name, **classification_report(y, scores, threshold, bins, share)})
+        report_of = classification_report(y, scores, threshold, bins, share)
+        rows.append({"model": name, "served": False, **report_of})
     metrics: dict[str, Any] = {f"test_{k}": v for k, v in report.items()}
     metrics |= {
+        "served_model": final.name,
         "threshold": threshold,
         "ece": report["ece"],
         "calibration": str(final.calibration.loc[final.calibration["chosen"], "method"].iloc[0]),
@@ -96,6 +97,7 @@ def evaluate_on_test(
         rows.append(
             {
                 "model": "oracle (true probability)",
+                "served": False,
                 **classification_report(y[known], oracle[known], threshold, bins, share),
             }
         )
@@ -114,59 +116,15 @@ def evaluate_on_test(
 #: a positive rate to judge calibration by is any guide (Olist: one positive in 1,430 rows gave
 #: a narrow interval "beyond noise")
 MIN_INTERVAL_ROWS = 10
+
+
+def model_label(name: str) -> str:
+    """How messages name a served model: the tuned model, or the baseline served instead."""
+    return "the tuned model" if name == TUNED else f"the served {BASELINE_LABELS[name]} baseline"
+
+
 #: the baselines a tuned model should beat, by their names in the comparison
-COMPARED = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
-
-
-def warn_below_baselines(
-    evaluation: HoldoutEvaluation,
-    baselines: BaselineScores,
-    data: IntentData,
-    status: Any,
-    seed: int = 0,
-    resamples: int = 200,
-) -> None:
-    """Warnings in ``status`` when the tuned model's test ROC AUC is below a baseline's (with
-    a paired bootstrap interval of the difference over the test rows, so a reviewer sees
-    whether it is more than noise) or near chance (the export stage then does not gate the
-    personalise rule on it)."""
-    from sklearn.metrics import roc_auc_score
-
-    y, p = data.y[data.split.test], evaluation.probabilities
-    if len(np.unique(y)) < 2:
-        return
-    model_auc = float(roc_auc_score(y, p))
-    for name, label in COMPARED.items():
-        scores = baselines.probabilities.get(name)
-        if scores is None:
-            continue
-        base_auc = float(roc_auc_score(y, scores))
-        if model_auc >= base_auc:
-            continue
-        if (fewer := int(min(y.sum(), y.size - y.sum()))) < MIN_INTERVAL_ROWS:
-            kind = "positive" if y.sum() <= y.size - y.sum() else "negative"
-            how = f"{fewer} {kind} test row(s): too few to tell it from noise"
-        else:
-            draws = _resampled(y, seed, resamples)
-            diff = [roc_auc_score(y[d], p[d]) - roc_auc_score(y[d], scores[d]) for d in draws]
-            low, high = np.percentile(diff, [2.5, 97.5]) if diff else (np.nan, np.nan)
-            verdict = "within noise" if high >= 0 else "the baseline is better beyond noise"
-            how = f"95% bootstrap interval {low:+.4f} to {high:+.4f} over {y.size:,} test rows: "
-            how += verdict
-        status.warn(
-            f"the tuned model's test ROC AUC {model_auc:.4f} is below the {label} baseline's "
-            f"{base_auc:.4f} (difference {model_auc - base_auc:+.4f}, {how}); the tuned model "
-            "is the one exported, so compare reports/intent/comparison.csv before relying on it"
-        )
-    if model_auc < NEAR_CHANCE_AUC:
-        status.warn(
-            f"the tuned model's test ROC AUC {model_auc:.4f} is "
-            f"{'no' if model_auc <= 0.5 else 'barely'} better than chance (0.5): "
-            "a threshold on it splits users almost at random, so the export stage does not "
-            "gate the personalise rule on it (personalise.min_intent_roc_auc in "
-            f"params/export.yaml, {NEAR_CHANCE_AUC:g} by default)"
-        )
-
+BASELINE_LABELS = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
 
 #: test calibration a reviewer is warned of: an expected calibration error above this, or a
 #: mean probability more than twice (or under half) the test positive rate
@@ -196,22 +154,13 @@ def warn_miscalibrated(evaluation: HoldoutEvaluation, data: IntentData, status: 
         else ""
     )
     status.warn(
-        f"the tuned model's test probabilities are off: they average {mean:.3f} where "
+        f"{model_label(evaluation.metrics.get('served_model', TUNED))}'s test probabilities are "
+        f"off: they average {mean:.3f} where "
         f"{rate:.3f} of the test rows are positive (ECE {ece:.3f}), and {flagged:.0%} of the "
         f"test rows are over the threshold {evaluation.metrics['threshold']:.3f}{moved}. Read "
         "the scores as a ranking (ROC AUC, lift), not as probabilities, and check the "
         "threshold's precision and recall in reports/intent/comparison.csv before routing on it"
     )
-
-
-def _resampled(y: np.ndarray, seed: int, resamples: int):
-    """Bootstrap resamples of ``y``'s rows, one at a time (the same ones for the same seed),
-    keeping those with both classes."""
-    rng = np.random.default_rng(seed)
-    for _ in range(resamples):
-        draw = rng.integers(0, y.size, y.size)
-        if 0 < y[draw].sum() < y.size:
-            yield draw
 
 
 def _thin(curve: pd.DataFrame, points: int = 200) -> pd.DataFrame:

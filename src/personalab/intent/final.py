@@ -9,6 +9,7 @@ validation predictions of the model trained on the training part only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from personalab.evaluation._base import EvaluationError
 from personalab.evaluation.classification import choose_threshold, classification_report
 from personalab.intent.calibrate import choose_calibration
+from personalab.intent.linear import LinearScorer
 from personalab.intent.model import IntentModel
 from personalab.intent.params import IntentParams
 from personalab.intent.split import IntentData
@@ -35,12 +37,19 @@ def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], roun
     return xgb.train(params, dtrain, num_boost_round=rounds, verbose_eval=False)
 
 
+#: the comparison's name of the tuned model
+TUNED = "xgboost_tuned"
+#: boosting rounds of the default XGBoost baseline (``XGBClassifier``'s ``n_estimators``)
+DEFAULT_ROUNDS = 100
+
+
 @dataclass
 class FinalModel:
     model: IntentModel
     calibration: pd.DataFrame  # method, cross_fitted_brier, chosen
     valid_report: dict[str, float]  # of the train-only model, calibrated, at the threshold
-    rounds: int
+    rounds: int  # boosting rounds (0: a linear model)
+    name: str = TUNED  # its row in the comparison: the tuned model, or a served baseline
 
 
 def fit_final_model(
@@ -51,28 +60,74 @@ def fit_final_model(
     Few positives on validation never stop it: a calibration method that cannot run is left
     out (noted on ``status``), and a target precision no threshold reaches falls back to the
     best-F1 threshold (a warning)."""
-    import xgboost as xgb
-
     booster_params = xgb_params(params, **tuning.best_params)
-    train_only = fit_booster(data, data.split.train, booster_params, tuning.best_rounds)
-    X_valid, y_valid = data.part("valid")
-    p_valid = train_only.predict(xgb.DMatrix(X_valid, enable_categorical=True))
+
+    def fit(rows: np.ndarray) -> Any:
+        return fit_booster(data, rows, booster_params, tuning.best_rounds)
+
+    return _final(data, params, status, fit, tuning.best_rounds, TUNED)
+
+
+def fit_baseline_model(
+    data: IntentData, name: str, params: IntentParams, status: StageStatus | None = None
+) -> FinalModel:
+    """A baseline made a served model as the tuned one is (:func:`fit_final_model`):
+    ``logreg`` (:func:`~personalab.intent.baselines.logistic_baseline`) or ``xgb_default``
+    (XGBoost's default parameters, :data:`DEFAULT_ROUNDS` rounds)."""
+    from personalab.intent.baselines import logistic_baseline
+
+    if name == "logreg":
+        return _final(
+            data, params, status, lambda rows: logistic_baseline(data, rows, params.seed), 0, name
+        )
+    booster_params = xgb_params(params)
+    return _final(
+        data,
+        params,
+        status,
+        lambda rows: fit_booster(data, rows, booster_params, DEFAULT_ROUNDS),
+        DEFAULT_ROUNDS,
+        name,
+    )
+
+
+def _final(
+    data: IntentData,
+    params: IntentParams,
+    status: StageStatus | None,
+    fit: Callable[[np.ndarray], Any],
+    rounds: int,
+    name: str,
+) -> FinalModel:
+    """Fit on training, choose calibration and threshold on validation, refit on both."""
+    train_only = fit(data.split.train)
+    y_valid = data.y[data.split.valid]
+    p_valid = _probabilities(train_only, data, data.split.valid)
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
     _note_calibration(calibration, params.calibration, status)
     p_cal = calibrator.transform(p_valid)
     if status is not None and np.unique(p_cal).size == 1:
         status.warn(
-            f"the tuned model gives every validation row one intent score ({p_cal[0]:.4f}): "
-            f"no model found beat the class prior's validation {params.tuning.metric}, so intent "
-            "does not rank users on this log and every user is routed alike"
+            f"the {'tuned model' if name == TUNED else name + ' baseline'} gives every "
+            f"validation row one intent score ({p_cal[0]:.4f}): no model found beat the class "
+            f"prior's validation {params.tuning.metric}, so intent does not rank users on this "
+            "log and every user is routed alike"
         )
     threshold = _threshold(y_valid, p_cal, params, status)
     report = classification_report(
         y_valid, p_cal, threshold, params.calibration_bins, params.top_share
     )
-    booster = fit_booster(data, data.split.train_valid, booster_params, tuning.best_rounds)
-    model = IntentModel(data.encoder, booster, calibrator, threshold)
-    return FinalModel(model, calibration, report, tuning.best_rounds)
+    model = IntentModel(data.encoder, fit(data.split.train_valid), calibrator, threshold)
+    return FinalModel(model, calibration, report, rounds, name)
+
+
+def _probabilities(scorer: Any, data: IntentData, rows: np.ndarray) -> np.ndarray:
+    """Uncalibrated probabilities of ``rows`` by a booster or a linear scorer."""
+    if isinstance(scorer, LinearScorer):
+        return scorer.probabilities(data.encoder.matrix(data.raw.iloc[rows]))
+    import xgboost as xgb
+
+    return scorer.predict(xgb.DMatrix(data.X.iloc[rows], enable_categorical=True))
 
 
 def _note_calibration(table: pd.DataFrame, asked: str, status: StageStatus | None) -> None:

@@ -135,7 +135,7 @@ PLOT_FILES = {
 }
 #: features in the SHAP plot data: the largest mean |SHAP| (a bar chart stays readable)
 TOP_FEATURES = 15
-COMPARISON_COLUMNS = ["model", "roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision",
+COMPARISON_COLUMNS = ["model", "served", "roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision",
                       "recall", "ece", "lift_at_top", "gains_at_top"]  # fmt: skip
 
 

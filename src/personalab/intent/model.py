@@ -1,4 +1,5 @@
-"""The intent model: encoder + XGBoost booster + calibrator + threshold, saved without pickle."""
+"""The intent model: encoder + scorer (XGBoost, or a linear baseline) + calibrator + threshold,
+saved without pickle."""
 
 from __future__ import annotations
 
@@ -14,21 +15,33 @@ import pandas as pd
 
 from personalab.intent.calibrate import Calibrator
 from personalab.intent.columns import FeatureEncoder
+from personalab.intent.linear import LinearScorer
+
+#: an intent model's files (:meth:`IntentModel.save`)
+CONFIG_FILE, BOOSTER_FILE = "intent.json", "booster.ubj"
 
 
 class IntentModel:
-    """Encoder + XGBoost booster + calibrator + threshold: raw feature rows in, probabilities out.
+    """Encoder + scorer + calibrator + threshold: raw feature rows in, probabilities out.
 
-    Saved as ``booster.ubj`` (XGBoost's own format) and ``intent.json`` (the rest).
+    The scorer is the tuned XGBoost booster, or a baseline the stage served instead
+    (:mod:`personalab.intent.choice`): default XGBoost, or a logistic regression
+    (:class:`~personalab.intent.linear.LinearScorer`). Saved as ``intent.json`` (encoder,
+    calibrator, threshold; a linear scorer's numbers) and, for a booster, ``booster.ubj``
+    (XGBoost's own format): no pickle.
     """
 
     def __init__(
-        self, encoder: FeatureEncoder, booster: Any, calibrator: Calibrator, threshold: float
+        self, encoder: FeatureEncoder, scorer: Any, calibrator: Calibrator, threshold: float
     ):
         self.encoder = encoder
-        self.booster = booster
+        self.scorer = scorer
         self.calibrator = calibrator
         self.threshold = threshold
+
+    @property
+    def linear(self) -> bool:
+        return isinstance(self.scorer, LinearScorer)
 
     @property
     def feature_names(self) -> list[str]:
@@ -51,7 +64,14 @@ class IntentModel:
 
     @cached_property
     def _predict(self) -> Callable[[np.ndarray], np.ndarray]:
-        return dense_predictor(self.booster)
+        return self.scorer if self.linear else dense_predictor(self.scorer)
+
+    def single_threaded(self) -> IntentModel:
+        """Score on one thread (a served request is a row or a few: XGBoost then neither pays
+        for starting its other threads nor waits for a core other server workers hold)."""
+        if not self.linear:
+            self.scorer.set_param({"nthread": 1})
+        return self
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``purchase_probability`` and ``purchase_intent`` (probability >= threshold) per row."""
@@ -61,37 +81,55 @@ class IntentModel:
         )
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """SHAP values (log-odds, before calibration) per feature, plus ``bias``."""
-        values = self.booster.predict(self.dmatrix(frame), pred_contribs=True)
+        """Per feature, its share of the log-odds before calibration, plus ``bias``: XGBoost's
+        SHAP values, or a linear scorer's coefficient times value."""
+        if self.linear:
+            values = self.scorer.contributions(self.encoder.matrix(frame))
+        else:
+            values = self.scorer.predict(self.dmatrix(frame), pred_contribs=True)
         return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=frame.index)
 
     def save(self, folder: Path | str) -> dict[str, Path]:
+        """``config`` (intent.json) and, for a booster, ``booster`` (booster.ubj)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        booster, config = folder / "booster.ubj", folder / "intent.json"
-        self.booster.save_model(str(booster))
-        config.write_text(
-            json.dumps(
-                {
-                    "encoder": self.encoder.to_dict(),
-                    "calibrator": self.calibrator.to_dict(),
-                    "threshold": self.threshold,
-                },
-                indent=1,
-            )
-        )
-        return {"booster": booster, "config": config}
+        config: dict[str, Any] = {
+            "encoder": self.encoder.to_dict(),
+            "calibrator": self.calibrator.to_dict(),
+            "threshold": self.threshold,
+        }
+        files = {"config": folder / CONFIG_FILE}
+        if self.linear:
+            config["linear"] = self.scorer.to_dict()
+        else:
+            files["booster"] = folder / BOOSTER_FILE
+            self.scorer.save_model(str(files["booster"]))
+        files["config"].write_text(json.dumps(config, indent=1))
+        return files
 
     @classmethod
-    def load(cls, booster_path: Path | str, config_path: Path | str) -> IntentModel:
+    def load(cls, config_path: Path | str, booster_path: Path | str | None = None) -> IntentModel:
+        """The model :meth:`save` wrote: its ``intent.json``, and the booster beside it (or at
+        ``booster_path``) unless the scorer is linear."""
         import xgboost as xgb
 
-        booster = xgb.Booster()
-        booster.load_model(str(booster_path))
-        config = json.loads(Path(config_path).read_text())
+        config_path = Path(config_path)
+        config = json.loads(config_path.read_text())
+        if "linear" in config:
+            scorer: Any = LinearScorer.from_dict(config["linear"])
+        else:
+            booster = Path(booster_path or config_path.with_name(BOOSTER_FILE))
+            if not booster.is_file():
+                raise FileNotFoundError(
+                    2,
+                    f"the XGBoost booster {config_path.name} was saved with is missing",
+                    str(booster),
+                )
+            scorer = xgb.Booster()
+            scorer.load_model(str(booster))
         return cls(
             FeatureEncoder.from_dict(config["encoder"]),
-            booster,
+            scorer,
             Calibrator.from_dict(config["calibrator"]),
             float(config["threshold"]),
         )

@@ -28,7 +28,8 @@ class IntentPyfunc(mlflow.pyfunc.PythonModel):
     """Serves :class:`IntentModel`: raw feature rows in; probability and intent out."""
 
     def load_context(self, context: Any) -> None:
-        self.model = IntentModel.load(context.artifacts["booster"], context.artifacts["config"])
+        artifacts = context.artifacts
+        self.model = IntentModel.load(artifacts["config"], artifacts.get("booster"))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

@@ -17,6 +17,7 @@ from personalab.core.registry import (
     register_model,
 )
 from personalab.evaluation.classification import higher_is_better, metric_value
+from personalab.intent.final import TUNED
 from personalab.intent.params import RegistryParams
 from personalab.intent.split import IntentData
 
@@ -44,7 +45,8 @@ def register_and_decide(
 
     lineage = (lineage or current_lineage()).for_target(data.target.label)
     client, version = register_model(folder, params.model_name)
-    for key, value in data.target.metrics().items():  # what the version predicts
+    served = {"served_model": metrics.get("served_model", TUNED)}  # tuned, or a baseline
+    for key, value in (data.target.metrics() | served).items():  # what the version is
         client.set_model_version_tag(params.model_name, version, key, str(value))
     test = data.split.test
     decision = promote_if_better(

@@ -8,14 +8,20 @@ import pandas as pd
 
 from personalab.core.status import StageStatus
 from personalab.intent.baselines import BaselineScores
-from personalab.intent.evaluate import HoldoutEvaluation, warn_below_baselines
+from personalab.intent.choice import baseline_gaps, choose_served
+from personalab.intent.evaluate import HoldoutEvaluation
+from personalab.intent.final import TUNED
 
 
 def warnings_for(model: np.ndarray, baselines: dict[str, np.ndarray], y: np.ndarray) -> list[str]:
+    """What the stage says when no baseline beats the tuned model beyond noise (it stays the
+    served one: :func:`choose_served` gives back what it was given)."""
     data = SimpleNamespace(y=y, split=SimpleNamespace(test=np.arange(y.size)))
     evaluation = HoldoutEvaluation({}, model, {}, pd.DataFrame())
-    status = StageStatus("intent")
-    warn_below_baselines(evaluation, BaselineScores(baselines), data, status, seed=1)
+    status, final = StageStatus("intent"), SimpleNamespace(name=TUNED)
+    params = SimpleNamespace(seed=1)
+    served = choose_served(final, evaluation, BaselineScores(baselines), data, params, None, status)
+    assert served == (final, evaluation)
     assert status.status == "complete"  # warnings, not parts left out
     return [note["message"] for note in status.notes]
 
@@ -32,10 +38,12 @@ def test_a_clear_loss_to_logistic_regression_is_beyond_noise():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 2000)
     model, strong = y + rng.normal(0, 2.0, y.size), y + rng.normal(0, 0.5, y.size)
-    (said,) = warnings_for(model, {"logreg": strong}, y)
-    assert said.startswith("the tuned model's test ROC AUC 0.6")
-    assert "below the logistic regression baseline's 0.9" in said
-    assert "over 2,000 test rows: the baseline is better beyond noise" in said
+    data = SimpleNamespace(y=y, split=SimpleNamespace(test=np.arange(y.size)))
+    evaluation = HoldoutEvaluation({}, model, {}, pd.DataFrame())
+    (gap,) = baseline_gaps(evaluation, BaselineScores({"logreg": strong}), data, seed=1)
+    assert gap.beyond_noise and gap.name == "logreg"
+    assert 0.6 < gap.model_auc < 0.7 and gap.base_auc > 0.9
+    assert gap.how.endswith("over 2,000 test rows: the baseline is better beyond noise")
 
 
 def test_a_small_loss_is_within_noise_and_near_chance_is_said():
@@ -46,6 +54,10 @@ def test_a_small_loss_is_within_noise_and_near_chance_is_said():
     said = warnings_for(model, {"xgb_default": base}, y)
     assert len(said) == 2
     assert "below the default XGBoost baseline's" in said[0] and "within noise" in said[0]
+    assert said[0].endswith(
+        "the tuned model stays the one served, so compare "
+        "reports/intent/comparison.csv before relying on it"
+    )
     assert "barely better than chance (0.5)" in said[1]
     assert "does not gate the personalise rule on it (personalise.min_intent_roc_auc" in said[1]
 

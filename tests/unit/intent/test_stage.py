@@ -157,7 +157,7 @@ def test_shoppers_model_predicts_raw_string_rows_and_survives_save_and_load(shop
     odd = model.predict(as_text.iloc[:3].assign(Month="Jan"))
     assert odd["purchase_probability"].between(0, 1).all()
     files = model.save(tmp_path / "model")
-    loaded = IntentModel.load(files["booster"], files["config"])
+    loaded = IntentModel.load(files["config"], files["booster"])
     np.testing.assert_array_equal(loaded.predict_proba(raw), p)
     assert loaded.threshold == model.threshold
     assert loaded.feature_names == model.feature_names
