@@ -68,6 +68,18 @@ def fit_intent() -> IntentModel:
     return IntentModel(encoder, booster, Calibrator("none"), 0.5)
 
 
+def fit_linear_intent() -> IntentModel:
+    """:func:`fit_intent`'s model as a logistic regression (the baseline the intent stage
+    serves when it beats the tuned booster beyond noise)."""
+    from personalab.intent.linear import LinearScorer
+
+    train = feature_rows([f"t{j}" for j in range(80)], seed=1)
+    y = (train["f1"] + 0.5 * train["f2"] > 0).astype(int).to_numpy()
+    encoder = FeatureEncoder().fit(train[INTENT_FEATURES])
+    scorer = LinearScorer.fit(encoder.matrix(train), y, [0] * len(encoder.columns_))
+    return IntentModel(encoder, scorer, Calibrator("none"), 0.5)
+
+
 def fit_segmenter():
     from sklearn.cluster import KMeans
     from sklearn.impute import SimpleImputer

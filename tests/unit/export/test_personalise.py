@@ -377,6 +377,22 @@ def test_a_rule_without_a_part_saves_and_loads_without_it(parts, tmp_path, witho
     pd.testing.assert_frame_equal(loaded.personalise(frame), rule.personalise(frame))
 
 
+def test_a_rule_with_a_served_logistic_regression_saves_and_loads_without_a_booster(
+    parts, tmp_path
+):
+    from tests.unit.export.helpers import fit_linear_intent
+
+    rule = personaliser({**parts, "intent": fit_linear_intent()}, threshold=0.5, k=4)
+    files = rule.save(tmp_path / "p", save_segmenter(parts["segmenter"], tmp_path / "s"))
+    assert "intent_config" in files and "intent_booster" not in files
+    loaded = Personaliser.load({name: str(path) for name, path in files.items()})
+    assert loaded.intent.linear
+    frame = request()
+    answer = loaded.personalise(frame)
+    pd.testing.assert_frame_equal(answer, rule.personalise(frame))
+    assert answer["intent_score"].nunique() > 1  # the scores rank users
+
+
 def test_a_popularity_recommenders_lists_are_named_popular_unseen(parts):
     from personalab.recommend.baselines import popularity_arrays
     from personalab.recommend.served import Recommender
