@@ -57,6 +57,13 @@ def test_intent_notebook_tunes_evaluates_and_registers(pipeline_copy):
     assert parent.data.metrics["test_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
     assert parent.data.tags["registry.alias"] == "champion"  # the first version
     champion = client.get_model_version_by_alias("personalab-intent", "champion")
+    # which model is served (the tuned one, or a baseline that beat it beyond noise) is said
+    # in the metrics, on the run, on the registered version and in the comparison
+    served = metrics["served_model"]
+    assert parent.data.tags["served_model"] == champion.tags["served_model"] == served
+    table = pd.read_csv(root / "reports/intent/comparison.csv")
+    (row,) = table.loc[table["served"], "model"]
+    assert row == served if served == "xgboost_tuned" else row == f"{served}_served"
     assert str(champion.version) == "1" and champion.tags["primary_metric"] == "test_pr_auc"
     assert champion.tags["target_event"] == "purchase" and champion.tags["horizon_days"] == "3.0"
     lineage = current_lineage(project_paths(root))  # of the tiny synthetic source

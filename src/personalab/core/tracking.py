@@ -199,12 +199,16 @@ def log_stage_outputs(
     metrics: Mapping[str, Any] | None = None,
     artifacts: Sequence[Path | str] = (),
     artifact_path: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> None:
-    """Log numeric metrics and files to the active run."""
+    """Log numeric metrics, ``tags`` (what a reviewer filters runs by, such as the served
+    model) and files to the active run."""
     import mlflow
 
     if metrics:
         mlflow.log_metrics(numeric_metrics(metrics))
+    if tags:
+        mlflow.set_tags(dict(tags))
     for item in artifacts:
         path = Path(item)
         if path.is_dir():
