@@ -17,6 +17,7 @@ import pandas as pd
 from personalab.export.champions import Champion
 from personalab.export.params import EXPORTED
 from personalab.export.parts import ExportParts
+from personalab.intent.params import TUNED
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -76,8 +77,11 @@ def served_table(
         for short, c in (("intent", intent), ("recommender", recommender))
         if c is not None
     ]
+    served = intent.version_tags.get("served_model", TUNED) if intent else TUNED
+    # an intent model that is a baseline (it beat the tuned one on the test rows) says which
+    kind = "" if served == TUNED else f" ({served} baseline)"
     serves = {
-        "intent": f"{intent.name} v{intent.version}" if intent else "",
+        "intent": f"{intent.name} v{intent.version}{kind}" if intent else "",
         "recommender": f"{recommender.name} v{recommender.version}" if recommender else "",
         "personalise": " + ".join([*rule, *(["segmenter"] if parts.segmenter else [])]),
     }

@@ -21,7 +21,7 @@ from personalab.evaluation.classification import choose_threshold, classificatio
 from personalab.intent.calibrate import choose_calibration
 from personalab.intent.linear import LinearScorer
 from personalab.intent.model import IntentModel
-from personalab.intent.params import IntentParams
+from personalab.intent.params import TUNED, IntentParams
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult, xgb_params
 
@@ -37,8 +37,6 @@ def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], roun
     return xgb.train(params, dtrain, num_boost_round=rounds, verbose_eval=False)
 
 
-#: the comparison's name of the tuned model
-TUNED = "xgboost_tuned"
 #: boosting rounds of the default XGBoost baseline (``XGBClassifier``'s ``n_estimators``)
 DEFAULT_ROUNDS = 100
 

@@ -13,6 +13,8 @@ from personalab.core.params import StageParams
 STAGE = "intent"
 MODEL_NAME = "personalab-intent"
 TIME_COLUMN = "cutoff"
+#: the comparison's and the ``served_model`` tag's name of the tuned model
+TUNED = "xgboost_tuned"
 
 
 class IntentError(InputError, ValueError):

@@ -17,8 +17,7 @@ from personalab.core.registry import (
     register_model,
 )
 from personalab.evaluation.classification import higher_is_better, metric_value
-from personalab.intent.final import TUNED
-from personalab.intent.params import RegistryParams
+from personalab.intent.params import TUNED, RegistryParams
 from personalab.intent.split import IntentData
 
 

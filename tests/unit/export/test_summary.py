@@ -109,6 +109,19 @@ def test_the_summary_records_champions_and_data_and_the_runs_file_their_runs_and
     assert "| coverage | 0.5 |" in text
 
 
+def test_an_intent_champion_that_is_a_baseline_says_which(tmp_path):
+    from personalab.export.summary import served_table
+
+    intent = champion("personalab-intent", "2", "r", "c", "md5", "test_pr_auc", "0.3", {}, tmp_path)
+    parts = ExportParts(intent=intent)
+    exported, metrics = {"intent": tmp_path / "models/intent"}, {"intent_parity": 0.0}
+    row = served_table(parts, exported, metrics, tmp_path).set_index("folder")["serves"]
+    assert row["`models/intent`"] == "personalab-intent v2"  # tuned (or tagged before the rule)
+    intent.version_tags["served_model"] = "logreg"
+    row = served_table(parts, exported, metrics, tmp_path).set_index("folder")["serves"]
+    assert row["`models/intent`"] == "personalab-intent v2 (logreg baseline)"
+
+
 def test_a_champion_registered_before_lineages_says_its_lineage_is_unknown(tmp_path):
     old = champion("m", "1", "r", "c", "md5", "ndcg_at_10", "0.1", {}, tmp_path)
     old.version_tags = {k: v for k, v in old.version_tags.items() if not k.startswith("lineage")}

@@ -10,7 +10,7 @@ from personalab.core.status import StageStatus
 from personalab.intent.baselines import BaselineScores
 from personalab.intent.choice import baseline_gaps, choose_served
 from personalab.intent.evaluate import HoldoutEvaluation
-from personalab.intent.final import TUNED
+from personalab.intent.params import TUNED
 
 
 def warnings_for(model: np.ndarray, baselines: dict[str, np.ndarray], y: np.ndarray) -> list[str]:
