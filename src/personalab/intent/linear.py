@@ -29,6 +29,7 @@ class LinearScorer:
     scales: np.ndarray
     coef: np.ndarray  # per design column
     intercept: float
+    centre: np.ndarray  # the training rows' mean of each design column (for contributions)
 
     kind = "logistic_regression"
 
@@ -49,9 +50,11 @@ class LinearScorer:
         scaled = _scaled_block(matrix, numeric, medians, indicated)
         means, scales = scaled.mean(axis=0), scaled.std(axis=0)
         scales[scales == 0] = 1.0
-        model = cls(categories, medians, indicated, means, scales, np.zeros(0), 0.0)
-        fitted = LogisticRegression(max_iter=2000, random_state=seed).fit(model.design(matrix), y)
+        model = cls(categories, medians, indicated, means, scales, np.zeros(0), 0.0, np.zeros(0))
+        design = model.design(matrix)
+        fitted = LogisticRegression(max_iter=2000, random_state=seed).fit(design, y)
         model.coef, model.intercept = fitted.coef_[0].copy(), float(fitted.intercept_[0])
+        model.centre = design.mean(axis=0)
         return model
 
     def design(self, matrix: np.ndarray) -> np.ndarray:
@@ -74,9 +77,11 @@ class LinearScorer:
     __call__ = probabilities
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Each column's share of the log-odds (its value, indicator or category times its
-        coefficient), then the intercept: rows sum to :meth:`margin`, as SHAP values do."""
-        design = self.design(matrix) * self.coef
+        """Each column's share of the log-odds, then the bias: the SHAP values of a linear
+        model, coefficient times (value - its training mean) summed over the column's design
+        columns (value, indicator, one-hot), the bias the log-odds of a training-mean row.
+        Rows sum to :meth:`margin`."""
+        design = (self.design(matrix) - self.centre) * self.coef
         out = np.zeros((len(matrix), len(self.categories) + 1))
         numeric = _numeric(self.categories)
         out[:, numeric] = design[:, : numeric.size]
@@ -88,7 +93,7 @@ class LinearScorer:
             if count:
                 out[:, j] = design[:, at : at + count + 1].sum(axis=1)
                 at += count + 1
-        out[:, -1] = self.intercept
+        out[:, -1] = self.intercept + float(self.centre @ self.coef)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +106,7 @@ class LinearScorer:
             "scales": self.scales.tolist(),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
+            "centre": self.centre.tolist(),
         }
 
     @classmethod
@@ -113,6 +119,7 @@ class LinearScorer:
             np.asarray(data["scales"], dtype=float),
             np.asarray(data["coef"], dtype=float),
             float(data["intercept"]),
+            np.asarray(data["centre"], dtype=float),
         )
 
 

@@ -88,6 +88,10 @@ def test_a_logistic_regression_better_beyond_noise_is_served_and_said(shop, tmp_
     parts = final.model.contributions(raw)
     margin = final.model.scorer.margin(data.encoder.matrix(raw))
     np.testing.assert_allclose(parts.sum(axis=1), margin, atol=1e-9)
+    # ... and are centred on the rows it was fitted on (a category is not credited with the
+    # intercept's share), as a linear model's SHAP values are
+    fitted_on = final.model.contributions(data.raw.iloc[data.split.train_valid])
+    np.testing.assert_allclose(fitted_on.drop(columns="bias").mean(), 0.0, atol=1e-9)
 
 
 def test_default_xgboost_better_beyond_noise_is_served_as_a_booster(shop, tmp_path):
