@@ -38,18 +38,10 @@ from personalab.ingest.validation import (
     rule_frame,
 )
 
-#: the spool's columns the rows carry past validation: every column of the events, with
-#: ``pos`` and ``reject`` (carried through the windows, which costs less than joining the
-#: labels back from the spool by ``pos`` at the end)
-KEY_COLUMNS = (
-    "pos",
-    "event_id",
-    *CONTENT,
-    "dwell_seconds",
-    *LABEL_COLUMNS,
-    "scroll_depth",
-    "reject",
-)
+#: the spool's columns of the events (with ``pos``, without ``reject``): the rows that pass are
+#: read from the spool again, less the few that failed (found by ``pos``). Materialising every
+#: column of every row once checked cost a full pass (6 of 50 s at 10 M events)
+KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", *LABEL_COLUMNS, "scroll_depth")
 
 
 @dataclass
@@ -58,7 +50,7 @@ class Checked:
     rate, late events (None when not measured), the time order, how timestamps were read."""
 
     clean: Any
-    rows: Any  # the cached table ``clean`` reads (released once read)
+    rows: Any  # the failed rows' ``pos`` and flags: cached, ``clean`` reads it (release once read)
     spool: Spool
     quarantine: pd.DataFrame
     rate: float
@@ -89,15 +81,14 @@ def validate_rows(
     spool = spool_events(raw, reading, arrival, timezone, folder / "parsed.parquet")
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what parsing freed
     parsed = engine.read_parquet(spool.path)
-    rows = parsed
-    malformed = rows.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
-    items = bool(engine.scalar(rows.item_id.notnull().any()))  # a log without: item rule off
-    scale, scale_notes, scale_warnings = rating_scale(rows, engine, params.rating_range)
+    malformed = parsed.reject.fill_null("") == MALFORMED_LINE  # no fields to check: its one reason
+    items = bool(engine.scalar(parsed.item_id.notnull().any()))  # a log without: item rule off
+    scale, scale_notes, scale_warnings = rating_scale(parsed, engine, params.rating_range)
     warnings = [*spool.warnings, *scale_warnings]
-    flagged = rule_flags(rows, scale, window, items)
+    flagged = rule_flags(parsed, scale, window, items)
     rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
-    rows = rows.select(*KEY_COLUMNS, *(["arrival_ns"] if spool.arrival else []), **rules)
-    rows = rows.mutate(bad=ibis.or_(*(rows[rule] for rule in rules)) | rows.reject.notnull())
+    bad = ibis.or_(*rules.values()) | parsed.reject.notnull()
+    rows = parsed.select("pos", "event_id", *CONTENT, **rules, bad=bad)
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)
@@ -107,14 +98,14 @@ def validate_rows(
     conflicts = conflicting_ids(rows.filter(~rows.bad)).mutate(conflict=True)
     rows = rows.left_join(conflicts, "event_id").drop("event_id_right")
     rows = rows.mutate(conflict=rows.conflict.fill_null(False) & ~rows.bad)
-    rows = engine.cache(rows)
     late = rows.late if known else ibis.literal(False)
-    marked = engine.fetch(
+    # the rows that failed, or were late: few, so kept (``pos`` and flags) for ``clean`` below
+    held = engine.cache(
         rows.filter(rows.bad | rows.conflict | late).select(
             "pos", "bad", "conflict", *rules, late=late
-        ),
-        order_by=["pos"],
+        )
     )
+    marked = engine.fetch(held, order_by=["pos"])
     flags = rule_frame(marked, late_events=quarantine_late)
     bad = np.zeros(rows_read, dtype=bool)
     bad[flags.index.to_numpy()] = (marked["bad"] | marked["conflict"]).to_numpy(dtype=bool)
@@ -138,9 +129,10 @@ def validate_rows(
         raise too_many_rejected(
             raw.description, quarantine, rows_read, params, spool.unknown_types, spool.read_as
         )
-    clean = rows.filter(~rows.bad & ~rows.conflict).select(*KEY_COLUMNS).drop("reject")
+    failed = held.filter(held.bad | held.conflict).select("pos")
+    clean = parsed.select(*KEY_COLUMNS).anti_join(failed, "pos")
     notes = [*timestamp_notes(spool.read_as), *synonym_notes(spool.synonyms), *scale_notes]
     notes += [*items_notes(items), *late_notes(late_events)]
     return Checked(
-        clean, rows, spool, quarantine, rate, late_events, order, spool.read_as, notes, warnings
+        clean, held, spool, quarantine, rate, late_events, order, spool.read_as, notes, warnings
     )
