@@ -1,15 +1,35 @@
 """The baselines the tuned model is compared with: class prior, logistic regression and
-XGBoost with default parameters, each fitted on training + validation."""
+XGBoost with default parameters, each fitted on training + validation; and the fitting they
+share with the tuned model (:func:`fit_booster`, :func:`probabilities`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from personalab.intent.linear import LinearScorer
 from personalab.intent.params import IntentParams
 from personalab.intent.split import IntentData
+from personalab.intent.tune import xgb_params
+
+#: boosting rounds of the default XGBoost baseline (``XGBClassifier``'s ``n_estimators``)
+DEFAULT_ROUNDS = 100
+
+
+def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], rounds: int):
+    """An XGBoost booster on ``rows`` with fixed parameters and round count."""
+    import xgboost as xgb
+
+    dtrain = xgb.QuantileDMatrix(data.X.iloc[rows], data.y[rows], enable_categorical=True)
+    return xgb.train(params, dtrain, num_boost_round=rounds, verbose_eval=False)
+
+
+def default_xgboost(data: IntentData, rows: np.ndarray, params: IntentParams):
+    """XGBoost with its default parameters and :data:`DEFAULT_ROUNDS` rounds on ``rows``
+    (what ``XGBClassifier()`` fits), as compared and as served."""
+    return fit_booster(data, rows, xgb_params(params), DEFAULT_ROUNDS)
 
 
 def logistic_baseline(data: IntentData, rows: np.ndarray, seed: int = 0) -> LinearScorer:
@@ -25,6 +45,15 @@ def category_counts(data: IntentData) -> list[int]:
     return [len(s.categories) if s.kind == "categorical" else 0 for s in data.encoder.columns_]
 
 
+def probabilities(scorer: Any, data: IntentData, rows: np.ndarray) -> np.ndarray:
+    """Uncalibrated probabilities of ``rows`` by a booster or a linear scorer."""
+    if isinstance(scorer, LinearScorer):
+        return scorer.probabilities(data.encoder.matrix(data.raw.iloc[rows]))
+    import xgboost as xgb
+
+    return scorer.predict(xgb.DMatrix(data.X.iloc[rows], enable_categorical=True))
+
+
 @dataclass
 class BaselineScores:
     """Test probabilities of each baseline, fitted on training + validation."""
@@ -33,21 +62,16 @@ class BaselineScores:
 
 
 def fit_baselines(data: IntentData, params: IntentParams) -> BaselineScores:
-    """Class prior, logistic regression and XGBoost with default parameters; test probabilities."""
-    import xgboost as xgb
-
+    """Class prior, logistic regression and XGBoost with default parameters; test probabilities
+    of each, fitted as the served baseline would be (:func:`~personalab.intent.final.
+    fit_baseline_model`), so the baseline compared is the one that would be served."""
     rows, test = data.split.train_valid, data.split.test
-    X_test = data.X.iloc[test]
-    prior = float(data.y[rows].mean())
     logreg = logistic_baseline(data, rows, params.seed)
-    default = xgb.XGBClassifier(
-        enable_categorical=True, random_state=params.seed, n_jobs=params.tuning.n_jobs
-    )
-    default.fit(data.X.iloc[rows], data.y[rows])
+    default = default_xgboost(data, rows, params)
     return BaselineScores(
         {
-            "prior": np.full(len(test), prior),
-            "logreg": logreg.probabilities(data.encoder.matrix(data.raw.iloc[test])),
-            "xgb_default": default.predict_proba(X_test)[:, 1],
+            "prior": np.full(len(test), float(data.y[rows].mean())),
+            "logreg": probabilities(logreg, data, test),
+            "xgb_default": probabilities(default, data, test),
         }
     )

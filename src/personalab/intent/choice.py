@@ -21,15 +21,9 @@ import pandas as pd
 
 from personalab.evaluation.classification import NEAR_CHANCE_AUC
 from personalab.intent.baselines import BaselineScores
-from personalab.intent.evaluate import (
-    BASELINE_LABELS,
-    MIN_INTERVAL_ROWS,
-    HoldoutEvaluation,
-    evaluate_on_test,
-    model_label,
-)
+from personalab.intent.evaluate import MIN_INTERVAL_ROWS, HoldoutEvaluation, evaluate_on_test
 from personalab.intent.final import FinalModel, fit_baseline_model
-from personalab.intent.params import IntentParams
+from personalab.intent.params import BASELINE_LABELS, IntentParams, model_label
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult
 

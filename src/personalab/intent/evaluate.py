@@ -28,8 +28,8 @@ from personalab.evaluation.classification import (
     reliability_table,
 )
 from personalab.intent.baselines import BaselineScores
-from personalab.intent.final import TUNED, FinalModel
-from personalab.intent.params import TIME_COLUMN, IntentParams
+from personalab.intent.final import FinalModel
+from personalab.intent.params import TIME_COLUMN, TUNED, IntentParams, model_label
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult
 
@@ -117,14 +117,6 @@ def evaluate_on_test(
 #: a narrow interval "beyond noise")
 MIN_INTERVAL_ROWS = 10
 
-
-def model_label(name: str) -> str:
-    """How messages name a served model: the tuned model, or the baseline served instead."""
-    return "the tuned model" if name == TUNED else f"the served {BASELINE_LABELS[name]} baseline"
-
-
-#: the baselines a tuned model should beat, by their names in the comparison
-BASELINE_LABELS = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
 
 #: test calibration a reviewer is warned of: an expected calibration error above this, or a
 #: mean probability more than twice (or under half) the test positive rate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,27 +19,21 @@ import pandas as pd
 
 from personalab.evaluation._base import EvaluationError
 from personalab.evaluation.classification import choose_threshold, classification_report
+from personalab.intent.baselines import (
+    DEFAULT_ROUNDS,
+    default_xgboost,
+    fit_booster,
+    logistic_baseline,
+    probabilities,
+)
 from personalab.intent.calibrate import choose_calibration
-from personalab.intent.linear import LinearScorer
 from personalab.intent.model import IntentModel
-from personalab.intent.params import TUNED, IntentParams
+from personalab.intent.params import TUNED, IntentParams, model_label
 from personalab.intent.split import IntentData
 from personalab.intent.tune import TuningResult, xgb_params
 
 if TYPE_CHECKING:
     from personalab.core.status import StageStatus
-
-
-def fit_booster(data: IntentData, rows: np.ndarray, params: dict[str, Any], rounds: int):
-    """An XGBoost booster on ``rows`` with fixed parameters and round count."""
-    import xgboost as xgb
-
-    dtrain = xgb.QuantileDMatrix(data.X.iloc[rows], data.y[rows], enable_categorical=True)
-    return xgb.train(params, dtrain, num_boost_round=rounds, verbose_eval=False)
-
-
-#: boosting rounds of the default XGBoost baseline (``XGBClassifier``'s ``n_estimators``)
-DEFAULT_ROUNDS = 100
 
 
 @dataclass
@@ -71,22 +66,13 @@ def fit_baseline_model(
 ) -> FinalModel:
     """A baseline made a served model as the tuned one is (:func:`fit_final_model`):
     ``logreg`` (:func:`~personalab.intent.baselines.logistic_baseline`) or ``xgb_default``
-    (XGBoost's default parameters, :data:`DEFAULT_ROUNDS` rounds)."""
-    from personalab.intent.baselines import logistic_baseline
-
+    (:func:`~personalab.intent.baselines.default_xgboost`)."""
     if name == "logreg":
         return _final(
-            data, params, status, lambda rows: logistic_baseline(data, rows, params.seed), 0, name
+            data, params, status, partial(logistic_baseline, data, seed=params.seed), 0, name
         )
-    booster_params = xgb_params(params)
-    return _final(
-        data,
-        params,
-        status,
-        lambda rows: fit_booster(data, rows, booster_params, DEFAULT_ROUNDS),
-        DEFAULT_ROUNDS,
-        name,
-    )
+    fit = partial(default_xgboost, data, params=params)
+    return _final(data, params, status, fit, DEFAULT_ROUNDS, name)
 
 
 def _final(
@@ -100,16 +86,16 @@ def _final(
     """Fit on training, choose calibration and threshold on validation, refit on both."""
     train_only = fit(data.split.train)
     y_valid = data.y[data.split.valid]
-    p_valid = _probabilities(train_only, data, data.split.valid)
+    p_valid = probabilities(train_only, data, data.split.valid)
     calibrator, calibration = choose_calibration(p_valid, y_valid, params.calibration, params.seed)
     _note_calibration(calibration, params.calibration, status)
     p_cal = calibrator.transform(p_valid)
     if status is not None and np.unique(p_cal).size == 1:
+        why = f"no model found beat the class prior's validation {params.tuning.metric}, so "
         status.warn(
-            f"the {'tuned model' if name == TUNED else name + ' baseline'} gives every "
-            f"validation row one intent score ({p_cal[0]:.4f}): no model found beat the class "
-            f"prior's validation {params.tuning.metric}, so intent does not rank users on this "
-            "log and every user is routed alike"
+            f"{model_label(name)} gives every validation row one intent score "
+            f"({p_cal[0]:.4f}): {why if name == TUNED else ''}intent does not rank users on "
+            "this log and every user is routed alike"
         )
     threshold = _threshold(y_valid, p_cal, params, status)
     report = classification_report(
@@ -117,15 +103,6 @@ def _final(
     )
     model = IntentModel(data.encoder, fit(data.split.train_valid), calibrator, threshold)
     return FinalModel(model, calibration, report, rounds, name)
-
-
-def _probabilities(scorer: Any, data: IntentData, rows: np.ndarray) -> np.ndarray:
-    """Uncalibrated probabilities of ``rows`` by a booster or a linear scorer."""
-    if isinstance(scorer, LinearScorer):
-        return scorer.probabilities(data.encoder.matrix(data.raw.iloc[rows]))
-    import xgboost as xgb
-
-    return scorer.predict(xgb.DMatrix(data.X.iloc[rows], enable_categorical=True))
 
 
 def _note_calibration(table: pd.DataFrame, asked: str, status: StageStatus | None) -> None:

@@ -15,6 +15,13 @@ MODEL_NAME = "personalab-intent"
 TIME_COLUMN = "cutoff"
 #: the comparison's and the ``served_model`` tag's name of the tuned model
 TUNED = "xgboost_tuned"
+#: the baselines a tuned model should beat, by their names in the comparison
+BASELINE_LABELS = {"logreg": "logistic regression", "xgb_default": "default XGBoost"}
+
+
+def model_label(name: str) -> str:
+    """How messages name a served model: the tuned model, or the baseline served instead."""
+    return "the tuned model" if name == TUNED else f"the served {BASELINE_LABELS[name]} baseline"
 
 
 class IntentError(InputError, ValueError):

@@ -14,13 +14,18 @@ import pandas as pd
 import pytest
 
 from personalab.core.status import StageStatus
-from personalab.intent.baselines import BaselineScores, fit_baselines, logistic_baseline
+from personalab.intent.baselines import (
+    DEFAULT_ROUNDS,
+    BaselineScores,
+    fit_baselines,
+    logistic_baseline,
+    probabilities,
+)
 from personalab.intent.choice import choose_served
 from personalab.intent.evaluate import HoldoutEvaluation
-from personalab.intent.final import DEFAULT_ROUNDS, TUNED
 from personalab.intent.linear import LinearScorer
 from personalab.intent.model import IntentModel
-from personalab.intent.params import IntentParams
+from personalab.intent.params import TUNED, IntentParams
 from personalab.intent.split import prepare_data
 from tests.unit.intent.test_stage import shoppers
 
@@ -99,9 +104,13 @@ def test_default_xgboost_better_beyond_noise_is_served_as_a_booster(shop, tmp_pa
     assert final.name == "xgb_default" and not final.model.linear
     assert final.rounds == DEFAULT_ROUNDS == final.model.scorer.num_boosted_rounds()
     assert evaluation.metrics["served_model"] == "xgb_default"
+    data, _, baselines = shop
+    compared = baselines.probabilities["xgb_default"]  # the baseline compared is the one served
+    np.testing.assert_array_equal(
+        probabilities(final.model.scorer, data, data.split.test), compared
+    )
     files = final.model.save(tmp_path / "model")
     assert set(files) == {"config", "booster"}
-    data = shop[0]
     raw = data.raw.iloc[data.split.test]
     loaded = IntentModel.load(files["config"])  # finds its booster beside it
     np.testing.assert_array_equal(loaded.predict_proba(raw), final.model.predict_proba(raw))
