@@ -39,8 +39,9 @@ from personalab.ingest.validation import (
 )
 
 #: the spool's columns of the events (with ``pos``, without ``reject``): the rows that pass are
-#: read from the spool again, less the few that failed (found by ``pos``). Materialising every
-#: column of every row once checked cost a full pass (6 of 50 s at 10 M events)
+#: read from the spool again, less the few that failed (found by ``pos``). At 10 M events,
+#: copying every column of every checked row into the engine took 12.7 s; keeping only the
+#: failed rows takes 5 to 6 s
 KEY_COLUMNS = ("pos", "event_id", *CONTENT, "dwell_seconds", *LABEL_COLUMNS, "scroll_depth")
 
 
@@ -87,8 +88,8 @@ def validate_rows(
     warnings = [*spool.warnings, *scale_warnings]
     flagged = rule_flags(parsed, scale, window, items)
     rules = {rule: flag & ~malformed for rule, flag in flagged.items()}
-    bad = ibis.or_(*rules.values()) | parsed.reject.notnull()
-    rows = parsed.select("pos", "event_id", *CONTENT, **rules, bad=bad)
+    failing = ibis.or_(*rules.values()) | parsed.reject.notnull()
+    rows = parsed.select("pos", "event_id", *CONTENT, **rules, bad=failing)
     quarantine_late = params.late_events == "quarantine"
     if known:
         lateness = round(params.allowed_lateness_minutes * 60e9)

@@ -63,8 +63,9 @@ class BaselineScores:
 
 def fit_baselines(data: IntentData, params: IntentParams) -> BaselineScores:
     """Class prior, logistic regression and XGBoost with default parameters; test probabilities
-    of each, fitted as the served baseline would be (:func:`~personalab.intent.final.
-    fit_baseline_model`), so the baseline compared is the one that would be served."""
+    of each, fitted as a served baseline is
+    (:func:`~personalab.intent.final.fit_baseline_model`), so what is compared is what would
+    be served."""
     rows, test = data.split.train_valid, data.split.test
     logreg = logistic_baseline(data, rows, params.seed)
     default = default_xgboost(data, rows, params)
