@@ -16,9 +16,10 @@ def session_length_histogram(sessions: pd.DataFrame, max_events: int = 40) -> pd
 
 
 def summary_table(result: IngestResult) -> pd.DataFrame:
-    """The stage's metrics as a two-column table for display."""
-    rows = [(k, v) for k, v in result.metrics.items()]
-    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+    """The stage's metrics as a table for display: counts as whole numbers (a column of one
+    dtype would show ``84475.000000``), other numbers to 4 decimals."""
+    values = {k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()}
+    return pd.DataFrame({"value": pd.Series(values, dtype=object)}).rename_axis("metric")
 
 
 #: event types later stages build on, and what each gives them (the ingest status names the gaps)

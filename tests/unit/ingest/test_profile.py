@@ -246,6 +246,18 @@ def test_profile_table_flattens_nested_keys(tmp_path):
     assert table.loc["populated.price", "value"] == 0.0
 
 
+def test_the_metrics_table_shows_counts_as_whole_numbers(tmp_path):
+    from personalab.ingest.report import summary_table
+
+    times = [f"2024-01-01T10:{m:02d}:00Z" for m in range(9)] + ["not a time"]
+    table = summary_table(_log(tmp_path, times))
+    assert table.index.name == "metric" and list(table.columns) == ["value"]
+    assert table.loc["rows_read", "value"] == 10 and table.loc["rows_quarantined", "value"] == 1
+    assert table.loc["quarantine_rate", "value"] == 0.1
+    shown = table.to_string().splitlines()
+    assert [line.split()[-1] for line in shown if line.startswith("rows_")] == ["10", "9", "1"]
+
+
 # --- the stage's status -----------------------------------------------------------------------
 
 
